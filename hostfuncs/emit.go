@@ -1,0 +1,204 @@
+package hostfuncs
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmcollector/wasmcollector/internal/abi"
+)
+
+// emitJSON implements emit_json(ptr, len) -> status: see ABI.md "emit_json".
+func emitJSON(ctx context.Context, m api.Module, stack []uint64) {
+	checkContext(ctx)
+	inv := invocationFrom(ctx)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	const fn = abi.FuncEmitJSON
+	switch {
+	case int64(n) > inv.limits.MaxJSONBytes:
+		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "document of %d bytes is over max_json_bytes (%d)", n, inv.limits.MaxJSONBytes))
+		return
+	case inv.req.Format != FormatJSON:
+		stack[0] = uint64(inv.refuse(fn, abi.WrongFormat, "collector %q has format %s", inv.req.Key, inv.req.Format))
+		return
+	}
+	doc := read(m, fn, ptr, n)
+	switch {
+	case inv.report.JSONDocuments > 0:
+		stack[0] = uint64(inv.refuse(fn, abi.WrongState, "a second JSON document (one per invocation)"))
+	case inv.report.Bytes+int64(n) > inv.limits.MaxOutputBytes:
+		stack[0] = uint64(inv.refuse(fn, abi.OverBudget, "output would pass max_output_bytes (%d)", inv.limits.MaxOutputBytes))
+	case !utf8.Valid(doc):
+		stack[0] = uint64(inv.refuse(fn, abi.Invalid, "document is not UTF-8"))
+	case !json.Valid(doc):
+		stack[0] = uint64(inv.refuse(fn, abi.Invalid, "document is not valid JSON"))
+	default:
+		inv.write(doc)
+		inv.report.JSONDocuments++
+		stack[0] = uint64(abi.OK)
+	}
+}
+
+// csvHeader implements csv_header(ptr, len) -> status: see ABI.md "csv_header".
+func csvHeader(ctx context.Context, m api.Module, stack []uint64) {
+	checkContext(ctx)
+	inv := invocationFrom(ctx)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	const fn = abi.FuncCSVHeader
+	switch {
+	case int64(n) > inv.limits.MaxBatchBytes:
+		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "header of %d bytes is over max_batch_bytes (%d)", n, inv.limits.MaxBatchBytes))
+		return
+	case inv.req.Format != FormatCSV:
+		stack[0] = uint64(inv.refuse(fn, abi.WrongFormat, "collector %q has format %s", inv.req.Key, inv.req.Format))
+		return
+	}
+	b := read(m, fn, ptr, n)
+	if inv.headerCols > 0 {
+		stack[0] = uint64(inv.refuse(fn, abi.WrongState, "the header is already set"))
+		return
+	}
+	names, rest, reason := parseRow(b, -1)
+	if reason == "" && len(rest) > 0 {
+		reason = "trailing bytes after the header"
+	}
+	if reason == "" {
+		reason = checkHeaderNames(names)
+	}
+	if reason != "" {
+		stack[0] = uint64(inv.refuse(fn, abi.Invalid, "%s", reason))
+		return
+	}
+	line := appendCSVRow(inv.rowBuf[:0], names)
+	if inv.report.Bytes+int64(len(line)) > inv.limits.MaxOutputBytes {
+		stack[0] = uint64(inv.refuse(fn, abi.OverBudget, "output would pass max_output_bytes (%d)", inv.limits.MaxOutputBytes))
+		return
+	}
+	inv.rowBuf = line
+	inv.write(line)
+	inv.headerCols = len(names)
+	stack[0] = uint64(abi.OK)
+}
+
+func checkHeaderNames(names []field) string {
+	if len(names) == 0 {
+		return "the header has no columns"
+	}
+	seen := make(map[string]int, len(names))
+	for i, f := range names {
+		switch {
+		case f.null:
+			return "header column " + itoa(i+1) + " is NULL"
+		case len(f.b) == 0:
+			return "header column " + itoa(i+1) + " is empty"
+		}
+		if j, dup := seen[string(f.b)]; dup {
+			return "header column " + itoa(i+1) + " repeats column " + itoa(j+1) + " " + quote(f.b)
+		}
+		seen[string(f.b)] = i
+	}
+	return ""
+}
+
+// csvRows implements csv_rows(ptr, len) -> status: see ABI.md "csv_rows".
+func csvRows(ctx context.Context, m api.Module, stack []uint64) {
+	checkContext(ctx)
+	inv := invocationFrom(ctx)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	const fn = abi.FuncCSVRows
+	switch {
+	case int64(n) > inv.limits.MaxBatchBytes:
+		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "batch of %d bytes is over max_batch_bytes (%d)", n, inv.limits.MaxBatchBytes))
+		return
+	case inv.req.Format != FormatCSV:
+		stack[0] = uint64(inv.refuse(fn, abi.WrongFormat, "collector %q has format %s", inv.req.Key, inv.req.Format))
+		return
+	}
+	b := read(m, fn, ptr, n)
+	if inv.headerCols == 0 {
+		stack[0] = uint64(inv.refuse(fn, abi.WrongState, "rows before the header"))
+		return
+	}
+	inv.batches++
+	// First pass: check the whole batch and size it, so a refused batch writes nothing.
+	var size int64
+	rows := int64(0)
+	for rest := b; len(rest) > 0; rows++ {
+		var reason string
+		inv.fields, rest, reason = parseRowInto(inv.fields[:0], rest, inv.headerCols)
+		if reason != "" {
+			stack[0] = uint64(inv.refuse(fn, abi.Invalid, "batch %d row %d (row %d of the output): %s",
+				inv.batches, rows+1, inv.report.Rows+rows+1, reason))
+			return
+		}
+		size += csvRowSize(inv.fields)
+	}
+	if rows == 0 {
+		stack[0] = uint64(abi.OK)
+		return
+	}
+	if inv.report.Bytes+size > inv.limits.MaxOutputBytes {
+		stack[0] = uint64(inv.refuse(fn, abi.OverBudget, "output would pass max_output_bytes (%d) at row %d",
+			inv.limits.MaxOutputBytes, inv.report.Rows+1))
+		return
+	}
+	// Second pass: write one row per Write, the contract Request.Output documents.
+	for rest := b; len(rest) > 0; {
+		inv.fields, rest, _ = parseRowInto(inv.fields[:0], rest, inv.headerCols)
+		inv.rowBuf = appendCSVRow(inv.rowBuf[:0], inv.fields)
+		inv.write(inv.rowBuf)
+	}
+	inv.report.Rows += rows
+	stack[0] = uint64(abi.OK)
+}
+
+// field is one decoded field of an ABI field list; b aliases guest memory.
+type field struct {
+	b    []byte
+	null bool
+}
+
+func parseRow(b []byte, want int) ([]field, []byte, string) {
+	return parseRowInto(nil, b, want)
+}
+
+// parseRowInto decodes one row of the ABI field list encoding (see ABI.md "Data encodings") from b,
+// appending its fields to dst. want is the required field count, or -1 for any. It returns the rest
+// of b and a reason when the row is malformed.
+func parseRowInto(dst []field, b []byte, want int) ([]field, []byte, string) {
+	if len(b) < 4 {
+		return dst, nil, "batch ends inside a row (no field count)"
+	}
+	count := binary.LittleEndian.Uint32(b)
+	b = b[4:]
+	if want >= 0 && count != uint32(want) {
+		return dst, nil, "row has " + itoa(int(count)) + " fields, header has " + itoa(want)
+	}
+	if uint64(count)*4 > uint64(len(b)) {
+		return dst, nil, "row declares " + itoa(int(count)) + " fields, more than the batch holds"
+	}
+	for i := uint32(0); i < count; i++ {
+		if len(b) < 4 {
+			return dst, nil, "batch ends inside field " + itoa(int(i)+1)
+		}
+		n := binary.LittleEndian.Uint32(b)
+		b = b[4:]
+		if n == abi.NullField {
+			dst = append(dst, field{null: true})
+			continue
+		}
+		if uint64(n) > uint64(len(b)) {
+			return dst, nil, "field " + itoa(int(i)+1) + " of " + itoa(int(n)) + " bytes runs past the end of the batch"
+		}
+		v := b[:n]
+		if !utf8.Valid(v) {
+			return dst, nil, "field " + itoa(int(i)+1) + " is not UTF-8"
+		}
+		dst = append(dst, field{b: v})
+		b = b[n:]
+	}
+	return dst, b, ""
+}

@@ -1,0 +1,127 @@
+// Package abi holds the names, status codes and binary layouts of ABI v1, the contract between the
+// host module that [github.com/wasmcollector/wasmcollector/hostfuncs] serves and the guest SDKs.
+//
+// It imports only the standard library so that the host and the Go guest SDK can both depend on it
+// and cannot drift apart. hostfuncs/ABI.md is the prose version of this file; a test checks that the
+// two agree.
+package abi
+
+// ModuleName is the import module every ABI v1 host function lives in. The version is part of the
+// name, so a module built against another ABI fails at load time with a clear message instead of
+// misbehaving at run time.
+const ModuleName = "wasmcollector_v1"
+
+// ModulePrefix is the common prefix of every ABI generation's import module name.
+const ModulePrefix = "wasmcollector_"
+
+// Names of the ABI v1 host functions, in the order ABI.md documents them.
+const (
+	FuncEmitJSON       = "emit_json"       // (ptr, len i32) -> status
+	FuncCSVHeader      = "csv_header"      // (ptr, len i32) -> status
+	FuncCSVRows        = "csv_rows"        // (ptr, len i32) -> status
+	FuncSliceBounds    = "slice_bounds"    // (out_ptr i32) -> status
+	FuncCollectionType = "collection_type" // () -> i32
+	FuncParam          = "param"           // (name_ptr, name_len, buf_ptr, buf_cap, len_out_ptr i32) -> status
+	FuncParamsJSON     = "params_json"     // (buf_ptr, buf_cap, len_out_ptr i32) -> status
+	FuncLog            = "log"             // (level, ptr, len i32) -> status
+	FuncFail           = "fail"            // (ptr, len i32) -> status
+)
+
+// Functions lists every ABI v1 host function name.
+func Functions() []string {
+	return []string{
+		FuncEmitJSON, FuncCSVHeader, FuncCSVRows, FuncSliceBounds, FuncCollectionType,
+		FuncParam, FuncParamsJSON, FuncLog, FuncFail,
+	}
+}
+
+// Status is the i32 result of an ABI v1 host function. Recoverable conditions are reported as a
+// Status; only pointer misuse traps.
+type Status uint32
+
+// Status codes. The numbers are part of the ABI and never change meaning.
+const (
+	// OK means the call did what was asked.
+	OK Status = 0
+	// Invalid means the input was malformed: JSON that does not parse, text that is not UTF-8, a
+	// CSV row whose field count differs from the header, a bad level.
+	Invalid Status = 1
+	// TooLarge means one item (a JSON document, a batch of rows, a log line) is over its cap.
+	TooLarge Status = 2
+	// OverBudget means the invocation's total output or log budget is spent.
+	OverBudget Status = 3
+	// WrongFormat means a JSON function was called by a CSV collector or the other way round.
+	WrongFormat Status = 4
+	// WrongState means the call came out of order: rows before the header, a second header, a
+	// second JSON document.
+	WrongState Status = 5
+	// NotFound means the named parameter does not exist.
+	NotFound Status = 6
+	// BufferTooSmall means the guest's buffer cannot hold the answer; the needed length was
+	// written to len_out_ptr and nothing else was written.
+	BufferTooSmall Status = 7
+	// Denied means the collector was not granted the capability the call needs.
+	Denied Status = 8
+)
+
+var statusNames = [...]string{
+	OK: "ok", Invalid: "invalid", TooLarge: "too_large", OverBudget: "over_budget",
+	WrongFormat: "wrong_format", WrongState: "wrong_state", NotFound: "not_found",
+	BufferTooSmall: "buffer_too_small", Denied: "denied",
+}
+
+// String returns the status's ABI name, such as "too_large".
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "status(" + itoa(uint32(s)) + ")"
+}
+
+func itoa(v uint32) string {
+	if v == 0 {
+		return "0"
+	}
+	var b [10]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[i:])
+}
+
+// Collection types returned by collection_type.
+const (
+	CollectionDryRun    = 1
+	CollectionManual    = 2
+	CollectionScheduled = 3
+)
+
+// Log levels accepted by log.
+const (
+	LogDebug = 0
+	LogInfo  = 1
+	LogWarn  = 2
+	LogError = 3
+)
+
+// Layout of the record slice_bounds writes at out_ptr (little endian, no alignment required).
+const (
+	SliceSinceOffset = 0  // i64: since, Unix nanoseconds (0 when unset)
+	SliceUntilOffset = 8  // i64: until, Unix nanoseconds (0 when unset)
+	SliceFlagsOffset = 16 // u32: SliceFlag* bits
+	SliceRecordSize  = 24 // bytes 20..23 are reserved and written as zero
+)
+
+// Bits of the slice_bounds flags word.
+const (
+	SliceFlagSinceSet = 1 << 0
+	SliceFlagUntilSet = 1 << 1
+	SliceFlagFullSync = 1 << 2
+)
+
+// NullField is the field length that marks a NULL value in a csv_rows batch. A NULL is written as
+// an empty unquoted field, an empty string as "" (as PostgreSQL's COPY … CSV does).
+const NullField = 0xFFFFFFFF

@@ -1,0 +1,47 @@
+package runtime
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config holds the engine's knobs. It is an immutable value: each With method returns a copy, so
+// a Config is safe to share. Validation happens in [New].
+type Config struct {
+	memoryLimit uint64
+	timeout     time.Duration
+	cacheDir    string
+	noCache     bool
+	stdioLimit  int64
+	logger      *slog.Logger
+}
+
+// NewConfig returns the defaults: 64 MiB of memory per instance, 60 s per invocation, the on-disk
+// compilation cache under the user cache directory, 64 KiB of captured stdout/stderr.
+func NewConfig() Config {
+	return Config{memoryLimit: 64 << 20, timeout: 60 * time.Second, stdioLimit: 64 << 10}
+}
+
+// WithMemoryLimit sets the default linear-memory limit in bytes for modules whose [ModuleSpec]
+// sets none. It must be a multiple of 64 KiB (one page), at most 4 GiB. Default 64 MiB: a Go guest
+// starts at about 3 MiB, and collectors stream their output instead of holding it.
+func (c Config) WithMemoryLimit(bytes uint64) Config { c.memoryLimit = bytes; return c }
+
+// WithTimeout sets the default deadline of one invocation (instantiation, initialisation and the
+// call). Default 60 s.
+func (c Config) WithTimeout(d time.Duration) Config { c.timeout = d; return c }
+
+// WithCacheDir sets the directory of the on-disk compilation cache. Default "" means
+// os.UserCacheDir()/wasmcollector/wazero. The cache holds native code: keep it private.
+func (c Config) WithCacheDir(dir string) Config { c.cacheDir = dir; return c }
+
+// WithoutCache turns the on-disk compilation cache off; modules are still compiled once per
+// engine.
+func (c Config) WithoutCache() Config { c.noCache = true; return c }
+
+// WithStdioLimit sets how many bytes of a guest's stdout and of its stderr are kept per
+// invocation; the rest is counted and dropped. Default 64 KiB.
+func (c Config) WithStdioLimit(n int64) Config { c.stdioLimit = n; return c }
+
+// WithLogger sets the logger for engine events and guest stdout/stderr. Default slog.Default().
+func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }

@@ -1,0 +1,20 @@
+// Package runtime runs collector modules under wazero in a sandbox: compile each module once
+// (keyed by sha256, with an on-disk compilation cache), check it against ABI v1 before anything
+// runs, and give every invocation a fresh instance with a memory limit, a deadline and capped
+// stdout/stderr, closed after use and after any error.
+//
+// The sandbox grants nothing: no files, environment, arguments, network or stdin. Guests get real
+// clocks and crypto/rand randomness. WithCloseOnContextDone is always on, because without it a
+// spinning guest cannot be stopped and freezes the Go garbage collector for the whole process
+// (see RATIONALE.md "Why is the interrupt flag always on?").
+//
+// Typical use:
+//
+//	eng, err := runtime.New(ctx, runtime.NewConfig().WithTimeout(30*time.Second))
+//	...
+//	defer eng.Close(ctx)
+//	mod, err := eng.Load(ctx, runtime.ModuleSpec{Path: "jobs.wasm", Functions: []string{"jobs"}})
+//	...
+//	inv := hostfuncs.NewInvocation(hostfuncs.Request{Key: "jobs", Format: hostfuncs.FormatCSV, Output: w})
+//	res, err := mod.Invoke(ctx, runtime.Call{Function: "jobs", Invocation: inv})
+package runtime

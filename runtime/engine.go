@@ -1,0 +1,303 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+)
+
+const (
+	pageSize = 64 << 10
+	// maxModuleBytes caps the module file: compilation cannot be cancelled (wazero #2329), so its
+	// input is bounded instead. Go guests are 2–3 MB.
+	maxModuleBytes = 64 << 20
+)
+
+// Engine compiles and runs collector modules. It is safe for concurrent use; Close it when done.
+type Engine struct {
+	cfg   Config
+	log   *slog.Logger
+	cache wazero.CompilationCache
+
+	sb *sandbox
+
+	mu       sync.Mutex
+	closed   bool
+	compiled map[string]*compileJob // by module sha256
+}
+
+// sandbox is the wazero runtime every module runs in, with the host modules it provides. The
+// memory limit is enforced per instance by a memory allocator (memory.go), not by the runtime, so
+// one runtime serves modules with different limits.
+type sandbox struct {
+	r        wazero.Runtime
+	provided map[string]map[string]api.FunctionDefinition // import module → function → definition
+}
+
+// compileJob makes concurrent loads of the same module wait for one compilation.
+type compileJob struct {
+	done chan struct{}
+	mod  *compiledModule
+	err  error
+}
+
+type compiledModule struct {
+	cm       wazero.CompiledModule
+	sb       *sandbox
+	sha      string
+	hasInit  bool
+	minPages uint32
+	exports  map[string]api.FunctionDefinition
+}
+
+// New returns an engine for cfg. It fails on an impossible setting or an unusable cache directory.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	switch {
+	case cfg.memoryLimit == 0 || cfg.memoryLimit%pageSize != 0 || cfg.memoryLimit > 1<<32:
+		return nil, fmt.Errorf("runtime: memory limit %d bytes: must be a multiple of 64 KiB up to 4 GiB", cfg.memoryLimit)
+	case cfg.timeout <= 0:
+		return nil, fmt.Errorf("runtime: timeout %s: must be positive", cfg.timeout)
+	case cfg.stdioLimit < 0:
+		return nil, fmt.Errorf("runtime: stdio limit %d: must not be negative", cfg.stdioLimit)
+	}
+	e := &Engine{cfg: cfg, log: cfg.logger, compiled: map[string]*compileJob{}}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if !cfg.noCache {
+		dir := cfg.cacheDir
+		if dir == "" {
+			base, err := os.UserCacheDir()
+			if err != nil {
+				return nil, fmt.Errorf("runtime: find cache directory: %w (set cache_dir)", err)
+			}
+			dir = filepath.Join(base, "wasmcollector", "wazero")
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("runtime: compilation cache: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: compilation cache %s: %w", dir, err)
+		}
+		e.cache = cache
+	}
+	sb, err := newSandbox(ctx, e.cache)
+	if err != nil {
+		if e.cache != nil {
+			e.cache.Close(ctx)
+		}
+		return nil, err
+	}
+	e.sb = sb
+	return e, nil
+}
+
+// Close closes every runtime and compiled module, then the cache. Invocations still running are
+// stopped.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	errs := []error{e.sb.r.Close(ctx)}
+	if e.cache != nil {
+		// The cache outlives the runtimes that use it (extism/go-sdk #99).
+		errs = append(errs, e.cache.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func newSandbox(ctx context.Context, cache wazero.CompilationCache) (*sandbox, error) {
+	rc := wazero.NewRuntimeConfig(). // the compiler where wazero has one (amd64, arm64)
+						WithCloseOnContextDone(true) // never off: see RATIONALE.md "Why is the interrupt flag always on?"
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("runtime: instantiate WASI: %w", err)
+	}
+	if err := hostfuncs.Instantiate(ctx, r); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	sb := &sandbox{r: r, provided: map[string]map[string]api.FunctionDefinition{}}
+	for _, name := range []string{wasi_snapshot_preview1.ModuleName, hostModuleName} {
+		sb.provided[name] = r.Module(name).ExportedFunctionDefinitions()
+	}
+	return sb, nil
+}
+
+// ModuleSpec says which module to load and what it must provide.
+type ModuleSpec struct {
+	// Name names the module in errors and logs. Default: the base name of Path.
+	Name string
+	// Path is the module file. Ignored when Wasm is set.
+	Path string
+	// Wasm is the module's bytes, for modules that do not come from a file.
+	Wasm []byte
+	// SHA256 pins the content (lowercase hex); a mismatch refuses the module. "" pins nothing.
+	SHA256 string
+	// MemoryLimit is this module's linear-memory limit in bytes; 0 takes the engine default.
+	MemoryLimit uint64
+	// Functions are the exports the module must have, each with type () -> i32.
+	Functions []string
+}
+
+// Module is a compiled, checked module, ready for [Module.Invoke]. It is safe for concurrent use:
+// each invocation gets its own instance.
+type Module struct {
+	name  string
+	limit uint64
+	c     *compiledModule
+	e     *Engine
+}
+
+// Name returns the module's name as given in its spec.
+func (m *Module) Name() string { return m.name }
+
+// SHA256 returns the lowercase hex sha256 of the module's bytes.
+func (m *Module) SHA256() string { return m.c.sha }
+
+// MemoryLimit returns the module's memory limit in bytes.
+func (m *Module) MemoryLimit() uint64 { return m.limit }
+
+// ModuleError is a module that cannot be used: unreadable, not WebAssembly, a pin mismatch, or a
+// mismatch with ABI v1 (unknown import, missing export, memory over the limit).
+type ModuleError struct {
+	Module string // module name
+	Err    error
+}
+
+func (e *ModuleError) Error() string { return fmt.Sprintf("module %s: %v", e.Module, e.Err) }
+func (e *ModuleError) Unwrap() error { return e.Err }
+
+// Load reads, verifies, compiles (once per engine for each content and memory limit) and checks a
+// module. Every failure is a *ModuleError naming the module and the problem.
+func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
+	name := spec.Name
+	if name == "" {
+		name = filepath.Base(spec.Path)
+	}
+	fail := func(err error) (*Module, error) { return nil, &ModuleError{Module: name, Err: err} }
+	wasm := spec.Wasm
+	if wasm == nil {
+		var err error
+		if wasm, err = readModule(spec.Path); err != nil {
+			return fail(err)
+		}
+	}
+	sum := sha256.Sum256(wasm)
+	sha := hex.EncodeToString(sum[:])
+	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sha) {
+		return fail(fmt.Errorf("sha256 mismatch: pinned %s, file has %s", strings.ToLower(spec.SHA256), sha))
+	}
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return fail(errors.New("not a WebAssembly module (no \\0asm magic)"))
+	}
+	limit := spec.MemoryLimit
+	if limit == 0 {
+		limit = e.cfg.memoryLimit
+	}
+	if limit%pageSize != 0 || limit > 1<<32 {
+		return fail(fmt.Errorf("memory limit %d bytes: must be a multiple of 64 KiB up to 4 GiB", limit))
+	}
+	c, err := e.compile(ctx, wasm, sha)
+	if err != nil {
+		return fail(err)
+	}
+	if min := uint64(c.minPages) * pageSize; min > limit {
+		return fail(fmt.Errorf("memory declaration over the limit: declares %d pages (%s) at least, the limit is %s",
+			c.minPages, formatBytes(min), formatBytes(limit)))
+	}
+	for _, fn := range spec.Functions {
+		if err := checkCollectorExport(c.exports, fn); err != nil {
+			return fail(err)
+		}
+	}
+	return &Module{name: name, limit: limit, c: c, e: e}, nil
+}
+
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxModuleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > maxModuleBytes {
+		return nil, fmt.Errorf("%s is over the %d MiB module size limit", path, maxModuleBytes>>20)
+	}
+	return b, nil
+}
+
+func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compiledModule, error) {
+	key := sha
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("engine is closed")
+	}
+	if job, ok := e.compiled[key]; ok {
+		e.mu.Unlock()
+		<-job.done
+		return job.mod, job.err
+	}
+	job := &compileJob{done: make(chan struct{})}
+	e.compiled[key] = job
+	e.mu.Unlock()
+
+	job.mod, job.err = compileAndCheck(ctx, e.sb, wasm, sha)
+	close(job.done)
+	return job.mod, job.err
+}
+
+func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) (*compiledModule, error) {
+	cm, err := sb.r.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("invalid WebAssembly: %w", err)
+	}
+	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions()}
+	if err := checkModule(cm, sb); err != nil {
+		cm.Close(ctx)
+		return nil, err
+	}
+	_, c.hasInit = c.exports["_initialize"]
+	c.minPages = cm.ExportedMemories()["memory"].Min()
+	return c, nil
+}
+
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}

@@ -1,0 +1,189 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+)
+
+// maxSleep caps one guest sleep: wazero's sleep cannot be interrupted (wazero #1809), so a guest
+// must not be able to park the host past its deadline.
+const maxSleep = 50 * time.Millisecond
+
+// Call is one invocation of a collector export.
+type Call struct {
+	// Function is the export to call; it must have type () -> i32.
+	Function string
+	// Invocation is the host-side state: slice, params, output, limits. Required.
+	Invocation *hostfuncs.Invocation
+	// Timeout bounds instantiation, initialisation and the call together; 0 takes the engine
+	// default.
+	Timeout time.Duration
+	// StdioLimit caps each of stdout and stderr kept; 0 takes the engine default.
+	StdioLimit int64
+}
+
+// Result is what a finished invocation reports, whether it succeeded or not.
+type Result struct {
+	// Elapsed is the wall time from instantiation to close.
+	Elapsed time.Duration
+	// ReturnCode is the export's result, 0 if it never returned.
+	ReturnCode int32
+	// Stdout and Stderr are what the guest printed.
+	Stdout, Stderr Captured
+	// Output counts what the guest handed over.
+	Output hostfuncs.Report
+}
+
+// ErrorKind classifies why an invocation failed, for summaries and status files.
+type ErrorKind string
+
+// Error kinds.
+const (
+	KindTimeout    ErrorKind = "timeout"     // the deadline passed; the instance was stopped
+	KindCanceled   ErrorKind = "canceled"    // the caller's context was cancelled
+	KindMemory     ErrorKind = "memory"      // the memory limit was reached
+	KindTrap       ErrorKind = "trap"        // the guest trapped (panic, unreachable, bad access)
+	KindBadPointer ErrorKind = "bad_pointer" // the guest passed a host function memory it does not have
+	KindExit       ErrorKind = "exit"        // the guest called proc_exit
+	KindFailed     ErrorKind = "failed"      // the guest reported failure (non-zero return or fail)
+	KindRefused    ErrorKind = "refused"     // the host refused some of its output
+	KindOutput     ErrorKind = "output"      // the host could not write the output
+)
+
+// InvocationError is a failed invocation. The instance is closed; the module stays usable.
+type InvocationError struct {
+	Module   string
+	Function string
+	Kind     ErrorKind
+	Err      error
+	// Stderr is the most telling line the guest printed on stderr, "" if none.
+	Stderr string
+}
+
+func (e *InvocationError) Error() string {
+	msg := fmt.Sprintf("module %s: function %s: %v", e.Module, e.Function, e.Err)
+	if e.Stderr != "" && !strings.Contains(msg, e.Stderr) {
+		msg += " (guest stderr: " + e.Stderr + ")"
+	}
+	return msg
+}
+
+func (e *InvocationError) Unwrap() error { return e.Err }
+
+// Invoke runs one invocation in a fresh instance and closes it. The returned Result is never nil;
+// on failure the error is an *InvocationError.
+func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
+	inv := call.Invocation
+	if inv == nil {
+		return &Result{}, errors.New("runtime: Call.Invocation is nil")
+	}
+	timeout := call.Timeout
+	if timeout <= 0 {
+		timeout = m.e.cfg.timeout
+	}
+	stdioLimit := call.StdioLimit
+	if stdioLimit <= 0 {
+		stdioLimit = m.e.cfg.stdioLimit
+	}
+	stdout := &capturedOutput{limit: stdioLimit}
+	stderr := &capturedOutput{limit: stdioLimit}
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx = hostfuncs.WithInvocation(ctx, inv)
+	mem := &limitedMemory{limit: m.limit}
+	ctx = experimental.WithMemoryAllocator(ctx, mem)
+
+	// The sandbox: nothing is granted but clocks, randomness and the two capped output streams.
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }).
+		WithRandSource(rand.Reader)
+	if m.c.hasInit {
+		mc = mc.WithStartFunctions("_initialize")
+	}
+
+	res := &Result{}
+	start := time.Now()
+	inst, err := m.c.sb.r.InstantiateModule(ctx, m.c.cm, mc)
+	if err == nil {
+		defer inst.Close(context.Background())
+		var out []uint64
+		if out, err = inst.ExportedFunction(call.Function).Call(ctx); err == nil {
+			res.ReturnCode = int32(out[0])
+		}
+	}
+	res.Elapsed = time.Since(start)
+	res.Stdout, res.Stderr = stdout.captured(), stderr.captured()
+	res.Output = inv.Report()
+	m.logStdio(inv.Request().Key, res)
+
+	if err != nil {
+		kind, cause := m.classify(err, mem.refused, timeout, res.Stderr)
+		return res, &InvocationError{Module: m.name, Function: call.Function, Kind: kind, Err: cause, Stderr: res.Stderr.summary()}
+	}
+	inv.SetReturnCode(res.ReturnCode)
+	if err := inv.Err(); err != nil {
+		kind := KindFailed
+		var refused *hostfuncs.RefusedError
+		if errors.As(err, &refused) {
+			kind = KindRefused
+		}
+		return res, &InvocationError{Module: m.name, Function: call.Function, Kind: kind, Err: err, Stderr: res.Stderr.summary()}
+	}
+	return res, nil
+}
+
+// classify turns what wazero returned into a kind and a one-line cause (no wasm stack trace;
+// that goes to the debug log).
+func (m *Module) classify(err error, memoryRefused bool, timeout time.Duration, stderr Captured) (ErrorKind, error) {
+	m.e.log.Debug("guest error", "module", m.name, "error", err)
+	var exit *sys.ExitError
+	var bad *hostfuncs.TrapError
+	var output *hostfuncs.OutputError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		return KindTimeout, fmt.Errorf("timed out after %s", timeout)
+	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
+		return KindCanceled, errors.New("canceled")
+	case errors.As(err, &exit):
+		return KindExit, fmt.Errorf("guest exited with code %d", exit.ExitCode())
+	case errors.As(err, &bad):
+		return KindBadPointer, bad
+	case errors.As(err, &output):
+		return KindOutput, output
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	if memoryRefused {
+		return KindMemory, fmt.Errorf("memory limit of %s reached (%s)", formatBytes(m.limit), first)
+	}
+	return KindTrap, errors.New(first)
+}
+
+func (m *Module) logStdio(key string, res *Result) {
+	for _, s := range []struct {
+		name string
+		c    Captured
+	}{{"stdout", res.Stdout}, {"stderr", res.Stderr}} {
+		if s.c.Text == "" && s.c.Dropped == 0 {
+			continue
+		}
+		m.e.log.Info("guest output", "collector", key, "module", m.name, "source", "guest",
+			"stream", s.name, "text", s.c.Text, "dropped_bytes", s.c.Dropped)
+	}
+}
