@@ -137,3 +137,32 @@ func hashFile(tb testing.TB, h interface{ Write([]byte) (int, error) }, path str
 	}
 	h.Write(b)
 }
+
+// Registry writes a registry for a test: each module (name → built .wasm path) copied into a
+// modules directory, and collectorsTOML as collectors.toml with modules_dir pointing there and the
+// shared compilation cache. It returns the path of collectors.toml. collectorsTOML must not have a
+// [runtime] table; extraRuntime lines are added to the generated one.
+func Registry(tb testing.TB, modules map[string]string, collectorsTOML string, extraRuntime ...string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	modDir := filepath.Join(dir, "modules")
+	if err := os.MkdirAll(modDir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	for name, src := range modules {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(modDir, name), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	head := fmt.Sprintf("[runtime]\nmodules_dir = \"modules\"\ncache_dir = %q\n%s\n",
+		filepath.Join(CacheDir(tb), "wazero"), strings.Join(extraRuntime, "\n"))
+	path := filepath.Join(dir, "collectors.toml")
+	if err := os.WriteFile(path, []byte(head+collectorsTOML), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,134 @@
+// Package cli is the wasmcollector command line: the root command, its global flags, and the
+// mapping of errors to one-line messages and exit codes. Each subcommand lives in its own package
+// (list, validate, run, version) and gets its dependencies from a [cmdutil.Factory].
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/cli/list"
+	"github.com/wasmcollector/wasmcollector/internal/cli/run"
+	"github.com/wasmcollector/wasmcollector/internal/cli/validate"
+	"github.com/wasmcollector/wasmcollector/internal/cli/version"
+	"github.com/wasmcollector/wasmcollector/registry"
+)
+
+// Version is the release version, set at build time with
+// -ldflags "-X github.com/wasmcollector/wasmcollector/internal/cli.Version=v1.2.3".
+var Version = ""
+
+func buildVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Main runs the CLI with args (without the program name) and returns the exit code. It never
+// panics and never prints a stack trace unless --debug is given.
+func Main(args []string, stdout, stderr io.Writer) (code int) {
+	f := &cmdutil.Factory{Stdout: stdout, Stderr: stderr, Version: buildVersion()}
+	var logLevel string
+	var debugFlag, started bool
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "wasmcollector: internal error: %v\n", r)
+			if debugFlag {
+				stderr.Write(debug.Stack())
+			} else {
+				fmt.Fprintln(stderr, "wasmcollector: run with --debug for details, and please report it")
+			}
+			code = cmdutil.ExitFailed
+		}
+	}()
+
+	root := &cobra.Command{
+		Use:   "wasmcollector <command> [flags]",
+		Short: "Run sandboxed WebAssembly analytics collectors",
+		Long: `wasmcollector runs analytics collectors that vendors ship as WebAssembly modules, each in a
+sandbox with no files, network or environment, capped memory, CPU time and output. Collectors
+are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the modules directory).
+
+` + cmdutil.ExitCodes,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			started = true
+			level := slog.LevelInfo
+			if debugFlag {
+				level = slog.LevelDebug
+			} else if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return cmdutil.BadInput("--log-level %q: must be debug, info, warn or error", logLevel)
+			}
+			f.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.BadInput("%w", err) })
+	pf := root.PersistentFlags()
+	defaultConfig := os.Getenv("WASMCOLLECTOR_CONFIG")
+	if defaultConfig == "" {
+		defaultConfig = "collectors.toml"
+	}
+	pf.StringVarP(&f.ConfigPath, "config", "c", defaultConfig, "registry `file` (env WASMCOLLECTOR_CONFIG)")
+	pf.StringVar(&logLevel, "log-level", "info", "log level: {debug|info|warn|error}")
+	pf.BoolVar(&debugFlag, "debug", false, "debug logging and full error details")
+
+	root.AddCommand(
+		list.NewCmdList(f, nil),
+		validate.NewCmdValidate(f, nil),
+		run.NewCmdRun(f, nil),
+		version.NewCmdVersion(f),
+	)
+
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	var silent *cmdutil.SilentError
+	if errors.As(err, &silent) {
+		return silent.Code
+	}
+	printError(stderr, err)
+	if !started {
+		// cobra refused the command line before any command ran: an unknown command, a bad
+		// argument count or flag.
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return cmdutil.ExitBadInput
+	}
+	var flagErr *cmdutil.ExitError
+	if errors.As(err, &flagErr) && flagErr.Code == cmdutil.ExitBadInput && strings.Contains(err.Error(), "flag") {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return cmdutil.Code(err)
+}
+
+// printError prints one line per error: registry problems each on their own line, everything else
+// as `wasmcollector: <error>`.
+func printError(w io.Writer, err error) {
+	var problems registry.Problems
+	if errors.As(err, &problems) {
+		fmt.Fprintf(w, "wasmcollector: %d problems in the registry:\n", len(problems))
+		for _, p := range problems {
+			fmt.Fprintf(w, "  %s\n", p.Error())
+		}
+		return
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	fmt.Fprintf(w, "wasmcollector: %s\n", msg)
+}

@@ -1,0 +1,4 @@
+// Package cmdutil holds what every wasmcollector command shares: the [Factory] of dependencies,
+// the exit-code table, JSON output, time parsing and the wiring from a registry to the runtime.
+// Commands live in their own packages under internal/cli and import this one.
+package cmdutil

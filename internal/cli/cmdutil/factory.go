@@ -1,0 +1,90 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector/registry"
+)
+
+// Factory hands commands their dependencies, so tests can give buffers and a fixed clock.
+type Factory struct {
+	// Stdout carries results only; Stderr carries logs, progress and errors.
+	Stdout, Stderr io.Writer
+	// ConfigPath is the registry file (--config).
+	ConfigPath string
+	// Logger writes to Stderr at the level of --log-level.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Version is the build's version string.
+	Version string
+}
+
+// Registry loads the registry at ConfigPath. Problems are returned as an exit-2 error that lists
+// them all.
+func (f *Factory) Registry() (*registry.Registry, error) {
+	reg, err := registry.Load(f.ConfigPath)
+	if err != nil {
+		return reg, &ExitError{Code: ExitBadInput, Err: err}
+	}
+	return reg, nil
+}
+
+// Clock returns the current time in UTC.
+func (f *Factory) Clock() time.Time {
+	if f.Now != nil {
+		return f.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// OutputFormat is the value of -o/--output.
+type OutputFormat string
+
+// Output formats every reporting command takes.
+const (
+	OutputText OutputFormat = "text"
+	OutputJSON OutputFormat = "json"
+)
+
+// Set implements pflag.Value, rejecting unknown formats with the valid list.
+func (o *OutputFormat) Set(s string) error {
+	switch OutputFormat(s) {
+	case OutputText, OutputJSON:
+		*o = OutputFormat(s)
+		return nil
+	}
+	return BadInput("--output %q: must be text or json", s)
+}
+
+func (o *OutputFormat) String() string {
+	if *o == "" {
+		return string(OutputText)
+	}
+	return string(*o)
+}
+
+// Type implements pflag.Value.
+func (o *OutputFormat) Type() string { return "format" }
+
+// WriteJSON writes v as one indented JSON document.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// IsTerminal reports whether w is a terminal, for progress displays.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

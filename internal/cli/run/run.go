@@ -1,0 +1,246 @@
+// Package run implements `wasmcollector run`: one collector, one slice, output to stdout or a file.
+// It is the vendor's development loop: the same sandbox and limits as a gather, no packaging.
+package run
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
+)
+
+// Options are the flags and argument of run.
+type Options struct {
+	Factory  *cmdutil.Factory
+	Key      string
+	Since    string
+	Until    string
+	Params   []string
+	Out      string
+	Function string
+	FullSync bool
+}
+
+// NewCmdRun returns the run command; runF replaces the real run in tests when not nil.
+func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "run <key> [--since <time>] [--until <time>] [--param <name>=<value>]... [--out <file>]",
+		Short: "Run one collector for one slice and print its output",
+		Long: `Run one collector, in the same sandbox and under the same limits as a gather, and write its
+JSON document or CSV (header and rows) to stdout, or to --out. Nothing is packaged, shipped or
+recorded: this is the loop for writing and debugging a collector. The guest's log lines,
+stdout and stderr go to stderr.
+
+The slice is (--since, --until]. --until defaults to now; --since defaults to one slice before
+--until (the collector's slicing interval, or a day for daily and unsliced collectors). The config
+collector gets no slice unless you give one. Times are RFC 3339 or plain dates, in UTC.`,
+		Example: `  wasmcollector run counts
+  wasmcollector run job_events --since 2026-11-25T00:00:00Z --until 2026-11-25T04:00:00Z
+  wasmcollector run job_events --param events_per_hour=60 --out events.csv`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.Key = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(context.Background(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Since, "since", "", "start of the slice, exclusive (RFC 3339 or date, UTC)")
+	fl.StringVar(&opts.Until, "until", "", "end of the slice, inclusive (default now)")
+	fl.StringArrayVar(&opts.Params, "param", nil, "override a TOML parameter, as `name=value` (repeatable)")
+	fl.StringVar(&opts.Out, "out", "", "write the output to `file` instead of stdout")
+	fl.StringVar(&opts.Function, "function", "", "pick the entry with this export when several entries share the key")
+	fl.BoolVar(&opts.FullSync, "full-sync", false, "tell the collector this is a full sync")
+	return cmd
+}
+
+// Run runs the collector.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.Factory
+	reg, err := f.Registry()
+	if err != nil {
+		return err
+	}
+	c, err := pick(reg, opts.Key, opts.Function)
+	if err != nil {
+		return err
+	}
+	since, until, err := slice(f, c, opts.Since, opts.Until)
+	if err != nil {
+		return err
+	}
+	params, err := overrideParams(c.Params, opts.Params)
+	if err != nil {
+		return err
+	}
+
+	eng, err := cmdutil.Engine(ctx, reg, f.Logger)
+	if err != nil {
+		return err
+	}
+	defer eng.Close(ctx)
+	mod, err := eng.Load(ctx, cmdutil.ModuleSpec(reg, c.Module))
+	if err != nil {
+		return cmdutil.Failed(err)
+	}
+
+	out, err := openOutput(f.Stdout, opts.Out)
+	if err != nil {
+		return err
+	}
+	inv := hostfuncs.NewInvocation(hostfuncs.Request{
+		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: since, Until: until, FullSync: opts.FullSync,
+		CollectionType: hostfuncs.DryRun, Params: params, Limits: cmdutil.Limits(c), Output: out, Logger: f.Logger,
+	})
+	res, err := mod.Invoke(ctx, runtime.Call{Function: c.Function, Invocation: inv, Timeout: c.Timeout})
+	if err == nil && c.Format == registry.FormatJSON && res.Output.JSONDocuments == 1 {
+		_, err = out.Write([]byte("\n"))
+	}
+	if cerr := out.finish(err == nil); err == nil {
+		err = cerr
+	}
+	summarize(f.Stderr, c, since, until, res, err)
+	if err != nil {
+		return cmdutil.Failed(fmt.Errorf("collector %q: %w", c.Key, err))
+	}
+	return nil
+}
+
+func pick(reg *registry.Registry, key, function string) (*registry.Collector, error) {
+	cs := reg.Collector(key)
+	if len(cs) == 0 {
+		return nil, cmdutil.BadInput("no collector with key %q (wasmcollector list shows them)", key)
+	}
+	if function == "" {
+		return cs[0], nil
+	}
+	for _, c := range cs {
+		if c.Function == function {
+			return c, nil
+		}
+	}
+	return nil, cmdutil.BadInput("collector %q has no entry with function %q", key, function)
+}
+
+// slice works out (since, until] as the help text says.
+func slice(f *cmdutil.Factory, c *registry.Collector, sinceFlag, untilFlag string) (since, until time.Time, err error) {
+	if untilFlag != "" {
+		if until, err = cmdutil.ParseTime("until", untilFlag); err != nil {
+			return
+		}
+	}
+	if sinceFlag != "" {
+		if since, err = cmdutil.ParseTime("since", sinceFlag); err != nil {
+			return
+		}
+	}
+	if c.Config && sinceFlag == "" && untilFlag == "" {
+		return since, until, nil
+	}
+	if until.IsZero() {
+		until = f.Clock().Truncate(time.Second)
+	}
+	if since.IsZero() {
+		width := 24 * time.Hour
+		if c.Slicing.Kind == registry.SliceFixed {
+			width = c.Slicing.Interval
+		}
+		since = until.Add(-width)
+	}
+	if !since.Before(until) {
+		return since, until, cmdutil.BadInput("--since %s is not before --until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	return since, until, nil
+}
+
+// overrideParams returns the TOML params with --param overrides; a value is read as a TOML value
+// when it is one (42, true, [1, 2]) and as a string otherwise.
+func overrideParams(base map[string]any, overrides []string) (map[string]any, error) {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for _, kv := range overrides {
+		name, raw, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, cmdutil.BadInput("--param %q: want name=value", kv)
+		}
+		var doc struct{ V any }
+		if _, err := toml.Decode("V = "+raw, &doc); err == nil {
+			out[name] = doc.V
+		} else {
+			out[name] = raw
+		}
+	}
+	return out, nil
+}
+
+// output buffers what the guest writes; for --out it writes a temporary file that replaces the
+// target only when the collector succeeded, so a failed run never leaves a half file behind.
+type output struct {
+	*bufio.Writer
+	file   *os.File
+	target string
+}
+
+func openOutput(stdout io.Writer, path string) (*output, error) {
+	if path == "" {
+		return &output{Writer: bufio.NewWriterSize(stdout, 64<<10)}, nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, cmdutil.BadInput("--out: %w", err)
+	}
+	return &output{Writer: bufio.NewWriterSize(tmp, 64<<10), file: tmp, target: path}, nil
+}
+
+func (o *output) finish(ok bool) error {
+	err := o.Flush()
+	if o.file == nil {
+		return err
+	}
+	err = errors.Join(err, o.file.Close())
+	if ok && err == nil {
+		return os.Rename(o.file.Name(), o.target)
+	}
+	os.Remove(o.file.Name())
+	return err
+}
+
+func summarize(w io.Writer, c *registry.Collector, since, until time.Time, res *runtime.Result, err error) {
+	window := "no slice"
+	if !until.IsZero() {
+		window = "(" + since.Format(time.RFC3339) + ", " + until.Format(time.RFC3339) + "]"
+	}
+	status := "ok"
+	if err != nil {
+		status = "failed"
+		var ie *runtime.InvocationError
+		if errors.As(err, &ie) {
+			status = "failed: " + string(ie.Kind)
+		}
+	}
+	what := fmt.Sprintf("%d rows", res.Output.Rows)
+	if c.Format == registry.FormatJSON {
+		what = fmt.Sprintf("%d document", res.Output.JSONDocuments)
+	}
+	fmt.Fprintf(w, "%s %s: %s, %s, %s in %s\n", c.Key, window, status, what,
+		cmdutil.FormatBytes(res.Output.Bytes), res.Elapsed.Round(time.Millisecond))
+}

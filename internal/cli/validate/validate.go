@@ -1,0 +1,126 @@
+// Package validate implements `wasmcollector validate`: the registry and every module it names,
+// checked together, every problem reported at once.
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/registry"
+)
+
+// Options are the flags of validate.
+type Options struct {
+	Factory *cmdutil.Factory
+	Output  cmdutil.OutputFormat
+}
+
+// NewCmdValidate returns the validate command; runF replaces the real run in tests when not nil.
+func NewCmdValidate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check collectors.toml, its sidecars and every module",
+		Long: `Check the registry and the modules it names, and report every problem at once:
+TOML syntax and unknown fields, missing or duplicate keys, a second config collector, bad
+formats, durations and sizes, module files that are missing, escape the modules directory or
+do not match their sha256 pin; then each module is compiled and checked against ABI v1
+(imports, declared exports and their types, memory declaration). Exit 1 if anything is wrong.`,
+		Example: `  wasmcollector validate
+  wasmcollector validate -c /etc/wasmcollector/collectors.toml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(context.Background(), opts)
+		},
+	}
+	cmd.Flags().VarP(&opts.Output, "output", "o", "output format: {text|json}")
+	return cmd
+}
+
+// Problem is one problem in `validate -o json`.
+type Problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Report is the document `validate -o json` prints.
+type Report struct {
+	Valid      bool      `json:"valid"`
+	Collectors int       `json:"collectors"`
+	Modules    int       `json:"modules"`
+	Problems   []Problem `json:"problems"`
+}
+
+// Run validates the registry and its modules.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.Factory
+	reg, err := registry.Load(f.ConfigPath)
+	var problems registry.Problems
+	if err != nil && !errors.As(err, &problems) {
+		return cmdutil.BadInput("%w", err)
+	}
+	if reg != nil {
+		problems = append(problems, checkModules(ctx, f, reg)...)
+	}
+	report := Report{Valid: len(problems) == 0, Problems: []Problem{}}
+	if reg != nil {
+		report.Collectors, report.Modules = len(reg.Collectors), len(reg.Modules)
+	}
+	for _, p := range problems {
+		report.Problems = append(report.Problems, Problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Message})
+	}
+	if opts.Output == cmdutil.OutputJSON {
+		if err := cmdutil.WriteJSON(f.Stdout, report); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range problems {
+			fmt.Fprintln(f.Stdout, p.Error())
+		}
+		if report.Valid {
+			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules)\n", f.ConfigPath, report.Collectors, report.Modules)
+		} else {
+			fmt.Fprintf(f.Stdout, "%d problems\n", len(problems))
+		}
+	}
+	if !report.Valid {
+		return &cmdutil.SilentError{Code: cmdutil.ExitFailed}
+	}
+	return nil
+}
+
+// checkModules compiles and checks every module against ABI v1 and the exports its collectors
+// declare. A module is reported at the first collector that names it.
+func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registry) registry.Problems {
+	if len(reg.Modules) == 0 {
+		return nil
+	}
+	eng, err := cmdutil.Engine(ctx, reg, f.Logger)
+	if err != nil {
+		return registry.Problems{{File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
+	}
+	defer eng.Close(ctx)
+	var out registry.Problems
+	for _, m := range reg.Modules {
+		if _, err := eng.Load(ctx, cmdutil.ModuleSpec(reg, m)); err != nil {
+			p := &registry.Problem{File: f.ConfigPath, Field: "module " + m.Name, Message: err.Error()}
+			for _, c := range reg.Collectors {
+				if c.Module == m {
+					p.File, p.Line = c.Source.File, c.Source.Line
+					break
+				}
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,24 @@
+// Package registry reads collectors.toml, the file that declares which analytics collectors
+// wasmcollector runs, which WebAssembly module each lives in, and the limits they run under.
+//
+// It sits at the very start of the flow (see design.md "The flow"): [Load] turns the root TOML
+// file, plus the sidecar TOML files dropped beside modules in the modules directory, into a
+// [Registry] that gather, the runtime and the CLI consume. The package does no I/O beyond reading
+// those files and hashing the module files that carry a sha256 pin; it never compiles or runs a
+// module.
+//
+// # What Load does
+//
+//   - decodes the root file and every sidecar (a NAME.toml beside a NAME.wasm in the modules
+//     directory) with github.com/BurntSushi/toml;
+//   - applies defaults in one place (runtime settings, output limits, per-module memory limits,
+//     per-collector format, function name, shipping group and timeout);
+//   - validates everything and reports every problem at once as [Problems], each naming the file,
+//     the line (when known) and the field, so that `wasmcollector validate` can print them all.
+//
+// The schema is documented, option by option, in the embedded sample returned by [Sample].
+//
+// # Concurrency
+//
+// A [Registry] is not modified after [Load] returns; it is safe to read from many goroutines.
+package registry

@@ -1,0 +1,351 @@
+package registry
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads the registry file at path, discovers the sidecars in its modules directory, applies
+// defaults and validates everything, including that each module file exists inside the modules
+// directory and matches its sha256 pin.
+//
+// On success the error is nil. Otherwise the error is a [Problems] holding every problem found,
+// and the registry is the one Load could build: values that failed validation are left at their
+// defaults (or nil, for a collector's Module), so it is fit for listing, not for running. The
+// registry is nil only when the root file cannot be read or is not valid TOML.
+//
+// Problems name files by path as given (relative paths stay relative), so that
+// `wasmcollector validate` output matches what the user typed.
+func Load(path string) (*Registry, error) {
+	l := &loader{states: map[string]*moduleState{}}
+	reg := l.load(path)
+	if len(l.problems) == 0 {
+		return reg, nil
+	}
+	l.sortProblems()
+	return reg, l.problems
+}
+
+// source is one decoded TOML file.
+type source struct {
+	display string // path shown in problems
+	abs     string
+	sidecar bool
+	md      toml.MetaData
+	doc     map[string]any // the whole file decoded generically, to resolve array indexes
+	loc     *locator
+}
+
+// entry is a collector with where it was declared.
+type entry struct {
+	c   *Collector
+	src *source
+	p   path // collector[i]
+}
+
+// loader holds the state of one Load call.
+type loader struct {
+	reg         *Registry
+	root        *source
+	modulesShow string   // modules_dir as problems show it
+	modulesOK   bool     // the modules directory exists, so module files can be checked
+	files       []string // display paths in the order files were considered, for sorting problems
+	entries     []entry
+	states      map[string]*moduleState // by module name
+	order       []*moduleState          // referenced modules, by first reference
+	rootCfgs    []*moduleCfg            // [modules."NAME"] of the root file, by line
+	problems    Problems
+}
+
+// add records a problem about the value at p in src.
+func (l *loader) add(src *source, p path, format string, args ...any) {
+	l.problems = append(l.problems, &Problem{
+		File:    src.display,
+		Line:    src.loc.line(p),
+		Field:   p.String(),
+		Message: fmt.Sprintf(format, args...),
+	})
+}
+
+func (l *loader) load(name string) *Registry {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		l.problems = append(l.problems, &Problem{File: name, Message: err.Error()})
+		return nil
+	}
+	var f rootFile
+	root := l.read(name, abs, false, &f)
+	if root == nil {
+		return nil
+	}
+	l.root = root
+	l.reg = &Registry{File: abs}
+	l.reg.Runtime = l.runtime(root, f.Runtime)
+	l.reg.Limits = l.limits(root, path{}.key("limits"), f.Limits, Limits{
+		MaxJSONBytes:   defaultMaxJSONBytes,
+		MaxBatchBytes:  defaultMaxBatchBytes,
+		MaxOutputBytes: defaultMaxOutputBytes,
+		MaxLogBytes:    defaultMaxLogBytes,
+		MaxStdioBytes:  defaultMaxStdioBytes,
+	})
+	l.rootModules(root, f.Modules)
+	l.collectors(root, f.Collector, "")
+	l.unknownKeys(root)
+	l.sidecars()
+	l.finishModules()
+	l.checkConfig()
+	l.checkDuplicates()
+	return l.reg
+}
+
+// read decodes one TOML file into v. It returns nil, after recording the problem, when the file
+// cannot be read or is not valid TOML.
+func (l *loader) read(display, abs string, sidecar bool, v any) *source {
+	l.files = append(l.files, display)
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		l.problems = append(l.problems, &Problem{File: display, Message: "cannot read file: " + unwrapPath(err).Error()})
+		return nil
+	}
+	text := string(data)
+	md, err := toml.Decode(text, v)
+	if err != nil {
+		p := &Problem{File: display, Message: err.Error()}
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			p.Line = pe.Position.Line
+			p.Message = "invalid TOML: " + lowerMessage(pe.Message)
+		}
+		l.problems = append(l.problems, p)
+		return nil
+	}
+	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(text)}
+	if _, err := toml.Decode(text, &src.doc); err != nil {
+		// Unreachable: the text decoded once already.
+		l.problems = append(l.problems, &Problem{File: display, Message: err.Error()})
+		return nil
+	}
+	return src
+}
+
+// lowerMessage makes a decoder message fit our error style: lowercase start, no final period.
+func lowerMessage(m string) string {
+	m = strings.TrimSuffix(m, ".")
+	if len(m) > 1 && m[0] >= 'A' && m[0] <= 'Z' && m[1] >= 'a' && m[1] <= 'z' {
+		m = strings.ToLower(m[:1]) + m[1:]
+	}
+	return m
+}
+
+// decode decodes the value at p of src into v, a pointer to a struct, map or slice. When the
+// value is not a table (for a slice: not an array), it records a problem saying the value must be
+// what and returns false. An absent value leaves v alone.
+func (l *loader) decode(src *source, p path, prim toml.Primitive, v any, what string) bool {
+	if reflect.ValueOf(prim).IsZero() {
+		return true // absent
+	}
+	// Look at the value first: the decoder turns a non-table into an empty map without complaint.
+	var raw any
+	ok := src.md.PrimitiveDecode(prim, &raw) == nil
+	wantArray := reflect.TypeOf(v).Elem().Kind() == reflect.Slice
+	switch raw.(type) {
+	case map[string]any:
+		ok = ok && !wantArray
+	case []map[string]any, []any:
+		ok = ok && wantArray
+	default:
+		ok = false
+	}
+	if !ok || src.md.PrimitiveDecode(prim, v) != nil {
+		l.add(src, p, "must be %s", what)
+		return false
+	}
+	return true
+}
+
+// collectors decodes the [[collector]] entries of src. For a sidecar, module is the name of its
+// module, the default of each entry's `module`.
+func (l *loader) collectors(src *source, prim toml.Primitive, module string) {
+	var elems []toml.Primitive
+	if !l.decode(src, path{}.key("collector"), prim, &elems, "an array of tables ([[collector]])") {
+		return
+	}
+	for i, e := range elems {
+		p := path{}.key("collector").index(i)
+		var t collectorTable
+		if !l.decode(src, p, e, &t, "a table") {
+			continue
+		}
+		if c := l.collector(src, p, &t, module); c != nil {
+			l.reg.Collectors = append(l.reg.Collectors, c)
+			l.entries = append(l.entries, entry{c: c, src: src, p: p})
+		}
+	}
+}
+
+// sidecars finds NAME.toml files beside NAME.wasm in the modules directory and loads their
+// collectors, in file name order.
+func (l *loader) sidecars() {
+	if !l.modulesOK {
+		return
+	}
+	dir := l.reg.Runtime.ModulesDir
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		l.add(l.root, path{}.key("runtime").key("modules_dir"), "cannot read modules directory %s: %v", l.modulesShow, err)
+		return
+	}
+	rootInfo, _ := os.Stat(l.root.abs)
+	for _, e := range ents { // sorted by name
+		name := e.Name()
+		if !strings.HasSuffix(name, ".toml") {
+			continue
+		}
+		abs := filepath.Join(dir, name)
+		info, err := os.Stat(abs)
+		if err != nil || !info.Mode().IsRegular() || rootInfo != nil && os.SameFile(info, rootInfo) {
+			continue
+		}
+		display := filepath.Join(l.modulesShow, name)
+		module := strings.TrimSuffix(name, ".toml") + ".wasm"
+		if _, err := os.Lstat(filepath.Join(dir, module)); err != nil {
+			l.files = append(l.files, display)
+			l.problems = append(l.problems, &Problem{
+				File:    display,
+				Message: fmt.Sprintf("sidecar %s has no %s beside it", name, module),
+			})
+			continue
+		}
+		var f sidecarFile
+		src := l.read(display, abs, true, &f)
+		if src == nil {
+			continue
+		}
+		st := l.state(module)
+		st.sidecar = abs
+		var t moduleTable
+		if p := (path{}.key("module")); l.decode(src, p, f.Module, &t, "a table") && src.md.IsDefined("module") {
+			st.side = l.moduleCfg(src, p, module, &t)
+		}
+		l.collectors(src, f.Collector, module)
+		l.unknownKeys(src)
+	}
+}
+
+// unknownKeys reports the keys of src no schema field claims, and keys that match one only
+// when case is ignored (BurntSushi/toml matches struct fields case-insensitively).
+func (l *loader) unknownKeys(src *source) {
+	undecoded := map[string]bool{}
+	for _, k := range src.md.Undecoded() {
+		undecoded[k.String()] = true
+	}
+	seen := map[string]bool{}
+	for _, k := range src.md.Keys() {
+		if isParam(k) {
+			continue // [collector.params] is free-form
+		}
+		wrongCase := l.wrongCase(src, k)
+		if !undecoded[k.String()] && !wrongCase {
+			continue
+		}
+		for _, p := range resolve(src.doc, k) {
+			s := p.String()
+			if seen[s] || l.covered(src, s) {
+				continue
+			}
+			seen[s] = true
+			switch {
+			case src.sidecar && (k[0] == "runtime" || k[0] == "limits" || k[0] == "modules"):
+				top := path{}.key(k[0])
+				if !l.covered(src, top.String()) {
+					l.add(src, top, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
+				}
+			case wrongCase:
+				l.add(src, p, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(k[len(k)-1]))
+			default:
+				l.add(src, p, "unknown key")
+			}
+		}
+	}
+}
+
+// isParam reports whether k lies inside a collector's params, where any key goes.
+func isParam(k toml.Key) bool {
+	return len(k) > 2 && k[0] == "collector" && k[1] == "params"
+}
+
+// wrongCase reports whether a schema key in k (every segment but module names) has upper-case
+// letters: the schema has none, but the decoder would have accepted it.
+func (l *loader) wrongCase(src *source, k toml.Key) bool {
+	for i, seg := range k {
+		if i == 1 && k[0] == "modules" && !src.sidecar {
+			continue
+		}
+		if seg != strings.ToLower(seg) {
+			return true
+		}
+	}
+	return false
+}
+
+// covered reports whether a problem already names field s of src or a value enclosing it, so
+// that `limits = 5` or an unknown [table] is not reported once more for each key inside.
+func (l *loader) covered(src *source, s string) bool {
+	for _, p := range l.problems {
+		if p.File != src.display || p.Field == "" {
+			continue
+		}
+		if p.Field == s || strings.HasPrefix(s, p.Field+".") || strings.HasPrefix(s, p.Field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// sortProblems orders problems by file (root first, then sidecars by name) and line, problems
+// without a line last in their file; ties keep the order they were found in.
+func (l *loader) sortProblems() {
+	rank := map[string]int{}
+	for i, f := range l.files {
+		if _, ok := rank[f]; !ok {
+			rank[f] = i
+		}
+	}
+	fileRank := func(p *Problem) int { return rank[p.File] }
+	line := func(p *Problem) int {
+		if p.Line == 0 {
+			return math.MaxInt
+		}
+		return p.Line
+	}
+	slices.SortStableFunc(l.problems, func(a, b *Problem) int {
+		if ra, rb := fileRank(a), fileRank(b); ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		return cmp.Compare(line(a), line(b))
+	})
+}
+
+// sortedKeys returns the keys of m ordered by the line defining each under p, then by name.
+func sortedKeys[V any](m map[string]V, src *source, p path) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if la, lb := src.loc.line(p.key(a)), src.loc.line(p.key(b)); la != lb {
+			return la - lb
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}

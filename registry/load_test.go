@@ -1,0 +1,905 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// wasmBytes stands in for a module file; the registry never looks inside one.
+const wasmBytes = "\x00asm\x01\x00\x00\x00"
+
+// configCollector is appended to most test registries so that they have their config collector
+// (a missing one is a problem of its own). It comes last, so line numbers in a test's TOML
+// count from 1.
+const configCollector = `
+[[collector]]
+key = "config"
+version = "1"
+config = true
+module = "jobs.wasm"
+`
+
+// writeFiles writes files (path relative to dir → content) under dir, creating directories.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// problems extracts the Problems from an error returned by Load.
+func problems(t *testing.T, err error) Problems {
+	t.Helper()
+	require.Error(t, err)
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	return ps
+}
+
+func TestLoadValid(t *testing.T) {
+	dir := t.TempDir()
+	alpha := wasmBytes + "alpha"
+	jobs := wasmBytes + "jobs"
+	writeFiles(t, dir, map[string]string{
+		"collectors.toml": `
+[runtime]
+modules_dir = "mods"
+cache_dir = "cache"
+memory_limit = "128MiB"
+timeout = "30s"
+
+[limits]
+max_json_bytes = 1048576
+max_log_bytes = "1KiB"
+
+[modules."jobs.wasm"]
+sha256 = "` + strings.ToUpper(sha256Hex(jobs)) + `"
+memory_limit = "256MiB"
+
+[modules."beta.wasm"]
+memory_limit = "16MiB"
+
+[[collector]]
+key = "config"
+version = "1.0"
+description = "installation details"
+config = true
+module = "jobs.wasm"
+
+[[collector]]
+key = "events"
+version = "2.1"
+format = "csv"
+slicing = "4h"
+full_sync_interval_days = 30
+shipping_group = "bulk"
+module = "./jobs.wasm"
+function = "emit_events"
+timeout = "10s"
+[collector.params]
+rate = 120
+ratio = 0.5
+enabled = true
+name = "x"
+tables = ["a", "b"]
+since = 2025-03-01T00:00:00Z
+[collector.params.nested]
+depth = 2
+[collector.limits]
+max_output_bytes = "2GiB"
+
+[[collector]]
+key = "events"
+version = "2.1"
+format = "csv"
+slicing = "daily"
+module = "beta.wasm"
+`,
+		"mods/jobs.wasm":  jobs,
+		"mods/beta.wasm":  wasmBytes,
+		"mods/alpha.wasm": alpha,
+		// Sidecars load sorted by file name: alpha before beta.
+		"mods/beta.toml": `
+[module]
+memory_limit = "8MiB"
+
+[[collector]]
+key = "beta"
+version = "1"
+`,
+		"mods/alpha.toml": `
+[module]
+sha256 = "` + sha256Hex(alpha) + `"
+memory_limit = "32MiB"
+
+[[collector]]
+key = "alpha_one"
+version = "1"
+
+[[collector]]
+key = "alpha_two"
+version = "1"
+module = "alpha.wasm"
+format = "csv"
+`,
+		"mods/README.md":       "not a sidecar",
+		"mods/sub/deep.toml":   "not a sidecar: discovery is not recursive",
+		"mods/sub/unused.wasm": wasmBytes,
+	})
+
+	reg, err := Load(filepath.Join(dir, "collectors.toml"))
+	require.NoError(t, err)
+
+	mods := filepath.Join(dir, "mods")
+	require.Equal(t, filepath.Join(dir, "collectors.toml"), reg.File)
+	require.Equal(t, Runtime{
+		ModulesDir:  mods,
+		CacheDir:    filepath.Join(dir, "cache"),
+		MemoryLimit: 128 << 20,
+		Timeout:     30 * time.Second,
+	}, reg.Runtime)
+	base := Limits{
+		MaxJSONBytes:   1 << 20,
+		MaxBatchBytes:  16 << 20,
+		MaxOutputBytes: 1 << 30,
+		MaxLogBytes:    1 << 10,
+		MaxStdioBytes:  64 << 10,
+	}
+	require.Equal(t, base, reg.Limits)
+
+	// Modules in order of first reference: root collectors, then sidecars by name.
+	require.Equal(t, []*Module{
+		{Name: "jobs.wasm", Path: filepath.Join(mods, "jobs.wasm"), SHA256: sha256Hex(jobs), MemoryLimit: 256 << 20},
+		{Name: "beta.wasm", Path: filepath.Join(mods, "beta.wasm"), MemoryLimit: 16 << 20, Sidecar: filepath.Join(mods, "beta.toml")},
+		{Name: "alpha.wasm", Path: filepath.Join(mods, "alpha.wasm"), SHA256: sha256Hex(alpha), MemoryLimit: 32 << 20, Sidecar: filepath.Join(mods, "alpha.toml")},
+	}, reg.Modules)
+
+	type summary struct {
+		Key, File, Function string
+		Line                int
+		Module              string
+	}
+	var got []summary
+	for _, c := range reg.Collectors {
+		got = append(got, summary{c.Key, filepath.Base(c.Source.File), c.Function, c.Source.Line, c.Module.Name})
+	}
+	require.Equal(t, []summary{
+		{"config", "collectors.toml", "config", 19, "jobs.wasm"},
+		{"events", "collectors.toml", "emit_events", 26, "jobs.wasm"},
+		{"events", "collectors.toml", "events", 48, "beta.wasm"},
+		{"alpha_one", "alpha.toml", "alpha_one", 6, "alpha.wasm"},
+		{"alpha_two", "alpha.toml", "alpha_two", 10, "alpha.wasm"},
+		{"beta", "beta.toml", "beta", 5, "beta.wasm"},
+	}, got)
+	require.Equal(t, filepath.Join(mods, "alpha.toml"), reg.Collectors[3].Source.File)
+
+	cfg := reg.ConfigCollector()
+	require.Same(t, reg.Collectors[0], cfg)
+	require.Equal(t, "installation details", cfg.Description)
+	require.Equal(t, FormatJSON, cfg.Format)
+	require.Equal(t, "default", cfg.ShippingGroup)
+	require.Equal(t, 30*time.Second, cfg.Timeout)
+	require.Equal(t, base, cfg.Limits)
+	require.NotNil(t, cfg.Params)
+	require.Empty(t, cfg.Params)
+
+	events := reg.Collector("events")
+	require.Len(t, events, 2)
+	ev := events[0]
+	require.Same(t, reg.Modules[0], ev.Module)
+	require.Equal(t, "2.1", ev.Version)
+	require.Equal(t, FormatCSV, ev.Format)
+	require.Equal(t, Slicing{Kind: SliceFixed, Interval: 4 * time.Hour, text: "4h"}, ev.Slicing)
+	require.Equal(t, 30, ev.FullSyncIntervalDays)
+	require.Equal(t, "bulk", ev.ShippingGroup)
+	require.Equal(t, 10*time.Second, ev.Timeout)
+	require.Equal(t, map[string]any{
+		"rate":    int64(120),
+		"ratio":   0.5,
+		"enabled": true,
+		"name":    "x",
+		"tables":  []any{"a", "b"},
+		"since":   time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC),
+		"nested":  map[string]any{"depth": int64(2)},
+	}, ev.Params)
+	merged := base
+	merged.MaxOutputBytes = 2 << 30
+	require.Equal(t, merged, ev.Limits)
+	require.Equal(t, "daily", events[1].Slicing.String())
+
+	require.Equal(t, "alpha.wasm", reg.Collector("alpha_one")[0].Module.Name)
+	require.Equal(t, FormatCSV, reg.Collector("alpha_two")[0].Format)
+	require.Nil(t, reg.Collector("nope"))
+}
+
+func TestLoadDefaults(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"collectors.toml":   configCollector,
+		"modules/jobs.wasm": wasmBytes,
+	})
+	reg, err := Load(filepath.Join(dir, "collectors.toml"))
+	require.NoError(t, err)
+	require.Equal(t, Runtime{
+		ModulesDir:  filepath.Join(dir, "modules"),
+		MemoryLimit: 64 << 20,
+		Timeout:     60 * time.Second,
+	}, reg.Runtime)
+	require.Equal(t, Limits{
+		MaxJSONBytes:   16 << 20,
+		MaxBatchBytes:  16 << 20,
+		MaxOutputBytes: 1 << 30,
+		MaxLogBytes:    64 << 10,
+		MaxStdioBytes:  64 << 10,
+	}, reg.Limits)
+	require.Len(t, reg.Modules, 1)
+	require.Equal(t, uint64(64<<20), reg.Modules[0].MemoryLimit)
+	require.Empty(t, reg.Modules[0].SHA256)
+	c := reg.ConfigCollector()
+	require.Equal(t, Collector{
+		Key:           "config",
+		Version:       "1",
+		Format:        FormatJSON,
+		Config:        true,
+		ShippingGroup: "default",
+		Module:        reg.Modules[0],
+		Function:      "config",
+		Params:        map[string]any{},
+		Limits:        reg.Limits,
+		Timeout:       60 * time.Second,
+		Source:        Position{File: filepath.Join(dir, "collectors.toml"), Line: 2},
+	}, *c)
+}
+
+// TestLoadRootInsideModulesDir: a root file that sits in modules_dir is not mistaken for a
+// sidecar.
+func TestLoadRootInsideModulesDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"collectors.toml": "[runtime]\nmodules_dir = \".\"\n" + configCollector,
+		"jobs.wasm":       wasmBytes,
+	})
+	reg, err := Load(filepath.Join(dir, "collectors.toml"))
+	require.NoError(t, err)
+	require.Len(t, reg.Collectors, 1)
+}
+
+// TestLoadRelativePath: problems show paths relative the way Load was called.
+func TestLoadRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"etc/collectors.toml": `[runtime]
+modules_dir = "build/modules"
+
+[[collector]]
+key = "x"
+version = "1"
+module = "x.wasm"
+` + configCollector,
+		"etc/build/modules/jobs.wasm": wasmBytes,
+		"etc/build/modules/y.wasm":    wasmBytes,
+		"etc/build/modules/y.toml":    "[[collector]]\nkey = \"y\"\nversion = 1\n",
+	})
+	t.Chdir(dir)
+	reg, err := Load("etc/collectors.toml")
+	require.Equal(t, filepath.Join(dir, "etc", "collectors.toml"), reg.File)
+	require.Equal(t, filepath.Join(dir, "etc", "build", "modules"), reg.Runtime.ModulesDir)
+	require.EqualError(t, err, strings.Join([]string{
+		"etc/collectors.toml:7: collector[0].module: module file etc/build/modules/x.wasm does not exist",
+		"etc/build/modules/y.toml:3: collector[0].version: must be a string, not an integer",
+	}, "\n"))
+}
+
+func TestLoadUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"bad.toml": "[[collector]]\nkey = \"a\nversion = \"1\"\n"})
+
+	tests := []struct {
+		name string
+		path string
+		want string
+	}{
+		{"missing file", filepath.Join(dir, "nope.toml"), filepath.Join(dir, "nope.toml") + ": cannot read file: no such file or directory"},
+		{"syntax error", filepath.Join(dir, "bad.toml"), filepath.Join(dir, "bad.toml") + ":2: invalid TOML: strings cannot contain newlines"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, err := Load(tt.path)
+			require.Nil(t, reg)
+			ps := problems(t, err)
+			require.Len(t, ps, 1)
+			require.EqualError(t, ps[0], tt.want)
+		})
+	}
+}
+
+// want is one expected problem: file relative to the test's directory (slash-separated), line,
+// field, and a substring of the message.
+type want struct {
+	file  string
+	line  int
+	field string
+	msg   string
+}
+
+func TestLoadProblems(t *testing.T) {
+	const root = "collectors.toml"
+	tests := []struct {
+		name  string
+		files map[string]string // written after modules/jobs.wasm; collectors.toml gets configCollector appended unless noConfig
+		setup func(t *testing.T, dir string)
+		// noConfig leaves configCollector out of collectors.toml.
+		noConfig bool
+		want     []want
+	}{
+		{
+			name:  "syntax error",
+			files: map[string]string{root: "[runtime]\ntimeout = \"60s\"\nmemory_limit = = 1\n"},
+			want:  []want{{root, 3, "", "invalid TOML: expected value"}},
+		},
+		{
+			name: "syntax error in sidecar",
+			files: map[string]string{
+				root:              "",
+				"modules/b.wasm":  wasmBytes,
+				"modules/b.toml":  "[[collector]]\nkey = \"b\"\nversion = \"1\"\nversion = \"2\"\n",
+				"modules/c.wasm":  wasmBytes,
+				"modules/c.toml":  "[[collector]]\nkey = \"c\"\nversion = 3\n",
+				"modules/jobs.md": "ignored",
+			},
+			want: []want{
+				{"modules/b.toml", 4, "", "invalid TOML: key 'collector.version' has already been defined"},
+				{"modules/c.toml", 3, "collector[0].version", "must be a string, not an integer"},
+			},
+		},
+		{
+			name:  "unknown top-level key",
+			files: map[string]string{root: "bogus = 1\n"},
+			want:  []want{{root, 1, "bogus", "unknown key"}},
+		},
+		{
+			name:  "unknown table reported once",
+			files: map[string]string{root: "[extras]\na = 1\nb = 2\n"},
+			want:  []want{{root, 1, "extras", "unknown key"}},
+		},
+		{
+			name:  "unknown key in runtime",
+			files: map[string]string{root: "[runtime]\ntimeout = \"1s\"\nspeed = \"fast\"\n"},
+			want:  []want{{root, 3, "runtime.speed", "unknown key"}},
+		},
+		{
+			name:  "unknown key in limits",
+			files: map[string]string{root: "[limits]\nmax_cpu = 5\n"},
+			want:  []want{{root, 2, "limits.max_cpu", "unknown key"}},
+		},
+		{
+			name:  "unknown key in module settings",
+			files: map[string]string{root: "[modules.\"jobs.wasm\"]\nsha = \"x\"\n"},
+			want:  []want{{root, 2, `modules."jobs.wasm".sha`, "unknown key"}},
+		},
+		{
+			name: "unknown key in second collector",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+module = "jobs.wasm"
+
+[[collector]]
+key = "b"
+version = "1"
+colour = "red"
+module = "jobs.wasm"
+`},
+			want: []want{{root, 9, "collector[1].colour", "unknown key"}},
+		},
+		{
+			name: "unknown key in collector limits",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+module = "jobs.wasm"
+[collector.params]
+anything = "goes"
+[collector.params.deep]
+x = 1
+[collector.limits]
+max_cpu = 5
+`},
+			want: []want{{root, 10, "collector[0].limits.max_cpu", "unknown key"}},
+		},
+		{
+			name: "keys are case-sensitive",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+Version = "1"
+module = "jobs.wasm"
+`},
+			want: []want{{root, 3, "collector[0].Version", `keys are case-sensitive; did you mean "version"?`}},
+		},
+		{
+			name: "wrong types reported together",
+			files: map[string]string{root: `[runtime]
+timeout = 60
+modules_dir = 5
+
+[limits]
+max_json_bytes = 1.5
+
+[[collector]]
+key = "a"
+version = 1
+config = "yes"
+format = ["csv"]
+slicing = "4h"
+full_sync_interval_days = "30"
+module = "jobs.wasm"
+params = 5
+limits = 5
+`},
+			want: []want{
+				{root, 2, "runtime.timeout", "must be a string, not an integer"},
+				{root, 3, "runtime.modules_dir", "must be a string, not an integer"},
+				{root, 6, "limits.max_json_bytes", `must be a size such as "64MiB" or an integer number of bytes, not a float`},
+				{root, 10, "collector[0].version", "must be a string, not an integer"},
+				{root, 11, "collector[0].config", "must be true or false, not a string"},
+				{root, 12, "collector[0].format", "must be a string, not an array"},
+				{root, 14, "collector[0].full_sync_interval_days", "must be an integer, not a string"},
+				{root, 16, "collector[0].params", "must be a table"},
+				{root, 17, "collector[0].limits", "must be a table"},
+			},
+		},
+		{
+			name:  "table of the wrong shape",
+			files: map[string]string{root: "runtime = 5\nmodules = \"x\"\n"},
+			want: []want{
+				{root, 1, "runtime", "must be a table"},
+				{root, 2, "modules", `must be a table of module settings, such as [modules."jobs.wasm"]`},
+			},
+		},
+		{
+			name:     "collector not an array of tables",
+			files:    map[string]string{root: "[collector]\nkey = \"a\"\n"},
+			noConfig: true,
+			want: []want{
+				{root, 1, "collector", "must be an array of tables ([[collector]])"},
+				{root, 0, "collector", "no config collector"},
+			},
+		},
+		{
+			name:  "missing key, version and module",
+			files: map[string]string{root: "[[collector]]\ndescription = \"nothing else\"\n"},
+			want: []want{
+				{root, 1, "collector[0].key", "missing (required)"},
+				{root, 1, "collector[0].version", "missing (required)"},
+				{root, 1, "collector[0].module", "missing (required)"},
+			},
+		},
+		{
+			name:  "empty version",
+			files: map[string]string{root: "[[collector]]\nkey = \"a\"\nversion = \"\"\nmodule = \"jobs.wasm\"\n"},
+			want:  []want{{root, 3, "collector[0].version", "must not be empty"}},
+		},
+		{
+			name: "bad key syntax",
+			files: map[string]string{root: `[[collector]]
+key = "-a"
+version = "1"
+module = "jobs.wasm"
+[[collector]]
+key = "a b/c"
+version = "1"
+module = "jobs.wasm"
+[[collector]]
+key = "a..b"
+version = "1"
+module = "jobs.wasm"
+[[collector]]
+key = "` + strings.Repeat("k", 129) + `"
+version = "1"
+module = "jobs.wasm"
+`},
+			want: []want{
+				{root, 2, "collector[0].key", `invalid key "-a"`},
+				{root, 6, "collector[1].key", `invalid key "a b/c"`},
+				{root, 10, "collector[2].key", `invalid key "a..b": must not contain ".."`},
+				{root, 14, "collector[3].key", "use 1 to 128 letters"},
+			},
+		},
+		{
+			name: "duplicate key",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+module = "jobs.wasm"
+
+[[collector]]
+key = "a"
+version = "2"
+module = "jobs.wasm"
+`},
+			want: []want{{root, 7, "collector[1].key", `duplicate key "a", first declared at ` + "{dir}/collectors.toml:1"}},
+		},
+		{
+			name: "duplicate key with one entry unsliced",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+slicing = "daily"
+module = "jobs.wasm"
+
+[[collector]]
+key = "a"
+version = "2"
+module = "jobs.wasm"
+
+[[collector]]
+key = "a"
+version = "2"
+slicing = "1h"
+module = "jobs.wasm"
+`},
+			want: []want{
+				{root, 8, "collector[1].key", "a key may repeat only if every collector with it is sliced"},
+				{root, 13, "collector[2].key", "first declared at {dir}/collectors.toml:1"},
+			},
+		},
+		{
+			name: "duplicate key across root and sidecar",
+			files: map[string]string{
+				root:             "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"jobs.wasm\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "\n[[collector]]\nkey = \"a\"\nversion = \"1\"\n",
+			},
+			want: []want{{"modules/b.toml", 3, "collector[0].key", `duplicate key "a", first declared at {dir}/collectors.toml:1`}},
+		},
+		{
+			name:  "second config collector",
+			files: map[string]string{root: "[[collector]]\nkey = \"cfg2\"\nversion = \"1\"\nconfig = true\nmodule = \"jobs.wasm\"\n"},
+			want:  []want{{root, 10, "collector[1].config", `a second config collector; the first is "cfg2" at {dir}/collectors.toml:1`}},
+		},
+		{
+			name:     "no config collector",
+			files:    map[string]string{root: "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"jobs.wasm\"\n"},
+			noConfig: true,
+			want:     []want{{root, 0, "collector", "no config collector: exactly one collector must set config = true"}},
+		},
+		{
+			name: "config collector as csv and sliced",
+			files: map[string]string{root: `[[collector]]
+key = "cfg"
+version = "1"
+config = true
+format = "csv"
+slicing = "daily"
+module = "jobs.wasm"
+`},
+			noConfig: true,
+			want: []want{
+				{root, 5, "collector[0].format", `the config collector must use format "json"`},
+				{root, 6, "collector[0].slicing", "the config collector must not be sliced"},
+			},
+		},
+		{
+			name:  "bad format",
+			files: map[string]string{root: "[[collector]]\nkey = \"a\"\nversion = \"1\"\nformat = \"xml\"\nmodule = \"jobs.wasm\"\n"},
+			want:  []want{{root, 4, "collector[0].format", `invalid format "xml": must be "json" or "csv"`}},
+		},
+		{
+			name: "bad slicing",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+slicing = "weekly"
+module = "jobs.wasm"
+[[collector]]
+key = "b"
+version = "1"
+slicing = "30s"
+module = "jobs.wasm"
+[[collector]]
+key = "c"
+version = "1"
+slicing = "700h"
+module = "jobs.wasm"
+`},
+			want: []want{
+				{root, 4, "collector[0].slicing", `invalid slicing "weekly": use "none", "daily" or a duration such as "4h"`},
+				{root, 9, "collector[1].slicing", `invalid slicing "30s": a slice must be at least 1m0s`},
+				{root, 14, "collector[2].slicing", `invalid slicing "700h": a slice must be at most 672h0m0s (28 days)`},
+			},
+		},
+		{
+			name: "bad durations",
+			files: map[string]string{root: `[runtime]
+timeout = "6o s"
+
+[[collector]]
+key = "a"
+version = "1"
+module = "jobs.wasm"
+timeout = "0s"
+
+[[collector]]
+key = "b"
+version = "1"
+module = "jobs.wasm"
+timeout = "25h"
+`},
+			want: []want{
+				{root, 2, "runtime.timeout", `invalid duration "6o s"`},
+				{root, 8, "collector[0].timeout", `timeout "0s" must be more than 0`},
+				{root, 14, "collector[1].timeout", `timeout "25h" must be at most 24h0m0s`},
+			},
+		},
+		{
+			name: "bad sizes",
+			files: map[string]string{root: `[limits]
+max_json_bytes = "12XB"
+max_batch_bytes = 0
+max_output_bytes = "1.5GiB"
+max_log_bytes = -1
+max_stdio_bytes = ""
+`},
+			want: []want{
+				{root, 2, "limits.max_json_bytes", `invalid size "12XB": unknown unit "XB" (valid: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)`},
+				{root, 3, "limits.max_batch_bytes", "must be more than 0 bytes"},
+				{root, 4, "limits.max_output_bytes", `invalid size "1.5GiB": fractions are not supported`},
+				{root, 5, "limits.max_log_bytes", "invalid size -1: must not be negative"},
+				{root, 6, "limits.max_stdio_bytes", `invalid size ""`},
+			},
+		},
+		{
+			name: "bad memory limits",
+			files: map[string]string{root: `[runtime]
+memory_limit = "1500KB"
+
+[modules."jobs.wasm"]
+memory_limit = "512KiB"
+
+[modules."other.wasm"]
+memory_limit = "8GiB"
+
+[[collector]]
+key = "a"
+version = "1"
+module = "other.wasm"
+`,
+				"modules/other.wasm": wasmBytes,
+			},
+			want: []want{
+				{root, 2, "runtime.memory_limit", "memory_limit 1500000 bytes is not a multiple of 64 KiB (the wasm page size)"},
+				{root, 5, `modules."jobs.wasm".memory_limit`, "memory_limit 512 KiB is out of range: must be from 1 MiB to 4 GiB"},
+				{root, 8, `modules."other.wasm".memory_limit`, "memory_limit 8 GiB is out of range"},
+			},
+		},
+		{
+			name: "bad full_sync_interval_days",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+slicing = "daily"
+full_sync_interval_days = 0
+module = "jobs.wasm"
+
+[[collector]]
+key = "b"
+version = "1"
+full_sync_interval_days = 30
+module = "jobs.wasm"
+`},
+			want: []want{
+				{root, 5, "collector[0].full_sync_interval_days", "must be a number of days from 1 to 36500, not 0"},
+				{root, 11, "collector[1].full_sync_interval_days", `only allowed on a sliced collector (slicing is "none")`},
+			},
+		},
+		{
+			name:  "bad shipping_group",
+			files: map[string]string{root: "[[collector]]\nkey = \"a\"\nversion = \"1\"\nshipping_group = \"a b\"\nmodule = \"jobs.wasm\"\n"},
+			want:  []want{{root, 4, "collector[0].shipping_group", `invalid shipping_group "a b"`}},
+		},
+		{
+			name:  "empty function",
+			files: map[string]string{root: "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"jobs.wasm\"\nfunction = \"\"\n"},
+			want:  []want{{root, 5, "collector[0].function", "must not be empty"}},
+		},
+		{
+			name:  "module file missing",
+			files: map[string]string{root: "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"x.wasm\"\n"},
+			want:  []want{{root, 4, "collector[0].module", "module file {dir}/modules/x.wasm does not exist"}},
+		},
+		{
+			name:  "modules_dir missing",
+			files: map[string]string{root: "[runtime]\nmodules_dir = \"nowhere\"\n"},
+			want:  []want{{root, 2, "runtime.modules_dir", "modules directory {dir}/nowhere does not exist"}},
+		},
+		{
+			name: "module path absolute or escaping",
+			files: map[string]string{root: `[[collector]]
+key = "a"
+version = "1"
+module = "/etc/x.wasm"
+
+[[collector]]
+key = "b"
+version = "1"
+module = "sub/../../x.wasm"
+`},
+			want: []want{
+				{root, 4, "collector[0].module", `module "/etc/x.wasm" must be a path relative to modules_dir`},
+				{root, 9, "collector[1].module", `module "sub/../../x.wasm" escapes modules_dir`},
+			},
+		},
+		{
+			name: "module symlink escapes modules_dir",
+			files: map[string]string{
+				root: `[[collector]]
+key = "a"
+version = "1"
+module = "evil.wasm"
+
+[[collector]]
+key = "b"
+version = "1"
+module = "sub/evil.wasm"
+`,
+				"outside/evil.wasm": wasmBytes,
+			},
+			setup: func(t *testing.T, dir string) {
+				require.NoError(t, os.Symlink(filepath.Join("..", "outside", "evil.wasm"), filepath.Join(dir, "modules", "evil.wasm")))
+				require.NoError(t, os.Symlink(filepath.Join("..", "outside"), filepath.Join(dir, "modules", "sub")))
+			},
+			want: []want{
+				{root, 4, "collector[0].module", "module file {dir}/modules/evil.wasm resolves to {real}/outside/evil.wasm, outside modules_dir {dir}/modules"},
+				{root, 9, "collector[1].module", "module file {dir}/modules/sub/evil.wasm resolves to {real}/outside/evil.wasm, outside modules_dir"},
+			},
+		},
+		{
+			name: "module not a regular file",
+			files: map[string]string{
+				root:                        "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"dir.wasm\"\n",
+				"modules/dir.wasm/keep.txt": "",
+			},
+			want: []want{{root, 4, "collector[0].module", "module file {dir}/modules/dir.wasm is not a regular file"}},
+		},
+		{
+			name:  "sha256 not 64 hex digits",
+			files: map[string]string{root: "[modules.\"jobs.wasm\"]\nsha256 = \"abc\"\n"},
+			want:  []want{{root, 2, `modules."jobs.wasm".sha256`, `invalid sha256 "abc": want 64 hex digits`}},
+		},
+		{
+			name:  "sha256 mismatch",
+			files: map[string]string{root: "[modules.\"jobs.wasm\"]\nsha256 = \"" + strings.Repeat("0", 64) + "\"\n"},
+			want: []want{{root, 2, `modules."jobs.wasm".sha256`,
+				"sha256 mismatch: pinned " + strings.Repeat("0", 64) + ", file has " + sha256Hex(wasmBytes)}},
+		},
+		{
+			name: "sha256 mismatch in sidecar",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\nsha256 = \"" + strings.Repeat("a", 64) + "\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
+			},
+			want: []want{{"modules/b.toml", 2, "module.sha256", "sha256 mismatch: pinned " + strings.Repeat("a", 64)}},
+		},
+		{
+			name: "sha256 differs between root and sidecar",
+			files: map[string]string{
+				root:             "[modules.\"b.wasm\"]\nsha256 = \"" + sha256Hex(wasmBytes) + "\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\nsha256 = \"" + strings.Repeat("b", 64) + "\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
+			},
+			want: []want{{root, 2, `modules."b.wasm".sha256`, "differs from " + strings.Repeat("b", 64) + " pinned in sidecar {dir}/modules/b.toml:2"}},
+		},
+		{
+			name:  "module settings no collector uses",
+			files: map[string]string{root: "[modules.\"jobs.wasm\"]\nmemory_limit = \"2MiB\"\n\n[modules.\"job.wasm\"]\nsha256 = \"" + sha256Hex(wasmBytes) + "\"\n"},
+			want:  []want{{root, 4, `modules."job.wasm"`, `no collector uses module "job.wasm"`}},
+		},
+		{
+			name: "sidecar without its module",
+			files: map[string]string{
+				root:                  "",
+				"modules/orphan.toml": "[[collector]]\nkey = \"o\"\n",
+			},
+			want: []want{{"modules/orphan.toml", 0, "", "sidecar orphan.toml has no orphan.wasm beside it"}},
+		},
+		{
+			name: "sidecar with root-only tables",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[runtime]\ntimeout = \"1s\"\n\n[limits]\nmax_json_bytes = 1\n\n[modules.\"b.wasm\"]\nsha256 = \"\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 1, "runtime", "[runtime] is not allowed in a sidecar; set it in the root file"},
+				{"modules/b.toml", 4, "limits", "[limits] is not allowed in a sidecar"},
+				{"modules/b.toml", 7, "modules", "[modules] is not allowed in a sidecar"},
+			},
+		},
+		{
+			name: "sidecar collector naming another module",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[[collector]]\nkey = \"b\"\nversion = \"1\"\nmodule = \"jobs.wasm\"\n",
+			},
+			want: []want{{"modules/b.toml", 4, "collector[0].module", `module "jobs.wasm" does not match this sidecar's module "b.wasm"; omit it or write "b.wasm"`}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			real, err := filepath.EvalSymlinks(dir)
+			require.NoError(t, err)
+			files := map[string]string{"modules/jobs.wasm": wasmBytes}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			if !tt.noConfig {
+				files[root] += configCollector
+			}
+			writeFiles(t, dir, files)
+			if tt.setup != nil {
+				tt.setup(t, dir)
+			}
+
+			reg, err := Load(filepath.Join(dir, root))
+			ps := problems(t, err)
+			expand := strings.NewReplacer("{dir}", dir, "{real}", real).Replace
+			require.Len(t, ps, len(tt.want), "problems:\n%v", err)
+			for i, w := range tt.want {
+				p := ps[i]
+				file := filepath.Join(dir, filepath.FromSlash(w.file))
+				require.Equal(t, file, p.File, "problem %d: %v", i, p)
+				require.Equal(t, w.line, p.Line, "problem %d: %v", i, p)
+				require.Equal(t, w.field, p.Field, "problem %d: %v", i, p)
+				require.Contains(t, p.Message, expand(w.msg), "problem %d", i)
+
+				// The one-line form names file, line and field.
+				prefix := file
+				if w.line > 0 {
+					prefix += fmt.Sprintf(":%d", w.line)
+				}
+				if w.field != "" {
+					prefix += ": " + w.field
+				}
+				require.True(t, strings.HasPrefix(p.Error(), prefix+": "), "%q lacks prefix %q", p.Error(), prefix)
+				require.NotRegexp(t, `(^[A-Z]|\.$)`, p.Message, "style: lowercase, no final period")
+			}
+			if !strings.Contains(tt.name, "syntax error") || strings.Contains(tt.name, "sidecar") {
+				require.NotNil(t, reg, "a parsable root file yields a registry")
+			}
+			var first *Problem
+			require.True(t, errors.As(err, &first))
+			require.Same(t, ps[0], first)
+		})
+	}
+}
+
+func TestProblemsError(t *testing.T) {
+	ps := Problems{
+		{File: "c.toml", Line: 3, Field: "collector[0].format", Message: `invalid format "xml"`},
+		{File: "c.toml", Field: "collector", Message: "no config collector"},
+		{File: "m/x.toml", Message: "sidecar x.toml has no x.wasm beside it"},
+	}
+	require.Equal(t, `c.toml:3: collector[0].format: invalid format "xml"
+c.toml: collector: no config collector
+m/x.toml: sidecar x.toml has no x.wasm beside it`, ps.Error())
+	require.Len(t, ps.Unwrap(), 3)
+}

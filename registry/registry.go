@@ -1,0 +1,228 @@
+package registry
+
+import (
+	"strings"
+	"time"
+)
+
+// Registry is everything collectors.toml and its sidecars declare, after defaults were applied.
+//
+// [Load] builds it; nothing modifies it afterwards, so it is safe for concurrent reads. Callers
+// must not modify it either: the runtime and gather share the same values.
+type Registry struct {
+	// File is the absolute path of the root TOML file.
+	File string
+	// Runtime holds the [runtime] table after defaulting.
+	Runtime Runtime
+	// Limits holds the registry-wide output caps ([limits]) after defaulting; each collector's
+	// own Limits start from these.
+	Limits Limits
+	// Modules lists every module a collector references, once each, in order of first reference
+	// (root file first, then sidecars sorted by file name).
+	Modules []*Module
+	// Collectors lists the collectors of the root file in declaration order, then those of each
+	// sidecar, sidecars sorted by file name, each in declaration order.
+	Collectors []*Collector
+}
+
+// Collector returns every collector declared with key, in registry order, or nil if there is
+// none. A key repeats only for sliced collectors (see the sample, "key").
+func (r *Registry) Collector(key string) []*Collector {
+	var out []*Collector
+	for _, c := range r.Collectors {
+		if c.Key == key {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ConfigCollector returns the collector declared with config = true, or nil if there is none
+// (which [Load] reports as a problem).
+func (r *Registry) ConfigCollector() *Collector {
+	for _, c := range r.Collectors {
+		if c.Config {
+			return c
+		}
+	}
+	return nil
+}
+
+// Runtime is the [runtime] table: where modules live and the sandbox defaults every module and
+// collector inherits.
+type Runtime struct {
+	// ModulesDir is the absolute directory holding the .wasm modules and their sidecars. TOML
+	// `modules_dir`, relative to the root file's directory; default "modules".
+	ModulesDir string
+	// CacheDir is the compilation cache directory, absolute, or "" for the runtime's default
+	// (resolved by the runtime, not here). TOML `cache_dir`, relative to the root file's directory.
+	CacheDir string
+	// MemoryLimit is the default linear-memory cap of a module instance, in bytes. TOML
+	// `memory_limit`; default 64 MiB; a multiple of 64 KiB (one wasm page) from 1 MiB to 4 GiB.
+	MemoryLimit uint64
+	// Timeout is the default wall-clock limit of one invocation. TOML `timeout`; default 60s;
+	// more than 0 and at most 24h.
+	Timeout time.Duration
+}
+
+// Limits caps what one invocation of a collector may produce, in bytes. Every field is more
+// than 0 after [Load].
+type Limits struct {
+	// MaxJSONBytes caps one JSON document. TOML `max_json_bytes`; default 16 MiB.
+	MaxJSONBytes int64
+	// MaxBatchBytes caps one batch of CSV rows. TOML `max_batch_bytes`; default 16 MiB.
+	MaxBatchBytes int64
+	// MaxOutputBytes caps everything one invocation emits. TOML `max_output_bytes`; default 1 GiB.
+	MaxOutputBytes int64
+	// MaxLogBytes caps the guest's log output. TOML `max_log_bytes`; default 64 KiB.
+	MaxLogBytes int64
+	// MaxStdioBytes caps the guest's stdout and stderr. TOML `max_stdio_bytes`; default 64 KiB.
+	MaxStdioBytes int64
+}
+
+// Defaults of the [runtime] and [limits] tables; see the sample for why each is what it is.
+const (
+	defaultModulesDir     = "modules"
+	defaultMemoryLimit    = 64 << 20
+	defaultTimeout        = 60 * time.Second
+	defaultMaxJSONBytes   = 16 << 20
+	defaultMaxBatchBytes  = 16 << 20
+	defaultMaxOutputBytes = 1 << 30
+	defaultMaxLogBytes    = 64 << 10
+	defaultMaxStdioBytes  = 64 << 10
+	defaultShippingGroup  = "default"
+)
+
+// Module is one WebAssembly module file that collectors live in.
+type Module struct {
+	// Name is the file name relative to Runtime.ModulesDir, slash-separated and cleaned, such as
+	// "jobs.wasm" or "vendor/jobs.wasm".
+	Name string
+	// Path is the absolute path of the file.
+	Path string
+	// SHA256 is the lowercase hex sha256 the file is pinned to, "" when not pinned. [Load]
+	// checked the file against it; whoever reads the file later must check again, as the file
+	// may have changed since.
+	SHA256 string
+	// MemoryLimit is the linear-memory cap of an instance, in bytes: the module's own
+	// memory_limit (root [modules."NAME"] wins over the sidecar's [module]), else
+	// Runtime.MemoryLimit.
+	MemoryLimit uint64
+	// Sidecar is the absolute path of the sidecar TOML that declares this module's collectors,
+	// "" if there is none.
+	Sidecar string
+}
+
+// Format is the output format of a collector.
+type Format string
+
+// The formats a collector may declare.
+const (
+	// FormatJSON is one JSON document per invocation (the default).
+	FormatJSON Format = "json"
+	// FormatCSV is a header and rows, written and split by the host.
+	FormatCSV Format = "csv"
+)
+
+// SlicingKind says whether and how a collector's collection window is cut into slices.
+type SlicingKind int
+
+// The kinds of slicing.
+const (
+	// SliceNone collects the whole window in one invocation (the default).
+	SliceNone SlicingKind = iota
+	// SliceFixed cuts the window into slices of Slicing.Interval.
+	SliceFixed
+	// SliceDaily cuts the window into one slice per day.
+	SliceDaily
+)
+
+// String returns "none", "fixed" or "daily".
+func (k SlicingKind) String() string {
+	switch k {
+	case SliceNone:
+		return "none"
+	case SliceFixed:
+		return "fixed"
+	case SliceDaily:
+		return "daily"
+	}
+	return "unknown"
+}
+
+// Slicing is a collector's TOML `slicing`: "none", "daily" or a fixed interval such as "4h".
+type Slicing struct {
+	// Kind says how the window is cut.
+	Kind SlicingKind
+	// Interval is the slice length for SliceFixed, 0 otherwise.
+	Interval time.Duration
+
+	text string // as written in the TOML, for String
+}
+
+// String returns "none", "daily", or the interval as the user wrote it ("4h", "90m"); for a
+// Slicing built in Go, the shortest form of the interval.
+func (s Slicing) String() string {
+	switch s.Kind {
+	case SliceNone:
+		return "none"
+	case SliceDaily:
+		return "daily"
+	}
+	if s.text != "" {
+		return s.text
+	}
+	t := s.Interval.String()
+	if strings.HasSuffix(t, "m0s") {
+		t = strings.TrimSuffix(t, "0s")
+	}
+	if strings.HasSuffix(t, "h0m") {
+		t = strings.TrimSuffix(t, "0m")
+	}
+	return t
+}
+
+// Collector is one [[collector]] entry: a function exported by a module, and how its output is
+// collected.
+type Collector struct {
+	// Key names the output (member `./<key>.<format>` in tarballs). Unique, except that sliced
+	// collectors may share a key.
+	Key string
+	// Version is the collector's version, written to manifest.json.
+	Version string
+	// Description is free text for `wasmcollector list`.
+	Description string
+	// Format is FormatJSON (default) or FormatCSV.
+	Format Format
+	// Config marks the one collector whose output describes the installation; it runs first.
+	Config bool
+	// Slicing says how the collection window is cut; default none.
+	Slicing Slicing
+	// ShippingGroup names the group of collectors shipped together; default "default".
+	ShippingGroup string
+	// FullSyncIntervalDays is how often, in days, a sliced collector re-collects from the start
+	// of the window; 0 means never.
+	FullSyncIntervalDays int
+	// Module is the module exporting Function; nil only when [Load] reported a problem with it.
+	Module *Module
+	// Function is the export to call; default Key.
+	Function string
+	// Params is the [collector.params] table handed to the guest, as decoded by BurntSushi/toml
+	// (string, int64, float64, bool, time.Time, []any, map[string]any). Never nil.
+	Params map[string]any
+	// Limits are the registry's Limits, overridden field by field by [collector.limits].
+	Limits Limits
+	// Timeout limits one invocation: the collector's `timeout`, else Runtime.Timeout.
+	Timeout time.Duration
+	// Source is where the [[collector]] header is.
+	Source Position
+}
+
+// Position is a place in a TOML file.
+type Position struct {
+	// File is the file's path as problems show it: the path given to [Load], or for a sidecar
+	// that path's directory joined with modules_dir and the sidecar's name.
+	File string
+	// Line is 1-based; 0 when unknown.
+	Line int
+}

@@ -1,0 +1,65 @@
+package registry
+
+import "github.com/BurntSushi/toml"
+
+// The structs below mirror the TOML schema (see sample.toml) and carry no behaviour.
+//
+// Why `any` and toml.Primitive rather than typed fields? BurntSushi/toml stops at the first value
+// it cannot store, and we owe the user every problem at once. So scalars decode into `any` and are
+// type-checked field by field in validate.go, and every nested table is a toml.Primitive decoded
+// on its own, so that one table of the wrong shape (`limits = 5`) costs only that table. Keys no
+// struct field claims show up in toml.MetaData.Undecoded and are reported as unknown.
+
+// rootFile is collectors.toml.
+type rootFile struct {
+	Runtime   toml.Primitive `toml:"runtime"`   // runtimeTable
+	Limits    toml.Primitive `toml:"limits"`    // limitsTable
+	Modules   toml.Primitive `toml:"modules"`   // map[string]toml.Primitive of moduleTable, keyed by module name
+	Collector toml.Primitive `toml:"collector"` // []toml.Primitive of collectorTable
+}
+
+// sidecarFile is a NAME.toml beside NAME.wasm in the modules directory.
+type sidecarFile struct {
+	Module    toml.Primitive `toml:"module"`    // moduleTable
+	Collector toml.Primitive `toml:"collector"` // []toml.Primitive of collectorTable
+}
+
+// runtimeTable is [runtime].
+type runtimeTable struct {
+	ModulesDir  any `toml:"modules_dir"`  // string
+	CacheDir    any `toml:"cache_dir"`    // string
+	MemoryLimit any `toml:"memory_limit"` // size
+	Timeout     any `toml:"timeout"`      // duration string
+}
+
+// limitsTable is [limits] and [collector.limits]; every value is a size.
+type limitsTable struct {
+	MaxJSONBytes   any `toml:"max_json_bytes"`
+	MaxBatchBytes  any `toml:"max_batch_bytes"`
+	MaxOutputBytes any `toml:"max_output_bytes"`
+	MaxLogBytes    any `toml:"max_log_bytes"`
+	MaxStdioBytes  any `toml:"max_stdio_bytes"`
+}
+
+// moduleTable is [modules."NAME.wasm"] in the root file and [module] in a sidecar.
+type moduleTable struct {
+	SHA256      any `toml:"sha256"`       // 64 hex digits
+	MemoryLimit any `toml:"memory_limit"` // size
+}
+
+// collectorTable is one [[collector]].
+type collectorTable struct {
+	Key                  any            `toml:"key"`                     // string, required
+	Version              any            `toml:"version"`                 // string, required
+	Description          any            `toml:"description"`             // string
+	Format               any            `toml:"format"`                  // "json" | "csv"
+	Config               any            `toml:"config"`                  // bool
+	Slicing              any            `toml:"slicing"`                 // "none" | "daily" | duration
+	ShippingGroup        any            `toml:"shipping_group"`          // string
+	FullSyncIntervalDays any            `toml:"full_sync_interval_days"` // integer
+	Module               any            `toml:"module"`                  // string, required in the root file
+	Function             any            `toml:"function"`                // string
+	Timeout              any            `toml:"timeout"`                 // duration string
+	Params               toml.Primitive `toml:"params"`                  // map[string]any
+	Limits               toml.Primitive `toml:"limits"`                  // limitsTable
+}

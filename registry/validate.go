@@ -1,0 +1,278 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Bounds the schema puts on values; sample.toml explains them to users.
+const (
+	wasmPage         = 64 << 10
+	minMemoryLimit   = 1 << 20
+	maxMemoryLimit   = 4 << 30
+	maxTimeout       = 24 * time.Hour
+	minSliceInterval = time.Minute
+	maxSliceInterval = 28 * 24 * time.Hour
+)
+
+var (
+	// A key becomes a file name in tarballs (./<key>.<format>), hence the strict syntax.
+	keyPattern           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	shippingGroupPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	sha256Pattern        = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
+
+// runtime decodes [runtime] and applies its defaults.
+func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
+	rt := Runtime{MemoryLimit: defaultMemoryLimit, Timeout: defaultTimeout}
+	p := path{}.key("runtime")
+	var t runtimeTable
+	l.decode(src, p, prim, &t, "a table")
+	base := filepath.Dir(src.abs)
+
+	dir, dirSet := defaultModulesDir, false
+	if s, ok := l.str(src, p.key("modules_dir"), t.ModulesDir); ok {
+		if s == "" {
+			l.add(src, p.key("modules_dir"), "must not be empty (the default is %q)", defaultModulesDir)
+		} else {
+			dir, dirSet = s, true
+		}
+	}
+	rt.ModulesDir = filepath.Clean(dir)
+	l.modulesShow = rt.ModulesDir
+	if !filepath.IsAbs(dir) {
+		rt.ModulesDir = filepath.Join(base, dir)
+		l.modulesShow = filepath.Join(filepath.Dir(src.display), dir)
+	}
+	switch info, err := os.Stat(rt.ModulesDir); {
+	case errors.Is(err, fs.ErrNotExist):
+		l.add(src, p.key("modules_dir"), "modules directory %s does not exist%s", l.modulesShow, defaultNote(dirSet))
+	case err != nil:
+		l.add(src, p.key("modules_dir"), "modules directory %s: %v", l.modulesShow, unwrapPath(err))
+	case !info.IsDir():
+		l.add(src, p.key("modules_dir"), "modules directory %s is not a directory", l.modulesShow)
+	default:
+		l.modulesOK = true
+	}
+
+	if s, ok := l.str(src, p.key("cache_dir"), t.CacheDir); ok && s != "" {
+		rt.CacheDir = filepath.Clean(s)
+		if !filepath.IsAbs(s) {
+			rt.CacheDir = filepath.Join(base, s)
+		}
+	}
+	if n, ok := l.memoryLimit(src, p.key("memory_limit"), t.MemoryLimit); ok {
+		rt.MemoryLimit = n
+	}
+	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
+		rt.Timeout = d
+	}
+	return rt
+}
+
+func defaultNote(set bool) string {
+	if set {
+		return ""
+	}
+	return fmt.Sprintf(" (modules_dir defaults to %q)", defaultModulesDir)
+}
+
+// limits decodes a limits table at p, overriding base field by field.
+func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) Limits {
+	var t limitsTable
+	if !l.decode(src, p, prim, &t, "a table") {
+		return base
+	}
+	for _, f := range []struct {
+		key string
+		v   any
+		dst *int64
+	}{
+		{"max_json_bytes", t.MaxJSONBytes, &base.MaxJSONBytes},
+		{"max_batch_bytes", t.MaxBatchBytes, &base.MaxBatchBytes},
+		{"max_output_bytes", t.MaxOutputBytes, &base.MaxOutputBytes},
+		{"max_log_bytes", t.MaxLogBytes, &base.MaxLogBytes},
+		{"max_stdio_bytes", t.MaxStdioBytes, &base.MaxStdioBytes},
+	} {
+		fp := p.key(f.key)
+		n, ok := l.size(src, fp, f.v)
+		if !ok {
+			continue
+		}
+		if n <= 0 {
+			l.add(src, fp, "must be more than 0 bytes")
+			continue
+		}
+		*f.dst = n
+	}
+	return base
+}
+
+// collector validates one [[collector]] at p of src and applies its defaults. For a sidecar,
+// module is the sidecar's module name.
+func (l *loader) collector(src *source, p path, t *collectorTable, module string) *Collector {
+	c := &Collector{
+		Format:        FormatJSON,
+		ShippingGroup: defaultShippingGroup,
+		Limits:        l.reg.Limits,
+		Timeout:       l.reg.Runtime.Timeout,
+		Source:        Position{File: src.display, Line: src.loc.line(p)},
+	}
+	if s, ok := l.required(src, p.key("key"), t.Key); ok {
+		c.Key = s
+		switch {
+		case !keyPattern.MatchString(s):
+			l.add(src, p.key("key"), `invalid key %q: use 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, s)
+		case strings.Contains(s, ".."):
+			l.add(src, p.key("key"), `invalid key %q: must not contain ".."`, s)
+		}
+	}
+	if s, ok := l.required(src, p.key("version"), t.Version); ok {
+		c.Version = s
+	}
+	if s, ok := l.str(src, p.key("description"), t.Description); ok {
+		c.Description = s
+	}
+	if s, ok := l.str(src, p.key("format"), t.Format); ok {
+		switch f := Format(s); f {
+		case FormatJSON, FormatCSV:
+			c.Format = f
+		default:
+			l.add(src, p.key("format"), `invalid format %q: must be "json" or "csv"`, s)
+		}
+	}
+	if b, ok := l.boolean(src, p.key("config"), t.Config); ok {
+		c.Config = b
+	}
+	slicingOK := true
+	if s, ok := l.str(src, p.key("slicing"), t.Slicing); ok {
+		sl, msg := parseSlicing(s)
+		if msg != "" {
+			l.add(src, p.key("slicing"), "%s", msg)
+			slicingOK = false
+		}
+		c.Slicing = sl
+	}
+	if s, ok := l.str(src, p.key("shipping_group"), t.ShippingGroup); ok {
+		if shippingGroupPattern.MatchString(s) {
+			c.ShippingGroup = s
+		} else {
+			l.add(src, p.key("shipping_group"), `invalid shipping_group %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
+		}
+	}
+	if n, ok := l.integer(src, p.key("full_sync_interval_days"), t.FullSyncIntervalDays); ok {
+		switch {
+		case n < 1 || n > 36500:
+			l.add(src, p.key("full_sync_interval_days"), "must be a number of days from 1 to 36500, not %d", n)
+		case slicingOK && c.Slicing.Kind == SliceNone:
+			l.add(src, p.key("full_sync_interval_days"), "only allowed on a sliced collector (slicing is \"none\")")
+		default:
+			c.FullSyncIntervalDays = int(n)
+		}
+	}
+	c.Module = l.moduleRef(src, p, t.Module, module)
+	c.Function = c.Key
+	if s, ok := l.str(src, p.key("function"), t.Function); ok {
+		if s == "" {
+			l.add(src, p.key("function"), "must not be empty (omit it to call the export named like the key)")
+		} else {
+			c.Function = s
+		}
+	}
+	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
+		c.Timeout = d
+	}
+	c.Params = map[string]any{}
+	l.decode(src, p.key("params"), t.Params, &c.Params, "a table")
+	if c.Params == nil {
+		c.Params = map[string]any{}
+	}
+	c.Limits = l.limits(src, p.key("limits"), t.Limits, l.reg.Limits)
+
+	if c.Config {
+		if c.Format != FormatJSON {
+			l.add(src, p.key("format"), `the config collector must use format "json"`)
+		}
+		if c.Slicing.Kind != SliceNone {
+			l.add(src, p.key("slicing"), "the config collector must not be sliced")
+		}
+	}
+	return c
+}
+
+// parseSlicing parses a collector's `slicing`, returning a message when it is invalid.
+func parseSlicing(s string) (Slicing, string) {
+	switch s {
+	case "", "none":
+		return Slicing{}, ""
+	case "daily":
+		return Slicing{Kind: SliceDaily, text: s}, ""
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return Slicing{}, fmt.Sprintf(`invalid slicing %q: use "none", "daily" or a duration such as "4h"`, s)
+	case d < minSliceInterval:
+		return Slicing{}, fmt.Sprintf("invalid slicing %q: a slice must be at least %v", s, minSliceInterval)
+	case d > maxSliceInterval:
+		return Slicing{}, fmt.Sprintf("invalid slicing %q: a slice must be at most %v (28 days)", s, maxSliceInterval)
+	}
+	return Slicing{Kind: SliceFixed, Interval: d, text: s}, ""
+}
+
+// checkConfig checks that exactly one collector in the registry has config = true.
+func (l *loader) checkConfig() {
+	var first *entry
+	for i := range l.entries {
+		e := &l.entries[i]
+		if !e.c.Config {
+			continue
+		}
+		if first == nil {
+			first = e
+			continue
+		}
+		l.add(e.src, e.p.key("config"), "a second config collector; the first is %q at %s:%d", first.c.Key, first.c.Source.File, first.c.Source.Line)
+	}
+	if first == nil {
+		l.problems = append(l.problems, &Problem{
+			File:    l.root.display,
+			Field:   "collector",
+			Message: "no config collector: exactly one collector must set config = true",
+		})
+	}
+}
+
+// checkDuplicates reports collectors reusing a key, unless every collector with that key is
+// sliced.
+func (l *loader) checkDuplicates() {
+	groups := map[string][]*entry{}
+	for i := range l.entries {
+		e := &l.entries[i]
+		if e.c.Key != "" {
+			groups[e.c.Key] = append(groups[e.c.Key], e)
+		}
+	}
+	for i := range l.entries {
+		e := &l.entries[i]
+		g := groups[e.c.Key]
+		if len(g) < 2 || g[0] == e {
+			continue
+		}
+		allSliced := true
+		for _, o := range g {
+			allSliced = allSliced && o.c.Slicing.Kind != SliceNone
+		}
+		if !allSliced {
+			l.add(e.src, e.p.key("key"), "duplicate key %q, first declared at %s:%d; a key may repeat only if every collector with it is sliced", e.c.Key, g[0].c.Source.File, g[0].c.Source.Line)
+		}
+	}
+}
