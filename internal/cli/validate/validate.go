@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
 // Options are the flags of validate.
@@ -112,6 +113,10 @@ func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registr
 	var out registry.Problems
 	for _, m := range reg.Modules {
 		if _, err := eng.Load(ctx, cmdutil.ModuleSpec(reg, m)); err != nil {
+			var me *runtime.ModuleError
+			if errors.As(err, &me) {
+				err = me.Err // the field already names the module
+			}
 			p := &registry.Problem{File: f.ConfigPath, Field: "module " + m.Name, Message: err.Error()}
 			for _, c := range reg.Collectors {
 				if c.Module == m {
