@@ -7,11 +7,11 @@ import (
 
 // Exit codes, one table for every command; shown in `wasmcollector --help` and the README.
 const (
-	ExitOK         = 0 // done
-	ExitFailed     = 1 // the command ran and failed (a collector failed, validation found problems)
-	ExitBadInput   = 2 // bad flags, TOML or interval; nothing was written
-	ExitPartial    = 3 // finished, but some collectors or uploads failed
-	ExitLockHeld   = 4 // another gather holds the lock
+	ExitOK       = 0 // done
+	ExitFailed   = 1 // the command ran and failed (a collector failed, validation found problems)
+	ExitBadInput = 2 // bad flags, TOML or interval; nothing was written
+	ExitPartial  = 3 // finished, but some collectors or uploads failed
+	ExitLockHeld = 4 // another gather holds the lock
 )
 
 // ExitCodes is the exit-code table as help text.
