@@ -323,3 +323,62 @@ func TestModuleChecks(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestConcurrentInvocations is a hammer: goroutines released together load the same module (one
+// compilation is shared) and invoke it, each with its own instance and output.
+func TestConcurrentInvocations(t *testing.T) {
+	eng := newEngine(t, runtime.NewConfig())
+	path := testguests.WAT(t, "pointers")
+	const n = 16
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	outs := make([]bytes.Buffer, n)
+	for i := range n {
+		go func() {
+			<-start
+			mod, err := eng.Load(context.Background(), runtime.ModuleSpec{Path: path, Functions: []string{"ok_csv"}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for range 20 {
+				outs[i].Reset()
+				inv := hostfuncs.NewInvocation(hostfuncs.Request{Key: "rows", Format: hostfuncs.FormatCSV, Output: &outs[i], Logger: quiet})
+				if _, err = mod.Invoke(context.Background(), runtime.Call{Function: "ok_csv", Invocation: inv}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	for i := range outs {
+		require.Equal(t, "a\na\n", outs[i].String())
+	}
+}
+
+func TestCompilationCacheOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := runtime.New(context.Background(), runtime.NewConfig().WithCacheDir(dir).WithLogger(quiet))
+	require.NoError(t, err)
+	load(t, eng, testguests.WAT(t, "pointers"))
+	require.NoError(t, eng.Close(context.Background()))
+	var files int
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return err
+	}))
+	assert.Equal(t, 1, files, "one compiled module in the cache")
+
+	t.Run("bad settings are refused", func(t *testing.T) {
+		_, err := runtime.New(context.Background(), runtime.NewConfig().WithMemoryLimit(1000))
+		require.ErrorContains(t, err, "memory limit 1000 bytes: must be a multiple of 64 KiB")
+		_, err = runtime.New(context.Background(), runtime.NewConfig().WithTimeout(-time.Second))
+		require.ErrorContains(t, err, "timeout -1s: must be positive")
+	})
+}
