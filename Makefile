@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := build/wasmcollector
 MODULES_DIR := build/modules
-EXAMPLES := $(notdir $(wildcard examples/*))
+EXAMPLES := $(notdir $(patsubst %/,%,$(wildcard examples/*/)))
 GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm)
 GUEST_SRC := $(shell find guest-sdk/go internal/abi -name '*.go' -not -name '*_test.go')
 
