@@ -243,9 +243,19 @@ func TestGoGuestAttacks(t *testing.T) {
 		requireKind(t, r.err, runtime.KindRefused, "row has 2 fields, header has 1")
 		assert.Equal(t, "a\n", r.out.String(), "the refused rows were not written")
 	})
-	t.Run("stdout flood is capped", func(t *testing.T) {
-		r := invoke(t, mod, "go_stdout_flood", hostfuncs.Request{})
+	t.Run("stdout flood is capped and logged with the collector key", func(t *testing.T) {
+		var logs bytes.Buffer
+		logged, err := runtime.New(context.Background(), runtime.NewConfig().
+			WithCacheDir(filepath.Join(testguests.CacheDir(t), "wazero")).
+			WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		require.NoError(t, err)
+		defer logged.Close(context.Background())
+		mod := load(t, logged, testguests.Go(t, "internal/testguests/hostile"))
+		r := invoke(t, mod, "go_stdout_flood", hostfuncs.Request{Key: "flood"})
 		require.NoError(t, r.err)
+		assert.Contains(t, logs.String(), "collector=flood")
+		assert.Contains(t, logs.String(), "stream=stdout")
+		assert.Contains(t, logs.String(), "dropped_bytes=8323072")
 		assert.Len(t, r.res.Stdout.Text, 64<<10)
 		assert.Equal(t, int64(8<<20-64<<10), r.res.Stdout.Dropped)
 		assert.Len(t, r.res.Stderr.Text, 64<<10)

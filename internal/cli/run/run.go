@@ -109,7 +109,7 @@ func Run(ctx context.Context, opts *Options) error {
 		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: since, Until: until, FullSync: opts.FullSync,
 		CollectionType: hostfuncs.DryRun, Params: params, Limits: cmdutil.Limits(c), Output: out, Logger: f.Logger,
 	})
-	res, err := mod.Invoke(ctx, runtime.Call{Function: c.Function, Invocation: inv, Timeout: c.Timeout})
+	res, err := mod.Invoke(ctx, runtime.Call{Function: c.Function, Invocation: inv, Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes})
 	if err == nil && c.Format == registry.FormatJSON && res.Output.JSONDocuments == 1 {
 		_, err = out.Write([]byte("\n"))
 	}
