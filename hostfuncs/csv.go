@@ -2,6 +2,7 @@ package hostfuncs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 )
 
@@ -9,16 +10,35 @@ import (
 // are quoted here, so no guest can produce a broken file. Rules: RFC 4180 quoting; an empty string
 // is written as "" and a NULL as nothing, as PostgreSQL's COPY … CSV does; rows end with LF.
 
+// special marks the bytes that make a field need quotes.
+var special = [256]bool{',': true, '"': true, '\n': true, '\r': true}
+
 func needsQuote(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
 	for _, c := range b {
-		if c == ',' || c == '"' || c == '\n' || c == '\r' {
+		if special[c] {
 			return true
 		}
 	}
 	return false
+}
+
+// isASCII is the fast path of UTF-8 validation: most fields are ASCII.
+func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func appendCSVRow(dst []byte, fields []field) []byte {
@@ -47,21 +67,6 @@ func appendCSVRow(dst []byte, fields []field) []byte {
 		dst = append(dst, '"')
 	}
 	return append(dst, '\n')
-}
-
-// csvRowSize returns len(appendCSVRow(nil, fields)) without encoding.
-func csvRowSize(fields []field) int64 {
-	n := int64(len(fields)) // separators plus the newline
-	for _, f := range fields {
-		if f.null {
-			continue
-		}
-		n += int64(len(f.b))
-		if needsQuote(f.b) {
-			n += 2 + int64(bytes.Count(f.b, []byte{'"'}))
-		}
-	}
-	return n
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

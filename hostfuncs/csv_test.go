@@ -31,7 +31,6 @@ func TestCSVQuoting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := appendCSVRow(nil, tt.fields)
 			require.Equal(t, tt.want, string(got))
-			require.Equal(t, int64(len(got)), csvRowSize(tt.fields), "size without encoding must match")
 			// Any RFC 4180 reader gets the values back (NULL and "" both read as empty).
 			rec, err := csv.NewReader(strings.NewReader(string(got))).Read()
 			require.NoError(t, err)

@@ -123,35 +123,32 @@ func csvRows(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	inv.batches++
-	// First pass: check the whole batch and size it, so a refused batch writes nothing.
-	var size int64
-	rows := int64(0)
-	for rest := b; len(rest) > 0; rows++ {
+	// Encode the whole batch before writing any of it, so a refused batch writes nothing; the
+	// buffer holds one batch, never the output.
+	inv.batchBuf, inv.rowEnds = inv.batchBuf[:0], inv.rowEnds[:0]
+	for rest := b; len(rest) > 0; {
 		var reason string
 		inv.fields, rest, reason = parseRowInto(inv.fields[:0], rest, inv.headerCols)
 		if reason != "" {
 			stack[0] = uint64(inv.refuse(fn, abi.Invalid, "batch %d row %d (row %d of the output): %s",
-				inv.batches, rows+1, inv.report.Rows+rows+1, reason))
+				inv.batches, len(inv.rowEnds)+1, inv.report.Rows+int64(len(inv.rowEnds))+1, reason))
 			return
 		}
-		size += csvRowSize(inv.fields)
+		inv.batchBuf = appendCSVRow(inv.batchBuf, inv.fields)
+		inv.rowEnds = append(inv.rowEnds, len(inv.batchBuf))
 	}
-	if rows == 0 {
-		stack[0] = uint64(abi.OK)
-		return
-	}
-	if inv.report.Bytes+size > inv.limits.MaxOutputBytes {
+	if inv.report.Bytes+int64(len(inv.batchBuf)) > inv.limits.MaxOutputBytes {
 		stack[0] = uint64(inv.refuse(fn, abi.OverBudget, "output would pass max_output_bytes (%d) at row %d",
 			inv.limits.MaxOutputBytes, inv.report.Rows+1))
 		return
 	}
-	// Second pass: write one row per Write, the contract Request.Output documents.
-	for rest := b; len(rest) > 0; {
-		inv.fields, rest, _ = parseRowInto(inv.fields[:0], rest, inv.headerCols)
-		inv.rowBuf = appendCSVRow(inv.rowBuf[:0], inv.fields)
-		inv.write(inv.rowBuf)
+	// One row per Write: the contract Request.Output documents.
+	start := 0
+	for _, end := range inv.rowEnds {
+		inv.write(inv.batchBuf[start:end])
+		start = end
 	}
-	inv.report.Rows += rows
+	inv.report.Rows += int64(len(inv.rowEnds))
 	stack[0] = uint64(abi.OK)
 }
 
@@ -194,7 +191,7 @@ func parseRowInto(dst []field, b []byte, want int) ([]field, []byte, string) {
 			return dst, nil, "field " + itoa(int(i)+1) + " of " + itoa(int(n)) + " bytes runs past the end of the batch"
 		}
 		v := b[:n]
-		if !utf8.Valid(v) {
+		if !isASCII(v) && !utf8.Valid(v) {
 			return dst, nil, "field " + itoa(int(i)+1) + " is not UTF-8"
 		}
 		dst = append(dst, field{b: v})

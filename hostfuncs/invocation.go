@@ -134,7 +134,9 @@ type Invocation struct {
 	logBytes   int64
 	failed     bool
 	code       int32
-	rowBuf     []byte  // scratch: one encoded row
+	rowBuf     []byte  // scratch: the encoded header
+	batchBuf   []byte  // scratch: one encoded batch
+	rowEnds    []int   // scratch: where each row of batchBuf ends
 	fields     []field // scratch: one decoded row
 	params     *paramTable
 }
