@@ -11,25 +11,39 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/abi"
 )
 
-// emitJSON implements emit_json(ptr, len) -> status: see ABI.md "emit_json".
-func emitJSON(ctx context.Context, m api.Module, stack []uint64) {
+// emitArgs does what every emit function starts with: stop a guest past its deadline, refuse an
+// argument over its cap (checked before the pointer, so a huge length is a status, not a trap) or
+// a call for the other format, then read the argument from guest memory.
+func emitArgs(ctx context.Context, m api.Module, stack []uint64, fn string, want Format, what, limitName string) (*Invocation, []byte, bool) {
 	checkContext(ctx)
 	inv := invocationFrom(ctx)
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-	const fn = abi.FuncEmitJSON
+	limit := inv.limits.MaxBatchBytes
+	if want == FormatJSON {
+		limit = inv.limits.MaxJSONBytes
+	}
 	switch {
-	case int64(n) > inv.limits.MaxJSONBytes:
-		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "document of %d bytes is over max_json_bytes (%d)", n, inv.limits.MaxJSONBytes))
-		return
-	case inv.req.Format != FormatJSON:
+	case int64(n) > limit:
+		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "%s of %d bytes is over %s (%d)", what, n, limitName, limit))
+		return inv, nil, false
+	case inv.req.Format != want:
 		stack[0] = uint64(inv.refuse(fn, abi.WrongFormat, "collector %q has format %s", inv.req.Key, inv.req.Format))
+		return inv, nil, false
+	}
+	return inv, read(m, fn, ptr, n), true
+}
+
+// emitJSON implements emit_json(ptr, len) -> status: see ABI.md "emit_json".
+func emitJSON(ctx context.Context, m api.Module, stack []uint64) {
+	const fn = abi.FuncEmitJSON
+	inv, doc, ok := emitArgs(ctx, m, stack, fn, FormatJSON, "document", "max_json_bytes")
+	if !ok {
 		return
 	}
-	doc := read(m, fn, ptr, n)
 	switch {
 	case inv.report.JSONDocuments > 0:
 		stack[0] = uint64(inv.refuse(fn, abi.WrongState, "a second JSON document (one per invocation)"))
-	case inv.report.Bytes+int64(n) > inv.limits.MaxOutputBytes:
+	case inv.report.Bytes+int64(len(doc)) > inv.limits.MaxOutputBytes:
 		stack[0] = uint64(inv.refuse(fn, abi.OverBudget, "output would pass max_output_bytes (%d)", inv.limits.MaxOutputBytes))
 	case !utf8.Valid(doc):
 		stack[0] = uint64(inv.refuse(fn, abi.Invalid, "document is not UTF-8"))
@@ -44,19 +58,11 @@ func emitJSON(ctx context.Context, m api.Module, stack []uint64) {
 
 // csvHeader implements csv_header(ptr, len) -> status: see ABI.md "csv_header".
 func csvHeader(ctx context.Context, m api.Module, stack []uint64) {
-	checkContext(ctx)
-	inv := invocationFrom(ctx)
-	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	const fn = abi.FuncCSVHeader
-	switch {
-	case int64(n) > inv.limits.MaxBatchBytes:
-		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "header of %d bytes is over max_batch_bytes (%d)", n, inv.limits.MaxBatchBytes))
-		return
-	case inv.req.Format != FormatCSV:
-		stack[0] = uint64(inv.refuse(fn, abi.WrongFormat, "collector %q has format %s", inv.req.Key, inv.req.Format))
+	inv, b, ok := emitArgs(ctx, m, stack, fn, FormatCSV, "header", "max_batch_bytes")
+	if !ok {
 		return
 	}
-	b := read(m, fn, ptr, n)
 	if inv.headerCols > 0 {
 		stack[0] = uint64(inv.refuse(fn, abi.WrongState, "the header is already set"))
 		return
@@ -105,19 +111,11 @@ func checkHeaderNames(names []field) string {
 
 // csvRows implements csv_rows(ptr, len) -> status: see ABI.md "csv_rows".
 func csvRows(ctx context.Context, m api.Module, stack []uint64) {
-	checkContext(ctx)
-	inv := invocationFrom(ctx)
-	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	const fn = abi.FuncCSVRows
-	switch {
-	case int64(n) > inv.limits.MaxBatchBytes:
-		stack[0] = uint64(inv.refuse(fn, abi.TooLarge, "batch of %d bytes is over max_batch_bytes (%d)", n, inv.limits.MaxBatchBytes))
-		return
-	case inv.req.Format != FormatCSV:
-		stack[0] = uint64(inv.refuse(fn, abi.WrongFormat, "collector %q has format %s", inv.req.Key, inv.req.Format))
+	inv, b, ok := emitArgs(ctx, m, stack, fn, FormatCSV, "batch", "max_batch_bytes")
+	if !ok {
 		return
 	}
-	b := read(m, fn, ptr, n)
 	if inv.headerCols == 0 {
 		stack[0] = uint64(inv.refuse(fn, abi.WrongState, "rows before the header"))
 		return
