@@ -1,5 +1,6 @@
 // Package registry reads collectors.toml, the file that declares which analytics collectors
-// wasmcollector runs, which WebAssembly module each lives in, and the limits they run under.
+// wasmcollector runs, which WebAssembly module each lives in, the limits they run under, and how
+// a gather packages, gates and ships their output.
 //
 // It sits at the very start of the flow (see design.md "The flow"): [Load] turns the root TOML
 // file, plus the sidecar TOML files dropped beside modules in the modules directory, into a
@@ -11,8 +12,8 @@
 //
 //   - decodes the root file and every sidecar (a NAME.toml beside a NAME.wasm in the modules
 //     directory) with github.com/BurntSushi/toml;
-//   - applies defaults in one place (runtime settings, output limits, per-module memory limits,
-//     per-collector format, function name, shipping group and timeout);
+//   - applies defaults in one place (runtime settings, output limits, gather settings, per-module
+//     memory limits, per-collector format, function name, shipping group and timeout);
 //   - validates everything and reports every problem at once as [Problems], each naming the file,
 //     the line (when known) and the field, so that `wasmcollector validate` can print them all.
 //

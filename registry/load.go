@@ -97,6 +97,9 @@ func (l *loader) load(name string) *Registry {
 		MaxLogBytes:    defaultMaxLogBytes,
 		MaxStdioBytes:  defaultMaxStdioBytes,
 	})
+	l.reg.Gather = l.gather(root, f.Gather)
+	l.reg.License = l.license(root, f.License)
+	l.reg.Shipping = l.shipping(root, f.Shipping)
 	l.rootModules(root, f.Modules)
 	l.collectors(root, f.Collector, "")
 	l.unknownKeys(root)
@@ -264,7 +267,7 @@ func (l *loader) unknownKeys(src *source) {
 			}
 			seen[s] = true
 			switch {
-			case src.sidecar && (k[0] == "runtime" || k[0] == "limits" || k[0] == "modules"):
+			case src.sidecar && rootOnly[k[0]]:
 				top := path{}.key(k[0])
 				if !l.covered(src, top.String()) {
 					l.add(src, top, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
@@ -277,6 +280,9 @@ func (l *loader) unknownKeys(src *source) {
 		}
 	}
 }
+
+// rootOnly lists the tables only the root file may have.
+var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true}
 
 // isParam reports whether k lies inside a collector's params, where any key goes.
 func isParam(k toml.Key) bool {

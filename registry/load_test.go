@@ -248,6 +248,14 @@ func TestLoadDefaults(t *testing.T) {
 		MaxLogBytes:    64 << 10,
 		MaxStdioBytes:  64 << 10,
 	}, reg.Limits)
+	require.Equal(t, GatherSettings{
+		MaxDataSize: 200 << 20,
+		MaxWindow:   28 * 24 * time.Hour,
+		TarballBase: "analytics",
+		OutDir:      filepath.Join(dir, "out"),
+	}, reg.Gather)
+	require.Equal(t, LicenseSettings{}, reg.License)
+	require.Equal(t, ShippingSettings{}, reg.Shipping)
 	require.Len(t, reg.Modules, 1)
 	require.Equal(t, uint64(64<<20), reg.Modules[0].MemoryLimit)
 	require.Empty(t, reg.Modules[0].SHA256)
@@ -265,6 +273,114 @@ func TestLoadDefaults(t *testing.T) {
 		Timeout:       60 * time.Second,
 		Source:        Position{File: filepath.Join(dir, "collectors.toml"), Line: 2},
 	}, *c)
+}
+
+// TestLoadSettings: the root-only [gather], [license] and [shipping] tables, each key set,
+// against the defaults TestLoadDefaults checks.
+func TestLoadSettings(t *testing.T) {
+	defaults := func(dir string) (GatherSettings, LicenseSettings, ShippingSettings) {
+		return GatherSettings{
+			MaxDataSize: 200 << 20,
+			MaxWindow:   28 * 24 * time.Hour,
+			TarballBase: "analytics",
+			OutDir:      filepath.Join(dir, "out"),
+		}, LicenseSettings{}, ShippingSettings{}
+	}
+	tests := []struct {
+		name  string
+		toml  string
+		check func(t *testing.T, dir string, g *GatherSettings, l *LicenseSettings, s *ShippingSettings)
+	}{
+		{
+			name: "empty tables keep the defaults",
+			toml: "[gather]\n[license]\n[shipping]\n",
+		},
+		{
+			name: "every gather key",
+			toml: `[gather]
+max_data_size = "1KiB"
+max_window = "672h"
+tarball_base = "acme.analytics_v2-x"
+out_dir = "../tarballs"
+state_dir = "var/state"
+`,
+			check: func(t *testing.T, dir string, g *GatherSettings, _ *LicenseSettings, _ *ShippingSettings) {
+				g.MaxDataSize = 1 << 10
+				g.MaxWindow = 28 * 24 * time.Hour
+				g.TarballBase = "acme.analytics_v2-x"
+				g.OutDir = filepath.Join(filepath.Dir(dir), "tarballs")
+				g.StateDir = filepath.Join(dir, "var", "state")
+			},
+		},
+		{
+			name: "days, bytes, absolute directories",
+			toml: `[gather]
+max_data_size = 100000000
+max_window = "3650d"
+out_dir = "/srv/out/"
+state_dir = "/var/lib/wasmcollector"
+`,
+			check: func(t *testing.T, _ string, g *GatherSettings, _ *LicenseSettings, _ *ShippingSettings) {
+				g.MaxDataSize = 100_000_000
+				g.MaxWindow = 3650 * 24 * time.Hour
+				g.OutDir = "/srv/out"
+				g.StateDir = "/var/lib/wasmcollector"
+			},
+		},
+		{
+			name: "explicit empty state_dir means the default",
+			toml: "[gather]\nstate_dir = \"\"\nmax_window = \"1m\"\n",
+			check: func(t *testing.T, _ string, g *GatherSettings, _ *LicenseSettings, _ *ShippingSettings) {
+				g.MaxWindow = time.Minute
+			},
+		},
+		{
+			name: "license required",
+			toml: "[license]\nrequired = true\nfile = \"license.txt\"\n",
+			check: func(t *testing.T, dir string, _ *GatherSettings, l *LicenseSettings, _ *ShippingSettings) {
+				*l = LicenseSettings{Required: true, File: filepath.Join(dir, "license.txt")}
+			},
+		},
+		{
+			name: "license file without required",
+			toml: "[license]\nfile = \"/etc/acme/license\"\n",
+			check: func(t *testing.T, _ string, _ *GatherSettings, l *LicenseSettings, _ *ShippingSettings) {
+				*l = LicenseSettings{File: "/etc/acme/license"}
+			},
+		},
+		{
+			name: "shipping url",
+			toml: "[shipping]\nurl = \"https://ingress.example.com/api/ingress/v1/upload\"\n",
+			check: func(t *testing.T, _ string, _ *GatherSettings, _ *LicenseSettings, s *ShippingSettings) {
+				s.URL = "https://ingress.example.com/api/ingress/v1/upload"
+			},
+		},
+		{
+			name: "plain http url",
+			toml: "[shipping]\nurl = \"http://127.0.0.1:8080/upload\"\n",
+			check: func(t *testing.T, _ string, _ *GatherSettings, _ *LicenseSettings, s *ShippingSettings) {
+				s.URL = "http://127.0.0.1:8080/upload"
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{
+				"collectors.toml":   tt.toml + configCollector,
+				"modules/jobs.wasm": wasmBytes,
+			})
+			reg, err := Load(filepath.Join(dir, "collectors.toml"))
+			require.NoError(t, err)
+			g, l, s := defaults(dir)
+			if tt.check != nil {
+				tt.check(t, dir, &g, &l, &s)
+			}
+			require.Equal(t, g, reg.Gather)
+			require.Equal(t, l, reg.License)
+			require.Equal(t, s, reg.Shipping)
+		})
+	}
 }
 
 // TestLoadRootInsideModulesDir: a root file that sits in modules_dir is not mistaken for a
@@ -463,6 +579,166 @@ limits = 5
 				{root, 16, "collector[0].params", "must be a table"},
 				{root, 17, "collector[0].limits", "must be a table"},
 			},
+		},
+		{
+			name: "unknown keys in gather, license and shipping",
+			files: map[string]string{root: `[gather]
+max_window = "1d"
+window = "2d"
+
+[license]
+key = "abc"
+
+[shipping]
+url = "https://x.example"
+token = "secret"
+`},
+			want: []want{
+				{root, 3, "gather.window", "unknown key"},
+				{root, 6, "license.key", "unknown key"},
+				{root, 10, "shipping.token", "unknown key"},
+			},
+		},
+		{
+			name:  "gather keys are case-sensitive",
+			files: map[string]string{root: "[gather]\nMax_Window = \"1d\"\n"},
+			want:  []want{{root, 2, "gather.Max_Window", `did you mean "max_window"?`}},
+		},
+		{
+			name:  "gather, license and shipping of the wrong shape",
+			files: map[string]string{root: "gather = 5\nlicense = \"x\"\nshipping = [1]\n"},
+			want: []want{
+				{root, 1, "gather", "must be a table"},
+				{root, 2, "license", "must be a table"},
+				{root, 3, "shipping", "must be a table"},
+			},
+		},
+		{
+			name: "gather, license and shipping of the wrong types",
+			files: map[string]string{root: `[gather]
+max_data_size = 1.5
+max_window = 28
+tarball_base = 1
+out_dir = false
+state_dir = 0
+
+[license]
+required = "yes"
+file = 5
+
+[shipping]
+url = ["https://x"]
+`},
+			want: []want{
+				{root, 2, "gather.max_data_size", `must be a size such as "64MiB" or an integer number of bytes, not a float`},
+				{root, 3, "gather.max_window", "must be a string, not an integer"},
+				{root, 4, "gather.tarball_base", "must be a string, not an integer"},
+				{root, 5, "gather.out_dir", "must be a string, not a boolean"},
+				{root, 6, "gather.state_dir", "must be a string, not an integer"},
+				{root, 9, "license.required", "must be true or false, not a string"},
+				{root, 10, "license.file", "must be a string, not an integer"},
+				{root, 13, "shipping.url", "must be a string, not an array"},
+			},
+		},
+		{
+			name:  "max_data_size below 1 KiB",
+			files: map[string]string{root: "[gather]\nmax_data_size = \"1000B\"\n"},
+			want:  []want{{root, 2, "gather.max_data_size", "max_data_size 1000 bytes is too small: must be at least 1 KiB"}},
+		},
+		{
+			name:  "max_data_size not a size",
+			files: map[string]string{root: "[gather]\nmax_data_size = \"200M\"\n"},
+			want:  []want{{root, 2, "gather.max_data_size", `invalid size "200M": unknown unit "M"`}},
+		},
+		{
+			name:  "max_data_size zero",
+			files: map[string]string{root: "[gather]\nmax_data_size = 0\n"},
+			want:  []want{{root, 2, "gather.max_data_size", "max_data_size 0 bytes is too small: must be at least 1 KiB"}},
+		},
+		{
+			name:  "max_window not a duration",
+			files: map[string]string{root: "[gather]\nmax_window = \"4 weeks\"\n"},
+			want:  []want{{root, 2, "gather.max_window", `invalid duration "4 weeks": use a Go duration such as "672h" or whole days such as "28d"`}},
+		},
+		{
+			name:  "max_window zero",
+			files: map[string]string{root: "[gather]\nmax_window = \"0d\"\n"},
+			want:  []want{{root, 2, "gather.max_window", `max_window "0d" must be more than 0`}},
+		},
+		{
+			name:  "max_window negative",
+			files: map[string]string{root: "[gather]\nmax_window = \"-1h\"\n"},
+			want:  []want{{root, 2, "gather.max_window", `max_window "-1h" must be more than 0`}},
+		},
+		{
+			name:  "max_window too long in days",
+			files: map[string]string{root: "[gather]\nmax_window = \"3651d\"\n"},
+			want:  []want{{root, 2, "gather.max_window", `max_window "3651d" must be at most 3650d`}},
+		},
+		{
+			name:  "max_window too long in hours",
+			files: map[string]string{root: "[gather]\nmax_window = \"87601h\"\n"},
+			want:  []want{{root, 2, "gather.max_window", `max_window "87601h" must be at most 3650d`}},
+		},
+		{
+			name: "bad tarball_base",
+			files: map[string]string{root: `[gather]
+tarball_base = "a/b"
+[license]
+[shipping]
+[[collector]]
+key = "x"
+version = "1"
+module = "jobs.wasm"
+`},
+			want: []want{{root, 2, "gather.tarball_base", `invalid tarball_base "a/b": use 1 to 64 letters, digits, "_", "." or "-"`}},
+		},
+		{
+			name:  "empty tarball_base",
+			files: map[string]string{root: "[gather]\ntarball_base = \"\"\n"},
+			want:  []want{{root, 2, "gather.tarball_base", `invalid tarball_base ""`}},
+		},
+		{
+			name:  "long tarball_base",
+			files: map[string]string{root: "[gather]\ntarball_base = \"" + strings.Repeat("a", 65) + "\"\n"},
+			want:  []want{{root, 2, "gather.tarball_base", "use 1 to 64 letters"}},
+		},
+		{
+			name:  "empty out_dir",
+			files: map[string]string{root: "[gather]\nout_dir = \"\"\n"},
+			want:  []want{{root, 2, "gather.out_dir", `must not be empty (the default is "out")`}},
+		},
+		{
+			name:  "license required without file",
+			files: map[string]string{root: "[license]\nrequired = true\n"},
+			want:  []want{{root, 1, "license.file", "required when license.required = true: the license file a gather checks"}},
+		},
+		{
+			name:  "license required with empty file",
+			files: map[string]string{root: "[license]\nrequired = true\nfile = \"\"\n"},
+			want:  []want{{root, 3, "license.file", "required when license.required = true"}},
+		},
+		{
+			name: "bad shipping urls",
+			files: map[string]string{root: `[shipping]
+url = "ftp://ingress.example.com/upload"
+`},
+			want: []want{{root, 2, "shipping.url", `invalid url "ftp://ingress.example.com/upload": must start with http:// or https://`}},
+		},
+		{
+			name:  "shipping url without scheme",
+			files: map[string]string{root: "[shipping]\nurl = \"ingress.example.com/upload\"\n"},
+			want:  []want{{root, 2, "shipping.url", "must start with http:// or https://"}},
+		},
+		{
+			name:  "shipping url without host",
+			files: map[string]string{root: "[shipping]\nurl = \"https:///upload\"\n"},
+			want:  []want{{root, 2, "shipping.url", `invalid url "https:///upload": no host`}},
+		},
+		{
+			name:  "shipping url unparsable",
+			files: map[string]string{root: "[shipping]\nurl = \"https://exa mple.com/\"\n"},
+			want:  []want{{root, 2, "shipping.url", `invalid url "https://exa mple.com/": invalid character " " in host name`}},
 		},
 		{
 			name:  "table of the wrong shape",
@@ -830,6 +1106,19 @@ module = "sub/evil.wasm"
 				{"modules/b.toml", 1, "runtime", "[runtime] is not allowed in a sidecar; set it in the root file"},
 				{"modules/b.toml", 4, "limits", "[limits] is not allowed in a sidecar"},
 				{"modules/b.toml", 7, "modules", "[modules] is not allowed in a sidecar"},
+			},
+		},
+		{
+			name: "sidecar with gather, license and shipping",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[gather]\nmax_window = \"1d\"\n\n[license]\nrequired = false\n\n[shipping]\nurl = \"https://x\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 1, "gather", "[gather] is not allowed in a sidecar; set it in the root file"},
+				{"modules/b.toml", 4, "license", "[license] is not allowed in a sidecar"},
+				{"modules/b.toml", 7, "shipping", "[shipping] is not allowed in a sidecar"},
 			},
 		},
 		{

@@ -17,6 +17,13 @@ type Registry struct {
 	// Limits holds the registry-wide output caps ([limits]) after defaulting; each collector's
 	// own Limits start from these.
 	Limits Limits
+	// Gather holds the [gather] table after defaulting: packaging sizes, the collection window,
+	// and where tarballs and bookkeeping go.
+	Gather GatherSettings
+	// License holds the [license] table: the default license gate (design.md D10).
+	License LicenseSettings
+	// Shipping holds the [shipping] table: where tarballs are uploaded.
+	Shipping ShippingSettings
 	// Modules lists every module a collector references, once each, in order of first reference
 	// (root file first, then sidecars sorted by file name).
 	Modules []*Module
@@ -80,7 +87,50 @@ type Limits struct {
 	MaxStdioBytes int64
 }
 
-// Defaults of the [runtime] and [limits] tables; see the sample for why each is what it is.
+// GatherSettings is the [gather] table: how a gather packages what collectors emit, how far
+// back it reaches, and where its files go.
+type GatherSettings struct {
+	// MaxDataSize caps the uncompressed collector data in one tarball, in bytes (upstream's
+	// MAX_DATA_SIZE); config, manifest and status files do not count, and a single larger file
+	// still goes out alone. TOML `max_data_size`; default 200 MiB; at least 1 KiB.
+	MaxDataSize int64
+	// MaxWindow is how far back a gather reaches: no collector collects from before
+	// until − MaxWindow (design.md D7). TOML `max_window`, a duration or whole days ("28d");
+	// default 28 days; more than 0 and at most 3650 days.
+	MaxWindow time.Duration
+	// TarballBase starts every tarball name: <base>-<until>-<index>.tar.gz. TOML
+	// `tarball_base`; default "analytics"; 1 to 64 letters, digits, "_", "." or "-".
+	TarballBase string
+	// OutDir is the absolute directory dry-run gathers leave their tarballs in. TOML `out_dir`,
+	// relative to the root file's directory; default "out".
+	OutDir string
+	// StateDir is the absolute bookkeeping directory (last gather, entries, lock), or "" for
+	// the default the CLI picks (state.DefaultDir). TOML `state_dir`, relative to the root
+	// file's directory.
+	StateDir string
+}
+
+// LicenseSettings is the [license] table, read by the default license gate (design.md D10): a
+// product may replace the gate in Go, and then these settings mean whatever it makes of them.
+type LicenseSettings struct {
+	// Required, when true, lets a gather run only if File exists and is not empty. TOML
+	// `required`; default false.
+	Required bool
+	// File is the absolute path of the license file, or "" when unset. TOML `file`, relative to
+	// the root file's directory; required when Required is true.
+	File string
+}
+
+// ShippingSettings is the [shipping] table.
+type ShippingSettings struct {
+	// URL is the ingress URL tarballs are uploaded to, http:// or https://. TOML `url`; default
+	// "", meaning shipping is not configured: manual and scheduled gathers then refuse to run,
+	// dry runs still work.
+	URL string
+}
+
+// Defaults of the [runtime], [limits] and [gather] tables; see the sample for why each is what
+// it is.
 const (
 	defaultModulesDir     = "modules"
 	defaultMemoryLimit    = 64 << 20
@@ -91,6 +141,10 @@ const (
 	defaultMaxLogBytes    = 64 << 10
 	defaultMaxStdioBytes  = 64 << 10
 	defaultShippingGroup  = "default"
+	defaultMaxDataSize    = 200 << 20 // upstream's Package.MAX_DATA_SIZE
+	defaultMaxWindow      = 28 * 24 * time.Hour
+	defaultTarballBase    = "analytics"
+	defaultOutDir         = "out"
 )
 
 // Module is one WebAssembly module file that collectors live in.

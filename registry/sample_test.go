@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -24,6 +25,7 @@ func TestSample(t *testing.T) {
 			check: func(t *testing.T, reg *Registry) {
 				require.Len(t, reg.Collectors, 2)
 				require.Empty(t, reg.Modules[0].SHA256)
+				require.Equal(t, "analytics", reg.Gather.TarballBase)
 			},
 		},
 		{
@@ -37,6 +39,15 @@ func TestSample(t *testing.T) {
 				require.Equal(t, 30, ev.FullSyncIntervalDays)
 				require.Equal(t, int64(2<<30), ev.Limits.MaxOutputBytes)
 				require.Equal(t, []any{"events", "hosts"}, ev.Params["tables"])
+				// The commented-out [gather], [license] and [shipping] values are the defaults.
+				require.Equal(t, GatherSettings{
+					MaxDataSize: 200 << 20,
+					MaxWindow:   28 * 24 * time.Hour,
+					TarballBase: "analytics",
+					OutDir:      filepath.Join(filepath.Dir(reg.File), "out"),
+				}, reg.Gather)
+				require.Equal(t, LicenseSettings{}, reg.License)
+				require.Equal(t, ShippingSettings{}, reg.Shipping)
 			},
 		},
 	}

@@ -14,6 +14,9 @@ import "github.com/BurntSushi/toml"
 type rootFile struct {
 	Runtime   toml.Primitive `toml:"runtime"`   // runtimeTable
 	Limits    toml.Primitive `toml:"limits"`    // limitsTable
+	Gather    toml.Primitive `toml:"gather"`    // gatherTable
+	License   toml.Primitive `toml:"license"`   // licenseTable
+	Shipping  toml.Primitive `toml:"shipping"`  // shippingTable
 	Modules   toml.Primitive `toml:"modules"`   // map[string]toml.Primitive of moduleTable, keyed by module name
 	Collector toml.Primitive `toml:"collector"` // []toml.Primitive of collectorTable
 }
@@ -39,6 +42,26 @@ type limitsTable struct {
 	MaxOutputBytes any `toml:"max_output_bytes"`
 	MaxLogBytes    any `toml:"max_log_bytes"`
 	MaxStdioBytes  any `toml:"max_stdio_bytes"`
+}
+
+// gatherTable is [gather].
+type gatherTable struct {
+	MaxDataSize any `toml:"max_data_size"` // size
+	MaxWindow   any `toml:"max_window"`    // duration string, days allowed
+	TarballBase any `toml:"tarball_base"`  // string
+	OutDir      any `toml:"out_dir"`       // string
+	StateDir    any `toml:"state_dir"`     // string
+}
+
+// licenseTable is [license].
+type licenseTable struct {
+	Required any `toml:"required"` // bool
+	File     any `toml:"file"`     // string
+}
+
+// shippingTable is [shipping].
+type shippingTable struct {
+	URL any `toml:"url"` // string
 }
 
 // moduleTable is [modules."NAME.wasm"] in the root file and [module] in a sidecar.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +22,8 @@ const (
 	maxTimeout       = 24 * time.Hour
 	minSliceInterval = time.Minute
 	maxSliceInterval = 28 * 24 * time.Hour
+	minMaxDataSize   = 1 << 10
+	maxMaxWindow     = 3650 * day
 )
 
 var (
@@ -28,6 +31,8 @@ var (
 	keyPattern           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	shippingGroupPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	sha256Pattern        = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	// The base starts tarball file names, <base>-<until>-<index>.tar.gz.
+	tarballBasePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 )
 
 // runtime decodes [runtime] and applies its defaults.
@@ -114,6 +119,124 @@ func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) L
 		*f.dst = n
 	}
 	return base
+}
+
+// gather decodes [gather] and applies its defaults.
+func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
+	base := filepath.Dir(src.abs)
+	g := GatherSettings{
+		MaxDataSize: defaultMaxDataSize,
+		MaxWindow:   defaultMaxWindow,
+		TarballBase: defaultTarballBase,
+		OutDir:      filepath.Join(base, defaultOutDir),
+	}
+	p := path{}.key("gather")
+	var t gatherTable
+	if !l.decode(src, p, prim, &t, "a table") {
+		return g
+	}
+	if n, ok := l.size(src, p.key("max_data_size"), t.MaxDataSize); ok {
+		if n < minMaxDataSize {
+			l.add(src, p.key("max_data_size"), "max_data_size %s is too small: must be at least %s", formatSize(n), formatSize(minMaxDataSize))
+		} else {
+			g.MaxDataSize = n
+		}
+	}
+	if s, ok := l.str(src, p.key("max_window"), t.MaxWindow); ok {
+		d, err := ParseDuration(s)
+		switch {
+		case err != nil:
+			l.add(src, p.key("max_window"), "%v", err)
+		case d <= 0:
+			l.add(src, p.key("max_window"), "max_window %q must be more than 0", s)
+		case d > maxMaxWindow:
+			l.add(src, p.key("max_window"), "max_window %q must be at most %dd", s, maxMaxWindow/day)
+		default:
+			g.MaxWindow = d
+		}
+	}
+	if s, ok := l.str(src, p.key("tarball_base"), t.TarballBase); ok {
+		if tarballBasePattern.MatchString(s) {
+			g.TarballBase = s
+		} else {
+			l.add(src, p.key("tarball_base"), `invalid tarball_base %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
+		}
+	}
+	if s, ok := l.str(src, p.key("out_dir"), t.OutDir); ok {
+		if s == "" {
+			l.add(src, p.key("out_dir"), "must not be empty (the default is %q)", defaultOutDir)
+		} else {
+			g.OutDir = absDir(base, s)
+		}
+	}
+	if s, ok := l.str(src, p.key("state_dir"), t.StateDir); ok && s != "" {
+		g.StateDir = absDir(base, s)
+	}
+	return g
+}
+
+// license decodes [license].
+func (l *loader) license(src *source, prim toml.Primitive) LicenseSettings {
+	var lic LicenseSettings
+	p := path{}.key("license")
+	var t licenseTable
+	if !l.decode(src, p, prim, &t, "a table") {
+		return lic
+	}
+	required, _ := l.boolean(src, p.key("required"), t.Required)
+	file, fileOK := l.str(src, p.key("file"), t.File)
+	if fileOK && file != "" {
+		lic.File = absDir(filepath.Dir(src.abs), file)
+	}
+	// A file of the wrong type was reported already.
+	if required && lic.File == "" && (t.File == nil || fileOK) {
+		l.add(src, p.key("file"), "required when license.required = true: the license file a gather checks")
+	}
+	lic.Required = required
+	return lic
+}
+
+// shipping decodes [shipping].
+func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
+	var sh ShippingSettings
+	p := path{}.key("shipping")
+	var t shippingTable
+	if !l.decode(src, p, prim, &t, "a table") {
+		return sh
+	}
+	if s, ok := l.str(src, p.key("url"), t.URL); ok && s != "" {
+		if msg := checkURL(s); msg != "" {
+			l.add(src, p.key("url"), "invalid url %q: %s", s, msg)
+		} else {
+			sh.URL = s
+		}
+	}
+	return sh
+}
+
+// checkURL returns what is wrong with an ingress URL, or "".
+func checkURL(s string) string {
+	u, err := url.Parse(s)
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ue):
+		return ue.Err.Error()
+	case err != nil:
+		return err.Error()
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must start with http:// or https://"
+	case u.Host == "":
+		return "no host"
+	}
+	return ""
+}
+
+// absDir resolves a path from the TOML, relative to base, the root file's directory.
+func absDir(base, s string) string {
+	if filepath.IsAbs(s) {
+		return filepath.Clean(s)
+	}
+	return filepath.Join(base, s)
 }
 
 // collector validates one [[collector]] at p of src and applies its defaults. For a sidecar,

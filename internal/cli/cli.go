@@ -1,6 +1,6 @@
 // Package cli is the wasmcollector command line: the root command, its global flags, and the
 // mapping of errors to one-line messages and exit codes. Each subcommand lives in its own package
-// (list, validate, run, version) and gets its dependencies from a [cmdutil.Factory].
+// (gather, inspect, state, list, validate, run, version) and gets its dependencies from a [cmdutil.Factory].
 package cli
 
 import (
@@ -15,8 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/cli/gathercmd"
+	"github.com/wasmcollector/wasmcollector/internal/cli/inspect"
 	"github.com/wasmcollector/wasmcollector/internal/cli/list"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
+	"github.com/wasmcollector/wasmcollector/internal/cli/statecmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/validate"
 	"github.com/wasmcollector/wasmcollector/internal/cli/version"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -90,6 +93,9 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 	pf.BoolVar(&debugFlag, "debug", false, "debug logging and full error details")
 
 	root.AddCommand(
+		gathercmd.NewCmdGather(f, nil),
+		inspect.NewCmdInspect(f, nil),
+		statecmd.NewCmdState(f),
 		list.NewCmdList(f, nil),
 		validate.NewCmdValidate(f, nil),
 		run.NewCmdRun(f, nil),

@@ -1,4 +1,4 @@
 // Package cmdutil holds what every wasmcollector command shares: the [Factory] of dependencies,
-// the exit-code table, JSON output, time parsing and the wiring from a registry to the runtime.
+// the exit-code table, JSON output and time parsing.
 // Commands live in their own packages under internal/cli and import this one.
 package cmdutil

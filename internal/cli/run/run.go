@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -91,12 +92,12 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	eng, err := cmdutil.Engine(ctx, reg, f.Logger)
+	eng, err := gather.NewEngine(ctx, reg, f.Logger)
 	if err != nil {
 		return err
 	}
 	defer eng.Close(ctx)
-	mod, err := eng.Load(ctx, cmdutil.ModuleSpec(reg, c.Module))
+	mod, err := eng.Load(ctx, gather.ModuleSpec(reg, c.Module))
 	if err != nil {
 		return cmdutil.Failed(err)
 	}
@@ -107,7 +108,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	inv := hostfuncs.NewInvocation(hostfuncs.Request{
 		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: since, Until: until, FullSync: opts.FullSync,
-		CollectionType: hostfuncs.DryRun, Params: params, Limits: cmdutil.Limits(c), Output: out, Logger: f.Logger,
+		CollectionType: hostfuncs.DryRun, Params: params, Limits: gather.Limits(c), Output: out, Logger: f.Logger,
 	})
 	res, err := mod.Invoke(ctx, runtime.Call{Function: c.Function, Invocation: inv, Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes})
 	if err == nil && c.Format == registry.FormatJSON && res.Output.JSONDocuments == 1 {

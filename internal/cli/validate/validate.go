@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
@@ -105,14 +106,14 @@ func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registr
 	if len(reg.Modules) == 0 {
 		return nil
 	}
-	eng, err := cmdutil.Engine(ctx, reg, f.Logger)
+	eng, err := gather.NewEngine(ctx, reg, f.Logger)
 	if err != nil {
 		return registry.Problems{{File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
 	}
 	defer eng.Close(ctx)
 	var out registry.Problems
 	for _, m := range reg.Modules {
-		if _, err := eng.Load(ctx, cmdutil.ModuleSpec(reg, m)); err != nil {
+		if _, err := eng.Load(ctx, gather.ModuleSpec(reg, m)); err != nil {
 			var me *runtime.ModuleError
 			if errors.As(err, &me) {
 				err = me.Err // the field already names the module

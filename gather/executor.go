@@ -1,0 +1,106 @@
+package gather
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
+)
+
+// Executor runs one invocation of a collector under its limits and reports what it handed over.
+// Gather talks to nothing else that runs guests, so an executor that runs each untrusted module in
+// a supervised child process can replace the in-process one without touching gather, packaging
+// or the ABI.
+type Executor interface {
+	// Run invokes collector c with req (its slice, parameters, limits and output writer). A
+	// failed invocation returns an error; Outcome is filled either way.
+	Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error)
+}
+
+// Outcome is what one invocation reported.
+type Outcome struct {
+	Report  hostfuncs.Report
+	Elapsed time.Duration
+}
+
+// EngineExecutor runs collectors in-process on a [runtime.Engine], loading each module on first
+// use. It is safe for concurrent use.
+type EngineExecutor struct {
+	eng *runtime.Engine
+	reg *registry.Registry
+
+	mu      sync.Mutex
+	modules map[*registry.Module]*loadedModule
+}
+
+type loadedModule struct {
+	once sync.Once
+	mod  *runtime.Module
+	err  error
+}
+
+// NewEngineExecutor returns an executor for reg's collectors on eng. The caller closes eng.
+func NewEngineExecutor(eng *runtime.Engine, reg *registry.Registry) *EngineExecutor {
+	return &EngineExecutor{eng: eng, reg: reg, modules: map[*registry.Module]*loadedModule{}}
+}
+
+// Run implements Executor. A module that fails to load fails every collector in it, each with
+// the same *runtime.ModuleError.
+func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error) {
+	x.mu.Lock()
+	lm := x.modules[c.Module]
+	if lm == nil {
+		lm = &loadedModule{}
+		x.modules[c.Module] = lm
+	}
+	x.mu.Unlock()
+	lm.once.Do(func() { lm.mod, lm.err = x.eng.Load(ctx, ModuleSpec(x.reg, c.Module)) })
+	if lm.err != nil {
+		return Outcome{}, lm.err
+	}
+	res, err := lm.mod.Invoke(ctx, runtime.Call{
+		Function: c.Function, Invocation: hostfuncs.NewInvocation(req),
+		Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes,
+	})
+	return Outcome{Report: res.Output, Elapsed: res.Elapsed}, err
+}
+
+// NewEngine starts a runtime with the registry's settings.
+func NewEngine(ctx context.Context, reg *registry.Registry, log *slog.Logger) (*runtime.Engine, error) {
+	cfg := runtime.NewConfig().
+		WithMemoryLimit(reg.Runtime.MemoryLimit).
+		WithTimeout(reg.Runtime.Timeout).
+		WithStdioLimit(reg.Limits.MaxStdioBytes).
+		WithLogger(log)
+	if reg.Runtime.CacheDir != "" {
+		cfg = cfg.WithCacheDir(reg.Runtime.CacheDir)
+	}
+	return runtime.New(ctx, cfg)
+}
+
+// ModuleSpec describes a registry module to the runtime, with the exports its collectors need.
+func ModuleSpec(reg *registry.Registry, m *registry.Module) runtime.ModuleSpec {
+	spec := runtime.ModuleSpec{Name: m.Name, Path: m.Path, SHA256: m.SHA256, MemoryLimit: m.MemoryLimit}
+	seen := map[string]bool{}
+	for _, c := range reg.Collectors {
+		if c.Module == m && !seen[c.Function] {
+			seen[c.Function] = true
+			spec.Functions = append(spec.Functions, c.Function)
+		}
+	}
+	return spec
+}
+
+// Limits converts a collector's registry limits to the host's.
+func Limits(c *registry.Collector) hostfuncs.Limits {
+	return hostfuncs.Limits{
+		MaxJSONBytes:   c.Limits.MaxJSONBytes,
+		MaxBatchBytes:  c.Limits.MaxBatchBytes,
+		MaxOutputBytes: c.Limits.MaxOutputBytes,
+		MaxLogBytes:    c.Limits.MaxLogBytes,
+	}
+}

@@ -1,0 +1,509 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/state"
+)
+
+// Options configure one gather. Registry, Executor, OutDir and Store are required.
+type Options struct {
+	Registry *registry.Registry
+	Executor Executor
+	// Type is dry-run (default), manual or scheduled. Dry-run keeps the tarballs in OutDir and
+	// persists nothing; manual and scheduled ship them and advance the bookkeeping.
+	Type hostfuncs.CollectionType
+	// Since and Until are the explicit window; zero means unset.
+	Since, Until time.Time
+	// Subset limits the gather to these keys; the config collector is always kept (D2).
+	Subset []string
+	// OutDir receives the tarballs. It is created if missing and never deleted (D6).
+	OutDir string
+	// Store holds the bookkeeping; Locker (optional) keeps two gathers apart.
+	Store  state.Store
+	Locker state.Locker
+	// License gates the gather; nil means licensed. Shipper ships manual and scheduled gathers.
+	License LicenseChecker
+	Shipper Shipper
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger gets clamps, failures and progress; default slog.Default().
+	Logger *slog.Logger
+	// Progress, when set, is called before each invocation.
+	Progress func(Progress)
+}
+
+// Progress says which invocation is about to run.
+type Progress struct {
+	Collector     string
+	Slice         int // 1-based
+	Slices        int
+	Done, Total   int // invocations done and planned in the whole gather
+	Since, Until  time.Time
+	TarballsSoFar int
+}
+
+// ErrBadSubset is returned for a subset naming a key that is not registered (exit 2).
+var ErrBadSubset = errors.New("gather: unknown key in subset")
+
+// collectorRun is one registry collector's part in a gather.
+type collectorRun struct {
+	c        *registry.Collector
+	slices   []*sliceRun
+	fullSync bool
+	// stopped is set in manual and scheduled gathers when a slice failed or did not ship: the
+	// later slices are skipped, since the key cannot advance past the failure (D3) and shipping
+	// them now would send them twice when the next run collects from there.
+	stopped bool
+}
+
+// sliceRun is one invocation and what became of its output.
+type sliceRun struct {
+	run               *collectorRun
+	slice             Slice
+	ok                bool // gathered without error
+	skipped           bool // not run: an earlier slice of its collector failed
+	parts, shipped    int  // members placed into tarballs, and how many of those shipped
+	started, finished time.Time
+	report            hostfuncs.Report
+	err               error
+}
+
+// attempted reports whether the slice's invocation ran.
+func (s *sliceRun) attempted() bool { return !s.started.IsZero() }
+
+// delivered reports whether the slice's data all reached the ingress (or there was none).
+func (s *sliceRun) delivered() bool { return s.ok && s.shipped == s.parts }
+
+type gatherer struct {
+	opts   Options
+	reg    *registry.Registry
+	log    *slog.Logger
+	now    func() time.Time
+	window Window
+	stage  string
+	packer *packaging.Packer
+	result *Result
+	staged int
+	done   int
+	total  int
+	runs   []*collectorRun
+	base   state.State // the bookkeeping as loaded; every save is computed from it
+}
+
+// Gather runs one gather. It returns a Result whenever it got as far as running collectors, even
+// with an error; failures of single collectors or uploads are in the Result, not the error. The
+// error is for what stopped the gather: ErrNotLicensed, ErrShippingNotConfigured, state.ErrLocked,
+// ErrBadInterval, ErrBadSubset, an unreadable state, an unwritable output directory.
+func Gather(ctx context.Context, opts Options) (*Result, error) {
+	g := &gatherer{opts: opts, reg: opts.Registry, log: opts.Logger, now: opts.Now}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if opts.Type == "" {
+		g.opts.Type = hostfuncs.DryRun
+	}
+	return g.gather(ctx)
+}
+
+func (g *gatherer) gather(ctx context.Context) (*Result, error) {
+	o := g.opts
+	if o.License != nil {
+		if err := o.License.CheckLicense(ctx); err != nil {
+			return nil, err
+		}
+	}
+	shipping := o.Type != hostfuncs.DryRun
+	if shipping {
+		if o.Shipper == nil {
+			return nil, ErrShippingNotConfigured
+		}
+		if err := o.Shipper.Configured(); err != nil {
+			return nil, err
+		}
+	}
+	runs, err := g.plan()
+	if err != nil {
+		return nil, err
+	}
+	if o.Locker != nil {
+		unlock, err := o.Locker.TryLock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := unlock(); err != nil {
+				g.log.Error("release the gather lock", "error", err)
+			}
+		}()
+	}
+	st, err := o.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gather: %w", err)
+	}
+	now := g.now().UTC()
+	g.window, err = ComputeWindow(now, o.Since, o.Until, st.LastGather, g.reg.Gather.MaxWindow)
+	for _, c := range g.window.Clamps {
+		g.log.Warn(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.slice(runs, st, now)
+
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("gather: output directory: %w", err)
+	}
+	g.removeStale()
+	if g.stage, err = os.MkdirTemp(o.OutDir, ".staging-"); err != nil {
+		return nil, fmt.Errorf("gather: staging directory: %w", err)
+	}
+	defer os.RemoveAll(g.stage)
+
+	g.result = &Result{Type: o.Type, Since: g.window.Since, Until: g.window.Until, Started: now}
+	g.runs, g.base = runs, st
+	if err := g.collect(ctx, runs); err != nil {
+		return g.result, err
+	}
+	if shipping {
+		if err := o.Store.Save(ctx, g.bookkeeping(true)); err != nil {
+			return g.result, fmt.Errorf("gather: save bookkeeping: %w", err)
+		}
+		g.result.StateSaved = true
+	}
+	g.result.Elapsed = g.now().Sub(now)
+	return g.result, nil
+}
+
+// plan picks the collectors: config first, then JSON, then CSV, in declaration order (D1), limited
+// to the subset plus config (D2).
+func (g *gatherer) plan() ([]*collectorRun, error) {
+	want := map[string]bool{}
+	for _, k := range g.opts.Subset {
+		if len(g.reg.Collector(k)) == 0 {
+			return nil, fmt.Errorf("%w: %q (wasmcollector list shows the keys)", ErrBadSubset, k)
+		}
+		want[k] = true
+	}
+	var runs []*collectorRun
+	for _, pass := range []func(*registry.Collector) bool{
+		func(c *registry.Collector) bool { return c.Config },
+		func(c *registry.Collector) bool { return !c.Config && c.Format == registry.FormatJSON },
+		func(c *registry.Collector) bool { return !c.Config && c.Format == registry.FormatCSV },
+	} {
+		for _, c := range g.reg.Collectors {
+			if pass(c) && (c.Config || len(want) == 0 || want[c.Key]) {
+				runs = append(runs, &collectorRun{c: c})
+			}
+		}
+	}
+	return runs, nil
+}
+
+// slice works out each collector's slices (upstream 3.4 and 5): the config collector gets no
+// window; the others start at the explicit since, or their entry or the last gather, never before
+// the horizon; a due full sync covers the whole max window.
+func (g *gatherer) slice(runs []*collectorRun, st state.State, now time.Time) {
+	maxWindow := g.reg.Gather.MaxWindow
+	for _, r := range runs {
+		c := r.c
+		if c.Config {
+			r.slices = []*sliceRun{{run: r}}
+			continue
+		}
+		start := g.window.Start(st.Entries[c.Key], maxWindow)
+		if days := c.FullSyncIntervalDays; days > 0 && c.Slicing.Kind != registry.SliceNone {
+			last := st.Entries[c.Key+"_full"]
+			r.fullSync = last.IsZero() || last.Before(now.AddDate(0, 0, -days))
+		}
+		if r.fullSync {
+			start = g.window.Until.Add(-maxWindow)
+		}
+		for _, s := range Slices(c.Slicing, start, g.window.Until, r.fullSync) {
+			r.slices = append(r.slices, &sliceRun{run: r, slice: s})
+		}
+		if len(r.slices) == 0 {
+			g.log.Info("nothing to collect: the window is empty", "collector", c.Key,
+				"since", start, "until", g.window.Until)
+		}
+	}
+	for _, r := range runs {
+		g.total += len(r.slices)
+	}
+}
+
+// collect runs every invocation and packs and ships as it goes.
+func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
+	var config *packaging.Config
+	for _, r := range runs {
+		if !r.c.Config {
+			continue
+		}
+		s := r.slices[0]
+		path := filepath.Join(g.stage, "config.json")
+		if err := g.invokeToFile(ctx, s, path); err == nil {
+			config = &packaging.Config{Version: r.c.Version, Path: path}
+		}
+		g.record(r)
+	}
+	g.packer = packaging.NewPacker(packaging.Options{
+		Dir: g.opts.OutDir, Base: g.reg.Gather.TarballBase, Until: g.window.Until,
+		MaxDataSize: g.reg.Gather.MaxDataSize, Config: config,
+	})
+	for _, r := range runs {
+		if r.c.Config {
+			continue
+		}
+		for _, s := range r.slices {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if r.stopped {
+				s.skipped = true
+				g.done++
+				continue
+			}
+			var err error
+			if r.c.Format == registry.FormatJSON {
+				err = g.collectJSON(ctx, s)
+			} else {
+				err = g.collectCSV(ctx, s)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		g.record(r)
+	}
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: what shipped so far is recorded, the rest is collected next time
+	}
+	tarballs, err := g.packer.Finish()
+	if err != nil {
+		return fmt.Errorf("gather: %w", err)
+	}
+	g.deliver(ctx, tarballs)
+	return nil
+}
+
+func (g *gatherer) request(s *sliceRun, out *os.File) hostfuncs.Request {
+	c := s.run.c
+	return hostfuncs.Request{
+		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: s.slice.Since, Until: s.slice.Until,
+		FullSync: s.slice.FullSync, CollectionType: g.opts.Type, Params: c.Params, Limits: Limits(c),
+		Output: out, Logger: g.log,
+	}
+}
+
+// invokeToFile runs a JSON invocation into path; on failure the file is removed.
+func (g *gatherer) invokeToFile(ctx context.Context, s *sliceRun, path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return g.failed(s, fmt.Errorf("stage %s: %w", filepath.Base(path), err))
+	}
+	g.progress(s)
+	s.started = g.now().UTC()
+	out, err := g.opts.Executor.Run(ctx, s.run.c, g.request(s, f))
+	s.finished = g.now().UTC()
+	s.report = out.Report
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("stage %s: %w", filepath.Base(path), cerr)
+	}
+	if err == nil && out.Report.JSONDocuments == 0 {
+		err = errors.New("emitted no JSON document")
+	}
+	if err != nil {
+		os.Remove(path)
+		return g.failed(s, err)
+	}
+	s.ok = true
+	return nil
+}
+
+func (g *gatherer) collectJSON(ctx context.Context, s *sliceRun) error {
+	c := s.run.c
+	g.staged++
+	path := filepath.Join(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".json")
+	coll := g.collection(s)
+	if g.invokeToFile(ctx, s, path) == nil {
+		st, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("gather: %w", err)
+		}
+		coll.Path, coll.Size, coll.Failed = path, st.Size(), false
+	}
+	// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
+	coll.Started, coll.Finished = s.started, s.finished
+	s.parts = 1
+	return g.place(ctx, coll)
+}
+
+func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
+	c := s.run.c
+	g.staged++
+	split := packaging.NewSplitter(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".csv", g.reg.Gather.MaxDataSize)
+	g.progress(s)
+	s.started = g.now().UTC()
+	req := g.request(s, nil)
+	req.Output = split
+	out, err := g.opts.Executor.Run(ctx, c, req)
+	s.finished = g.now().UTC()
+	s.report = out.Report
+	var parts []packaging.Part
+	if err == nil {
+		parts, err = split.Close()
+	} else {
+		split.Abort() // a failed CSV slice ships nothing (upstream) and stops its key here (D3)
+	}
+	if err != nil {
+		g.failed(s, err)
+		return nil
+	}
+	s.ok = true
+	s.parts = len(parts)
+	for i, p := range parts {
+		if s.run.stopped {
+			// A part of this slice did not ship: the rest would only be sent twice.
+			for _, rest := range parts[i:] {
+				os.Remove(rest.Path)
+			}
+			break
+		}
+		coll := g.collection(s)
+		coll.Path, coll.Size, coll.Failed = p.Path, p.Size, false
+		if err := g.place(ctx, coll); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop skips the rest of a collector's slices in a gather that ships (see collectorRun.stopped).
+func (g *gatherer) stop(r *collectorRun) {
+	if g.opts.Type != hostfuncs.DryRun && !r.stopped && len(r.slices) > 1 {
+		r.stopped = true
+		g.log.Warn("skipping the collector's later slices; the next run collects from the failed one", "collector", r.c.Key)
+	}
+}
+
+func (g *gatherer) collection(s *sliceRun) packaging.Collection {
+	c := s.run.c
+	return packaging.Collection{
+		Key: c.Key, Version: c.Version, Format: string(c.Format), Group: c.ShippingGroup,
+		Since: s.slice.Since, Until: s.slice.Until, Started: s.started, Finished: s.finished,
+		Failed: true, Sliced: c.Slicing.Kind != registry.SliceNone, Ref: s,
+	}
+}
+
+func (g *gatherer) place(ctx context.Context, coll packaging.Collection) error {
+	tarballs, err := g.packer.Add(coll)
+	if err != nil {
+		return fmt.Errorf("gather: %w", err)
+	}
+	g.deliver(ctx, tarballs)
+	return nil
+}
+
+func (g *gatherer) failed(s *sliceRun, err error) error {
+	s.err = err
+	g.stop(s.run)
+	g.log.Error("collector failed", "collector", s.run.c.Key, "slice", sliceText(s.slice), "error", err)
+	return err
+}
+
+// deliver keeps (dry-run) or ships each tarball and records its fate. After a shipment the
+// bookkeeping is saved at once, so a crash later in the gather re-sends nothing that arrived.
+func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
+	shipped := false
+	defer func() {
+		if shipped {
+			if err := g.opts.Store.Save(ctx, g.bookkeeping(false)); err != nil {
+				g.log.Error("save bookkeeping", "error", err)
+			}
+		}
+	}()
+	for _, t := range tarballs {
+		tr := &TarballResult{Name: t.Name, Path: t.Path, Group: t.Group, Size: t.Size, DataSize: t.DataSize, Fate: FateKept}
+		for _, m := range t.Members {
+			tr.Files = append(tr.Files, m.Name)
+		}
+		g.result.Tarballs = append(g.result.Tarballs, tr)
+		if g.opts.Type == hostfuncs.DryRun {
+			g.log.Info("tarball written", "tarball", t.Path, "size", t.Size)
+			continue
+		}
+		if err := g.opts.Shipper.Ship(ctx, t); err != nil {
+			tr.Fate, tr.Error = FateFailed, err.Error()
+			for _, c := range t.Collections {
+				if s, ok := c.Ref.(*sliceRun); ok {
+					g.stop(s.run)
+				}
+			}
+			g.log.Error("upload failed; the tarball is kept and its window will be collected again", "tarball", t.Name, "error", err)
+			continue
+		}
+		tr.Fate, shipped = FateShipped, true
+		for _, c := range t.Collections {
+			if s, ok := c.Ref.(*sliceRun); ok {
+				s.shipped++
+			}
+		}
+		if err := os.Remove(t.Path); err != nil {
+			g.log.Warn("remove shipped tarball", "tarball", t.Path, "error", err)
+		} else {
+			tr.Path = ""
+		}
+	}
+}
+
+func (g *gatherer) progress(s *sliceRun) {
+	g.done++
+	if g.opts.Progress == nil {
+		return
+	}
+	idx := 0
+	for i, x := range s.run.slices {
+		if x == s {
+			idx = i + 1
+		}
+	}
+	g.opts.Progress(Progress{Collector: s.run.c.Key, Slice: idx, Slices: len(s.run.slices), Done: g.done - 1,
+		Total: g.total, Since: s.slice.Since, Until: s.slice.Until, TarballsSoFar: len(g.result.Tarballs)})
+}
+
+// removeStale removes what a killed gather left in the output directory: staging directories and
+// half-written tarballs. It runs under the lock, so no other gather owns them.
+func (g *gatherer) removeStale() {
+	entries, err := os.ReadDir(g.opts.OutDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if name := e.Name(); strings.HasPrefix(name, ".staging-") ||
+			strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tar.gz.tmp") {
+			g.log.Warn("removing what an interrupted gather left", "path", filepath.Join(g.opts.OutDir, name))
+			os.RemoveAll(filepath.Join(g.opts.OutDir, name))
+		}
+	}
+}
+
+func sliceText(s Slice) string {
+	if s.Until.IsZero() {
+		return "none"
+	}
+	return "(" + s.Since.UTC().Format(time.RFC3339) + ", " + s.Until.UTC().Format(time.RFC3339) + "]"
+}

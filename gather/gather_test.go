@@ -1,0 +1,463 @@
+package gather_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/testguests"
+	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/state"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// env is one test's registry, engine, state and output directory.
+type env struct {
+	t     *testing.T
+	reg   *registry.Registry
+	exec  gather.Executor
+	store *state.FileStore
+	out   string
+	now   time.Time
+}
+
+func newEnv(t *testing.T, collectors string, gatherTOML string) *env {
+	t.Helper()
+	path := testguests.Registry(t, map[string]string{
+		"flaky.wasm":      testguests.Go(t, "internal/testguests/flaky"),
+		"config.wasm":     testguests.Go(t, "examples/config"),
+		"job_events.wasm": testguests.Go(t, "examples/job_events"),
+	}, "[gather]\n"+gatherTOML+"\n"+`
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "config.wasm"
+`+collectors)
+	reg, err := registry.Load(path)
+	require.NoError(t, err)
+	eng, err := gather.NewEngine(context.Background(), reg, quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	dir := t.TempDir()
+	return &env{t: t, reg: reg, exec: gather.NewEngineExecutor(eng, reg), store: state.NewFileStore(filepath.Join(dir, "state")),
+		out: filepath.Join(dir, "out"), now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+}
+
+func (e *env) gather(typ hostfuncs.CollectionType, shipper gather.Shipper, mod func(*gather.Options)) (*gather.Result, error) {
+	o := gather.Options{
+		Registry: e.reg, Executor: e.exec, Type: typ, OutDir: e.out, Store: e.store, Locker: e.store,
+		Shipper: shipper, Now: func() time.Time { return e.now }, Logger: quiet,
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	return gather.Gather(context.Background(), o)
+}
+
+// dirShipper is a real Shipper that delivers tarballs into a directory, failing those whose name
+// it is told to fail.
+type dirShipper struct {
+	dir  string
+	mu   sync.Mutex
+	fail map[int]bool // by call number, 0-based
+	n    int
+}
+
+func (s *dirShipper) Configured() error { return nil }
+
+func (s *dirShipper) Ship(_ context.Context, t *packaging.Tarball) error {
+	s.mu.Lock()
+	n := s.n
+	s.n++
+	s.mu.Unlock()
+	if s.fail[n] {
+		return io.ErrUnexpectedEOF
+	}
+	b, err := os.ReadFile(t.Path)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.dir, t.Name+"."+time.Now().Format("150405.000000000")), b, 0o644)
+}
+
+// tarballFile is a member read back from a tarball.
+type tarballFile struct {
+	name string
+	data []byte
+}
+
+func readTarball(t *testing.T, path string) []tarballFile {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(zr)
+	var out []tarballFile
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		b, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		out = append(out, tarballFile{h.Name, b})
+	}
+}
+
+func tarballs(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.tar.gz*"))
+	require.NoError(t, err)
+	sort.Strings(m)
+	return m
+}
+
+// TestEndToEnd gathers real guests into many small tarballs and checks every promise about them.
+func TestEndToEnd(t *testing.T) {
+	const maxData = 64 << 10
+	e := newEnv(t, `
+[[collector]]
+key = "info"
+version = "2.0"
+module = "flaky.wasm"
+function = "info"
+
+[[collector]]
+key = "job_events"
+version = "1.5"
+format = "csv"
+slicing = "4h"
+module = "job_events.wasm"
+[collector.params]
+events_per_hour = 600
+
+[[collector]]
+key = "big"
+version = "1.0"
+format = "csv"
+module = "flaky.wasm"
+function = "big"
+[collector.params]
+rows = 2000
+width = 100
+`, "max_data_size = 65536")
+	since := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	until := since.Add(24 * time.Hour)
+	res, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Since, o.Until = since, until })
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%+v", res.Collectors)
+	assert.False(t, res.StateSaved)
+	_, err = os.Stat(filepath.Join(e.store.Dir, "state.json"))
+	assert.True(t, os.IsNotExist(err), "dry-run persists nothing")
+
+	paths := tarballs(t, e.out)
+	require.Len(t, paths, len(res.Tarballs))
+	ids := map[string]int{}
+	bigRows := 0
+	var sawInfo bool
+	for _, p := range paths {
+		require.NoError(t, exec.Command("gzip", "-t", p).Run(), "gzip -t %s", p)
+		listing, err := exec.Command("tar", "-tzf", p).Output()
+		require.NoError(t, err)
+		files := readTarball(t, p)
+		var names []string
+		var data int64
+		for _, f := range files {
+			names = append(names, f.name)
+		}
+		assert.Equal(t, strings.Join(names, "\n")+"\n", string(listing))
+		require.GreaterOrEqual(t, len(files), 4)
+		// Layout: data members, then config, status and manifest (upstream 4.1).
+		tail := names[len(names)-3:]
+		assert.Equal(t, []string{"./config.json", "./data_collection_status.csv", "./manifest.json"}, tail)
+		var manifest map[string]string
+		require.NoError(t, json.Unmarshal(files[len(files)-1].data, &manifest))
+		status, err := csv.NewReader(bytes.NewReader(files[len(files)-2].data)).ReadAll()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"collection_start_timestamp", "since", "until", "file_name", "status", "elapsed"}, status[0])
+		assert.Len(t, manifest, len(files)-1, "manifest lists every member but itself")
+		assert.Equal(t, "1.0", manifest["data_collection_status.csv"])
+		assert.Equal(t, "1.0", manifest["config.json"])
+		assert.Len(t, status, 1+len(files)-3, "a status row per data member")
+		for i, f := range files[:len(files)-3] {
+			data += int64(len(f.data))
+			base := strings.TrimPrefix(f.name, "./")
+			assert.Equal(t, base, status[i+1][3])
+			assert.Equal(t, "ok", status[i+1][4])
+			switch base {
+			case "info.json":
+				sawInfo = true
+				assert.Equal(t, "2.0", manifest[base])
+			case "job_events.csv":
+				rows, err := csv.NewReader(bytes.NewReader(f.data)).ReadAll()
+				require.NoError(t, err)
+				assert.Equal(t, "id", rows[0][0], "the header is repeated in every part")
+				for _, r := range rows[1:] {
+					ids[r[0]]++
+					at, err := time.Parse(time.RFC3339Nano, r[1])
+					require.NoError(t, err)
+					assert.True(t, at.After(since) && !at.After(until))
+				}
+			case "big.csv":
+				bigRows += strings.Count(string(f.data), "\n") - 1
+			}
+		}
+		if len(files) > 4 { // several data members: the limit holds
+			assert.LessOrEqual(t, data, int64(maxData), "%s holds %d bytes of data", p, data)
+		}
+	}
+	assert.True(t, sawInfo)
+	assert.Equal(t, 2000, bigRows)
+	require.Len(t, ids, 24*600, "every event of the day, 600 an hour")
+	for id, n := range ids {
+		require.Equal(t, 1, n, "event %s appears %d times", id, n)
+	}
+	entries, err := os.ReadDir(e.out)
+	require.NoError(t, err)
+	for _, en := range entries {
+		assert.True(t, strings.HasSuffix(en.Name(), ".tar.gz"), "staging is cleaned up: %s left", en.Name())
+	}
+}
+
+func eventsRegistry(t *testing.T, params string) *env {
+	return newEnv(t, `
+[[collector]]
+key = "events"
+version = "1.0"
+format = "csv"
+slicing = "1h"
+module = "flaky.wasm"
+function = "events"
+[collector.params]
+`+params, "")
+}
+
+// TestSliceFailureStopsTheKey is D3: the third of five slices fails, so the key stops at the end
+// of the second, and the next run collects from there: across both runs each row ships once.
+func TestSliceFailureStopsTheKey(t *testing.T) {
+	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	e := eventsRegistry(t, `fail_at = "2026-11-26T09:00:00Z"`)
+	ship := &dirShipper{dir: t.TempDir()}
+	res, err := e.gather(hostfuncs.Manual, ship, func(o *gather.Options) { o.Since = start })
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	var ev *gather.CollectorResult
+	for _, c := range res.Collectors {
+		if c.Key == "events" {
+			ev = c
+		}
+	}
+	require.NotNil(t, ev)
+	assert.Equal(t, "partial", ev.Status)
+	assert.Equal(t, 5, ev.Slices)
+	assert.Equal(t, 1, ev.FailedSlices)
+	assert.Equal(t, 2, ev.SkippedSlices, "the slices after the failure wait for the next run")
+	assert.Contains(t, ev.Error, "told to fail the slice starting 2026-11-26T09:00:00Z")
+
+	st, err := e.store.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, start.Add(2*time.Hour), st.Entries["events"], "the key stops at the end of slice two")
+	assert.Equal(t, e.now, st.LastGather)
+	assert.NotContains(t, st.Entries, "config", "only collector keys that slice are written (D4)")
+	assert.NotContains(t, st.Entries, "manifest")
+
+	// The next run, without the failure, starts at the entry and fills the gap.
+	e2 := eventsRegistry(t, "")
+	e2.store, e2.out, e2.now = e.store, e.out, e.now.Add(30*time.Minute)
+	res, err = e2.gather(hostfuncs.Manual, ship, nil)
+	require.NoError(t, err)
+	require.False(t, res.Failed())
+	st, err = e.store.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, e2.now, st.Entries["events"])
+
+	shipped := shippedRows(t, ship.dir)
+	want := int(e2.now.Sub(start) / time.Minute)
+	assert.Len(t, shipped, want, "every minute from the start to the second run's end")
+	for id, n := range shipped {
+		assert.Equal(t, 1, n, "row %s shipped %d times", id, n)
+	}
+}
+
+func shippedRows(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	rows := map[string]int{}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, en := range entries {
+		for _, f := range readTarball(t, filepath.Join(dir, en.Name())) {
+			if f.name != "./events.csv" {
+				continue
+			}
+			recs, err := csv.NewReader(bytes.NewReader(f.data)).ReadAll()
+			require.NoError(t, err)
+			for _, r := range recs[1:] {
+				rows[r[0]]++
+			}
+		}
+	}
+	return rows
+}
+
+// TestUploadFailureStopsTheKey: a tarball the ingress did not take keeps its key from advancing
+// past it (D3), and it is kept on disk.
+func TestUploadFailureStopsTheKey(t *testing.T) {
+	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	e := eventsRegistry(t, "")
+	ship := &dirShipper{dir: t.TempDir(), fail: map[int]bool{3: true}} // the fourth slice's tarball
+	res, err := e.gather(hostfuncs.Manual, ship, func(o *gather.Options) { o.Since = start })
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	var fates []string
+	for _, tb := range res.Tarballs {
+		fates = append(fates, tb.Fate)
+		if tb.Fate == gather.FateFailed {
+			assert.FileExists(t, tb.Path)
+			assert.Contains(t, tb.Error, "unexpected EOF")
+		} else {
+			assert.Empty(t, tb.Path, "shipped tarballs are deleted")
+		}
+	}
+	assert.Equal(t, []string{"shipped", "shipped", "shipped", "failed"}, fates, "the fifth slice waits for the next run")
+	st, err := e.store.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, start.Add(3*time.Hour), st.Entries["events"])
+
+	// The next run ships the missing window: across both runs every row arrives once.
+	ship.fail = nil
+	res, err = e.gather(hostfuncs.Manual, ship, nil)
+	require.NoError(t, err)
+	require.False(t, res.Failed())
+	rows := shippedRows(t, ship.dir)
+	assert.Len(t, rows, int(e.now.Sub(start)/time.Minute))
+	for id, n := range rows {
+		assert.Equal(t, 1, n, "row %s shipped %d times", id, n)
+	}
+}
+
+func TestFailedJSONAndConfig(t *testing.T) {
+	e := newEnv(t, `
+[[collector]]
+key = "info"
+version = "1.0"
+module = "flaky.wasm"
+function = "info"
+[collector.params]
+fail = true
+`, "")
+	res, err := e.gather(hostfuncs.DryRun, nil, nil)
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	paths := tarballs(t, e.out)
+	require.Len(t, paths, 1)
+	files := readTarball(t, paths[0])
+	var names []string
+	for _, f := range files {
+		names = append(names, f.name)
+	}
+	assert.Equal(t, []string{"./config.json", "./data_collection_status.csv", "./manifest.json"}, names)
+	status := string(files[1].data)
+	assert.Contains(t, status, ",info.json,failed,", "a failed JSON collector is in the status file (upstream)")
+	assert.NotContains(t, string(files[2].data), "info.json")
+}
+
+func TestSubsetKeepsConfigAndRejectsUnknownKeys(t *testing.T) {
+	e := eventsRegistry(t, "")
+	res, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) {
+		o.Subset, o.Since = []string{"events"}, e.now.Add(-3*time.Hour)
+	})
+	require.NoError(t, err)
+	require.Len(t, res.Collectors, 2)
+	assert.Equal(t, "config", res.Collectors[0].Key)
+
+	_, err = e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Subset = []string{"nope"} })
+	require.ErrorIs(t, err, gather.ErrBadSubset)
+}
+
+func TestBadIntervalWritesNothing(t *testing.T) {
+	e := eventsRegistry(t, "")
+	_, err := e.gather(hostfuncs.Manual, &dirShipper{dir: t.TempDir()}, func(o *gather.Options) {
+		o.Since, o.Until = e.now.Add(-time.Hour), e.now.Add(-2*time.Hour)
+	})
+	require.ErrorIs(t, err, gather.ErrBadInterval)
+	_, err = os.Stat(e.out)
+	assert.True(t, os.IsNotExist(err), "no output directory")
+	_, err = os.Stat(filepath.Join(e.store.Dir, "state.json"))
+	assert.True(t, os.IsNotExist(err), "no state")
+}
+
+func TestShippingNotConfigured(t *testing.T) {
+	e := eventsRegistry(t, "")
+	_, err := e.gather(hostfuncs.Manual, gather.ShipperFromRegistry(e.reg), nil)
+	require.ErrorIs(t, err, gather.ErrShippingNotConfigured)
+	assert.Contains(t, err.Error(), "--dry-run")
+}
+
+func TestFullSync(t *testing.T) {
+	e := newEnv(t, `
+[[collector]]
+key = "events"
+version = "1.0"
+format = "csv"
+slicing = "daily"
+full_sync_interval_days = 5
+module = "flaky.wasm"
+function = "events"
+`, `max_window = "10d"`)
+	ctx := context.Background()
+	ship := &dirShipper{dir: t.TempDir()}
+	seed := func(full time.Time) {
+		st := state.State{LastGather: e.now.Add(-24 * time.Hour), Entries: map[string]time.Time{"events": e.now.Add(-24 * time.Hour)}}
+		if !full.IsZero() {
+			st.Entries["events_full"] = full
+		}
+		require.NoError(t, e.store.Save(ctx, st))
+	}
+	t.Run("due: the whole window, flagged", func(t *testing.T) {
+		seed(e.now.AddDate(0, 0, -6))
+		res, err := e.gather(hostfuncs.Manual, ship, nil)
+		require.NoError(t, err)
+		ev := res.Collectors[1]
+		assert.True(t, ev.FullSync)
+		assert.Equal(t, 11, ev.Slices, "daily slices over the 10-day window, cut at each midnight")
+		st, err := e.store.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, e.now, st.Entries["events_full"])
+	})
+	t.Run("not due: incremental", func(t *testing.T) {
+		seed(e.now.AddDate(0, 0, -4))
+		res, err := e.gather(hostfuncs.Manual, ship, nil)
+		require.NoError(t, err)
+		ev := res.Collectors[1]
+		assert.False(t, ev.FullSync)
+		assert.Equal(t, 2, ev.Slices, "from the entry a day ago, split at midnight")
+	})
+}
+
+func loggerTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

@@ -1,0 +1,257 @@
+// Package gathercmd implements `wasmcollector gather`: the main job. (The package is not called
+// gather so that it can import the gather package under its own name.)
+package gathercmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/state"
+)
+
+// Options are the flags of gather.
+type Options struct {
+	Factory   *cmdutil.Factory
+	DryRun    bool
+	Manual    bool
+	Scheduled bool
+	Since     string
+	Until     string
+	Subset    []string
+	Out       string
+	Output    cmdutil.OutputFormat
+}
+
+// NewCmdGather returns the gather command; runF replaces the real run in tests when not nil.
+func NewCmdGather(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "gather [--dry-run|--manual|--scheduled] [--since <time>] [--until <time>] [--subset <key>,...] [--out <dir>]",
+		Short: "Run every collector for its window and pack the output into tarballs",
+		Long: `Run the registered collectors for the right time window and pack what they emit into .tar.gz
+packages (with manifest.json and data_collection_status.csv), then keep or ship them.
+
+The window ends at --until (default now) and starts at --since, or else, for each collector, where
+its last shipped data ended, never more than [gather] max_window (default 28 days) back. Sliced
+collectors run once per slice. Order: the config collector, then JSON collectors, then CSV ones.
+
+  --dry-run     write the tarballs to --out and record nothing (the default when [shipping] has
+                no url)
+  --manual      ship every tarball, then advance the bookkeeping over what the ingress accepted
+  --scheduled   as --manual, quiet unless something fails: for cron and systemd timers
+
+--subset runs only the named keys (the config collector always runs). Times are RFC 3339 or
+plain dates, UTC.`,
+		Example: `  wasmcollector gather --dry-run --out ./out
+  wasmcollector gather --since 2026-11-01 --until 2026-11-02 --subset job_events -o json
+  wasmcollector gather --scheduled`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "keep the tarballs in --out, record nothing")
+	fl.BoolVar(&opts.Manual, "manual", false, "ship the tarballs and advance the bookkeeping")
+	fl.BoolVar(&opts.Scheduled, "scheduled", false, "as --manual, quiet unless something fails")
+	cmd.MarkFlagsMutuallyExclusive("dry-run", "manual", "scheduled")
+	fl.StringVar(&opts.Since, "since", "", "start of the window, exclusive (RFC 3339 or date, UTC)")
+	fl.StringVar(&opts.Until, "until", "", "end of the window, inclusive (default now)")
+	fl.StringSliceVar(&opts.Subset, "subset", nil, "only these `keys` (comma-separated; config always runs)")
+	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
+	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
+	return cmd
+}
+
+// Run gathers.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.Factory
+	reg, err := f.Registry()
+	if err != nil {
+		return err
+	}
+	var since, until time.Time
+	if opts.Since != "" {
+		if since, err = cmdutil.ParseTime("since", opts.Since); err != nil {
+			return err
+		}
+	}
+	if opts.Until != "" {
+		if until, err = cmdutil.ParseTime("until", opts.Until); err != nil {
+			return err
+		}
+	}
+	typ := hostfuncs.DryRun
+	switch {
+	case opts.Manual:
+		typ = hostfuncs.Manual
+	case opts.Scheduled:
+		typ = hostfuncs.Scheduled
+	case !opts.DryRun && reg.Shipping.URL != "":
+		typ = hostfuncs.Manual
+	}
+	out := opts.Out
+	if out == "" {
+		out = reg.Gather.OutDir
+	}
+	store, err := Store(reg)
+	if err != nil {
+		return err
+	}
+	eng, err := gather.NewEngine(ctx, reg, f.Logger)
+	if err != nil {
+		return err
+	}
+	defer eng.Close(context.Background())
+
+	g := gather.Options{
+		Registry: reg, Executor: gather.NewEngineExecutor(eng, reg), Type: typ,
+		Since: since, Until: until, Subset: opts.Subset, OutDir: out,
+		Store: store, Locker: store, License: gather.LicenseFromRegistry(reg), Shipper: gather.ShipperFromRegistry(reg),
+		Now: f.Now, Logger: f.Logger,
+	}
+	var bar *progressLine
+	if typ != hostfuncs.Scheduled && cmdutil.IsTerminal(f.Stderr) {
+		bar = &progressLine{w: f.Stderr}
+		g.Progress = bar.show
+	}
+	res, err := gather.Gather(ctx, g)
+	bar.clear()
+	if err != nil {
+		return classify(err)
+	}
+	switch {
+	case opts.Output == cmdutil.OutputJSON:
+		if err := cmdutil.WriteJSON(f.Stdout, res); err != nil {
+			return err
+		}
+	case typ != hostfuncs.Scheduled || res.Failed():
+		Summary(f.Stdout, res, out)
+	}
+	if res.Failed() {
+		return &cmdutil.SilentError{Code: cmdutil.ExitPartial}
+	}
+	return nil
+}
+
+// Store returns the registry's file store: [gather] state_dir, or the default state directory.
+func Store(reg *registry.Registry) (*state.FileStore, error) {
+	dir := reg.Gather.StateDir
+	if dir == "" {
+		var err error
+		if dir, err = state.DefaultDir(); err != nil {
+			return nil, cmdutil.BadInput("state directory: %w (set [gather] state_dir)", err)
+		}
+	}
+	return state.NewFileStore(dir), nil
+}
+
+// classify maps what stopped a gather to its exit code.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, gather.ErrBadInterval), errors.Is(err, gather.ErrBadSubset):
+		return &cmdutil.ExitError{Code: cmdutil.ExitBadInput, Err: err}
+	case errors.Is(err, state.ErrLocked):
+		return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
+	case errors.Is(err, context.Canceled):
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; nothing was recorded, the next run collects this window again")}
+	}
+	return cmdutil.Failed(err)
+}
+
+// Summary prints what a gather did: a line, then collectors, then tarballs.
+func Summary(w io.Writer, res *gather.Result, out string) {
+	window := "(" + res.Until.Format(time.RFC3339) + "]"
+	if !res.Since.IsZero() {
+		window = "(" + res.Since.Format(time.RFC3339) + ", " + res.Until.Format(time.RFC3339) + "]"
+	}
+	fmt.Fprintf(w, "gather %s until %s: %d collectors, %d tarballs in %s (%s)\n\n", res.Type, window,
+		len(res.Collectors), len(res.Tarballs), out, res.Elapsed.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COLLECTOR\tSTATUS\tSLICES\tROWS\tBYTES\tTIME\tWINDOW")
+	for _, c := range res.Collectors {
+		rows := "-"
+		if c.Format == "csv" {
+			rows = fmt.Sprint(c.Rows)
+		}
+		slices := fmt.Sprint(c.Slices)
+		if c.FailedSlices > 0 {
+			slices = fmt.Sprintf("%d (%d failed)", c.Slices, c.FailedSlices)
+		}
+		win := "-"
+		if !c.Until.IsZero() {
+			win = c.Since.Format(time.RFC3339) + " .. " + c.Until.Format(time.RFC3339)
+			if c.FullSync {
+				win += " (full sync)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Key, c.Status, slices, rows,
+			cmdutil.FormatBytes(c.Bytes), c.Elapsed.Round(time.Millisecond), win)
+	}
+	tw.Flush()
+	for _, c := range res.Collectors {
+		if c.Error != "" {
+			fmt.Fprintf(w, "  %s: %s\n", c.Key, c.Error)
+		}
+	}
+	if len(res.Tarballs) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TARBALL\tFATE\tSIZE\tDATA\tFILES")
+		for _, t := range res.Tarballs {
+			name := t.Name
+			if t.Path != "" {
+				name = filepath.Join(filepath.Dir(t.Path), t.Name)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, t.Fate, cmdutil.FormatBytes(t.Size),
+				cmdutil.FormatBytes(t.DataSize), strings.Join(t.Files, " "))
+		}
+		tw.Flush()
+		for _, t := range res.Tarballs {
+			if t.Error != "" {
+				fmt.Fprintf(w, "  %s: %s\n", t.Name, t.Error)
+			}
+		}
+	}
+}
+
+// progressLine redraws one status line on a terminal.
+type progressLine struct {
+	w     io.Writer
+	drawn bool
+}
+
+func (p *progressLine) show(ev gather.Progress) {
+	slice := ""
+	if ev.Slices > 1 {
+		slice = fmt.Sprintf(" slice %d/%d", ev.Slice, ev.Slices)
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K[%d/%d] %s%s, %d tarballs so far", ev.Done+1, ev.Total, ev.Collector, slice, ev.TarballsSoFar)
+	p.drawn = true
+}
+
+func (p *progressLine) clear() {
+	if p != nil && p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}

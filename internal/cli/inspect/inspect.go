@@ -1,0 +1,101 @@
+// Package inspect implements `wasmcollector inspect`: what a tarball holds.
+package inspect
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/packaging"
+)
+
+// Options are the flags and arguments of inspect.
+type Options struct {
+	Factory  *cmdutil.Factory
+	Tarballs []string
+	Output   cmdutil.OutputFormat
+}
+
+// NewCmdInspect returns the inspect command; runF replaces the real run in tests when not nil.
+func NewCmdInspect(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "inspect <tarball>...",
+		Short: "Show what tarballs hold: members, manifest, collection status",
+		Long: `Open each tarball and show its members with their sizes, its manifest.json (file → version) and
+its data_collection_status.csv rows. It reads no registry.`,
+		Example: `  wasmcollector inspect out/analytics-2026-11-26-170000+0000-0.tar.gz
+  wasmcollector inspect out/*.tar.gz -o json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.Tarballs = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
+		},
+	}
+	cmd.Flags().VarP(&opts.Output, "output", "o", "output format: {text|json}")
+	return cmd
+}
+
+// Tarball is one tarball in `inspect -o json`.
+type Tarball struct {
+	Path     string                    `json:"path"`
+	Members  []packaging.Member        `json:"members"`
+	Manifest []packaging.ManifestEntry `json:"manifest"`
+	Status   []packaging.StatusRow     `json:"status"`
+}
+
+// Run inspects the tarballs.
+func Run(opts *Options) error {
+	f := opts.Factory
+	var all []Tarball
+	for _, path := range opts.Tarballs {
+		c, err := packaging.ReadTarball(path)
+		if err != nil {
+			return cmdutil.Failed(fmt.Errorf("inspect %s: %w", path, err))
+		}
+		all = append(all, Tarball{Path: path, Members: c.Members, Manifest: c.Manifest, Status: c.Status})
+	}
+	if opts.Output == cmdutil.OutputJSON {
+		return cmdutil.WriteJSON(f.Stdout, all)
+	}
+	for i, t := range all {
+		if i > 0 {
+			fmt.Fprintln(f.Stdout)
+		}
+		fmt.Fprintf(f.Stdout, "%s\n\n", t.Path)
+		tw := tabwriter.NewWriter(f.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MEMBER\tSIZE\tVERSION")
+		versions := map[string]string{}
+		for _, m := range t.Manifest {
+			versions["./"+m.File] = m.Version
+		}
+		for _, m := range t.Members {
+			v := versions[m.Name]
+			if v == "" {
+				v = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", m.Name, m.Size, v)
+		}
+		tw.Flush()
+		fmt.Fprintln(f.Stdout)
+		tw = tabwriter.NewWriter(f.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FILE\tSTATUS\tSINCE\tUNTIL\tSTARTED\tELAPSED")
+		for _, s := range t.Status {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.FileName, s.Status, dash(s.Since), dash(s.Until), s.CollectionStart, s.Elapsed)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,136 @@
+// Package statecmd implements `wasmcollector state show` and `state reset`: the bookkeeping.
+package statecmd
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/cli/gathercmd"
+)
+
+// NewCmdState returns the state command with its subcommands.
+func NewCmdState(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "state <command>",
+		Short: "Show or reset the bookkeeping: last gather and each key's last shipped window",
+		Long: `The bookkeeping says where each collector's next window starts: the end of the last window
+whose data reached the ingress. It lives in [gather] state_dir (default
+$XDG_STATE_HOME/wasmcollector or ~/.local/state/wasmcollector). Dry-runs never change it.`,
+	}
+	cmd.AddCommand(newCmdShow(f), newCmdReset(f))
+	return cmd
+}
+
+// Doc is the document `state show -o json` prints.
+type Doc struct {
+	Dir        string               `json:"dir"`
+	LastGather time.Time            `json:"last_gather,omitzero"`
+	Entries    map[string]time.Time `json:"entries"`
+}
+
+func newCmdShow(f *cmdutil.Factory) *cobra.Command {
+	var output cmdutil.OutputFormat
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Print the last gather and every key's entry",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			reg, err := f.Registry()
+			if err != nil {
+				return err
+			}
+			store, err := gathercmd.Store(reg)
+			if err != nil {
+				return err
+			}
+			st, err := store.Load(context.Background())
+			if err != nil {
+				return cmdutil.Failed(err)
+			}
+			if output == cmdutil.OutputJSON {
+				return cmdutil.WriteJSON(f.Stdout, Doc{Dir: store.Dir, LastGather: st.LastGather, Entries: st.Entries})
+			}
+			fmt.Fprintf(f.Stdout, "state in %s\n", store.Dir)
+			if st.LastGather.IsZero() {
+				fmt.Fprintln(f.Stdout, "last gather: never")
+			} else {
+				fmt.Fprintf(f.Stdout, "last gather: %s\n", st.LastGather.UTC().Format(time.RFC3339Nano))
+			}
+			keys := make([]string, 0, len(st.Entries))
+			for k := range st.Entries {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			if len(keys) == 0 {
+				return nil
+			}
+			fmt.Fprintln(f.Stdout)
+			tw := tabwriter.NewWriter(f.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tSHIPPED UNTIL")
+			for _, k := range keys {
+				fmt.Fprintf(tw, "%s\t%s\n", k, st.Entries[k].UTC().Format(time.RFC3339Nano))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().VarP(&output, "output", "o", "output format: {text|json}")
+	return cmd
+}
+
+func newCmdReset(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset [<key>]",
+		Short: "Forget a key's entry (and its full-sync entry), or everything",
+		Long: `Forget a key's entry and its <key>_full entry, so the next gather collects that key from the
+last gather (or the whole max window); without a key, forget everything, including the last
+gather. It takes the gather lock, so it never races a running gather.`,
+		Example: `  wasmcollector state reset job_events
+  wasmcollector state reset`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			ctx := context.Background()
+			reg, err := f.Registry()
+			if err != nil {
+				return err
+			}
+			store, err := gathercmd.Store(reg)
+			if err != nil {
+				return err
+			}
+			unlock, err := store.TryLock(ctx)
+			if err != nil {
+				return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
+			}
+			defer unlock()
+			st, err := store.Load(ctx)
+			if err != nil {
+				return cmdutil.Failed(err)
+			}
+			key := ""
+			if len(args) == 1 {
+				key = args[0]
+				if _, ok := st.Entries[key]; !ok {
+					if _, full := st.Entries[key+"_full"]; !full {
+						return cmdutil.BadInput("state has no entry for %q (state show lists them)", key)
+					}
+				}
+			}
+			st.Reset(key)
+			if err := store.Save(ctx, st); err != nil {
+				return cmdutil.Failed(err)
+			}
+			if key == "" {
+				fmt.Fprintln(f.Stdout, "state reset: every entry and the last gather forgotten")
+			} else {
+				fmt.Fprintf(f.Stdout, "state reset: %s forgotten\n", key)
+			}
+			return nil
+		},
+	}
+}

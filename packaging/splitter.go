@@ -1,0 +1,196 @@
+package packaging
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// splitterBufSize is the write buffer of a Splitter: rows are small, so 64 KiB turns many row
+// writes into one system call without holding more than that of a collector's output in memory.
+const splitterBufSize = 64 << 10
+
+// errSplitterClosed is returned by Write after Close or Abort.
+var errSplitterClosed = errors.New("splitter is closed")
+
+// Part is one file written by a [Splitter].
+type Part struct {
+	// Path is the part's file, dir/<name>_split<N>.
+	Path string
+	// Size is the part's size in bytes, header included.
+	Size int64
+}
+
+// Splitter is an io.Writer for one collector's CSV output that cuts it into part files of at most
+// a given number of bytes, each starting with the header (upstream's CsvFileSplitter, section 6 of
+// reference/upstream-behaviour.md, counting bytes as design.md D8 decides).
+//
+// Its input must follow the contract of the host's CSV writer: the first Write is exactly the
+// header line, and every later Write is exactly one complete row with its trailing "\n" (a row
+// may hold newlines inside quoted fields; it is never cut). A Write that does not end with "\n"
+// fails.
+//
+// Parts are named dir/<name>_split0, dir/<name>_split1, … and created exclusively: an existing
+// file of that name is an error, never overwritten. Before a row that would take the current part
+// past maxBytes (counting the header), the Splitter starts a new part and repeats the header in
+// it; a part therefore exceeds maxBytes only when the header plus a single row alone does.
+// Output is buffered (64 KiB); the whole output is never held in memory.
+//
+// Errors are sticky: after the first failure every Write and Close returns it, and the files
+// written so far have been removed. A Splitter is not safe for concurrent use.
+type Splitter struct {
+	dir, name string
+	max       int64
+
+	header []byte
+	f      *os.File
+	w      *bufio.Writer
+	size   int64  // bytes in the current part, header included
+	parts  []Part // finished parts, then the current one (its Size is set when it is finished)
+
+	err    error
+	closed bool
+}
+
+// NewSplitter returns a Splitter writing parts of at most maxBytes bytes into dir, named after
+// name (usually the collector's key). maxBytes <= 0 means [DefaultMaxDataSize]. No file is created
+// before the first Write. The caller must call Close (or Abort) once done.
+func NewSplitter(dir, name string, maxBytes int64) *Splitter {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxDataSize
+	}
+	return &Splitter{dir: dir, name: name, max: maxBytes}
+}
+
+// Write writes one line: the header on the first call, one complete row on every later call. It
+// returns len(p) on success. See [Splitter] for the contract and the splitting rule.
+func (s *Splitter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.closed {
+		return 0, fmt.Errorf("split %s: %w", s.name, errSplitterClosed)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if p[len(p)-1] != '\n' {
+		what := "row"
+		if s.header == nil {
+			what = "header"
+		}
+		return 0, s.fail(fmt.Errorf("%s of %d bytes does not end with a newline", what, len(p)))
+	}
+	if s.header == nil {
+		s.header = append([]byte(nil), p...)
+		if err := s.open(); err != nil {
+			return 0, s.fail(err)
+		}
+		return len(p), nil
+	}
+	// Split only between rows, and only if the current part already holds one: a part is never
+	// header-only, and an over-sized row goes alone into a part.
+	if s.size > int64(len(s.header)) && s.size+int64(len(p)) > s.max {
+		if err := s.finish(); err != nil {
+			return 0, s.fail(err)
+		}
+		if err := s.open(); err != nil {
+			return 0, s.fail(err)
+		}
+	}
+	if _, err := s.w.Write(p); err != nil {
+		return 0, s.fail(err)
+	}
+	s.size += int64(len(p))
+	return len(p), nil
+}
+
+// Close flushes and closes the current part and returns the parts in order. If nothing was
+// written, or only the header, it returns no parts and leaves no file behind (upstream:
+// header-only output is "no data"). The caller owns the returned files: it hands them to a
+// [Packer], which deletes them once packed, or removes them itself. A second Close returns the
+// same result.
+func (s *Splitter) Close() ([]Part, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.closed {
+		return append([]Part(nil), s.parts...), nil
+	}
+	s.closed = true
+	if s.f == nil {
+		return nil, nil
+	}
+	if err := s.finish(); err != nil {
+		return nil, s.fail(err)
+	}
+	// Only the first part can hold the header alone: later parts are opened for a row.
+	if last := s.parts[len(s.parts)-1]; last.Size <= int64(len(s.header)) {
+		if err := os.Remove(last.Path); err != nil {
+			return nil, s.fail(err)
+		}
+		s.parts = s.parts[:len(s.parts)-1]
+	}
+	return append([]Part(nil), s.parts...), nil
+}
+
+// Abort discards the output: it closes the current part and removes every part written so far.
+// The gather calls it when the collector fails, whose CSV output upstream skips. Later Writes
+// fail; Close then returns no parts. It returns the first error met while removing files.
+func (s *Splitter) Abort() error {
+	var err error
+	if s.f != nil {
+		_ = s.f.Close()
+		s.f = nil
+	}
+	for _, p := range s.parts {
+		if rerr := os.Remove(p.Path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+			err = fmt.Errorf("split %s: %w", s.name, rerr)
+		}
+	}
+	s.parts = nil
+	s.closed = true
+	return err
+}
+
+// open creates the next part and writes the header into it.
+func (s *Splitter) open() error {
+	path := filepath.Join(s.dir, s.name+"_split"+strconv.Itoa(len(s.parts)))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	s.f = f
+	s.parts = append(s.parts, Part{Path: path})
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, splitterBufSize)
+	} else {
+		s.w.Reset(f)
+	}
+	if _, err := s.w.Write(s.header); err != nil {
+		return err
+	}
+	s.size = int64(len(s.header))
+	return nil
+}
+
+// finish flushes and closes the current part and records its size.
+func (s *Splitter) finish() error {
+	err := s.w.Flush()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	s.f = nil
+	s.parts[len(s.parts)-1].Size = s.size
+	return err
+}
+
+// fail records err as the sticky error, closes the current part and removes every part.
+func (s *Splitter) fail(err error) error {
+	s.err = fmt.Errorf("split %s: %w", s.name, err)
+	_ = s.Abort() // best effort: the write error is the one worth reporting
+	return s.err
+}
