@@ -23,12 +23,11 @@ $(MODULES_DIR)/%.wasm: examples/%/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/$*
 
-demo: build guests ## Build everything and run each example collector
+demo: build guests ## Build everything, then a dry-run gather of the examples into ./out
 	./$(BIN) validate
 	./$(BIN) list
-	./$(BIN) run config
-	./$(BIN) run counts
-	./$(BIN) run job_events --until "$$(date -u +%Y-%m-%dT%H:00:00Z)" | head -n 6
+	./$(BIN) gather --dry-run --out out --log-level warn
+	./$(BIN) inspect "$$(ls -t out/*.tar.gz | head -n 1)"
 
 deps: ## Install what the tests need (Debian packages) when missing
 	@command -v wat2wasm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt; }

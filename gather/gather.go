@@ -155,7 +155,8 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
-	now := g.now().UTC()
+	// Microseconds, as upstream's datetimes: the status file and the bookkeeping then agree.
+	now := g.now().UTC().Truncate(time.Microsecond)
 	g.window, err = ComputeWindow(now, o.Since, o.Until, st.LastGather, g.reg.Gather.MaxWindow)
 	for _, c := range g.window.Clamps {
 		g.log.Warn(c)
@@ -443,7 +444,7 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
 		}
 		g.result.Tarballs = append(g.result.Tarballs, tr)
 		if g.opts.Type == hostfuncs.DryRun {
-			g.log.Info("tarball written", "tarball", t.Path, "size", t.Size)
+			g.log.Debug("tarball written", "tarball", t.Path, "size", t.Size)
 			continue
 		}
 		if err := g.opts.Shipper.Ship(ctx, t); err != nil {

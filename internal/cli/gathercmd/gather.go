@@ -74,7 +74,6 @@ plain dates, UTC.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "keep the tarballs in --out, record nothing")
 	fl.BoolVar(&opts.Manual, "manual", false, "ship the tarballs and advance the bookkeeping")
 	fl.BoolVar(&opts.Scheduled, "scheduled", false, "as --manual, quiet unless something fails")
-	cmd.MarkFlagsMutuallyExclusive("dry-run", "manual", "scheduled")
 	fl.StringVar(&opts.Since, "since", "", "start of the window, exclusive (RFC 3339 or date, UTC)")
 	fl.StringVar(&opts.Until, "until", "", "end of the window, inclusive (default now)")
 	fl.StringSliceVar(&opts.Subset, "subset", nil, "only these `keys` (comma-separated; config always runs)")
@@ -86,6 +85,9 @@ plain dates, UTC.`,
 // Run gathers.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
+	if n := btoi(opts.DryRun) + btoi(opts.Manual) + btoi(opts.Scheduled); n > 1 {
+		return cmdutil.BadInput("--dry-run, --manual and --scheduled exclude each other")
+	}
 	reg, err := f.Registry()
 	if err != nil {
 		return err
@@ -154,6 +156,13 @@ func Run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // Store returns the registry's file store: [gather] state_dir, or the default state directory.
 func Store(reg *registry.Registry) (*state.FileStore, error) {
 	dir := reg.Gather.StateDir
@@ -181,11 +190,11 @@ func classify(err error) error {
 
 // Summary prints what a gather did: a line, then collectors, then tarballs.
 func Summary(w io.Writer, res *gather.Result, out string) {
-	window := "(" + res.Until.Format(time.RFC3339) + "]"
+	window := "until " + res.Until.Format(time.RFC3339)
 	if !res.Since.IsZero() {
 		window = "(" + res.Since.Format(time.RFC3339) + ", " + res.Until.Format(time.RFC3339) + "]"
 	}
-	fmt.Fprintf(w, "gather %s until %s: %d collectors, %d tarballs in %s (%s)\n\n", res.Type, window,
+	fmt.Fprintf(w, "gather %s %s: %d collectors, %d tarballs in %s (%s)\n\n", res.Type, window,
 		len(res.Collectors), len(res.Tarballs), out, res.Elapsed.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COLLECTOR\tSTATUS\tSLICES\tROWS\tBYTES\tTIME\tWINDOW")
@@ -218,7 +227,13 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TARBALL\tFATE\tSIZE\tDATA\tFILES")
-		for _, t := range res.Tarballs {
+		for i, t := range res.Tarballs {
+			if n := len(res.Tarballs); n > maxListed && i >= maxListed/2 && i < n-maxListed/2 {
+				if i == maxListed/2 {
+					fmt.Fprintf(tw, "… %d more (-o json lists them all)\t\t\t\t\n", n-maxListed/2*2)
+				}
+				continue
+			}
 			name := t.Name
 			if t.Path != "" {
 				name = filepath.Join(filepath.Dir(t.Path), t.Name)
@@ -234,6 +249,9 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 		}
 	}
 }
+
+// maxListed is how many tarballs the text summary lists before it elides the middle.
+const maxListed = 12
 
 // progressLine redraws one status line on a terminal.
 type progressLine struct {

@@ -1,0 +1,248 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/internal/cli"
+	"github.com/wasmcollector/wasmcollector/internal/testguests"
+	"github.com/wasmcollector/wasmcollector/state"
+)
+
+// TestMain lets the test binary be the wasmcollector command for tests that need a second
+// process: with WASMCOLLECTOR_CLI_CHILD set it runs cli.Main on its arguments.
+func TestMain(m *testing.M) {
+	if os.Getenv("WASMCOLLECTOR_CLI_CHILD") != "" {
+		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// gatherRegistry has fast WAT collectors, one JSON and one CSV, and a state and output directory
+// of its own.
+func gatherRegistry(t *testing.T, extra string) (reg, out, stateDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	out, stateDir = filepath.Join(dir, "out"), filepath.Join(dir, "state")
+	reg = testguests.Registry(t, map[string]string{
+		"pointers.wasm": testguests.WAT(t, "pointers"),
+		"outputs.wasm":  testguests.WAT(t, "outputs"),
+	}, `
+[gather]
+out_dir = "`+out+`"
+state_dir = "`+stateDir+`"
+
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "pointers.wasm"
+function = "ok"
+
+[[collector]]
+key = "rows"
+version = "2.0"
+format = "csv"
+slicing = "1h"
+module = "pointers.wasm"
+function = "ok_csv"
+`+extra)
+	return reg, out, stateDir
+}
+
+func TestGatherDryRun(t *testing.T) {
+	reg, out, stateDir := gatherRegistry(t, "")
+	stdout, errs, code := runCLI(t, "gather", "-c", reg, "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T03:00:00Z", "--log-level", "warn")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, stdout, "gather dry-run (2026-11-25T00:00:00Z, 2026-11-25T03:00:00Z]: 2 collectors, 3 tarballs in "+out)
+	assert.Regexp(t, `rows\s+ok\s+3\s+3\s+`, stdout)
+	assert.Contains(t, stdout, "analytics-2026-11-25-030000+0000-0.tar.gz  kept")
+	_, err := os.Stat(filepath.Join(stateDir, "state.json"))
+	assert.True(t, os.IsNotExist(err), "dry-run records nothing")
+
+	tarballs, err := filepath.Glob(filepath.Join(out, "*.tar.gz"))
+	require.NoError(t, err)
+	require.Len(t, tarballs, 3)
+
+	t.Run("inspect", func(t *testing.T) {
+		stdout, errs, code := runCLI(t, "inspect", tarballs[0])
+		require.Equal(t, 0, code, errs)
+		assert.Regexp(t, `./rows.csv\s+4\s+2.0`, stdout)
+		assert.Regexp(t, `rows.csv\s+ok\s+2026-11-25 00:00:00\+00:00\s+2026-11-25 01:00:00\+00:00`, stdout)
+
+		stdout, _, code = runCLI(t, "inspect", "-o", "json", tarballs[0], tarballs[1])
+		require.Equal(t, 0, code)
+		var doc []struct {
+			Path     string
+			Members  []struct{ Name string }
+			Manifest []struct{ File, Version string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout), &doc), stdout)
+		require.Len(t, doc, 2)
+		assert.Equal(t, "./rows.csv", doc[0].Members[0].Name)
+		assert.Equal(t, "rows.csv", doc[0].Manifest[0].File)
+
+		_, errs, code = runCLI(t, "inspect", filepath.Join(out, "nope.tar.gz"))
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errs, "wasmcollector: inspect ")
+	})
+
+	t.Run("json", func(t *testing.T) {
+		stdout, _, code := runCLI(t, "gather", "-c", reg, "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T01:00:00Z", "-o", "json", "--log-level", "error")
+		require.Equal(t, 0, code)
+		var res struct {
+			CollectionType string `json:"collection_type"`
+			Collectors     []struct {
+				Key    string
+				Status string
+				Rows   int
+			}
+			Tarballs []struct{ Name, Fate string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+		assert.Equal(t, "dry-run", res.CollectionType)
+		require.Len(t, res.Collectors, 2)
+		assert.Equal(t, 1, res.Collectors[1].Rows)
+		require.Len(t, res.Tarballs, 1)
+		assert.Equal(t, "analytics-2026-11-25-010000+0000-0.tar.gz", res.Tarballs[0].Name)
+	})
+}
+
+func TestGatherExitCodes(t *testing.T) {
+	reg, out, _ := gatherRegistry(t, `
+[[collector]]
+key = "bad_json"
+version = "1.0"
+module = "outputs.wasm"
+function = "invalid_json"
+`)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"a failed collector exits 3", []string{"--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T01:00:00Z"}, 3,
+			"bad_json   failed", "document is not valid JSON"},
+		{"bad interval exits 2", []string{"--since", "2026-11-25T05:00:00Z", "--until", "2026-11-25T01:00:00Z"}, 2,
+			"", "wasmcollector: gather: bad interval: start 2026-11-25T05:00:00Z is not before end 2026-11-25T01:00:00Z"},
+		{"unknown subset key exits 2", []string{"--subset", "nope"}, 2, "", `wasmcollector: gather: unknown key in subset: "nope"`},
+		{"manual without shipping exits 1", []string{"--manual"}, 1, "", "shipping is not configured: set [shipping] url in the TOML, or gather with --dry-run"},
+		{"two types exit 2", []string{"--manual", "--dry-run"}, 2, "", "wasmcollector: --dry-run, --manual and --scheduled exclude each other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, errs, code := runCLI(t, append([]string{"gather", "-c", reg, "--log-level", "error"}, tt.args...)...)
+			assert.Equal(t, tt.code, code, errs)
+			assert.Contains(t, stdout, tt.stdout)
+			assert.Contains(t, errs, tt.stderr)
+		})
+	}
+	_, err := os.Stat(filepath.Join(out, "nothing"))
+	assert.True(t, os.IsNotExist(err))
+}
+
+// TestGatherLockHeld runs a gather in a second process that hangs inside a collector, then
+// a second gather, which must exit 4 with the lock message; once the first is killed, gathers run.
+func TestGatherLockHeld(t *testing.T) {
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	reg := testguests.Registry(t, map[string]string{"flaky.wasm": testguests.Go(t, "internal/testguests/flaky")}, `
+[gather]
+out_dir = "`+filepath.Join(dir, "out")+`"
+state_dir = "`+stateDir+`"
+
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "flaky.wasm"
+function = "info"
+
+[[collector]]
+key = "events"
+version = "1.0"
+format = "csv"
+slicing = "1h"
+module = "flaky.wasm"
+function = "events"
+[collector.params]
+hang_at = "2026-11-25T00:00:00Z"
+`)
+	args := []string{"gather", "-c", reg, "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T02:00:00Z"}
+	child := exec.Command(os.Args[0], args...)
+	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer child.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() && !strings.Contains(lines.Text(), "hanging in the slice") {
+	}
+
+	_, errs, code := runCLI(t, args...)
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errs, "wasmcollector: state: another gather holds the lock: "+filepath.Join(stateDir, "gather.lock"))
+	assert.Contains(t, errs, "(pid "+itoa(child.Process.Pid)+")")
+
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	child.Wait()
+	_, errs, code = runCLI(t, "gather", "-c", reg, "--since", "2026-11-25T01:00:00Z", "--until", "2026-11-25T02:00:00Z", "--log-level", "error")
+	assert.Equal(t, 0, code, errs)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestState(t *testing.T) {
+	reg, _, stateDir := gatherRegistry(t, "")
+	store := state.NewFileStore(stateDir)
+	last := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	require.NoError(t, store.Save(context.Background(), state.State{LastGather: last, Entries: map[string]time.Time{
+		"rows": last, "rows_full": last.Add(-time.Hour), "other": last,
+	}}))
+
+	stdout, errs, code := runCLI(t, "state", "show", "-c", reg)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, stdout, "last gather: 2026-11-25T12:00:00Z")
+	assert.Regexp(t, `rows_full\s+2026-11-25T11:00:00Z`, stdout)
+
+	_, errs, code = runCLI(t, "state", "reset", "rows", "-c", reg)
+	require.Equal(t, 0, code, errs)
+	stdout, _, _ = runCLI(t, "state", "show", "-c", reg, "-o", "json")
+	var doc struct {
+		LastGather time.Time `json:"last_gather"`
+		Entries    map[string]time.Time
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &doc))
+	assert.Equal(t, map[string]time.Time{"other": last}, doc.Entries)
+	assert.Equal(t, last, doc.LastGather)
+
+	_, errs, code = runCLI(t, "state", "reset", "rows", "-c", reg)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `state has no entry for "rows"`)
+
+	_, _, code = runCLI(t, "state", "reset", "-c", reg)
+	require.Equal(t, 0, code)
+	stdout, _, _ = runCLI(t, "state", "show", "-c", reg)
+	assert.Contains(t, stdout, "last gather: never")
+
+	unlock, err := store.TryLock(context.Background())
+	require.NoError(t, err)
+	defer unlock()
+	_, errs, code = runCLI(t, "state", "reset", "-c", reg)
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errs, "another gather holds the lock")
+}
