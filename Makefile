@@ -40,8 +40,9 @@ test: deps guests ## Install test dependencies, build every guest, run all tests
 
 check: test ## Same as test
 
-bench: deps guests ## Run the benchmarks (no race detector)
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
+bench: deps guests ## Run the benchmarks (no race detector); each reports a native baseline beside it
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v '/gather$$')
+	$(GO) test -run '^$$' -bench Gather -benchtime 1x ./gather/
 
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("WASMCOLLECTOR_GATHER_CHILD") != "" {
 		os.Exit(childGather())
 	}
+	if mode := os.Getenv("WASMCOLLECTOR_BENCH_CHILD"); mode != "" {
+		os.Exit(benchChild(mode))
+	}
 	os.Exit(m.Run())
 }
 
