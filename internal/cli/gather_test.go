@@ -85,14 +85,27 @@ func TestGatherDryRun(t *testing.T) {
 		stdout, _, code = runCLI(t, "inspect", "-o", "json", tarballs[0], tarballs[1])
 		require.Equal(t, 0, code)
 		var doc []struct {
-			Path     string
-			Members  []struct{ Name string }
-			Manifest []struct{ File, Version string }
+			Path    string `json:"path"`
+			Members []struct {
+				Name string `json:"name"`
+				Size int    `json:"size"`
+			} `json:"members"`
+			Manifest []struct {
+				File    string `json:"file"`
+				Version string `json:"version"`
+			} `json:"manifest"`
+			Status []struct {
+				FileName string `json:"file_name"`
+				Status   string `json:"status"`
+			} `json:"status"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(stdout), &doc), stdout)
 		require.Len(t, doc, 2)
 		assert.Equal(t, "./rows.csv", doc[0].Members[0].Name)
 		assert.Equal(t, "rows.csv", doc[0].Manifest[0].File)
+		assert.Equal(t, 4, doc[0].Members[0].Size)
+		assert.Equal(t, "ok", doc[0].Status[0].Status)
+		assert.Contains(t, stdout, `"collection_start": "2026-`, "snake_case keys")
 
 		_, errs, code = runCLI(t, "inspect", filepath.Join(out, "nope.tar.gz"))
 		assert.Equal(t, 1, code)

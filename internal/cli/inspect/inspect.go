@@ -43,10 +43,46 @@ its data_collection_status.csv rows. It reads no registry.`,
 
 // Tarball is one tarball in `inspect -o json`.
 type Tarball struct {
-	Path     string                    `json:"path"`
-	Members  []packaging.Member        `json:"members"`
-	Manifest []packaging.ManifestEntry `json:"manifest"`
-	Status   []packaging.StatusRow     `json:"status"`
+	Path     string          `json:"path"`
+	Members  []Member        `json:"members"`
+	Manifest []ManifestEntry `json:"manifest"`
+	Status   []StatusRow     `json:"status"`
+}
+
+// Member is a file in the tarball.
+type Member struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// ManifestEntry is one line of manifest.json.
+type ManifestEntry struct {
+	File    string `json:"file"`
+	Version string `json:"version"`
+}
+
+// StatusRow is one row of data_collection_status.csv, as written.
+type StatusRow struct {
+	CollectionStart string `json:"collection_start"`
+	Since           string `json:"since"`
+	Until           string `json:"until"`
+	FileName        string `json:"file_name"`
+	Status          string `json:"status"`
+	Elapsed         string `json:"elapsed"`
+}
+
+func convert(path string, c *packaging.Contents) Tarball {
+	t := Tarball{Path: path, Members: []Member{}, Manifest: []ManifestEntry{}, Status: []StatusRow{}}
+	for _, m := range c.Members {
+		t.Members = append(t.Members, Member{m.Name, m.Size})
+	}
+	for _, m := range c.Manifest {
+		t.Manifest = append(t.Manifest, ManifestEntry{m.File, m.Version})
+	}
+	for _, r := range c.Status {
+		t.Status = append(t.Status, StatusRow(r))
+	}
+	return t
 }
 
 // Run inspects the tarballs.
@@ -58,7 +94,7 @@ func Run(opts *Options) error {
 		if err != nil {
 			return cmdutil.Failed(fmt.Errorf("inspect %s: %w", path, err))
 		}
-		all = append(all, Tarball{Path: path, Members: c.Members, Manifest: c.Manifest, Status: c.Status})
+		all = append(all, convert(path, c))
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		return cmdutil.WriteJSON(f.Stdout, all)
