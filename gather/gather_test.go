@@ -461,3 +461,39 @@ function = "events"
 func loggerTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
+
+func TestLicenseGate(t *testing.T) {
+	e := eventsRegistry(t, "")
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		content *string
+		want    string
+	}{
+		{"missing file", nil, "no such file"},
+		{"empty file", new(string), "is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name)
+			if tt.content != nil {
+				require.NoError(t, os.WriteFile(path, []byte(*tt.content), 0o644))
+			}
+			reg := *e.reg
+			reg.License = registry.LicenseSettings{Required: true, File: path}
+			_, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.License = gather.LicenseFromRegistry(&reg) })
+			require.ErrorIs(t, err, gather.ErrNotLicensed)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	t.Run("valid license", func(t *testing.T) {
+		path := filepath.Join(dir, "license")
+		require.NoError(t, os.WriteFile(path, []byte("key"), 0o644))
+		reg := *e.reg
+		reg.License = registry.LicenseSettings{Required: true, File: path}
+		_, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) {
+			o.License, o.Since = gather.LicenseFromRegistry(&reg), e.now.Add(-time.Hour)
+		})
+		require.NoError(t, err)
+	})
+}
