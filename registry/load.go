@@ -286,14 +286,14 @@ var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true,
 
 // isParam reports whether k lies inside a collector's params, where any key goes.
 func isParam(k toml.Key) bool {
-	return len(k) > 2 && k[0] == "collector" && k[1] == "params"
+	return len(k) > 2 && k[0] == "collector" && k[1] == "params" || len(k) > 2 && k[0] == "shipping" && k[1] == "headers"
 }
 
 // wrongCase reports whether a schema key in k (every segment but module names) has upper-case
 // letters: the schema has none, but the decoder would have accepted it.
 func (l *loader) wrongCase(src *source, k toml.Key) bool {
 	for i, seg := range k {
-		if i == 1 && k[0] == "modules" && !src.sidecar {
+		if i == 1 && k[0] == "modules" && !src.sidecar || i == 2 && k[0] == "shipping" && k[1] == "headers" {
 			continue
 		}
 		if seg != strings.ToLower(seg) {

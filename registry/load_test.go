@@ -255,7 +255,7 @@ func TestLoadDefaults(t *testing.T) {
 		OutDir:      filepath.Join(dir, "out"),
 	}, reg.Gather)
 	require.Equal(t, LicenseSettings{}, reg.License)
-	require.Equal(t, ShippingSettings{}, reg.Shipping)
+	require.Equal(t, defaultShipping(), reg.Shipping)
 	require.Len(t, reg.Modules, 1)
 	require.Equal(t, uint64(64<<20), reg.Modules[0].MemoryLimit)
 	require.Empty(t, reg.Modules[0].SHA256)
@@ -284,7 +284,7 @@ func TestLoadSettings(t *testing.T) {
 			MaxWindow:   28 * 24 * time.Hour,
 			TarballBase: "analytics",
 			OutDir:      filepath.Join(dir, "out"),
-		}, LicenseSettings{}, ShippingSettings{}
+		}, LicenseSettings{}, defaultShipping()
 	}
 	tests := []struct {
 		name  string
@@ -350,16 +350,50 @@ state_dir = "/var/lib/wasmcollector"
 		},
 		{
 			name: "shipping url",
-			toml: "[shipping]\nurl = \"https://ingress.example.com/api/ingress/v1/upload\"\n",
+			toml: "[shipping]\nurl = \"https://ingress.example.com/api/ingress/v1/upload\"\nauth = \"none\"\n",
 			check: func(t *testing.T, _ string, _ *GatherSettings, _ *LicenseSettings, s *ShippingSettings) {
 				s.URL = "https://ingress.example.com/api/ingress/v1/upload"
+				s.Auth = "none"
 			},
 		},
 		{
 			name: "plain http url",
-			toml: "[shipping]\nurl = \"http://127.0.0.1:8080/upload\"\n",
+			toml: "[shipping]\nurl = \"http://127.0.0.1:8080/upload\"\nauth = \"x-rh-identity\"\n",
 			check: func(t *testing.T, _ string, _ *GatherSettings, _ *LicenseSettings, s *ShippingSettings) {
 				s.URL = "http://127.0.0.1:8080/upload"
+				s.Auth = "x-rh-identity"
+			},
+		},
+		{
+			name: "every shipping key",
+			toml: `[shipping]
+url = "https://ingress.example.com/upload"
+content_type = "application/vnd.acme.analytics+tgz"
+auth = "mutual-tls"
+username = "acme"
+username_env = "ACME_USER"
+password_env = "ACME_PASSWORD"
+identity_file = "identity.json"
+client_cert = "pki/cert.pem"
+client_key = "/etc/pki/key.pem"
+ca_bundle = "pki/ca.pem"
+insecure_skip_verify = true
+connect_timeout = "5s"
+timeout = "2m"
+max_attempts = 3
+failed_keep = 0
+[shipping.headers]
+X-Product = "acme 4.6"
+`,
+			check: func(t *testing.T, dir string, _ *GatherSettings, _ *LicenseSettings, s *ShippingSettings) {
+				*s = ShippingSettings{
+					URL: "https://ingress.example.com/upload", ContentType: "application/vnd.acme.analytics+tgz",
+					Auth: "mutual-tls", Username: "acme", UsernameEnv: "ACME_USER", PasswordEnv: "ACME_PASSWORD",
+					IdentityFile: filepath.Join(dir, "identity.json"), ClientCert: filepath.Join(dir, "pki", "cert.pem"),
+					ClientKey: "/etc/pki/key.pem", CABundle: filepath.Join(dir, "pki", "ca.pem"), InsecureSkipVerify: true,
+					ConnectTimeout: 5 * time.Second, Timeout: 2 * time.Minute, MaxAttempts: 3, FailedKeep: 0,
+					Headers: map[string]string{"X-Product": "acme 4.6"},
+				}
 			},
 		},
 	}
@@ -591,12 +625,45 @@ key = "abc"
 
 [shipping]
 url = "https://x.example"
+auth = "none"
 token = "secret"
 `},
 			want: []want{
 				{root, 3, "gather.window", "unknown key"},
 				{root, 6, "license.key", "unknown key"},
-				{root, 10, "shipping.token", "unknown key"},
+				{root, 11, "shipping.token", "unknown key"},
+			},
+		},
+		{
+			name: "shipping: a secret in the TOML, bad auth, header and attempts",
+			files: map[string]string{root: `[shipping]
+url = "https://x.example"
+auth = "kerberos"
+password = "hunter2"
+max_attempts = 0
+[shipping.headers]
+"Bad Header" = "x"
+`},
+			want: []want{
+				{root, 3, "shipping.auth", `invalid auth "kerberos": must be "user-pass", "x-rh-identity", "mutual-tls" or "none"`},
+				{root, 4, "shipping.password", "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it"},
+				{root, 5, "shipping.max_attempts", "max_attempts 0 must be from 1 to 100"},
+				{root, 7, "shipping.headers.\"Bad Header\"", `invalid header "Bad Header"`},
+			},
+		},
+		{
+			name:  "shipping: user-pass without credentials",
+			files: map[string]string{root: "[shipping]\nurl = \"https://x.example\"\n"},
+			want: []want{
+				{root, 1, "shipping.username", "user-pass needs a username (username or username_env)"},
+				{root, 1, "shipping.password_env", "user-pass needs exactly one of password_env and password_file"},
+			},
+		},
+		{
+			name:  "shipping: mutual-tls without a key",
+			files: map[string]string{root: "[shipping]\nurl = \"https://x.example\"\nauth = \"mutual-tls\"\nclient_cert = \"c.pem\"\n"},
+			want: []want{
+				{root, 1, "shipping.client_key", "mutual-tls needs client_key"},
 			},
 		},
 		{
@@ -1191,4 +1258,13 @@ func TestProblemsError(t *testing.T) {
 c.toml: collector: no config collector
 m/x.toml: sidecar x.toml has no x.wasm beside it`, ps.Error())
 	require.Len(t, ps.Unwrap(), 3)
+}
+
+// defaultShipping is [shipping] with nothing set.
+func defaultShipping() ShippingSettings {
+	return ShippingSettings{
+		ContentType: "application/vnd.redhat.wasmcollector.analytics+tgz", Auth: "user-pass",
+		ConnectTimeout: 31 * time.Second, Timeout: 5 * time.Minute, MaxAttempts: 5, FailedKeep: 20,
+		Headers: map[string]string{},
+	}
 }

@@ -121,17 +121,52 @@ type LicenseSettings struct {
 	File string
 }
 
-// ShippingSettings is the [shipping] table.
+// ShippingSettings is the [shipping] table: where tarballs go and how to authenticate. Secrets
+// are never in the TOML: it names the environment variable or file that holds each one.
 type ShippingSettings struct {
 	// URL is the ingress URL tarballs are uploaded to, http:// or https://. TOML `url`; default
 	// "", meaning shipping is not configured: manual and scheduled gathers then refuse to run,
 	// dry runs still work.
 	URL string
+	// ContentType is the content type of the uploaded part. TOML `content_type`; default
+	// "application/vnd.redhat.wasmcollector.analytics+tgz".
+	ContentType string
+	// Auth is user-pass (HTTP Basic, the default), x-rh-identity, mutual-tls or none.
+	Auth string
+	// Username is the user-pass user name (TOML `username`), or "" when UsernameEnv names the
+	// environment variable holding it.
+	Username, UsernameEnv string
+	// PasswordEnv or PasswordFile names where the user-pass password is; one is required for
+	// user-pass when URL is set.
+	PasswordEnv, PasswordFile string
+	// IdentityFile is a JSON identity for x-rh-identity; "" sends a development identity.
+	IdentityFile string
+	// ClientCert and ClientKey are the PEM files of mutual-tls; both required for it.
+	ClientCert, ClientKey string
+	// CABundle is a PEM bundle to trust instead of the system roots; "" = system roots.
+	CABundle string
+	// InsecureSkipVerify turns TLS verification off, with a warning on every run.
+	InsecureSkipVerify bool
+	// ConnectTimeout (default 31s) and Timeout (one upload attempt, default 5m).
+	ConnectTimeout, Timeout time.Duration
+	// MaxAttempts bounds the tries of one upload (default 5): transport errors, 5xx and 429 are
+	// retried with backoff (D5).
+	MaxAttempts int
+	// FailedKeep is how many unshipped tarballs to keep in <out_dir>/failed; default 20.
+	FailedKeep int
+	// Headers are extra request headers ([shipping.headers]); never nil.
+	Headers map[string]string
 }
 
 // Defaults of the [runtime], [limits] and [gather] tables; see the sample for why each is what
 // it is.
 const (
+	defaultContentType    = "application/vnd.redhat.wasmcollector.analytics+tgz"
+	defaultAuth           = "user-pass"
+	defaultConnectTimeout = 31 * time.Second
+	defaultUploadTimeout  = 5 * time.Minute
+	defaultMaxAttempts    = 5
+	defaultFailedKeep     = 20
 	defaultModulesDir     = "modules"
 	defaultMemoryLimit    = 64 << 20
 	defaultTimeout        = 60 * time.Second

@@ -47,7 +47,9 @@ func TestSample(t *testing.T) {
 					OutDir:      filepath.Join(filepath.Dir(reg.File), "out"),
 				}, reg.Gather)
 				require.Equal(t, LicenseSettings{}, reg.License)
-				require.Equal(t, ShippingSettings{}, reg.Shipping)
+				shipping := defaultShipping()
+				shipping.Headers["X-Product"] = "acme 4.6" // the example header
+				require.Equal(t, shipping, reg.Shipping)
 			},
 		},
 	}

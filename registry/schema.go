@@ -61,7 +61,24 @@ type licenseTable struct {
 
 // shippingTable is [shipping].
 type shippingTable struct {
-	URL any `toml:"url"` // string
+	URL                any            `toml:"url"`                  // string
+	ContentType        any            `toml:"content_type"`         // string
+	Auth               any            `toml:"auth"`                 // user-pass | x-rh-identity | mutual-tls | none
+	Username           any            `toml:"username"`             // string (not a secret)
+	UsernameEnv        any            `toml:"username_env"`         // environment variable name
+	PasswordEnv        any            `toml:"password_env"`         // environment variable name
+	PasswordFile       any            `toml:"password_file"`        // path
+	IdentityFile       any            `toml:"identity_file"`        // path to a JSON identity
+	ClientCert         any            `toml:"client_cert"`          // path
+	ClientKey          any            `toml:"client_key"`           // path
+	CABundle           any            `toml:"ca_bundle"`            // path
+	InsecureSkipVerify any            `toml:"insecure_skip_verify"` // bool
+	ConnectTimeout     any            `toml:"connect_timeout"`      // duration
+	Timeout            any            `toml:"timeout"`              // duration
+	MaxAttempts        any            `toml:"max_attempts"`         // integer
+	FailedKeep         any            `toml:"failed_keep"`          // integer
+	Headers            toml.Primitive `toml:"headers"`              // map[string]string
+	Password           any            `toml:"password"`             // refused: secrets never sit in the TOML
 }
 
 // moduleTable is [modules."NAME.wasm"] in the root file and [module] in a sidecar.

@@ -30,6 +30,7 @@ var (
 	// A key becomes a file name in tarballs (./<key>.<format>), hence the strict syntax.
 	keyPattern           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	shippingGroupPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	headerNamePattern    = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	sha256Pattern        = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 	// The base starts tarball file names, <base>-<until>-<index>.tar.gz.
 	tarballBasePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -196,19 +197,118 @@ func (l *loader) license(src *source, prim toml.Primitive) LicenseSettings {
 	return lic
 }
 
-// shipping decodes [shipping].
+// authModes are the values of [shipping] auth.
+var authModes = map[string]bool{"user-pass": true, "x-rh-identity": true, "mutual-tls": true, "none": true}
+
+// shipping decodes [shipping] and applies its defaults. Whether files exist and parse is checked
+// when a gather builds its uploader, which names the file.
 func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
-	var sh ShippingSettings
+	sh := ShippingSettings{
+		ContentType: defaultContentType, Auth: defaultAuth, ConnectTimeout: defaultConnectTimeout,
+		Timeout: defaultUploadTimeout, MaxAttempts: defaultMaxAttempts, FailedKeep: defaultFailedKeep,
+		Headers: map[string]string{},
+	}
 	p := path{}.key("shipping")
 	var t shippingTable
 	if !l.decode(src, p, prim, &t, "a table") {
 		return sh
 	}
+	base := filepath.Dir(src.abs)
 	if s, ok := l.str(src, p.key("url"), t.URL); ok && s != "" {
 		if msg := checkURL(s); msg != "" {
 			l.add(src, p.key("url"), "invalid url %q: %s", s, msg)
 		} else {
 			sh.URL = s
+		}
+	}
+	if t.Password != nil {
+		l.add(src, p.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+	}
+	if s, ok := l.str(src, p.key("content_type"), t.ContentType); ok {
+		if s == "" || strings.ContainsAny(s, "\r\n") {
+			l.add(src, p.key("content_type"), "invalid content_type %q", s)
+		} else {
+			sh.ContentType = s
+		}
+	}
+	authOK := true
+	if s, ok := l.str(src, p.key("auth"), t.Auth); ok {
+		if authModes[s] {
+			sh.Auth = s
+		} else {
+			authOK = false
+			l.add(src, p.key("auth"), `invalid auth %q: must be "user-pass", "x-rh-identity", "mutual-tls" or "none"`, s)
+		}
+	}
+	sh.Username, _ = l.str(src, p.key("username"), t.Username)
+	sh.UsernameEnv, _ = l.str(src, p.key("username_env"), t.UsernameEnv)
+	sh.PasswordEnv, _ = l.str(src, p.key("password_env"), t.PasswordEnv)
+	for _, f := range []struct {
+		key string
+		v   any
+		dst *string
+	}{
+		{"password_file", t.PasswordFile, &sh.PasswordFile}, {"identity_file", t.IdentityFile, &sh.IdentityFile},
+		{"client_cert", t.ClientCert, &sh.ClientCert}, {"client_key", t.ClientKey, &sh.ClientKey},
+		{"ca_bundle", t.CABundle, &sh.CABundle},
+	} {
+		if s, ok := l.str(src, p.key(f.key), f.v); ok && s != "" {
+			*f.dst = absDir(base, s)
+		}
+	}
+	sh.InsecureSkipVerify, _ = l.boolean(src, p.key("insecure_skip_verify"), t.InsecureSkipVerify)
+	if d, ok := l.timeout(src, p.key("connect_timeout"), t.ConnectTimeout); ok {
+		sh.ConnectTimeout = d
+	}
+	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
+		sh.Timeout = d
+	}
+	if n, ok := l.integer(src, p.key("max_attempts"), t.MaxAttempts); ok {
+		if n < 1 || n > 100 {
+			l.add(src, p.key("max_attempts"), "max_attempts %d must be from 1 to 100", n)
+		} else {
+			sh.MaxAttempts = int(n)
+		}
+	}
+	if n, ok := l.integer(src, p.key("failed_keep"), t.FailedKeep); ok {
+		if n < 0 || n > 100000 {
+			l.add(src, p.key("failed_keep"), "failed_keep %d must be from 0 to 100000", n)
+		} else {
+			sh.FailedKeep = int(n)
+		}
+	}
+	var headers map[string]any
+	if l.decode(src, p.key("headers"), t.Headers, &headers, "a table of strings") {
+		for name, v := range headers {
+			s, ok := v.(string)
+			switch {
+			case !ok:
+				l.add(src, p.key("headers").key(name), "must be a string, not %s", tomlType(v))
+			case !headerNamePattern.MatchString(name) || strings.ContainsAny(s, "\r\n"):
+				l.add(src, p.key("headers").key(name), "invalid header %q", name)
+			default:
+				sh.Headers[name] = s
+			}
+		}
+	}
+	if sh.URL == "" || !authOK {
+		return sh
+	}
+	// What each auth mode needs, once there is somewhere to ship.
+	switch sh.Auth {
+	case "user-pass":
+		if sh.Username == "" && sh.UsernameEnv == "" {
+			l.add(src, p.key("username"), "user-pass needs a username (username or username_env)")
+		}
+		if (sh.PasswordEnv == "") == (sh.PasswordFile == "") {
+			l.add(src, p.key("password_env"), "user-pass needs exactly one of password_env and password_file")
+		}
+	case "mutual-tls":
+		if sh.ClientCert == "" {
+			l.add(src, p.key("client_cert"), "mutual-tls needs client_cert")
+		}
+		if sh.ClientKey == "" {
+			l.add(src, p.key("client_key"), "mutual-tls needs client_key")
 		}
 	}
 	return sh
