@@ -36,6 +36,9 @@ type Options struct {
 	// License gates the gather; nil means licensed. Shipper ships manual and scheduled gathers.
 	License LicenseChecker
 	Shipper Shipper
+	// FailedKeep is how many tarballs the ingress did not take are kept in OutDir/failed, the
+	// newest first; 0 keeps none. Their data is collected again by the next run either way.
+	FailedKeep int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger gets clamps, failures and progress; default slog.Default().
@@ -449,6 +452,7 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
 		}
 		if err := g.opts.Shipper.Ship(ctx, t); err != nil {
 			tr.Fate, tr.Error = FateFailed, err.Error()
+			tr.Path = g.keepFailed(t)
 			for _, c := range t.Collections {
 				if s, ok := c.Ref.(*sliceRun); ok {
 					g.stop(s.run)

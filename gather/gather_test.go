@@ -329,13 +329,14 @@ func TestUploadFailureStopsTheKey(t *testing.T) {
 	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
 	e := eventsRegistry(t, "")
 	ship := &dirShipper{dir: t.TempDir(), fail: map[int]bool{3: true}} // the fourth slice's tarball
-	res, err := e.gather(hostfuncs.Manual, ship, func(o *gather.Options) { o.Since = start })
+	res, err := e.gather(hostfuncs.Manual, ship, func(o *gather.Options) { o.Since, o.FailedKeep = start, 5 })
 	require.NoError(t, err)
 	require.True(t, res.Failed())
 	var fates []string
 	for _, tb := range res.Tarballs {
 		fates = append(fates, tb.Fate)
 		if tb.Fate == gather.FateFailed {
+			assert.Equal(t, filepath.Join(e.out, "failed", tb.Name), tb.Path, "kept in failed/")
 			assert.FileExists(t, tb.Path)
 			assert.Contains(t, tb.Error, "unexpected EOF")
 		} else {
@@ -496,4 +497,29 @@ func TestLicenseGate(t *testing.T) {
 		})
 		require.NoError(t, err)
 	})
+}
+
+func TestFailedRetention(t *testing.T) {
+	e := eventsRegistry(t, "")
+	always := &dirShipper{dir: t.TempDir(), fail: map[int]bool{}}
+	for i := range 100 {
+		always.fail[i] = true
+	}
+	for run := range 3 {
+		e.now = e.now.Add(time.Duration(run) * time.Hour)
+		_, err := e.gather(hostfuncs.Manual, always, func(o *gather.Options) {
+			o.Since, o.FailedKeep = e.now.Add(-2*time.Hour), 2
+		})
+		require.NoError(t, err)
+	}
+	kept, err := os.ReadDir(filepath.Join(e.out, "failed"))
+	require.NoError(t, err)
+	assert.Len(t, kept, 2, "failed_keep bounds the folder")
+	assert.Empty(t, tarballs(t, e.out), "nothing failed is left outside failed/")
+
+	_, err = e.gather(hostfuncs.Manual, always, func(o *gather.Options) { o.FailedKeep = 0 })
+	require.NoError(t, err)
+	kept, err = os.ReadDir(filepath.Join(e.out, "failed"))
+	require.NoError(t, err)
+	assert.Len(t, kept, 2, "failed_keep = 0 keeps none of the new ones")
 }

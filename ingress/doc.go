@@ -1,0 +1,56 @@
+// Package ingress is a small, real HTTP server that behaves like the cloud ingress wasmcollector
+// uploads its tarballs to, for development, demos and end-to-end tests.
+//
+// It sits at the far end of the flow (design.md, "The flow"): packaging writes a .tar.gz,
+// shipping POSTs it here, and this package checks the request the way the cloud would, stores the
+// tarball and remembers what it accepted. `wasmcollector ingress --listen <addr> --dir <dir>`
+// serves a [Server]; tests embed one in an httptest server. It imports only the standard library
+// and [packaging] (to read tarballs back with [packaging.ReadTarball]).
+//
+// # Uploads
+//
+// An upload is a POST to [Config.Path] (default [DefaultPath]) whose body is multipart/form-data
+// with a part named "file" carrying a filename and the tarball, as upstream's ship() sends it
+// (reference/upstream-behaviour.md 4.4). Checks run in this order, the first failure answering:
+//
+//  1. injected failures ([Server.FailNext]), before anything else, so retry tests see them
+//     whatever the credentials;
+//  2. authentication: HTTP Basic ([Config.Username]) and/or an x-rh-identity header
+//     ([Config.RequireIdentity]), either one satisfying when both are set → 401;
+//  3. size: the whole request body is limited to [Config.MaxBytes] → 413;
+//  4. the multipart body: a part named "file" (other parts are read and ignored, a second "file"
+//     part is an error) with a plain filename (no directory, no leading dot) → 400, and an
+//     accepted part content type ([Config.ContentTypes]) → 415;
+//  5. the tarball, streamed to a temporary file in [Config.Dir], never held in memory: a
+//     readable gzip'd tar, with a manifest.json that is a JSON object of string to string, every
+//     file of which is a member of the tarball → 400.
+//
+// An accepted upload is stored as Dir/<received, UTC, 20060102T150405Z>-<sequence>-<filename>
+// and answered 202 with
+//
+//	{"request_id": "<32 hex digits>", "upload": {"name": "<filename>", "size": <bytes>}}
+//
+// A rejected one is answered with its status and
+//
+//	{"errors": [{"status": 400, "detail": "<reason>"}]}
+//
+// and leaves nothing in Dir. Other methods on Path answer 405, other paths 404. Every request is
+// logged as one line through [Config.Logger] with its status, filename, size and reason.
+//
+// # Control endpoints
+//
+// For demos, the server also answers, to loopback clients only (403 otherwise), and without
+// authentication or injected failures:
+//
+//   - POST <Path>/_fail?n=2&mode=drop calls [Server.FailNext]: n defaults to 1, mode is one of
+//     500, 503, drop, hang. It answers 200 with {"n": 2, "mode": "drop"}.
+//   - GET <Path>/_uploads answers 200 with the JSON list of [Server.Uploads], oldest first, in the
+//     shape of [Upload.MarshalJSON].
+//
+// # Differences from the real ingress
+//
+// The real service answers 202 with request_id and account details and checks far more (the
+// content type names a registered service, the identity comes from its gateway). This one checks
+// only what wasmcollector must get right: request shape, credentials, size, content type and a
+// well-formed tarball whose manifest matches its members.
+package ingress

@@ -1,0 +1,42 @@
+// Package shipping uploads the tarballs the gather produced to a cloud ingress, such as
+// console.redhat.com's ingress service.
+//
+// It sits at the end of the flow (design.md, "The flow"): [packaging] writes each package as a
+// .tar.gz file, the gather hands every [packaging.Tarball] to a shipper, and an [Uploader] posts it
+// to the ingress, one HTTP request per tarball. An Uploader implements the gather's Shipper
+// interface; the CLI builds one from the TOML's [shipping] table (design.md D10), resolving
+// passwords and keys through [Secret] so they never sit in the TOML itself.
+//
+// # The request
+//
+// Each upload is one POST to [Config.URL] with a multipart/form-data body holding exactly one
+// part: form field "file", file name [packaging.Tarball.Name], part Content-Type
+// [Config.ContentType]. The tarball is streamed from disk, never loaded into memory, and the
+// request carries its exact Content-Length. Credentials depend on [Config.Auth]: HTTP Basic
+// (user-pass), a base64 JSON identity in the x-rh-identity header (x-rh-identity, for
+// development ingresses), a TLS client certificate (mutual-tls), or nothing (none). This is the
+// request upstream's Package.ship sends (reference/upstream-behaviour.md 4.4).
+//
+// # Outcomes
+//
+// A 2xx answer means the ingress accepted the tarball. An answer of 429, a 5xx or a transport
+// failure (refused or reset connection, timeout) is retried with capped exponential backoff and
+// full jitter, honouring Retry-After on 429 and 503, up to [Config.MaxAttempts] attempts. Any
+// other answer (4xx, a 3xx left unfollowed) fails at once. Every failure is returned as an
+// [*UploadError] that says whether it was an ingress answer or a transport error and whether it
+// was of a retryable kind; callers branch with errors.As, never on the text.
+//
+// # Differences from upstream
+//
+//   - Upstream did not retry and let network exceptions escape the gather; here transport errors,
+//     5xx and 429 are retried a bounded number of times and then reported (design.md D5).
+//   - Redirects 307 and 308 are followed with the body; 301, 302 and 303 are not followed, since
+//     following them turns the POST into a GET without the tarball that may well answer 200 and
+//     pass for a successful upload. Upstream's HTTP client followed them all.
+//   - Credentials (Authorization, x-rh-identity) are never sent to another scheme, host or port
+//     than the URL's when a redirect leads there; upstream sent x-rh-identity anywhere.
+//   - A Content-Type in [Config.Headers] is ignored rather than required (upstream deleted it and
+//     crashed when it was absent).
+//   - One attempt is bounded by [Config.Timeout] (default 5 minutes) as a whole, where upstream
+//     had a 31 s read timeout that a slow ingress reading a large tarball could trip.
+package shipping
