@@ -34,6 +34,7 @@ type Options struct {
 	Until     string
 	Subset    []string
 	Out       string
+	Interval  time.Duration
 	Output    cmdutil.OutputFormat
 }
 
@@ -78,12 +79,39 @@ plain dates, UTC.`,
 	fl.StringVar(&opts.Until, "until", "", "end of the window, inclusive (default now)")
 	fl.StringSliceVar(&opts.Subset, "subset", nil, "only these `keys` (comma-separated; config always runs)")
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
+	fl.DurationVar(&opts.Interval, "interval", 0, "keep running and gather every `duration` (e.g. 4h) until stopped")
 	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
 	return cmd
 }
 
-// Run gathers.
+// Run gathers, once or every --interval.
 func Run(ctx context.Context, opts *Options) error {
+	if opts.Interval <= 0 {
+		return runOnce(ctx, opts)
+	}
+	if opts.Since != "" || opts.Until != "" {
+		return cmdutil.BadInput("--interval gathers up to now each time: drop --since and --until")
+	}
+	log := opts.Factory.Logger
+	for {
+		err := runOnce(ctx, opts)
+		switch code := cmdutil.Code(err); {
+		case code == cmdutil.ExitBadInput:
+			return err
+		case errors.Is(err, state.ErrLocked):
+			log.Info("another gather holds the lock; skipping this round", "next_in", opts.Interval)
+		case err != nil && ctx.Err() == nil:
+			log.Error("gather round failed", "error", err, "next_in", opts.Interval)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(opts.Interval):
+		}
+	}
+}
+
+func runOnce(ctx context.Context, opts *Options) error {
 	f := opts.Factory
 	if n := btoi(opts.DryRun) + btoi(opts.Manual) + btoi(opts.Scheduled); n > 1 {
 		return cmdutil.BadInput("--dry-run, --manual and --scheduled exclude each other")
