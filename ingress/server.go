@@ -126,6 +126,9 @@ func New(cfg Config) (*Server, error) {
 	types := make([]string, 0, len(cfg.ContentTypes))
 	for _, t := range cfg.ContentTypes {
 		mt, _, err := mime.ParseMediaType(t)
+		if err == nil && !strings.Contains(mt, "/") {
+			err = errors.New("not of the form type/subtype")
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("content type %q: %w", t, err))
 			continue
