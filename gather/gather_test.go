@@ -413,7 +413,9 @@ func TestBadIntervalWritesNothing(t *testing.T) {
 
 func TestShippingNotConfigured(t *testing.T) {
 	e := eventsRegistry(t, "")
-	_, err := e.gather(hostfuncs.Manual, gather.ShipperFromRegistry(e.reg), nil)
+	shipper, err := gather.ShipperFromRegistry(e.reg, "test", quiet)
+	require.NoError(t, err)
+	_, err = e.gather(hostfuncs.Manual, shipper, nil)
 	require.ErrorIs(t, err, gather.ErrShippingNotConfigured)
 	assert.Contains(t, err.Error(), "--dry-run")
 }

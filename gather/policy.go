@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/shipping"
 )
 
 // LicenseChecker is the license gate (upstream's _is_valid_license, D10): a gather runs only when
@@ -56,23 +58,56 @@ func (l fileLicense) CheckLicense(context.Context) error {
 	return nil
 }
 
-// ShipperFromRegistry is the default shipper from the TOML's [shipping] table. Uploads are not
-// implemented yet (the shipping issue brings them): without a URL it reports shipping as not
-// configured, and with one every upload fails, so a manual gather ends cleanly with its tarballs
-// kept and its keys not advanced.
-func ShipperFromRegistry(reg *registry.Registry) Shipper {
-	return pendingShipper{url: reg.Shipping.URL}
-}
-
-type pendingShipper struct{ url string }
-
-func (s pendingShipper) Configured() error {
-	if s.url == "" {
-		return fmt.Errorf("%w: set [shipping] url in the TOML, or gather with --dry-run", ErrShippingNotConfigured)
+// ShipperFromRegistry builds the shipper the TOML's [shipping] table describes: an uploader, or,
+// without a URL, one that reports shipping as not configured (so dry-runs still work). Secrets are
+// read here, from the environment variables and files the TOML names; a missing one is an error
+// naming it.
+func ShipperFromRegistry(reg *registry.Registry, userAgent string, log *slog.Logger) (Shipper, error) {
+	sh := reg.Shipping
+	if sh.URL == "" {
+		return notConfigured{}, nil
 	}
-	return nil
+	cfg := shipping.Config{
+		URL: sh.URL, ContentType: sh.ContentType, UserAgent: userAgent, Headers: sh.Headers,
+		Auth: shipping.Auth(sh.Auth), Username: sh.Username, ClientCertFile: sh.ClientCert,
+		ClientKeyFile: sh.ClientKey, CABundleFile: sh.CABundle, InsecureSkipVerify: sh.InsecureSkipVerify,
+		ConnectTimeout: sh.ConnectTimeout, Timeout: sh.Timeout, MaxAttempts: sh.MaxAttempts,
+		InitialBackoff: sh.RetryBackoff,
+	}
+	var errs []error
+	if sh.Auth == string(shipping.AuthUserPass) {
+		if sh.UsernameEnv != "" {
+			u, err := shipping.Secret{Env: sh.UsernameEnv}.Resolve()
+			errs = append(errs, err)
+			cfg.Username = u
+		}
+		p, err := shipping.Secret{Env: sh.PasswordEnv, File: sh.PasswordFile}.Resolve()
+		errs = append(errs, err)
+		cfg.Password = p
+	}
+	if sh.Auth == string(shipping.AuthIdentity) && sh.IdentityFile != "" {
+		b, err := os.ReadFile(sh.IdentityFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shipping identity_file: %w", err))
+		}
+		cfg.Identity = b
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	u, err := shipping.New(cfg, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
-func (s pendingShipper) Ship(context.Context, *packaging.Tarball) error {
-	return fmt.Errorf("upload to %s: this build cannot upload yet", s.url)
+type notConfigured struct{}
+
+func (notConfigured) Configured() error {
+	return fmt.Errorf("%w: set [shipping] url in the TOML, or gather with --dry-run", ErrShippingNotConfigured)
+}
+
+func (notConfigured) Ship(context.Context, *packaging.Tarball) error {
+	return ErrShippingNotConfigured
 }

@@ -381,6 +381,7 @@ insecure_skip_verify = true
 connect_timeout = "5s"
 timeout = "2m"
 max_attempts = 3
+retry_backoff = "10ms"
 failed_keep = 0
 [shipping.headers]
 X-Product = "acme 4.6"
@@ -391,7 +392,7 @@ X-Product = "acme 4.6"
 					Auth: "mutual-tls", Username: "acme", UsernameEnv: "ACME_USER", PasswordEnv: "ACME_PASSWORD",
 					IdentityFile: filepath.Join(dir, "identity.json"), ClientCert: filepath.Join(dir, "pki", "cert.pem"),
 					ClientKey: "/etc/pki/key.pem", CABundle: filepath.Join(dir, "pki", "ca.pem"), InsecureSkipVerify: true,
-					ConnectTimeout: 5 * time.Second, Timeout: 2 * time.Minute, MaxAttempts: 3, FailedKeep: 0,
+					ConnectTimeout: 5 * time.Second, Timeout: 2 * time.Minute, MaxAttempts: 3, FailedKeep: 0, RetryBackoff: 10 * time.Millisecond,
 					Headers: map[string]string{"X-Product": "acme 4.6"},
 				}
 			},
@@ -1265,6 +1266,6 @@ func defaultShipping() ShippingSettings {
 	return ShippingSettings{
 		ContentType: "application/vnd.redhat.wasmcollector.analytics+tgz", Auth: "user-pass",
 		ConnectTimeout: 31 * time.Second, Timeout: 5 * time.Minute, MaxAttempts: 5, FailedKeep: 20,
-		Headers: map[string]string{},
+		RetryBackoff: time.Second, Headers: map[string]string{},
 	}
 }

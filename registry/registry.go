@@ -152,6 +152,9 @@ type ShippingSettings struct {
 	// MaxAttempts bounds the tries of one upload (default 5): transport errors, 5xx and 429 are
 	// retried with backoff (D5).
 	MaxAttempts int
+	// RetryBackoff is the first wait before a retry (default 1s); each next wait may double, up
+	// to a minute, with full jitter.
+	RetryBackoff time.Duration
 	// FailedKeep is how many unshipped tarballs to keep in <out_dir>/failed; default 20.
 	FailedKeep int
 	// Headers are extra request headers ([shipping.headers]); never nil.
@@ -166,6 +169,7 @@ const (
 	defaultConnectTimeout = 31 * time.Second
 	defaultUploadTimeout  = 5 * time.Minute
 	defaultMaxAttempts    = 5
+	defaultRetryBackoff   = time.Second
 	defaultFailedKeep     = 20
 	defaultModulesDir     = "modules"
 	defaultMemoryLimit    = 64 << 20

@@ -76,6 +76,7 @@ type shippingTable struct {
 	ConnectTimeout     any            `toml:"connect_timeout"`      // duration
 	Timeout            any            `toml:"timeout"`              // duration
 	MaxAttempts        any            `toml:"max_attempts"`         // integer
+	RetryBackoff       any            `toml:"retry_backoff"`        // duration
 	FailedKeep         any            `toml:"failed_keep"`          // integer
 	Headers            toml.Primitive `toml:"headers"`              // map[string]string
 	Password           any            `toml:"password"`             // refused: secrets never sit in the TOML

@@ -206,6 +206,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	sh := ShippingSettings{
 		ContentType: defaultContentType, Auth: defaultAuth, ConnectTimeout: defaultConnectTimeout,
 		Timeout: defaultUploadTimeout, MaxAttempts: defaultMaxAttempts, FailedKeep: defaultFailedKeep,
+		RetryBackoff: defaultRetryBackoff,
 		Headers: map[string]string{},
 	}
 	p := path{}.key("shipping")
@@ -269,6 +270,9 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 		} else {
 			sh.MaxAttempts = int(n)
 		}
+	}
+	if d, ok := l.timeout(src, p.key("retry_backoff"), t.RetryBackoff); ok {
+		sh.RetryBackoff = d
 	}
 	if n, ok := l.integer(src, p.key("failed_keep"), t.FailedKeep); ok {
 		if n < 0 || n > 100000 {

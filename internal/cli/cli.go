@@ -1,6 +1,6 @@
 // Package cli is the wasmcollector command line: the root command, its global flags, and the
 // mapping of errors to one-line messages and exit codes. Each subcommand lives in its own package
-// (gather, inspect, state, list, validate, run, version) and gets its dependencies from a [cmdutil.Factory].
+// (gather, inspect, ingress, state, list, validate, run, version) and gets its dependencies from a [cmdutil.Factory].
 package cli
 
 import (
@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/internal/cli/gathercmd"
+	"github.com/wasmcollector/wasmcollector/internal/cli/ingresscmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/inspect"
 	"github.com/wasmcollector/wasmcollector/internal/cli/list"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
@@ -95,6 +96,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 	root.AddCommand(
 		gathercmd.NewCmdGather(f, nil),
 		inspect.NewCmdInspect(f, nil),
+		ingresscmd.NewCmdIngress(f),
 		statecmd.NewCmdState(f),
 		list.NewCmdList(f, nil),
 		validate.NewCmdValidate(f, nil),

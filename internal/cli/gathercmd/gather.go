@@ -148,6 +148,12 @@ func runOnce(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	var shipper gather.Shipper
+	if typ != hostfuncs.DryRun {
+		if shipper, err = gather.ShipperFromRegistry(reg, "wasmcollector/"+f.Version, f.Logger); err != nil {
+			return cmdutil.BadInput("%w", err)
+		}
+	}
 	eng, err := gather.NewEngine(ctx, reg, f.Logger)
 	if err != nil {
 		return err
@@ -157,8 +163,9 @@ func runOnce(ctx context.Context, opts *Options) error {
 	g := gather.Options{
 		Registry: reg, Executor: gather.NewEngineExecutor(eng, reg), Type: typ,
 		Since: since, Until: until, Subset: opts.Subset, OutDir: out,
-		Store: store, Locker: store, License: gather.LicenseFromRegistry(reg), Shipper: gather.ShipperFromRegistry(reg),
-		Now: f.Now, Logger: f.Logger,
+		Store: store, Locker: store, License: gather.LicenseFromRegistry(reg), Shipper: shipper,
+		FailedKeep: reg.Shipping.FailedKeep,
+		Now:        f.Now, Logger: f.Logger,
 	}
 	var bar *progressLine
 	if typ != hostfuncs.Scheduled && cmdutil.IsTerminal(f.Stderr) {
