@@ -207,7 +207,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 		ContentType: defaultContentType, Auth: defaultAuth, ConnectTimeout: defaultConnectTimeout,
 		Timeout: defaultUploadTimeout, MaxAttempts: defaultMaxAttempts, FailedKeep: defaultFailedKeep,
 		RetryBackoff: defaultRetryBackoff,
-		Headers: map[string]string{},
+		Headers:      map[string]string{},
 	}
 	p := path{}.key("shipping")
 	var t shippingTable
