@@ -23,11 +23,8 @@ $(MODULES_DIR)/%.wasm: examples/%/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/$*
 
-demo: build guests ## Build everything, then a dry-run gather of the examples into ./out
-	./$(BIN) validate
-	./$(BIN) list
-	./$(BIN) gather --dry-run --out out --log-level warn
-	./$(BIN) inspect "$$(ls -t out/*.tar.gz | head -n 1)"
+demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
+	scripts/demo
 
 deps: ## Install what the tests need (Debian packages) when missing
 	@command -v wat2wasm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt; }
