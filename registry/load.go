@@ -63,6 +63,7 @@ type loader struct {
 	states      map[string]*moduleState // by module name
 	order       []*moduleState          // referenced modules, by first reference
 	rootCfgs    []*moduleCfg            // [modules."NAME"] of the root file, by line
+	grants      []grant                 // every `datasources` list, checked at the end
 	problems    Problems
 }
 
@@ -100,11 +101,13 @@ func (l *loader) load(name string) *Registry {
 	l.reg.Gather = l.gather(root, f.Gather)
 	l.reg.License = l.license(root, f.License)
 	l.reg.Shipping = l.shipping(root, f.Shipping)
+	l.reg.DataSources = l.dataSources(root, f.DataSources)
 	l.rootModules(root, f.Modules)
 	l.collectors(root, f.Collector, "")
 	l.unknownKeys(root)
 	l.sidecars()
 	l.finishModules()
+	l.finishGrants()
 	l.checkConfig()
 	l.checkDuplicates()
 	return l.reg
@@ -282,11 +285,17 @@ func (l *loader) unknownKeys(src *source) {
 }
 
 // rootOnly lists the tables only the root file may have.
-var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true}
+var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true}
 
 // isParam reports whether k lies inside a collector's params, where any key goes.
 func isParam(k toml.Key) bool {
-	return len(k) > 2 && k[0] == "collector" && k[1] == "params" || len(k) > 2 && k[0] == "shipping" && k[1] == "headers"
+	switch {
+	case len(k) > 2 && k[0] == "collector" && k[1] == "params", len(k) > 2 && k[0] == "shipping" && k[1] == "headers":
+		return true
+	case len(k) > 3 && k[0] == "modules" && k[2] == "mounts", len(k) > 2 && k[0] == "module" && k[1] == "mounts":
+		return true // guest paths
+	}
+	return false
 }
 
 // wrongCase reports whether a schema key in k (every segment but module names) has upper-case

@@ -33,6 +33,9 @@ type moduleCfg struct {
 	mem    uint64
 	memSet bool
 	used   bool
+	ds     []string // nil when unset
+	mounts []Mount  // nil when unset
+	env    []string // nil when unset
 }
 
 // where is a value in a source.
@@ -90,6 +93,19 @@ func (l *loader) moduleCfg(src *source, p path, name string, t *moduleTable) *mo
 		}
 	}
 	cfg.mem, cfg.memSet = l.memoryLimit(src, p.key("memory_limit"), t.MemoryLimit)
+	if names, ok := l.names(src, p.key("datasources"), t.DataSources); ok {
+		cfg.ds = names
+		l.grants = append(l.grants, grant{src: src, p: p.key("datasources"), names: names})
+	}
+	cfg.mounts = l.mounts(src, p.key("mounts"), t.Mounts)
+	if names, ok := l.names(src, p.key("env"), t.Env); ok {
+		for _, n := range names {
+			if !envNamePattern.MatchString(n) {
+				l.add(src, p.key("env"), "invalid environment variable name %q", n)
+			}
+		}
+		cfg.env = names
+	}
 	return cfg
 }
 
@@ -168,6 +184,15 @@ func (l *loader) finishModules() {
 			cfg.used = true
 			if cfg.memSet {
 				m.MemoryLimit = cfg.mem
+			}
+			if cfg.ds != nil {
+				m.DataSources = cfg.ds
+			}
+			if cfg.mounts != nil {
+				m.Mounts = cfg.mounts
+			}
+			if cfg.env != nil {
+				m.Env = cfg.env
 			}
 			if cfg.sha != "" {
 				pin = cfg

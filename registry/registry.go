@@ -24,6 +24,8 @@ type Registry struct {
 	License LicenseSettings
 	// Shipping holds the [shipping] table: where tarballs are uploaded.
 	Shipping ShippingSettings
+	// DataSources holds the [datasources.NAME] tables, by name.
+	DataSources map[string]*DataSource
 	// Modules lists every module a collector references, once each, in order of first reference
 	// (root file first, then sidecars sorted by file name).
 	Modules []*Module
@@ -204,6 +206,41 @@ type Module struct {
 	// Sidecar is the absolute path of the sidecar TOML that declares this module's collectors,
 	// "" if there is none.
 	Sidecar string
+	// DataSources are granted to every collector of the module. TOML `datasources`.
+	DataSources []string
+	// Mounts are host directories the module may read, as WASI preopens. TOML
+	// `mounts = {"/guest/path" = "host/dir"}`, host paths relative to the file that says so.
+	Mounts []Mount
+	// Env names host environment variables passed to the module (only those). TOML `env`.
+	Env []string
+}
+
+// Mount is one read-only directory granted to a module.
+type Mount struct {
+	// Guest is the absolute path the module sees.
+	Guest string
+	// Host is the absolute host directory behind it.
+	Host string
+}
+
+// DataSource is a [datasources.NAME] table: a database collectors may read, read-only, when
+// granted. Secrets are never in the TOML: it names the variable or file holding them.
+type DataSource struct {
+	// Name is the table's name, which grants use.
+	Name string
+	// Driver is "sqlite" or "postgres".
+	Driver string
+	// Path is the SQLite file (absolute).
+	Path string
+	// DSN is the PostgreSQL connection string without secrets; or DSNEnv / DSNFile name where
+	// the whole DSN is.
+	DSN, DSNEnv, DSNFile string
+	// PasswordEnv or PasswordFile name where the PostgreSQL password is, if the DSN lacks one.
+	PasswordEnv, PasswordFile string
+	// MaxRows and MaxBytes cap what one query returns to a guest; Timeout caps one statement.
+	// Defaults 1,000,000 rows, 64 MiB, 30s.
+	MaxRows, MaxBytes int64
+	Timeout           time.Duration
 }
 
 // Format is the output format of a collector.
@@ -307,6 +344,9 @@ type Collector struct {
 	Limits Limits
 	// Timeout limits one invocation: the collector's `timeout`, else Runtime.Timeout.
 	Timeout time.Duration
+	// DataSources are the data sources the collector may read: its own `datasources` and its
+	// module's, each once, in that order.
+	DataSources []string
 	// Source is where the [[collector]] header is.
 	Source Position
 }

@@ -12,13 +12,29 @@ import "github.com/BurntSushi/toml"
 
 // rootFile is collectors.toml.
 type rootFile struct {
-	Runtime   toml.Primitive `toml:"runtime"`   // runtimeTable
-	Limits    toml.Primitive `toml:"limits"`    // limitsTable
-	Gather    toml.Primitive `toml:"gather"`    // gatherTable
-	License   toml.Primitive `toml:"license"`   // licenseTable
-	Shipping  toml.Primitive `toml:"shipping"`  // shippingTable
-	Modules   toml.Primitive `toml:"modules"`   // map[string]toml.Primitive of moduleTable, keyed by module name
-	Collector toml.Primitive `toml:"collector"` // []toml.Primitive of collectorTable
+	Runtime     toml.Primitive `toml:"runtime"`     // runtimeTable
+	Limits      toml.Primitive `toml:"limits"`      // limitsTable
+	Gather      toml.Primitive `toml:"gather"`      // gatherTable
+	License     toml.Primitive `toml:"license"`     // licenseTable
+	Shipping    toml.Primitive `toml:"shipping"`    // shippingTable
+	Modules     toml.Primitive `toml:"modules"`     // map[string]toml.Primitive of moduleTable, keyed by module name
+	DataSources toml.Primitive `toml:"datasources"` // map[string]toml.Primitive of dataSourceTable
+	Collector   toml.Primitive `toml:"collector"`   // []toml.Primitive of collectorTable
+}
+
+// dataSourceTable is [datasources.NAME].
+type dataSourceTable struct {
+	Driver       any `toml:"driver"`        // sqlite | postgres
+	Path         any `toml:"path"`          // sqlite file
+	DSN          any `toml:"dsn"`           // postgres, without secrets
+	DSNEnv       any `toml:"dsn_env"`       // environment variable holding the DSN
+	DSNFile      any `toml:"dsn_file"`      // file holding the DSN
+	PasswordEnv  any `toml:"password_env"`  // environment variable holding the password
+	PasswordFile any `toml:"password_file"` // file holding the password
+	MaxRows      any `toml:"max_rows"`      // integer
+	MaxBytes     any `toml:"max_bytes"`     // size
+	Timeout      any `toml:"timeout"`       // duration
+	Password     any `toml:"password"`      // refused: secrets never sit in the TOML
 }
 
 // sidecarFile is a NAME.toml beside NAME.wasm in the modules directory.
@@ -84,8 +100,11 @@ type shippingTable struct {
 
 // moduleTable is [modules."NAME.wasm"] in the root file and [module] in a sidecar.
 type moduleTable struct {
-	SHA256      any `toml:"sha256"`       // 64 hex digits
-	MemoryLimit any `toml:"memory_limit"` // size
+	DataSources any            `toml:"datasources"`  // []string: data sources every collector of the module may use
+	Mounts      toml.Primitive `toml:"mounts"`       // map guest path → host directory, read-only
+	Env         any            `toml:"env"`          // []string: environment variables passed through
+	SHA256      any            `toml:"sha256"`       // 64 hex digits
+	MemoryLimit any            `toml:"memory_limit"` // size
 }
 
 // collectorTable is one [[collector]].
@@ -102,5 +121,6 @@ type collectorTable struct {
 	Function             any            `toml:"function"`                // string
 	Timeout              any            `toml:"timeout"`                 // duration string
 	Params               toml.Primitive `toml:"params"`                  // map[string]any
+	DataSources          any            `toml:"datasources"`             // []string
 	Limits               toml.Primitive `toml:"limits"`                  // limitsTable
 }

@@ -423,6 +423,10 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		c.Params = map[string]any{}
 	}
 	c.Limits = l.limits(src, p.key("limits"), t.Limits, l.reg.Limits)
+	if names, ok := l.names(src, p.key("datasources"), t.DataSources); ok {
+		c.DataSources = names
+		l.grants = append(l.grants, grant{src: src, p: p.key("datasources"), names: names})
+	}
 
 	if c.Config {
 		if c.Format != FormatJSON {

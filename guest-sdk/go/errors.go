@@ -26,6 +26,7 @@ const (
 	StatusNotFound       = abi.NotFound       // no such parameter
 	StatusBufferTooSmall = abi.BufferTooSmall // the answer did not fit (the SDK retries for you)
 	StatusDenied         = abi.Denied         // the collector lacks the capability
+	StatusQueryFailed    = abi.QueryFailed    // a data-source query failed; the error says why
 )
 
 // statusNoHost is what the !wasip1 stand-ins return; the wrappers turn it into ErrNoHost. No host
@@ -41,11 +42,18 @@ type StatusError struct {
 	Func string
 	// Status is what it returned; never StatusOK.
 	Status Status
+	// Reason is the host's explanation, for data calls (from last_error); "" otherwise.
+	Reason string
 }
 
-// Error returns a message such as "wasmcollector: csv_rows: over_budget".
+// Error returns a message such as "wasmcollector: csv_rows: over_budget", followed by the host's
+// reason for data calls ("wasmcollector: db_query: query_failed: …").
 func (e *StatusError) Error() string {
-	return "wasmcollector: " + e.Func + ": " + e.Status.String()
+	msg := "wasmcollector: " + e.Func + ": " + e.Status.String()
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
 }
 
 // statusErr turns a host function's status into nil, ErrNoHost or a *StatusError.

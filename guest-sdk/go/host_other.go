@@ -21,3 +21,12 @@ func hostParam(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) u
 func hostParamsJSON(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
 func hostLog(int32, unsafe.Pointer, uint32) uint32                 { return statusNoHost }
 func hostFail(unsafe.Pointer, uint32) uint32                       { return statusNoHost }
+
+func hostDBQuery(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32 {
+	return statusNoHost
+}
+func hostDBResult(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
+func hostDBStreamCSV(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32 {
+	return statusNoHost
+}
+func hostLastError(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }

@@ -46,3 +46,19 @@ func hostLog(level int32, ptr unsafe.Pointer, n uint32) uint32
 //go:wasmimport wasmcollector_v1 fail
 //go:noescape
 func hostFail(ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmcollector_v1 db_query
+//go:noescape
+func hostDBQuery(src unsafe.Pointer, srcLen uint32, sql unsafe.Pointer, sqlLen uint32, params unsafe.Pointer, paramsLen uint32, lenOut unsafe.Pointer) uint32
+
+//go:wasmimport wasmcollector_v1 db_result
+//go:noescape
+func hostDBResult(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32
+
+//go:wasmimport wasmcollector_v1 db_stream_csv
+//go:noescape
+func hostDBStreamCSV(src unsafe.Pointer, srcLen uint32, sql unsafe.Pointer, sqlLen uint32, params unsafe.Pointer, paramsLen uint32, rowsOut unsafe.Pointer) uint32
+
+//go:wasmimport wasmcollector_v1 last_error
+//go:noescape
+func hostLastError(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32

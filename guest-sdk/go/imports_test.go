@@ -23,6 +23,10 @@ var abiParams = map[string]int{
 	abi.FuncParamsJSON:     3,
 	abi.FuncLog:            3,
 	abi.FuncFail:           2,
+	abi.FuncDBQuery:        7,
+	abi.FuncDBResult:       3,
+	abi.FuncDBStreamCSV:    7,
+	abi.FuncLastError:      3,
 }
 
 // host_wasip1.go declares exactly one //go:wasmimport per ABI v1 function, from module

@@ -25,6 +25,10 @@ const (
 	FuncParamsJSON     = "params_json"     // (buf_ptr, buf_cap, len_out_ptr i32) -> status
 	FuncLog            = "log"             // (level, ptr, len i32) -> status
 	FuncFail           = "fail"            // (ptr, len i32) -> status
+	FuncDBQuery        = "db_query"        // (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, len_out_ptr i32) -> status
+	FuncDBResult       = "db_result"       // (buf_ptr, buf_cap, len_out_ptr i32) -> status
+	FuncDBStreamCSV    = "db_stream_csv"   // (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, rows_out_ptr i32) -> status
+	FuncLastError      = "last_error"      // (buf_ptr, buf_cap, len_out_ptr i32) -> status
 )
 
 // Functions lists every ABI v1 host function name.
@@ -32,6 +36,7 @@ func Functions() []string {
 	return []string{
 		FuncEmitJSON, FuncCSVHeader, FuncCSVRows, FuncSliceBounds, FuncCollectionType,
 		FuncParam, FuncParamsJSON, FuncLog, FuncFail,
+		FuncDBQuery, FuncDBResult, FuncDBStreamCSV, FuncLastError,
 	}
 }
 
@@ -62,12 +67,15 @@ const (
 	BufferTooSmall Status = 7
 	// Denied means the collector was not granted the capability the call needs.
 	Denied Status = 8
+	// QueryFailed means a data-source query failed (syntax, a write refused, a time or size
+	// cap); last_error says why.
+	QueryFailed Status = 9
 )
 
 var statusNames = [...]string{
 	OK: "ok", Invalid: "invalid", TooLarge: "too_large", OverBudget: "over_budget",
 	WrongFormat: "wrong_format", WrongState: "wrong_state", NotFound: "not_found",
-	BufferTooSmall: "buffer_too_small", Denied: "denied",
+	BufferTooSmall: "buffer_too_small", Denied: "denied", QueryFailed: "query_failed",
 }
 
 // String returns the status's ABI name, such as "too_large".

@@ -1,0 +1,217 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"github.com/wasmcollector/wasmcollector/internal/abi"
+)
+
+// Column describes one column of a query result.
+type Column struct {
+	// Name is the column's name as the query gives it.
+	Name string `json:"name"`
+	// Type is "int", "float", "text", "bool", "timestamp" or "bytes".
+	Type string `json:"type"`
+}
+
+// Result is what [Query] returns: the columns, and the rows with typed values: nil (NULL),
+// int64, float64, string, bool, time.Time (UTC) or []byte.
+type Result struct {
+	Columns []Column
+	Rows    [][]any
+}
+
+// Query runs one read-only statement on the data source named source (granted to this collector
+// in the TOML) and returns its rows. Parameters are named @name in the SQL; params gives their
+// values (nil, bool, integers, floats, string, time.Time). The host binds @since and @until to the
+// slice bounds itself. The result is held in memory: for big tables use [StreamCSV].
+//
+//	r, err := collector.Query("awx", "SELECT id, name FROM main_organization WHERE id > @after", map[string]any{"after": 3})
+func Query(source, sql string, params map[string]any) (*Result, error) {
+	p, err := encodeParams(params)
+	if err != nil {
+		return nil, err
+	}
+	var n uint32
+	sp, sn := stringArg(source)
+	qp, qn := stringArg(sql)
+	pp, pn := bytesArg(p)
+	st := hostDBQuery(sp, sn, qp, qn, pp, pn, unsafe.Pointer(&n))
+	runtime.KeepAlive(source)
+	runtime.KeepAlive(sql)
+	runtime.KeepAlive(p)
+	if st != uint32(abi.OK) {
+		return nil, dataErr(abi.FuncDBQuery, st)
+	}
+	raw, st := readValue(func(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32 {
+		return hostDBResult(buf, bufCap, lenOut)
+	})
+	if st != uint32(abi.OK) {
+		return nil, statusErr(abi.FuncDBResult, st)
+	}
+	return decodeResult(raw)
+}
+
+// StreamCSV runs one read-only statement on the data source named source and writes its result
+// straight into this collector's CSV output, without passing it through guest memory: the header
+// from the column names, then the rows. It returns the number of rows. If a header is already set
+// the result's must be the same. Any failure fails the invocation (rows may have been written).
+func StreamCSV(source, sql string, params map[string]any) (int64, error) {
+	p, err := encodeParams(params)
+	if err != nil {
+		return 0, err
+	}
+	var rows uint64
+	sp, sn := stringArg(source)
+	qp, qn := stringArg(sql)
+	pp, pn := bytesArg(p)
+	st := hostDBStreamCSV(sp, sn, qp, qn, pp, pn, unsafe.Pointer(&rows))
+	runtime.KeepAlive(source)
+	runtime.KeepAlive(sql)
+	runtime.KeepAlive(p)
+	if st != uint32(abi.OK) {
+		return 0, dataErr(abi.FuncDBStreamCSV, st)
+	}
+	return int64(rows), nil
+}
+
+// Maps returns the rows keyed by column name.
+func (r *Result) Maps() []map[string]any {
+	out := make([]map[string]any, len(r.Rows))
+	for i, row := range r.Rows {
+		m := make(map[string]any, len(r.Columns))
+		for j, c := range r.Columns {
+			m[c.Name] = row[j]
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// Int returns the single value of a one-row, one-column result as an integer (COUNT(*) and the
+// like); NULL is 0.
+func (r *Result) Int() (int64, error) {
+	if len(r.Rows) != 1 || len(r.Columns) != 1 {
+		return 0, fmt.Errorf("collector: want one value, the result has %d rows of %d columns", len(r.Rows), len(r.Columns))
+	}
+	switch v := r.Rows[0][0].(type) {
+	case nil:
+		return 0, nil
+	case int64:
+		return v, nil
+	case float64:
+		return int64(v), nil
+	default:
+		return 0, fmt.Errorf("collector: want an integer, the value is %T", v)
+	}
+}
+
+// dataErr is statusErr with the host's reason from last_error.
+func dataErr(fn string, st uint32) error {
+	err := statusErr(fn, st)
+	var se *StatusError
+	if errors.As(err, &se) {
+		if msg, st := readValue(func(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32 {
+			return hostLastError(buf, bufCap, lenOut)
+		}); st == uint32(abi.OK) {
+			se.Reason = string(msg)
+		}
+	}
+	return err
+}
+
+func encodeParams(params map[string]any) ([]byte, error) {
+	if len(params) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC().Format(time.RFC3339Nano)
+		}
+		out[k] = v
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("collector: query parameters: %w", err)
+	}
+	return b, nil
+}
+
+// decodeResult reads the db_query result JSON (hostfuncs/ABI.md "db_query") into typed values.
+func decodeResult(raw []byte) (*Result, error) {
+	var doc struct {
+		Columns []Column            `json:"columns"`
+		Rows    [][]json.RawMessage `json:"rows"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("collector: query result: %w", err)
+	}
+	res := &Result{Columns: doc.Columns, Rows: make([][]any, len(doc.Rows))}
+	for i, row := range doc.Rows {
+		if len(row) != len(doc.Columns) {
+			return nil, fmt.Errorf("collector: query result row %d has %d values for %d columns", i, len(row), len(doc.Columns))
+		}
+		vals := make([]any, len(row))
+		for j, cell := range row {
+			v, err := decodeCell(cell, doc.Columns[j].Type)
+			if err != nil {
+				return nil, fmt.Errorf("collector: query result row %d column %q: %w", i, doc.Columns[j].Name, err)
+			}
+			vals[j] = v
+		}
+		res.Rows[i] = vals
+	}
+	return res, nil
+}
+
+func decodeCell(cell json.RawMessage, typ string) (any, error) {
+	if bytes.Equal(cell, []byte("null")) {
+		return nil, nil
+	}
+	switch typ {
+	case "int":
+		var v int64
+		err := json.Unmarshal(cell, &v)
+		return v, err
+	case "float":
+		var v float64
+		if err := json.Unmarshal(cell, &v); err != nil {
+			var s string // NaN and infinities come as strings
+			if json.Unmarshal(cell, &s) != nil {
+				return nil, err
+			}
+			var f float64
+			_, err := fmt.Sscan(s, &f)
+			return f, err
+		}
+		return v, nil
+	case "bool":
+		var v bool
+		err := json.Unmarshal(cell, &v)
+		return v, err
+	case "timestamp":
+		var s string
+		if err := json.Unmarshal(cell, &s); err != nil {
+			return nil, err
+		}
+		return time.Parse(time.RFC3339Nano, s)
+	case "bytes":
+		var s string
+		if err := json.Unmarshal(cell, &s); err != nil {
+			return nil, err
+		}
+		return base64.StdEncoding.DecodeString(s)
+	default:
+		var s string
+		err := json.Unmarshal(cell, &s)
+		return s, err
+	}
+}

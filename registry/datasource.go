@@ -1,0 +1,212 @@
+package registry
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Defaults of a [datasources.NAME] table.
+const (
+	defaultDSMaxRows  = 1_000_000
+	defaultDSMaxBytes = 64 << 20
+	defaultDSTimeout  = 30_000_000_000 // 30s
+)
+
+var (
+	dataSourceNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	envNamePattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// grant is a `datasources` list, checked against the declared data sources once all are read.
+type grant struct {
+	src   *source
+	p     path
+	names []string
+}
+
+// dataSources decodes the root file's [datasources.NAME] tables.
+func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataSource {
+	out := map[string]*DataSource{}
+	p := path{}.key("datasources")
+	var tables map[string]toml.Primitive
+	if !l.decode(src, p, prim, &tables, "a table of data sources, such as [datasources.awx]") {
+		return out
+	}
+	base := filepath.Dir(src.abs)
+	for _, name := range sortedKeys(tables, src, p) {
+		dp := p.key(name)
+		if !dataSourceNamePattern.MatchString(name) {
+			l.add(src, dp, `invalid data source name %q: use 1 to 64 letters, digits, "_", "." or "-"`, name)
+			continue
+		}
+		var t dataSourceTable
+		if !l.decode(src, dp, tables[name], &t, "a table") {
+			continue
+		}
+		ds := &DataSource{Name: name, MaxRows: defaultDSMaxRows, MaxBytes: defaultDSMaxBytes, Timeout: defaultDSTimeout}
+		if t.Password != nil {
+			l.add(src, dp.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+		}
+		driver, ok := l.required(src, dp.key("driver"), t.Driver)
+		switch {
+		case !ok:
+		case driver != "sqlite" && driver != "postgres":
+			l.add(src, dp.key("driver"), `invalid driver %q: must be "sqlite" or "postgres"`, driver)
+		default:
+			ds.Driver = driver
+		}
+		str := func(key string, v any) string {
+			s, _ := l.str(src, dp.key(key), v)
+			return s
+		}
+		file := func(key string, v any) string {
+			if s := str(key, v); s != "" {
+				return absDir(base, s)
+			}
+			return ""
+		}
+		ds.Path = file("path", t.Path)
+		ds.DSN, ds.DSNEnv, ds.DSNFile = str("dsn", t.DSN), str("dsn_env", t.DSNEnv), file("dsn_file", t.DSNFile)
+		ds.PasswordEnv, ds.PasswordFile = str("password_env", t.PasswordEnv), file("password_file", t.PasswordFile)
+		if n, ok := l.integer(src, dp.key("max_rows"), t.MaxRows); ok {
+			if n < 1 {
+				l.add(src, dp.key("max_rows"), "max_rows %d must be at least 1", n)
+			} else {
+				ds.MaxRows = n
+			}
+		}
+		if n, ok := l.size(src, dp.key("max_bytes"), t.MaxBytes); ok {
+			if n < 1 {
+				l.add(src, dp.key("max_bytes"), "max_bytes must be more than 0")
+			} else {
+				ds.MaxBytes = n
+			}
+		}
+		if d, ok := l.timeout(src, dp.key("timeout"), t.Timeout); ok {
+			ds.Timeout = d
+		}
+		switch ds.Driver {
+		case "sqlite":
+			if ds.Path == "" {
+				l.add(src, dp.key("path"), "a sqlite data source needs path (the database file)")
+			}
+			for key, v := range map[string]string{"dsn": ds.DSN, "dsn_env": ds.DSNEnv, "dsn_file": ds.DSNFile, "password_env": ds.PasswordEnv, "password_file": ds.PasswordFile} {
+				if v != "" {
+					l.add(src, dp.key(key), "not used by a sqlite data source")
+				}
+			}
+		case "postgres":
+			set := 0
+			for _, v := range []string{ds.DSN, ds.DSNEnv, ds.DSNFile} {
+				if v != "" {
+					set++
+				}
+			}
+			if set != 1 {
+				l.add(src, dp.key("dsn"), "a postgres data source needs exactly one of dsn, dsn_env and dsn_file")
+			}
+			if ds.PasswordEnv != "" && ds.PasswordFile != "" {
+				l.add(src, dp.key("password_env"), "set password_env or password_file, not both")
+			}
+			if strings.Contains(strings.ToLower(ds.DSN), "password") {
+				l.add(src, dp.key("dsn"), "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
+			}
+			if ds.Path != "" {
+				l.add(src, dp.key("path"), "not used by a postgres data source")
+			}
+		}
+		out[name] = ds
+	}
+	return out
+}
+
+// names accepts an array of strings, each once.
+func (l *loader) names(src *source, p path, v any) ([]string, bool) {
+	if v == nil {
+		return nil, false
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		l.add(src, p, "must be an array of strings, not %s", tomlType(v))
+		return nil, false
+	}
+	out := []string{}
+	for _, e := range arr {
+		s, ok := e.(string)
+		switch {
+		case !ok:
+			l.add(src, p, "must be an array of strings; found %s", tomlType(e))
+			return nil, false
+		case slices.Contains(out, s):
+			l.add(src, p, "%q is listed twice", s)
+		default:
+			out = append(out, s)
+		}
+	}
+	return out, true
+}
+
+// mounts decodes a module's `mounts` table: guest path → host directory.
+func (l *loader) mounts(src *source, p path, prim toml.Primitive) []Mount {
+	var table map[string]any
+	if !l.decode(src, p, prim, &table, `a table of guest path = "host directory"`) || table == nil {
+		return nil
+	}
+	base := filepath.Dir(src.abs)
+	out := []Mount{}
+	for _, guest := range sortedKeys(table, src, p) {
+		host, ok := table[guest].(string)
+		mp := p.key(guest)
+		switch {
+		case !ok:
+			l.add(src, mp, "must be a string (the host directory), not %s", tomlType(table[guest]))
+			continue
+		case !strings.HasPrefix(guest, "/") || strings.Contains(guest, ".."):
+			l.add(src, mp, "guest path %q must be absolute, without ..", guest)
+			continue
+		}
+		host = absDir(base, host)
+		if st, err := os.Stat(host); err != nil || !st.IsDir() {
+			l.add(src, mp, "host directory %s does not exist or is not a directory", host)
+			continue
+		}
+		out = append(out, Mount{Guest: filepath.Clean(guest), Host: host})
+	}
+	return out
+}
+
+// finishGrants checks every grant against the declared data sources and gives each collector its
+// module's grants too.
+func (l *loader) finishGrants() {
+	declared := make([]string, 0, len(l.reg.DataSources))
+	for name := range l.reg.DataSources {
+		declared = append(declared, name)
+	}
+	slices.Sort(declared)
+	for _, g := range l.grants {
+		for _, n := range g.names {
+			if _, ok := l.reg.DataSources[n]; !ok {
+				known := "none is declared"
+				if len(declared) > 0 {
+					known = "declared: " + strings.Join(declared, ", ")
+				}
+				l.add(g.src, g.p, "unknown data source %q (%s)", n, known)
+			}
+		}
+	}
+	for _, c := range l.reg.Collectors {
+		if c.Module == nil {
+			continue
+		}
+		for _, n := range c.Module.DataSources {
+			if !slices.Contains(c.DataSources, n) {
+				c.DataSources = append(c.DataSources, n)
+			}
+		}
+	}
+}
