@@ -85,7 +85,7 @@ func csvHeader(ctx context.Context, m api.Module, stack []uint64) {
 	}
 	inv.rowBuf = line
 	inv.write(line)
-	inv.headerCols = len(names)
+	inv.headerCols, inv.headerLine = len(names), append([]byte(nil), line...)
 	stack[0] = uint64(abi.OK)
 }
 

@@ -101,6 +101,9 @@ type Request struct {
 	Output io.Writer
 	// Logger receives guest log lines. Default slog.Default().
 	Logger *slog.Logger
+	// DataSources are the data sources granted to the collector, by name; the guest can use no
+	// other (it gets status denied).
+	DataSources map[string]DataSource
 }
 
 // Report counts what an invocation handed over. It is valid once the guest has returned.
@@ -135,6 +138,9 @@ type Invocation struct {
 	failed     bool
 	code       int32
 	rowBuf     []byte  // scratch: the encoded header
+	headerLine []byte  // the header as written, for streams that repeat it
+	dbResult   []byte  // the last db_query result, until db_result copies it
+	lastError  string  // why the last data call failed
 	batchBuf   []byte  // scratch: one encoded batch
 	rowEnds    []int   // scratch: where each row of batchBuf ends
 	fields     []field // scratch: one decoded row

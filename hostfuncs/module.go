@@ -28,6 +28,10 @@ var functions = []struct {
 	{abi.FuncParamsJSON, paramsJSON, []string{"buf_ptr", "buf_cap", "len_out_ptr"}, []api.ValueType{i32}},
 	{abi.FuncLog, logMessage, []string{"level", "ptr", "len"}, []api.ValueType{i32}},
 	{abi.FuncFail, fail, []string{"ptr", "len"}, []api.ValueType{i32}},
+	{abi.FuncDBQuery, dbQuery, []string{"src_ptr", "src_len", "sql_ptr", "sql_len", "params_ptr", "params_len", "len_out_ptr"}, []api.ValueType{i32}},
+	{abi.FuncDBResult, dbResultFn, []string{"buf_ptr", "buf_cap", "len_out_ptr"}, []api.ValueType{i32}},
+	{abi.FuncDBStreamCSV, dbStreamCSV, []string{"src_ptr", "src_len", "sql_ptr", "sql_len", "params_ptr", "params_len", "rows_out_ptr"}, []api.ValueType{i32}},
+	{abi.FuncLastError, lastError, []string{"buf_ptr", "buf_cap", "len_out_ptr"}, []api.ValueType{i32}},
 }
 
 // Instantiate adds the ABI v1 host module ("wasmcollector_v1") to r. Call it once per runtime,
