@@ -84,7 +84,10 @@ func NewEngine(ctx context.Context, reg *registry.Registry, log *slog.Logger) (*
 
 // ModuleSpec describes a registry module to the runtime, with the exports its collectors need.
 func ModuleSpec(reg *registry.Registry, m *registry.Module) runtime.ModuleSpec {
-	spec := runtime.ModuleSpec{Name: m.Name, Path: m.Path, SHA256: m.SHA256, MemoryLimit: m.MemoryLimit}
+	spec := runtime.ModuleSpec{Name: m.Name, Path: m.Path, SHA256: m.SHA256, MemoryLimit: m.MemoryLimit, Env: m.Env}
+	for _, mt := range m.Mounts {
+		spec.Mounts = append(spec.Mounts, runtime.Mount{Host: mt.Host, Guest: mt.Guest})
+	}
 	seen := map[string]bool{}
 	for _, c := range reg.Collectors {
 		if c.Module == m && !seen[c.Function] {

@@ -161,15 +161,29 @@ type ModuleSpec struct {
 	MemoryLimit uint64
 	// Functions are the exports the module must have, each with type () -> i32.
 	Functions []string
+	// Mounts are host directories the module may read, read-only. Default none.
+	Mounts []Mount
+	// Env names host environment variables the module sees, with the host's values (those that
+	// are set). Default none.
+	Env []string
+}
+
+// Mount grants a module read access to a host directory. Nothing outside Host is reachable from
+// Guest: not with "..", not through a symlink (the mount is an [os.Root]).
+type Mount struct {
+	Host  string // absolute host directory
+	Guest string // absolute path the module sees
 }
 
 // Module is a compiled, checked module, ready for [Module.Invoke]. It is safe for concurrent use:
 // each invocation gets its own instance.
 type Module struct {
-	name  string
-	limit uint64
-	c     *compiledModule
-	e     *Engine
+	name   string
+	limit  uint64
+	c      *compiledModule
+	e      *Engine
+	mounts []Mount
+	env    []string
 }
 
 // Name returns the module's name as given in its spec.
@@ -234,7 +248,15 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 			return fail(err)
 		}
 	}
-	return &Module{name: name, limit: limit, c: c, e: e}, nil
+	for _, mt := range spec.Mounts {
+		if !filepath.IsAbs(mt.Guest) {
+			return fail(fmt.Errorf("mount %s: the guest path must be absolute", mt.Guest))
+		}
+		if st, err := os.Stat(mt.Host); err != nil || !st.IsDir() {
+			return fail(fmt.Errorf("mount %s: host directory %s is not a directory", mt.Guest, mt.Host))
+		}
+	}
+	return &Module{name: name, limit: limit, c: c, e: e, mounts: spec.Mounts, env: spec.Env}, nil
 }
 
 func readModule(path string) ([]byte, error) {

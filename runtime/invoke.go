@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -116,6 +117,25 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 		WithRandSource(rand.Reader)
 	if m.c.hasInit {
 		mc = mc.WithStartFunctions("_initialize")
+	}
+	// Granted mounts, read-only, each an os.Root so that neither ".." nor a symlink leads out.
+	if len(m.mounts) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, mt := range m.mounts {
+			root, err := os.OpenRoot(mt.Host)
+			if err != nil {
+				return &Result{}, &InvocationError{Module: m.name, Function: call.Function, Kind: KindTrap,
+					Err: fmt.Errorf("mount %s: %w", mt.Guest, err)}
+			}
+			defer root.Close()
+			fsc = fsc.WithFSMount(root.FS(), mt.Guest)
+		}
+		mc = mc.WithFSConfig(fsc)
+	}
+	for _, name := range m.env {
+		if v, ok := os.LookupEnv(name); ok {
+			mc = mc.WithEnv(name, v)
+		}
 	}
 
 	res := &Result{}

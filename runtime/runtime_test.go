@@ -392,3 +392,43 @@ func TestCompilationCacheOnDisk(t *testing.T) {
 		require.ErrorContains(t, err, "timeout -1s: must be positive")
 	})
 }
+
+// TestMounts grants a directory and one variable: the guest reads inside the mount and nothing
+// else, cannot climb out with ".." or a symlink (plain or in a subdirectory), cannot write, and
+// sees only the granted variable.
+func TestMounts(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	require.NoError(t, os.MkdirAll(filepath.Join(data, "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(data, "ok.txt"), []byte("inside"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(base, "outside.txt"), []byte("SECRET"), 0o644))
+	require.NoError(t, os.Symlink(filepath.Join(base, "outside.txt"), filepath.Join(data, "link.txt")))
+	require.NoError(t, os.Symlink("../../outside.txt", filepath.Join(data, "sub", "up.txt")))
+	t.Setenv("GRANTED", "yes")
+	t.Setenv("HOME", "/root")
+
+	eng := newEngine(t, runtime.NewConfig())
+	mod, err := eng.Load(context.Background(), runtime.ModuleSpec{
+		Path: testguests.Go(t, "internal/testguests/hostile"), Functions: []string{"go_mount_probe"},
+		Mounts: []runtime.Mount{{Host: data, Guest: "/data"}}, Env: []string{"GRANTED", "NOT_SET"},
+	})
+	require.NoError(t, err)
+	r := invoke(t, mod, "go_mount_probe", hostfuncs.Request{})
+	require.NoError(t, r.err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(r.out.Bytes(), &got))
+	assert.Equal(t, "inside", got["/data/ok.txt"])
+	assert.Equal(t, "inside", got["/data/sub/../ok.txt"])
+	for _, p := range []string{"/data/../outside.txt", "/data/link.txt", "/data/sub/up.txt", "/outside.txt", "/etc/passwd"} {
+		assert.Contains(t, got[p], "error:", "%s must not be readable", p)
+	}
+	assert.NotContains(t, r.out.String(), "SECRET")
+	assert.Contains(t, got["write"], "error:", "mounts are read-only")
+	assert.NoFileExists(t, filepath.Join(data, "new.txt"))
+	assert.Equal(t, "yes", got["GRANTED"])
+	assert.Equal(t, "", got["HOME"], "only granted variables")
+
+	_, err = eng.Load(context.Background(), runtime.ModuleSpec{Path: testguests.WAT(t, "pointers"),
+		Mounts: []runtime.Mount{{Host: filepath.Join(base, "nope"), Guest: "/x"}}})
+	require.ErrorContains(t, err, "mount /x: host directory")
+}

@@ -133,3 +133,34 @@ func goCSVIgnoresRefusal() int32 {
 	}
 	return 0
 }
+
+// go_mount_probe reads inside and around a mount at /data and reports what it got: the host
+// grants /data (holding ok.txt, sub/, and link.txt, a symlink to a file outside) and the variable
+// GRANTED.
+//
+//go:wasmexport go_mount_probe
+func goMountProbe() int32 {
+	report := map[string]any{}
+	for _, p := range []string{"/data/ok.txt", "/data/sub/../ok.txt", "/data/../outside.txt", "/data/link.txt", "/data/sub/up.txt", "/outside.txt", "/etc/passwd"} {
+		if b, err := os.ReadFile(p); err != nil {
+			report[p] = "error: " + err.Error()
+		} else {
+			report[p] = string(b)
+		}
+	}
+	if entries, err := os.ReadDir("/data"); err == nil {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		report["list"] = names
+	}
+	if err := os.WriteFile("/data/new.txt", []byte("x"), 0o644); err != nil {
+		report["write"] = "error: " + err.Error()
+	} else {
+		report["write"] = "ok"
+	}
+	report["GRANTED"] = os.Getenv("GRANTED")
+	report["HOME"] = os.Getenv("HOME")
+	return int32(emit(report))
+}
