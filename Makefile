@@ -3,8 +3,9 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := build/wasmcollector
 MODULES_DIR := build/modules
-EXAMPLES := $(notdir $(patsubst %/,%,$(wildcard examples/*/)))
-GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm)
+# Single-collector examples (examples/NAME/main.go), and the AWX-like product (examples/awx).
+EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
+GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml
 GUEST_SRC := $(shell find guest-sdk/go internal/abi -name '*.go' -not -name '*_test.go')
 
 .PHONY: all build guests demo test check bench deps vet fmt clean help
@@ -14,8 +15,9 @@ all: build guests ## Build the CLI and the example collectors
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-build: ## Build the CLI into build/wasmcollector
+build: ## Build the CLI into build/wasmcollector and the example data generator into build/awxgen
 	$(GO) build -o $(BIN) ./cmd/wasmcollector
+	$(GO) build -o build/awxgen ./examples/awx/gen
 
 guests: $(GUESTS) ## Build every example collector into build/modules/
 
@@ -23,11 +25,25 @@ $(MODULES_DIR)/%.wasm: examples/%/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/$*
 
+$(MODULES_DIR)/awx.wasm: examples/awx/collectors/*.go $(GUEST_SRC)
+	@mkdir -p $(MODULES_DIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/awx/collectors
+
+$(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: dropping both files in is all a vendor does
+	@mkdir -p $(MODULES_DIR)
+	cp $< $@
+
 demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
 	scripts/demo
 
-deps: ## Install what the tests need (Debian packages) when missing
-	@command -v wat2wasm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt; }
+deps: ## Install what the tests need when missing: wabt (wat2wasm) and the PostgreSQL server (tests start their own on loopback)
+	@missing=""; \
+	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 test: deps guests ## Install test dependencies, build every guest, run all tests with the race detector
 	$(GO) vet ./...

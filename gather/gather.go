@@ -45,6 +45,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called before each invocation.
 	Progress func(Progress)
+	// DataSources opens the data sources collectors are granted; nil opens the registry's for
+	// this gather and closes them at its end.
+	DataSources *DataSources
 }
 
 // Progress says which invocation is about to run.
@@ -119,6 +122,10 @@ func Gather(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Type == "" {
 		g.opts.Type = hostfuncs.DryRun
+	}
+	if g.opts.DataSources == nil {
+		g.opts.DataSources = NewDataSources(opts.Registry)
+		defer g.opts.DataSources.Close()
 	}
 	return g.gather(ctx)
 }
@@ -304,12 +311,12 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 	return nil
 }
 
-func (g *gatherer) request(s *sliceRun, out *os.File) hostfuncs.Request {
+func (g *gatherer) request(s *sliceRun, granted map[string]hostfuncs.DataSource) hostfuncs.Request {
 	c := s.run.c
 	return hostfuncs.Request{
 		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: s.slice.Since, Until: s.slice.Until,
 		FullSync: s.slice.FullSync, CollectionType: g.opts.Type, Params: c.Params, Limits: Limits(c),
-		Output: out, Logger: g.log,
+		Logger: g.log, DataSources: granted,
 	}
 }
 
@@ -320,8 +327,16 @@ func (g *gatherer) invokeToFile(ctx context.Context, s *sliceRun, path string) e
 		return g.failed(s, fmt.Errorf("stage %s: %w", filepath.Base(path), err))
 	}
 	g.progress(s)
+	granted, err := g.opts.DataSources.Granted(ctx, s.run.c)
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return g.failed(s, err)
+	}
 	s.started = g.now().UTC()
-	out, err := g.opts.Executor.Run(ctx, s.run.c, g.request(s, f))
+	req := g.request(s, granted)
+	req.Output = f
+	out, err := g.opts.Executor.Run(ctx, s.run.c, req)
 	s.finished = g.now().UTC()
 	s.report = out.Report
 	if cerr := f.Close(); err == nil && cerr != nil {
@@ -361,8 +376,13 @@ func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
 	g.staged++
 	split := packaging.NewSplitter(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".csv", g.reg.Gather.MaxDataSize)
 	g.progress(s)
+	granted, err := g.opts.DataSources.Granted(ctx, c)
+	if err != nil {
+		g.failed(s, err)
+		return nil
+	}
 	s.started = g.now().UTC()
-	req := g.request(s, nil)
+	req := g.request(s, granted)
 	req.Output = split
 	out, err := g.opts.Executor.Run(ctx, c, req)
 	s.finished = g.now().UTC()

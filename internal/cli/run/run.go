@@ -102,6 +102,12 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.Failed(err)
 	}
 
+	sources := gather.NewDataSources(reg)
+	defer sources.Close()
+	granted, err := sources.Granted(ctx, c)
+	if err != nil {
+		return cmdutil.Failed(fmt.Errorf("collector %q: %w", c.Key, err))
+	}
 	out, err := openOutput(f.Stdout, opts.Out)
 	if err != nil {
 		return err
@@ -109,6 +115,7 @@ func Run(ctx context.Context, opts *Options) error {
 	inv := hostfuncs.NewInvocation(hostfuncs.Request{
 		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: since, Until: until, FullSync: opts.FullSync,
 		CollectionType: hostfuncs.DryRun, Params: params, Limits: gather.Limits(c), Output: out, Logger: f.Logger,
+		DataSources: granted,
 	})
 	res, err := mod.Invoke(ctx, runtime.Call{Function: c.Function, Invocation: inv, Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes})
 	if err == nil && c.Format == registry.FormatJSON && res.Output.JSONDocuments == 1 {

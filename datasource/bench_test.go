@@ -1,0 +1,59 @@
+package datasource
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// benchRows is the size of the table BenchmarkStreamCSV streams.
+const benchRows = 200_000
+
+// BenchmarkStreamCSV streams a table of benchRows rows of the fixture's
+// shape on each driver: SQLite through the row path, PostgreSQL through
+// COPY.
+func BenchmarkStreamCSV(b *testing.B) {
+	lite := sqliteFixture(b)
+	db := openWritable(b, lite)
+	_, err := db.Exec(`CREATE TABLE big (id INTEGER, score REAL, note TEXT, ok BOOLEAN, modified TIMESTAMP, payload BLOB);
+		INSERT INTO big
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ` + strconv.Itoa(benchRows) + `)
+		SELECT i, i * 0.5, 'note, number ' || i, i % 2,
+			strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1700000000 + i, 'unixepoch'), CAST('payload' AS BLOB) FROM n`)
+	require.NoError(b, err)
+
+	pg := pgFixture(b)
+	pgExec(b, pg, `CREATE TABLE big AS SELECT i::bigint AS id, i * 0.5::float8 AS score,
+		'note, number ' || i AS note, i % 2 = 1 AS ok,
+		to_timestamp(1700000000 + i) AS modified, 'payload'::bytea AS payload
+		FROM generate_series(1, `+strconv.Itoa(benchRows)+`) AS i`)
+
+	for _, tb := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"sqlite", Config{Name: "lite", Driver: SQLite, DSN: lite}},
+		{"postgres", Config{Name: "pg", Driver: Postgres, DSN: pg}},
+	} {
+		b.Run(tb.name, func(b *testing.B) {
+			s := open(b, tb.cfg)
+			var w countingWriter
+			for b.Loop() {
+				n, err := s.StreamCSV(context.Background(), "SELECT * FROM big ORDER BY id", nil, &w)
+				require.NoError(b, err)
+				require.Equal(b, int64(benchRows), n)
+			}
+			b.SetBytes(w.bytes / int64(b.N))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+		})
+	}
+}
+
+type countingWriter struct{ bytes int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.bytes += int64(len(p))
+	return len(p), nil
+}

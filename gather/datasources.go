@@ -1,0 +1,146 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/wasmcollector/wasmcollector/datasource"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/shipping"
+)
+
+// DataSources opens the registry's data sources on first use and hands each collector the ones
+// granted to it, and no other. It is safe for concurrent use; Close it when done.
+type DataSources struct {
+	reg *registry.Registry
+
+	mu   sync.Mutex
+	open map[string]*openSource
+}
+
+type openSource struct {
+	once sync.Once
+	src  *datasource.Source
+	err  error
+}
+
+// NewDataSources returns the data sources of reg, none opened yet.
+func NewDataSources(reg *registry.Registry) *DataSources {
+	return &DataSources{reg: reg, open: map[string]*openSource{}}
+}
+
+// Granted returns the data sources granted to c, opened. An error names the source that could
+// not be opened (a missing file, an unreachable server, a secret that is not set).
+func (d *DataSources) Granted(ctx context.Context, c *registry.Collector) (map[string]hostfuncs.DataSource, error) {
+	if len(c.DataSources) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]hostfuncs.DataSource, len(c.DataSources))
+	for _, name := range c.DataSources {
+		cfg := d.reg.DataSources[name]
+		if cfg == nil {
+			return nil, fmt.Errorf("data source %q is not declared", name)
+		}
+		d.mu.Lock()
+		o := d.open[name]
+		if o == nil {
+			o = &openSource{}
+			d.open[name] = o
+		}
+		d.mu.Unlock()
+		o.once.Do(func() { o.src, o.err = openDataSource(ctx, cfg) })
+		if o.err != nil {
+			return nil, o.err
+		}
+		out[name] = sourceAdapter{o.src}
+	}
+	return out, nil
+}
+
+// Close closes every opened data source.
+func (d *DataSources) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for _, o := range d.open {
+		if o.src != nil {
+			errs = append(errs, o.src.Close())
+		}
+	}
+	d.open = map[string]*openSource{}
+	return errors.Join(errs...)
+}
+
+func openDataSource(ctx context.Context, cfg *registry.DataSource) (*datasource.Source, error) {
+	dc := datasource.Config{Name: cfg.Name, Driver: datasource.Driver(cfg.Driver), MaxRows: cfg.MaxRows,
+		MaxBytes: cfg.MaxBytes, Timeout: cfg.Timeout}
+	switch cfg.Driver {
+	case "sqlite":
+		dc.DSN = cfg.Path
+	default:
+		dsn, err := shipping.Secret{Env: cfg.DSNEnv, File: cfg.DSNFile}.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("data source %q: dsn: %w", cfg.Name, err)
+		}
+		if dsn == "" {
+			dsn = cfg.DSN
+		}
+		password, err := shipping.Secret{Env: cfg.PasswordEnv, File: cfg.PasswordFile}.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("data source %q: password: %w", cfg.Name, err)
+		}
+		if dc.DSN, err = withPassword(dsn, password); err != nil {
+			return nil, fmt.Errorf("data source %q: %w", cfg.Name, err)
+		}
+	}
+	return datasource.Open(ctx, dc)
+}
+
+// withPassword adds a password to a PostgreSQL connection string in either form (URL or
+// keyword/value), quoting it as the form requires.
+func withPassword(dsn, password string) (string, error) {
+	if password == "" {
+		return dsn, nil
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("dsn is not a valid URL: %w", err)
+		}
+		user := ""
+		if u.User != nil {
+			user = u.User.Username()
+		}
+		u.User = url.UserPassword(user, password)
+		return u.String(), nil
+	}
+	quoted := "'" + strings.ReplaceAll(strings.ReplaceAll(password, `\`, `\\`), `'`, `\'`) + "'"
+	return dsn + " password=" + quoted, nil
+}
+
+// sourceAdapter gives a *datasource.Source the shape hostfuncs asks for.
+type sourceAdapter struct{ src *datasource.Source }
+
+func (a sourceAdapter) Query(ctx context.Context, sql string, params map[string]any, columns func([]hostfuncs.Column) error, row func([]any) error) error {
+	err := a.src.Query(ctx, sql, params, func(cols []datasource.Column) error {
+		out := make([]hostfuncs.Column, len(cols))
+		for i, c := range cols {
+			out[i] = hostfuncs.Column{Name: c.Name, Type: string(c.Type)}
+		}
+		return columns(out)
+	}, row)
+	if errors.Is(err, datasource.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", hostfuncs.ErrResultTooLarge, err)
+	}
+	return err
+}
+
+func (a sourceAdapter) StreamCSV(ctx context.Context, sql string, params map[string]any, w io.Writer) (int64, error) {
+	return a.src.StreamCSV(ctx, sql, params, w)
+}
