@@ -84,22 +84,30 @@ func openDataSource(ctx context.Context, cfg *registry.DataSource) (*datasource.
 	case "sqlite":
 		dc.DSN = cfg.Path
 	default:
-		dsn, err := shipping.Secret{Env: cfg.DSNEnv, File: cfg.DSNFile}.Resolve()
+		dsn, err := ResolveDSN(cfg.DSN, cfg.DSNEnv, cfg.DSNFile, cfg.PasswordEnv, cfg.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("data source %q: dsn: %w", cfg.Name, err)
-		}
-		if dsn == "" {
-			dsn = cfg.DSN
-		}
-		password, err := shipping.Secret{Env: cfg.PasswordEnv, File: cfg.PasswordFile}.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("data source %q: password: %w", cfg.Name, err)
-		}
-		if dc.DSN, err = withPassword(dsn, password); err != nil {
 			return nil, fmt.Errorf("data source %q: %w", cfg.Name, err)
 		}
+		dc.DSN = dsn
 	}
 	return datasource.Open(ctx, dc)
+}
+
+// ResolveDSN builds a PostgreSQL connection string from the TOML's parts: dsn, or the variable
+// (dsnEnv) or file (dsnFile) holding it, plus the password from passwordEnv or passwordFile.
+func ResolveDSN(dsn, dsnEnv, dsnFile, passwordEnv, passwordFile string) (string, error) {
+	whole, err := shipping.Secret{Env: dsnEnv, File: dsnFile}.Resolve()
+	if err != nil {
+		return "", fmt.Errorf("dsn: %w", err)
+	}
+	if whole != "" {
+		dsn = whole
+	}
+	password, err := shipping.Secret{Env: passwordEnv, File: passwordFile}.Resolve()
+	if err != nil {
+		return "", fmt.Errorf("password: %w", err)
+	}
+	return withPassword(dsn, password)
 }
 
 // withPassword adds a password to a PostgreSQL connection string in either form (URL or

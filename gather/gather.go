@@ -48,6 +48,9 @@ type Options struct {
 	// DataSources opens the data sources collectors are granted; nil opens the registry's for
 	// this gather and closes them at its end.
 	DataSources *DataSources
+	// MinInterval skips the gather (ErrTooSoon) when the last gather, read under the lock, is
+	// more recent than this: nodes on the same timer then gather once per interval. 0 = never.
+	MinInterval time.Duration
 }
 
 // Progress says which invocation is about to run.
@@ -62,6 +65,10 @@ type Progress struct {
 
 // ErrBadSubset is returned for a subset naming a key that is not registered (exit 2).
 var ErrBadSubset = errors.New("gather: unknown key in subset")
+
+// ErrTooSoon is returned when Options.MinInterval has not passed since the last gather; nothing
+// ran. Use errors.Is.
+var ErrTooSoon = errors.New("gather: the last gather is more recent than the minimum interval")
 
 // collectorRun is one registry collector's part in a gather.
 type collectorRun struct {
@@ -167,6 +174,10 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	}
 	// Microseconds, as upstream's datetimes: the status file and the bookkeeping then agree.
 	now := g.now().UTC().Truncate(time.Microsecond)
+	if o.MinInterval > 0 && !st.LastGather.IsZero() && now.Sub(st.LastGather) < o.MinInterval {
+		return nil, fmt.Errorf("%w: last gather %s, %s ago (minimum %s)", ErrTooSoon,
+			st.LastGather.Format(time.RFC3339), now.Sub(st.LastGather).Round(time.Second), o.MinInterval)
+	}
 	g.window, err = ComputeWindow(now, o.Since, o.Until, st.LastGather, g.reg.Gather.MaxWindow)
 	for _, c := range g.window.Clamps {
 		g.log.Warn(c)

@@ -210,3 +210,54 @@ func (l *loader) finishGrants() {
 		}
 	}
 }
+
+// stateSettings decodes [state].
+func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
+	st := StateSettings{Driver: "file", LockName: "gather_analytics_lock"}
+	p := path{}.key("state")
+	var t stateTable
+	if !l.decode(src, p, prim, &t, "a table") {
+		return st
+	}
+	base := filepath.Dir(src.abs)
+	if t.Password != nil {
+		l.add(src, p.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+	}
+	if s, ok := l.str(src, p.key("driver"), t.Driver); ok {
+		if s == "file" || s == "postgres" {
+			st.Driver = s
+		} else {
+			l.add(src, p.key("driver"), `invalid driver %q: must be "file" or "postgres"`, s)
+		}
+	}
+	str := func(key string, v any) string {
+		s, _ := l.str(src, p.key(key), v)
+		return s
+	}
+	file := func(key string, v any) string {
+		if s := str(key, v); s != "" {
+			return absDir(base, s)
+		}
+		return ""
+	}
+	st.DSN, st.DSNEnv, st.DSNFile = str("dsn", t.DSN), str("dsn_env", t.DSNEnv), file("dsn_file", t.DSNFile)
+	st.PasswordEnv, st.PasswordFile = str("password_env", t.PasswordEnv), file("password_file", t.PasswordFile)
+	if s := str("lock_name", t.LockName); s != "" {
+		st.LockName = s
+	}
+	if st.Driver == "postgres" {
+		set := 0
+		for _, v := range []string{st.DSN, st.DSNEnv, st.DSNFile} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			l.add(src, p.key("dsn"), "a postgres state needs exactly one of dsn, dsn_env and dsn_file")
+		}
+		if strings.Contains(strings.ToLower(st.DSN), "password") {
+			l.add(src, p.key("dsn"), "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
+		}
+	}
+	return st
+}

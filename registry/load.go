@@ -102,6 +102,7 @@ func (l *loader) load(name string) *Registry {
 	l.reg.License = l.license(root, f.License)
 	l.reg.Shipping = l.shipping(root, f.Shipping)
 	l.reg.DataSources = l.dataSources(root, f.DataSources)
+	l.reg.State = l.stateSettings(root, f.State)
 	l.rootModules(root, f.Modules)
 	l.collectors(root, f.Collector, "")
 	l.unknownKeys(root)
@@ -285,7 +286,7 @@ func (l *loader) unknownKeys(src *source) {
 }
 
 // rootOnly lists the tables only the root file may have.
-var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true}
+var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true}
 
 // isParam reports whether k lies inside a collector's params, where any key goes.
 func isParam(k toml.Key) bool {

@@ -26,6 +26,8 @@ type Registry struct {
 	Shipping ShippingSettings
 	// DataSources holds the [datasources.NAME] tables, by name.
 	DataSources map[string]*DataSource
+	// State holds the [state] table: where the bookkeeping and the gather lock live.
+	State StateSettings
 	// Modules lists every module a collector references, once each, in order of first reference
 	// (root file first, then sidecars sorted by file name).
 	Modules []*Module
@@ -221,6 +223,19 @@ type Mount struct {
 	Guest string
 	// Host is the absolute host directory behind it.
 	Host string
+}
+
+// StateSettings is the [state] table. The default, "file", keeps the bookkeeping in
+// [gather] state_dir with a file lock (one machine); "postgres" keeps it in a database shared by
+// several nodes, serialised by an advisory lock (upstream-behaviour.md 3.2).
+type StateSettings struct {
+	// Driver is "file" (default) or "postgres".
+	Driver string
+	// DSN, or DSNEnv / DSNFile naming where the whole DSN is; PasswordEnv / PasswordFile name
+	// where the password is. As for a postgres data source.
+	DSN, DSNEnv, DSNFile, PasswordEnv, PasswordFile string
+	// LockName names the advisory lock; default "gather_analytics_lock", upstream's.
+	LockName string
 }
 
 // DataSource is a [datasources.NAME] table: a database collectors may read, read-only, when

@@ -19,6 +19,7 @@ type rootFile struct {
 	Shipping    toml.Primitive `toml:"shipping"`    // shippingTable
 	Modules     toml.Primitive `toml:"modules"`     // map[string]toml.Primitive of moduleTable, keyed by module name
 	DataSources toml.Primitive `toml:"datasources"` // map[string]toml.Primitive of dataSourceTable
+	State       toml.Primitive `toml:"state"`       // stateTable
 	Collector   toml.Primitive `toml:"collector"`   // []toml.Primitive of collectorTable
 }
 
@@ -67,6 +68,18 @@ type gatherTable struct {
 	TarballBase any `toml:"tarball_base"`  // string
 	OutDir      any `toml:"out_dir"`       // string
 	StateDir    any `toml:"state_dir"`     // string
+}
+
+// stateTable is [state]: where the bookkeeping lives.
+type stateTable struct {
+	Driver       any `toml:"driver"`        // file | postgres
+	DSN          any `toml:"dsn"`           // postgres, without secrets
+	DSNEnv       any `toml:"dsn_env"`       // environment variable holding the DSN
+	DSNFile      any `toml:"dsn_file"`      // file holding the DSN
+	PasswordEnv  any `toml:"password_env"`  // environment variable holding the password
+	PasswordFile any `toml:"password_file"` // file holding the password
+	LockName     any `toml:"lock_name"`     // advisory lock name
+	Password     any `toml:"password"`      // refused: secrets never sit in the TOML
 }
 
 // licenseTable is [license].

@@ -26,16 +26,18 @@ import (
 
 // Options are the flags of gather.
 type Options struct {
-	Factory   *cmdutil.Factory
-	DryRun    bool
-	Manual    bool
-	Scheduled bool
-	Since     string
-	Until     string
-	Subset    []string
-	Out       string
-	Interval  time.Duration
-	Output    cmdutil.OutputFormat
+	Factory     *cmdutil.Factory
+	DryRun      bool
+	Manual      bool
+	Scheduled   bool
+	Since       string
+	Until       string
+	Subset      []string
+	Out         string
+	Interval    time.Duration
+	MinInterval time.Duration
+	Now         string
+	Output      cmdutil.OutputFormat
 }
 
 // NewCmdGather returns the gather command; runF replaces the real run in tests when not nil.
@@ -80,6 +82,9 @@ plain dates, UTC.`,
 	fl.StringSliceVar(&opts.Subset, "subset", nil, "only these `keys` (comma-separated; config always runs)")
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
 	fl.DurationVar(&opts.Interval, "interval", 0, "keep running and gather every `duration` (e.g. 4h) until stopped")
+	fl.DurationVar(&opts.MinInterval, "min-interval", 0, "skip the run when the last gather is more recent than `duration`: nodes on one timer gather once per interval")
+	fl.StringVar(&opts.Now, "now", "", "pretend the time is this (for tests and replays)")
+	_ = fl.MarkHidden("now")
 	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
 	return cmd
 }
@@ -144,9 +149,18 @@ func runOnce(ctx context.Context, opts *Options) error {
 	if out == "" {
 		out = reg.Gather.OutDir
 	}
-	store, err := Store(reg)
+	store, err := OpenStore(ctx, reg)
 	if err != nil {
 		return err
+	}
+	defer store.Close()
+	now := f.Now
+	if opts.Now != "" {
+		t, err := cmdutil.ParseTime("now", opts.Now)
+		if err != nil {
+			return err
+		}
+		now = func() time.Time { return t }
 	}
 	var shipper gather.Shipper
 	if typ != hostfuncs.DryRun {
@@ -164,8 +178,8 @@ func runOnce(ctx context.Context, opts *Options) error {
 		Registry: reg, Executor: gather.NewEngineExecutor(eng, reg), Type: typ,
 		Since: since, Until: until, Subset: opts.Subset, OutDir: out,
 		Store: store, Locker: store, License: gather.LicenseFromRegistry(reg), Shipper: shipper,
-		FailedKeep: reg.Shipping.FailedKeep,
-		Now:        f.Now, Logger: f.Logger,
+		FailedKeep: reg.Shipping.FailedKeep, MinInterval: opts.MinInterval,
+		Now: now, Logger: f.Logger,
 	}
 	var bar *progressLine
 	if typ != hostfuncs.Scheduled && cmdutil.IsTerminal(f.Stderr) {
@@ -174,7 +188,15 @@ func runOnce(ctx context.Context, opts *Options) error {
 	}
 	res, err := gather.Gather(ctx, g)
 	bar.clear()
-	if err != nil {
+	switch {
+	case errors.Is(err, gather.ErrTooSoon):
+		f.Logger.Info("not gathering", "reason", err)
+		return nil
+	case typ == hostfuncs.Scheduled && errors.Is(err, state.ErrLocked):
+		// Another node (or process) is doing this round's work: not an error for a timer.
+		f.Logger.Info("not gathering: another node holds the gather lock", "reason", err)
+		return nil
+	case err != nil:
 		return classify(err)
 	}
 	switch {
@@ -198,8 +220,30 @@ func btoi(b bool) int {
 	return 0
 }
 
-// Store returns the registry's file store: [gather] state_dir, or the default state directory.
-func Store(reg *registry.Registry) (*state.FileStore, error) {
+// Bookkeeping is where a gather's state and lock live: a [state.FileStore] or a
+// [state.PGStore].
+type Bookkeeping interface {
+	state.Store
+	state.Locker
+	// Where says where, for people: a directory or "postgres (lock …)".
+	Where() string
+	Close() error
+}
+
+// OpenStore opens the registry's bookkeeping: [state] driver = "postgres", or the file store in
+// [gather] state_dir (default the user's state directory).
+func OpenStore(ctx context.Context, reg *registry.Registry) (Bookkeeping, error) {
+	if st := reg.State; st.Driver == "postgres" {
+		dsn, err := gather.ResolveDSN(st.DSN, st.DSNEnv, st.DSNFile, st.PasswordEnv, st.PasswordFile)
+		if err != nil {
+			return nil, cmdutil.BadInput("[state] %w", err)
+		}
+		s, err := state.OpenPostgres(ctx, dsn, st.LockName)
+		if err != nil {
+			return nil, cmdutil.Failed(err)
+		}
+		return pgBookkeeping{s, st.LockName}, nil
+	}
 	dir := reg.Gather.StateDir
 	if dir == "" {
 		var err error
@@ -207,8 +251,20 @@ func Store(reg *registry.Registry) (*state.FileStore, error) {
 			return nil, cmdutil.BadInput("state directory: %w (set [gather] state_dir)", err)
 		}
 	}
-	return state.NewFileStore(dir), nil
+	return fileBookkeeping{state.NewFileStore(dir)}, nil
 }
+
+type fileBookkeeping struct{ *state.FileStore }
+
+func (b fileBookkeeping) Where() string { return b.Dir }
+func (fileBookkeeping) Close() error    { return nil }
+
+type pgBookkeeping struct {
+	*state.PGStore
+	lock string
+}
+
+func (b pgBookkeeping) Where() string { return fmt.Sprintf("postgres (cluster lock %q)", b.lock) }
 
 // classify maps what stopped a gather to its exit code.
 func classify(err error) error {

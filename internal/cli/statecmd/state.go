@@ -29,7 +29,7 @@ $XDG_STATE_HOME/wasmcollector or ~/.local/state/wasmcollector). Dry-runs never c
 
 // Doc is the document `state show -o json` prints.
 type Doc struct {
-	Dir        string               `json:"dir"`
+	Dir        string               `json:"where"`
 	LastGather time.Time            `json:"last_gather,omitzero"`
 	Entries    map[string]time.Time `json:"entries"`
 }
@@ -45,18 +45,19 @@ func newCmdShow(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := gathercmd.Store(reg)
+			store, err := gathercmd.OpenStore(context.Background(), reg)
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			st, err := store.Load(context.Background())
 			if err != nil {
 				return cmdutil.Failed(err)
 			}
 			if output == cmdutil.OutputJSON {
-				return cmdutil.WriteJSON(f.Stdout, Doc{Dir: store.Dir, LastGather: st.LastGather, Entries: st.Entries})
+				return cmdutil.WriteJSON(f.Stdout, Doc{Dir: store.Where(), LastGather: st.LastGather, Entries: st.Entries})
 			}
-			fmt.Fprintf(f.Stdout, "state in %s\n", store.Dir)
+			fmt.Fprintf(f.Stdout, "state in %s\n", store.Where())
 			if st.LastGather.IsZero() {
 				fmt.Fprintln(f.Stdout, "last gather: never")
 			} else {
@@ -99,10 +100,11 @@ gather. It takes the gather lock, so it never races a running gather.`,
 			if err != nil {
 				return err
 			}
-			store, err := gathercmd.Store(reg)
+			store, err := gathercmd.OpenStore(ctx, reg)
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			unlock, err := store.TryLock(ctx)
 			if err != nil {
 				return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
