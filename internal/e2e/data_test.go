@@ -24,7 +24,12 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/testpg"
 )
 
-func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("E2E_CHILD"); spec != "" {
+		os.Exit(child(spec))
+	}
+	os.Exit(testpg.Main(m))
+}
 
 var awxUntil = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
@@ -36,7 +41,7 @@ type backend struct {
 }
 
 // backends loads the same generated data (scale 1) into SQLite and PostgreSQL.
-func backends(t *testing.T) []backend {
+func backends(t testing.TB) []backend {
 	t.Helper()
 	ctx := context.Background()
 	opts := awxdata.Options{Scale: 1, Until: awxUntil, Seed: 1}
@@ -52,7 +57,7 @@ func backends(t *testing.T) []backend {
 
 // awxRegistry drops awx.wasm and its sidecar into a modules directory, as a vendor would, with
 // the dbprobe guest beside them.
-func awxRegistry(t *testing.T, b backend, extra string) (reg, out string) {
+func awxRegistry(t testing.TB, b backend, extra string) (reg, out string) {
 	t.Helper()
 	root := testguests.Root(t)
 	out = filepath.Join(t.TempDir(), "out")
