@@ -35,20 +35,9 @@ type Result struct {
 //
 //	r, err := collector.Query("awx", "SELECT id, name FROM main_organization WHERE id > @after", map[string]any{"after": 3})
 func Query(source, sql string, params map[string]any) (*Result, error) {
-	p, err := encodeParams(params)
-	if err != nil {
-		return nil, err
-	}
 	var n uint32
-	sp, sn := stringArg(source)
-	qp, qn := stringArg(sql)
-	pp, pn := bytesArg(p)
-	st := hostDBQuery(sp, sn, qp, qn, pp, pn, unsafe.Pointer(&n))
-	runtime.KeepAlive(source)
-	runtime.KeepAlive(sql)
-	runtime.KeepAlive(p)
-	if st != uint32(abi.OK) {
-		return nil, dataErr(abi.FuncDBQuery, st)
+	if err := dbCall(abi.FuncDBQuery, hostDBQuery, source, sql, params, unsafe.Pointer(&n)); err != nil {
+		return nil, err
 	}
 	raw, st := readValue(func(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32 {
 		return hostDBResult(buf, bufCap, lenOut)
@@ -64,22 +53,31 @@ func Query(source, sql string, params map[string]any) (*Result, error) {
 // from the column names, then the rows. It returns the number of rows. If a header is already set
 // the result's must be the same. Any failure fails the invocation (rows may have been written).
 func StreamCSV(source, sql string, params map[string]any) (int64, error) {
-	p, err := encodeParams(params)
-	if err != nil {
+	var rows uint64
+	if err := dbCall(abi.FuncDBStreamCSV, hostDBStreamCSV, source, sql, params, unsafe.Pointer(&rows)); err != nil {
 		return 0, err
 	}
-	var rows uint64
+	return int64(rows), nil
+}
+
+// dbCall calls db_query or db_stream_csv, which take the same arguments, with out as the last.
+func dbCall(fn string, host func(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32,
+	source, sql string, params map[string]any, out unsafe.Pointer) error {
+	p, err := encodeParams(params)
+	if err != nil {
+		return err
+	}
 	sp, sn := stringArg(source)
 	qp, qn := stringArg(sql)
 	pp, pn := bytesArg(p)
-	st := hostDBStreamCSV(sp, sn, qp, qn, pp, pn, unsafe.Pointer(&rows))
+	st := host(sp, sn, qp, qn, pp, pn, out)
 	runtime.KeepAlive(source)
 	runtime.KeepAlive(sql)
 	runtime.KeepAlive(p)
 	if st != uint32(abi.OK) {
-		return 0, dataErr(abi.FuncDBStreamCSV, st)
+		return dataErr(fn, st)
 	}
-	return int64(rows), nil
+	return nil
 }
 
 // Maps returns the rows keyed by column name.
