@@ -5,7 +5,8 @@ BIN   := build/wasmcollector
 MODULES_DIR := build/modules
 # Single-collector examples (examples/NAME/main.go), and the AWX-like product (examples/awx).
 EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
-GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml
+GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml \
+	$(MODULES_DIR)/job_events_rust.wasm
 # Packages that build for GOOS=wasip1: the SDK and every guest.
 WASM_PKGS := ./guest-sdk/go $(EXAMPLES:%=./examples/%) ./examples/awx/collectors \
 	$(patsubst %/,./%,$(dir $(wildcard internal/testguests/*/main.go)))
@@ -28,6 +29,16 @@ $(MODULES_DIR)/%.wasm: examples/%/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/$*
 
+# The Rust port of job_events, with Debian's rustc (rustup cannot fetch wasm targets here).
+RUST_SDK_SRC := guest-sdk/rust/Cargo.toml guest-sdk/rust/Cargo.lock $(wildcard guest-sdk/rust/src/*.rs)
+CARGO_TARGET := build/cargo-target
+
+$(MODULES_DIR)/job_events_rust.wasm: examples/job_events_rust/Cargo.toml examples/job_events_rust/Cargo.lock $(wildcard examples/job_events_rust/src/*.rs) $(RUST_SDK_SRC)
+	@mkdir -p $(MODULES_DIR)
+	RUSTC=/usr/bin/rustc CARGO_HOME=$(abspath $(CARGO_TARGET))/cargo-home /usr/bin/cargo build --offline --locked --release \
+		--target wasm32-wasi --manifest-path examples/job_events_rust/Cargo.toml --target-dir $(CARGO_TARGET)
+	cp $(CARGO_TARGET)/wasm32-wasi/release/job_events_rust.wasm $@
+
 $(MODULES_DIR)/awx.wasm: examples/awx/collectors/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/awx/collectors
@@ -39,9 +50,12 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
 	scripts/demo
 
-deps: ## Install what the tests need when missing: wabt (wat2wasm) and the PostgreSQL server (tests start their own on loopback)
+deps: ## Install what the tests need when missing: wabt, the PostgreSQL server (tests start their own on loopback), Rust's wasm std
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
+	test -x /usr/bin/rustc || missing="$$missing rustc"; \
+	test -x /usr/bin/cargo || missing="$$missing cargo"; \
+	ls /usr/lib/rustlib/wasm32-wasi/lib/libstd-*.rlib >/dev/null 2>&1 || missing="$$missing libstd-rust-dev-wasm32"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \

@@ -74,7 +74,7 @@ func rowwise() int32 {
 		w := collector.NewCSV()
 		header := false
 		for {
-			res, err := collector.Query(source(), "SELECT "+eventColumns+" FROM main_jobevent WHERE id > @after ORDER BY id LIMIT 20000",
+			res, err := collector.Query(source(), "SELECT "+eventColumns+" FROM main_jobevent WHERE id > @after ORDER BY id LIMIT 5000",
 				map[string]any{"after": after})
 			if err != nil {
 				return err
