@@ -155,6 +155,11 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 
 	if err != nil {
 		kind, cause := m.classify(err, mem.refused, timeout, res.Stderr)
+		if msg := res.Output.FailMessage; msg != "" {
+			// A guest that reported why before it trapped (an SDK's panic handler) said more
+			// than the trap does.
+			cause = fmt.Errorf("%w (guest reported: %s)", cause, clip(msg))
+		}
 		return res, &InvocationError{Module: m.name, Function: call.Function, Kind: kind, Err: cause, Stderr: res.Stderr.summary()}
 	}
 	inv.SetReturnCode(res.ReturnCode)
