@@ -6,7 +6,7 @@ MODULES_DIR := build/modules
 # Single-collector examples (examples/NAME/main.go), and the AWX-like product (examples/awx).
 EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
 GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml \
-	$(MODULES_DIR)/job_events_rust.wasm
+	$(MODULES_DIR)/job_events_rust.wasm $(MODULES_DIR)/job_events_c.wasm
 # Packages that build for GOOS=wasip1: the SDK and every guest.
 WASM_PKGS := ./guest-sdk/go $(EXAMPLES:%=./examples/%) ./examples/awx/collectors \
 	$(patsubst %/,./%,$(dir $(wildcard internal/testguests/*/main.go)))
@@ -29,6 +29,12 @@ $(MODULES_DIR)/%.wasm: examples/%/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/$*
 
+# The C port of job_events, with Debian's clang, lld and wasi-libc.
+$(MODULES_DIR)/job_events_c.wasm: examples/job_events_c/job_events.c guest-sdk/c/wasmcollector.h
+	@mkdir -p $(MODULES_DIR)
+	clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor -Iguest-sdk/c -o $@ $<
+	wasm-strip $@
+
 # The Rust port of job_events, with Debian's rustc (rustup cannot fetch wasm targets here).
 RUST_SDK_SRC := guest-sdk/rust/Cargo.toml guest-sdk/rust/Cargo.lock $(wildcard guest-sdk/rust/src/*.rs)
 CARGO_TARGET := build/cargo-target
@@ -50,9 +56,13 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
 	scripts/demo
 
-deps: ## Install what the tests need when missing: wabt, the PostgreSQL server (tests start their own on loopback), Rust's wasm std
+deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
+	command -v clang >/dev/null || missing="$$missing clang"; \
+	command -v wasm-ld >/dev/null || missing="$$missing lld"; \
+	test -e /usr/lib/wasm32-wasi/libc.a || missing="$$missing wasi-libc"; \
+	ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || missing="$$missing libclang-rt-dev-wasm32"; \
 	test -x /usr/bin/rustc || missing="$$missing rustc"; \
 	test -x /usr/bin/cargo || missing="$$missing cargo"; \
 	ls /usr/lib/rustlib/wasm32-wasi/lib/libstd-*.rlib >/dev/null 2>&1 || missing="$$missing libstd-rust-dev-wasm32"; \
