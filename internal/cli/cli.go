@@ -14,11 +14,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcollector/wasmcollector/internal/cli/checkcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/internal/cli/gathercmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/ingresscmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/inspect"
 	"github.com/wasmcollector/wasmcollector/internal/cli/list"
+	"github.com/wasmcollector/wasmcollector/internal/cli/newcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
 	"github.com/wasmcollector/wasmcollector/internal/cli/statecmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/validate"
@@ -101,6 +103,8 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		list.NewCmdList(f, nil),
 		validate.NewCmdValidate(f, nil),
 		run.NewCmdRun(f, nil),
+		checkcmd.NewCmdCheck(f, nil),
+		newcmd.NewCmdNew(f, nil),
 		version.NewCmdVersion(f),
 	)
 

@@ -1,0 +1,644 @@
+// Package checkcmd implements `wasmcollector check`: whether a module and its sidecar are fit to
+// ship, item by item, the way a vendor's CI asks before a release.
+//
+// Every verdict comes from the code a product runs: the module is compiled and checked by the
+// runtime (runtime.Engine.Load), the sidecar is read by the registry (registry.Load, see
+// [loadSidecar] for how it is read alone), and each collector is invoked in the real sandbox under
+// the default limits. check only sorts the answers into items.
+package checkcmd
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
+)
+
+// Thresholds of the checks.
+const (
+	maxModuleBytes     = 64 << 20 // the runtime refuses larger modules
+	warnModuleBytes    = 8 << 20
+	defaultMemoryLimit = 64 << 20 // the registry's default runtime.memory_limit
+	warnStartup        = 50 * time.Millisecond
+	anyMemory          = 1 << 32 // a limit no declaration is over, to check the ABI apart from memory
+)
+
+// Statuses of a check item. Text output shows them upper case, JSON lower case.
+const (
+	StatusPass = "pass" // fine
+	StatusWarn = "warn" // fine to ship, but worth a look
+	StatusFail = "fail" // not fit to ship
+	StatusSkip = "skip" // not checked, because an earlier item failed or there is nothing to check
+)
+
+// Options are the flags and argument of check.
+type Options struct {
+	Factory  *cmdutil.Factory
+	Module   string
+	TOML     string
+	Output   cmdutil.OutputFormat
+	Timeout  time.Duration
+	CacheDir string
+}
+
+// NewCmdCheck returns the check command; runF replaces the real run in tests when not nil.
+func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "check <module.wasm> [--toml <sidecar>] [--timeout <duration>] [-o json]",
+		Short: "Check whether a module and its sidecar are fit to ship",
+		Long: `Check a collector module the way a product will run it, and report one line per item:
+
+  read, size     the file is readable and at most 64 MiB (warn over 8 MiB)
+  compile        it is valid WebAssembly
+  abi            it imports only wasmcollector_v1 and wasi_snapshot_preview1 functions, with the
+                 right types, exports its memory, and is a reactor (not a WASI command)
+  memory         its declared minimum memory fits the limit (64 MiB, or the sidecar's)
+  sidecar        NAME.toml beside the module (or --toml) is a valid sidecar; a warning when it
+                 declares no config collector (a product's registry provides one)
+  exports        every collector's function is exported with type () -> i32
+  startup        a fresh instance starts fast: the quickest empty-slice run (warn over 50ms)
+  run <key>      each collector runs for an empty slice (since = until) and a sample slice (the
+                 last hour, a day when daily; the slicing interval when shorter), under the default
+                 limits and --timeout, and its output is valid: one JSON document, or a CSV header
+                 and rows. Collectors that read data sources are not run (a warning): check has no
+                 database.
+
+The sidecar is read by the registry alone, as if dropped into an empty modules directory; the
+module is compiled and run by the real sandbox. Items that cannot be checked because an earlier
+one failed are reported as SKIP. Exit 1 when an item fails, 0 otherwise.
+
+-o json prints {module, sha256, passed, checks: [{name, status, detail}]}, status being pass,
+warn, fail or skip.`,
+		Example: `  wasmcollector check build/modules/job_events.wasm
+  wasmcollector check acme.wasm --toml deploy/acme.toml -o json
+  wasmcollector check acme.wasm --timeout 30s`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.Module = args[0]
+			if opts.Timeout <= 0 {
+				return cmdutil.BadInput("--timeout %s: must be more than 0", opts.Timeout)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(context.Background(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.TOML, "toml", "", "the sidecar `file` (default: NAME.toml beside NAME.wasm)")
+	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
+	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "deadline of each collector run (the collector's own timeout when shorter)")
+	fl.StringVar(&opts.CacheDir, "cache-dir", "", "compilation cache `directory` (default: the runtime's)")
+	return cmd
+}
+
+// Check is one item of the report.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Report is the document `check -o json` prints.
+type Report struct {
+	Module string  `json:"module"`
+	SHA256 string  `json:"sha256"`
+	Passed bool    `json:"passed"`
+	Checks []Check `json:"checks"`
+}
+
+// Run checks the module and prints the report; an item that failed makes it exit 1.
+func Run(ctx context.Context, opts *Options) error {
+	f := opts.Factory
+	rep, err := check(ctx, opts)
+	if err != nil {
+		return cmdutil.Failed(err)
+	}
+	if opts.Output == cmdutil.OutputJSON {
+		if err := cmdutil.WriteJSON(f.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		writeText(f, rep)
+	}
+	if !rep.Passed {
+		return &cmdutil.SilentError{Code: cmdutil.ExitFailed}
+	}
+	return nil
+}
+
+func writeText(f *cmdutil.Factory, rep *Report) {
+	width := 0
+	for _, c := range rep.Checks {
+		width = max(width, len(c.Name))
+	}
+	var failed []string
+	warned := 0
+	for _, c := range rep.Checks {
+		fmt.Fprintf(f.Stdout, "%-4s  %-*s  %s\n", strings.ToUpper(c.Status), width, c.Name, c.Detail)
+		switch c.Status {
+		case StatusFail:
+			failed = append(failed, c.Name)
+		case StatusWarn:
+			warned++
+		}
+	}
+	name := filepath.Base(rep.Module)
+	switch {
+	case len(failed) > 0:
+		fmt.Fprintf(f.Stdout, "%s: not fit to ship: %d failed (%s)\n", name, len(failed), strings.Join(failed, ", "))
+	case warned > 0:
+		fmt.Fprintf(f.Stdout, "%s: fit to ship, %d %s\n", name, warned, plural(warned, "warning", "warnings"))
+	default:
+		fmt.Fprintf(f.Stdout, "%s: fit to ship\n", name)
+	}
+}
+
+// checker gathers the items of one check.
+type checker struct {
+	opts   *Options
+	log    *slog.Logger
+	now    time.Time
+	rep    *Report
+	wasm   []byte
+	name   string // NAME.wasm
+	info   *wasmInfo
+	eng    *runtime.Engine
+	sc     *sidecar
+	compOK bool
+	abiOK  bool
+	memOK  bool
+	startT time.Duration // quickest successful empty-slice run; 0 when none
+}
+
+func (c *checker) add(name, status, format string, args ...any) {
+	c.rep.Checks = append(c.rep.Checks, Check{Name: name, Status: status, Detail: fmt.Sprintf(format, args...)})
+}
+
+// check runs every item. The error is for what keeps check from checking (the runtime, a
+// temporary directory); everything about the module is an item.
+func check(ctx context.Context, opts *Options) (*Report, error) {
+	f := opts.Factory
+	c := &checker{opts: opts, log: f.Logger, now: f.Clock().Truncate(time.Second), rep: &Report{Module: opts.Module, Checks: []Check{}}}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.name = filepath.Base(opts.Module)
+	if !strings.HasSuffix(c.name, ".wasm") {
+		c.name += ".wasm"
+	}
+	defer func() {
+		c.rep.Passed = true
+		for _, it := range c.rep.Checks {
+			if it.Status == StatusFail {
+				c.rep.Passed = false
+			}
+		}
+	}()
+	if !c.read() {
+		return c.rep, nil
+	}
+
+	cfg := runtime.NewConfig().WithLogger(c.log).WithTimeout(opts.Timeout)
+	if opts.CacheDir != "" {
+		cfg = cfg.WithCacheDir(opts.CacheDir)
+	}
+	eng, err := runtime.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close(ctx)
+	c.eng = eng
+
+	// The sidecar first: it may set the memory limit. Its item is reported after memory.
+	sidecarItem, err := c.loadSidecar()
+	defer c.sc.close()
+	if err != nil {
+		return nil, err
+	}
+	c.compileAndABI(ctx)
+	c.memory(ctx)
+	c.rep.Checks = append(c.rep.Checks, sidecarItem)
+	mod := c.exports(ctx)
+	c.runs(ctx, mod)
+	return c.rep, nil
+}
+
+// read checks the file and its size, and reads it.
+func (c *checker) read() bool {
+	path := c.opts.Module
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		c.add("read", StatusFail, "cannot read %s: %v", path, unwrapPath(err))
+		return false
+	case !st.Mode().IsRegular():
+		c.add("read", StatusFail, "%s is not a regular file", path)
+		return false
+	case st.Size() > maxModuleBytes:
+		c.add("read", StatusFail, "%s is %s, over the %d MiB module size limit", path, cmdutil.FormatBytes(st.Size()), maxModuleBytes>>20)
+		return false
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		c.add("read", StatusFail, "cannot read %s: %v", path, unwrapPath(err))
+		return false
+	}
+	if len(wasm) > maxModuleBytes { // it grew since the stat
+		c.add("read", StatusFail, "%s is over the %d MiB module size limit", path, maxModuleBytes>>20)
+		return false
+	}
+	c.wasm = wasm
+	sum := sha256.Sum256(wasm)
+	c.rep.SHA256 = hex.EncodeToString(sum[:])
+	c.add("read", StatusPass, "%s", path)
+	size := fmt.Sprintf("%d bytes", len(wasm))
+	if len(wasm) >= 1<<10 {
+		size += " (" + cmdutil.FormatBytes(int64(len(wasm))) + ")"
+	}
+	if len(wasm) > warnModuleBytes {
+		c.add("size", StatusWarn, "%s, over %d MiB: strip debug information (Go: -ldflags='-s -w'; wasm-strip)", size, warnModuleBytes>>20)
+	} else {
+		c.add("size", StatusPass, "%s", size)
+	}
+	c.info, _ = parseWasm(wasm) // details only; the runtime judges
+	return true
+}
+
+// moduleErr returns the message of a Load error without the "module NAME: " prefix, its lines
+// joined.
+func moduleErr(err error) string {
+	var me *runtime.ModuleError
+	if errors.As(err, &me) {
+		err = me.Err
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func (c *checker) compileAndABI(ctx context.Context) {
+	start := time.Now()
+	_, err := c.eng.Load(ctx, runtime.ModuleSpec{Name: c.name, Wasm: c.wasm, MemoryLimit: anyMemory})
+	elapsed := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		msg := moduleErr(err)
+		if strings.HasPrefix(msg, "invalid WebAssembly") || strings.HasPrefix(msg, "not a WebAssembly module") {
+			c.add("compile", StatusFail, "%s", msg)
+			c.add("abi", StatusSkip, "not checked: the module does not compile")
+			return
+		}
+		c.compOK = true
+		c.add("compile", StatusPass, "valid WebAssembly, compiled in %s", elapsed)
+		c.add("abi", StatusFail, "%s", msg)
+		return
+	}
+	c.add("compile", StatusPass, "valid WebAssembly, compiled in %s", elapsed)
+	c.compOK, c.abiOK = true, true
+	c.add("abi", StatusPass, "%s", c.abiDetail())
+}
+
+// abiDetail names the ABI and what the module imports.
+func (c *checker) abiDetail() string {
+	if c.info == nil {
+		return "ABI v1"
+	}
+	mods, counts := c.info.importModules()
+	var parts []string
+	usesHost := false
+	for _, m := range mods {
+		if m == abi.ModuleName {
+			usesHost = true
+		}
+		parts = append(parts, fmt.Sprintf("%d from %s", counts[m], m))
+	}
+	if len(parts) == 0 {
+		return "ABI v1 (imports nothing)"
+	}
+	head := "ABI v1"
+	if !usesHost {
+		head = "ABI v1 (uses no " + abi.ModuleName + " function)"
+	}
+	return head + ": imports " + strings.Join(parts, ", ")
+}
+
+// memoryLimit is the limit the module runs under: the sidecar's memory_limit, else the default.
+func (c *checker) memoryLimit() (uint64, string) {
+	if c.sc != nil && c.sc.module != nil && c.sc.module.MemoryLimit != 0 && c.sc.module.MemoryLimit != defaultMemoryLimit {
+		return c.sc.module.MemoryLimit, "the sidecar's memory_limit"
+	}
+	return defaultMemoryLimit, "the default limit"
+}
+
+func (c *checker) memory(ctx context.Context) {
+	limit, which := c.memoryLimit()
+	declared := ""
+	if c.info != nil && c.info.hasMemory {
+		declared = fmt.Sprintf("declares %d %s (%s) at least", c.info.memMin, plural(int(c.info.memMin), "page", "pages"), formatSize(c.info.memMin*64<<10))
+		if c.info.hasMemMax {
+			declared += fmt.Sprintf(", %d at most", c.info.memMax)
+		}
+	}
+	if !c.abiOK {
+		// The runtime checks memory after the ABI; judge from the declaration alone.
+		switch {
+		case !c.compOK || declared == "":
+			c.add("memory", StatusSkip, "not checked: the module did not load")
+		case c.info.memMin*64<<10 > limit:
+			c.add("memory", StatusFail, "%s, over %s of %s", declared, which, formatSize(limit))
+		default:
+			c.add("memory", StatusPass, "%s, within %s of %s", declared, which, formatSize(limit))
+		}
+		return
+	}
+	if _, err := c.eng.Load(ctx, runtime.ModuleSpec{Name: c.name, Wasm: c.wasm, MemoryLimit: limit}); err != nil {
+		c.add("memory", StatusFail, "%s (%s)", moduleErr(err), which)
+		return
+	}
+	c.memOK = true
+	if declared == "" {
+		declared = "fits"
+	}
+	c.add("memory", StatusPass, "%s, within %s of %s", declared, which, formatSize(limit))
+}
+
+// loadSidecar loads the sidecar and returns its item.
+func (c *checker) loadSidecar() (Check, error) {
+	path := c.opts.TOML
+	if path == "" {
+		path = strings.TrimSuffix(c.opts.Module, ".wasm") + ".toml"
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return Check{Name: "sidecar", Status: StatusWarn, Detail: fmt.Sprintf(
+				"no sidecar %s: nothing declares the module's collectors (a product's collectors.toml must; or write one, see registry/sample.toml)", path)}, nil
+		}
+	}
+	sc, err := loadSidecar(path, c.name, c.wasm)
+	if err != nil {
+		return Check{}, err
+	}
+	c.sc = sc
+	if len(sc.problems) > 0 {
+		return Check{Name: "sidecar", Status: StatusFail, Detail: strings.Join(sc.problems, "; ")}, nil
+	}
+	var list []string
+	for _, col := range sc.collectors() {
+		what := string(col.Format)
+		switch {
+		case col.Config:
+			what += ", config"
+		case col.Slicing.Kind != registry.SliceNone:
+			what += ", " + col.Slicing.String()
+		}
+		list = append(list, fmt.Sprintf("%s (%s)", col.Key, what))
+	}
+	detail := fmt.Sprintf("%s: %d %s: %s", path, len(list), plural(len(list), "collector", "collectors"), strings.Join(list, ", "))
+	status := StatusPass
+	if sc.noConfig {
+		status, detail = StatusWarn, detail+"; no config collector (a product's registry provides one)"
+	}
+	for _, w := range sc.mountWarn {
+		status, detail = StatusWarn, detail+"; "+w+" (on this machine; collectors run without the mount)"
+	}
+	return Check{Name: "sidecar", Status: status, Detail: detail}, nil
+}
+
+// exports checks each collector's function and loads the module as the registry describes it.
+// It returns the module ready to run, or nil.
+func (c *checker) exports(ctx context.Context) *runtime.Module {
+	cols := c.sidecarCollectors()
+	switch {
+	case !c.abiOK:
+		c.add("exports", StatusSkip, "not checked: the module did not load")
+		return nil
+	case cols == nil:
+		c.add("exports", StatusSkip, "not checked: no valid sidecar declares collectors")
+		return nil
+	}
+	var fns, problems []string
+	seen := map[string]bool{}
+	for _, col := range cols {
+		if seen[col.Function] {
+			continue
+		}
+		seen[col.Function] = true
+		fns = append(fns, col.Function)
+		spec := runtime.ModuleSpec{Name: c.name, Wasm: c.wasm, MemoryLimit: anyMemory, Functions: []string{col.Function}}
+		if _, err := c.eng.Load(ctx, spec); err != nil {
+			problems = append(problems, moduleErr(err))
+		}
+	}
+	if len(problems) > 0 {
+		c.add("exports", StatusFail, "%s", strings.Join(problems, "; "))
+		return nil
+	}
+	c.add("exports", StatusPass, "%s: () -> i32", strings.Join(fns, ", "))
+	if !c.memOK {
+		return nil
+	}
+	spec := gather.ModuleSpec(c.sc.reg, c.sc.module)
+	spec.Path, spec.Wasm = "", c.wasm
+	for i := range spec.Mounts {
+		spec.Mounts[i].Host = c.sc.hostDir(spec.Mounts[i].Host)
+	}
+	mod, err := c.eng.Load(ctx, spec)
+	if err != nil {
+		c.add("load", StatusFail, "%s", moduleErr(err))
+		return nil
+	}
+	return mod
+}
+
+// sidecarCollectors returns the collectors of a sidecar that loaded without problems, else nil.
+func (c *checker) sidecarCollectors() []*registry.Collector {
+	if c.sc == nil || len(c.sc.problems) > 0 {
+		return nil
+	}
+	return c.sc.collectors()
+}
+
+// run is one planned invocation.
+type run struct {
+	col          *registry.Collector
+	name         string
+	since, until time.Time
+	empty        bool // counts for startup
+}
+
+func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
+	cols := c.sidecarCollectors()
+	if mod == nil {
+		if len(cols) > 0 {
+			c.add("startup", StatusSkip, "not measured: the module did not load")
+			c.add("run", StatusSkip, "collectors not run: the module did not load")
+		} else {
+			c.add("startup", StatusSkip, "not measured: no collector to run")
+		}
+		return
+	}
+	startAt := len(c.rep.Checks)
+	c.add("startup", StatusSkip, "not measured: no collector ran")
+	for _, col := range cols {
+		if len(col.DataSources) > 0 {
+			c.add("run "+col.Key, StatusWarn, "needs data source %s; check runs without databases", strings.Join(col.DataSources, ", "))
+			continue
+		}
+		for _, r := range c.plan(col) {
+			c.invoke(ctx, mod, r)
+		}
+	}
+	switch st := &c.rep.Checks[startAt]; {
+	case c.startT == 0:
+	case c.startT > warnStartup:
+		*st = Check{Name: "startup", Status: StatusWarn, Detail: fmt.Sprintf(
+			"%s for a fresh instance and an empty slice, over %s: move work out of initialisation (package-level variables, init)", c.startT.Round(time.Millisecond), warnStartup)}
+	default:
+		*st = Check{Name: "startup", Status: StatusPass, Detail: fmt.Sprintf(
+			"%s for a fresh instance and an empty slice", c.startT.Round(100*time.Microsecond))}
+	}
+}
+
+// plan returns the runs of a collector: the config collector once without a slice, as a gather
+// runs it; every other collector for an empty slice and a sample slice ending now.
+func (c *checker) plan(col *registry.Collector) []run {
+	if col.Config {
+		return []run{{col: col, name: "run " + col.Key + " (no slice)", empty: true}}
+	}
+	width := time.Hour
+	switch col.Slicing.Kind {
+	case registry.SliceDaily:
+		width = 24 * time.Hour
+	case registry.SliceFixed:
+		width = min(width, col.Slicing.Interval)
+	}
+	return []run{
+		{col: col, name: "run " + col.Key + " (empty slice)", since: c.now, until: c.now, empty: true},
+		{col: col, name: "run " + col.Key + " (sample slice)", since: c.now.Add(-width), until: c.now},
+	}
+}
+
+func (c *checker) invoke(ctx context.Context, mod *runtime.Module, r run) {
+	col := r.col
+	out := &sink{json: col.Format == registry.FormatJSON}
+	inv := hostfuncs.NewInvocation(hostfuncs.Request{
+		Key: col.Key, Format: hostfuncs.Format(col.Format), Since: r.since, Until: r.until,
+		CollectionType: hostfuncs.DryRun, Params: col.Params, Limits: gather.Limits(col), Output: out, Logger: c.log,
+	})
+	timeout := c.opts.Timeout
+	if col.Timeout > 0 && col.Timeout < timeout {
+		timeout = col.Timeout
+	}
+	res, err := mod.Invoke(ctx, runtime.Call{Function: col.Function, Invocation: inv, Timeout: timeout, StdioLimit: col.Limits.MaxStdioBytes})
+	took := res.Elapsed.Round(100 * time.Microsecond)
+	if err != nil {
+		var ie *runtime.InvocationError
+		if errors.As(err, &ie) {
+			msg := string(ie.Kind) + ": " + ie.Err.Error()
+			if ie.Stderr != "" && !strings.Contains(msg, ie.Stderr) {
+				msg += " (guest stderr: " + ie.Stderr + ")"
+			}
+			c.add(r.name, StatusFail, "%s", msg)
+			return
+		}
+		c.add(r.name, StatusFail, "%v", err)
+		return
+	}
+	if problem := out.problem(col.Format, res.Output); problem != "" {
+		c.add(r.name, StatusFail, "%s", problem)
+		return
+	}
+	if r.empty && (c.startT == 0 || res.Elapsed < c.startT) {
+		c.startT = max(res.Elapsed, time.Nanosecond)
+	}
+	window := "no slice"
+	if !r.until.IsZero() {
+		window = "(" + r.since.Format(time.RFC3339) + ", " + r.until.Format(time.RFC3339) + "]"
+	}
+	if col.Format == registry.FormatJSON {
+		c.add(r.name, StatusPass, "1 document, %s in %s, %s", cmdutil.FormatBytes(res.Output.Bytes), took, window)
+		return
+	}
+	c.add(r.name, StatusPass, "%d %s, %d columns, %s in %s, %s", res.Output.Rows, plural(int(res.Output.Rows), "row", "rows"),
+		out.columns, cmdutil.FormatBytes(res.Output.Bytes), took, window)
+}
+
+// sink takes a collector's output: it keeps the JSON document, and reads the CSV header (the
+// host's first write) and counts the rest.
+type sink struct {
+	json    bool
+	writes  int
+	header  []byte
+	doc     bytes.Buffer
+	columns int
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	if s.writes == 0 {
+		s.header = append([]byte(nil), p...)
+	}
+	s.writes++
+	if s.json {
+		s.doc.Write(p)
+	}
+	return len(p), nil
+}
+
+// problem returns what is wrong with output the host accepted, "" when nothing is. The host
+// validates every emit; this catches a collector that emitted nothing.
+func (s *sink) problem(format registry.Format, rep hostfuncs.Report) string {
+	if format == registry.FormatJSON {
+		switch {
+		case rep.JSONDocuments == 0:
+			return "emitted no JSON document (a JSON collector must call emit_json once)"
+		case !json.Valid(s.doc.Bytes()):
+			return "the JSON document does not parse"
+		}
+		return ""
+	}
+	if s.writes == 0 || len(s.header) == 0 {
+		return "emitted no CSV header (set the header even when there are no rows)"
+	}
+	cols, err := csv.NewReader(bytes.NewReader(s.header)).Read()
+	if err != nil {
+		return fmt.Sprintf("the CSV header does not parse: %v", err)
+	}
+	s.columns = len(cols)
+	return ""
+}
+
+// formatSize renders a size exactly when it is a whole number of GiB, MiB or (under 1 MiB) KiB, as
+// the runtime's messages do.
+func formatSize(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n < 1<<20 && n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return cmdutil.FormatBytes(int64(n))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,354 @@
+package checkcmd_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/internal/cli"
+	"github.com/wasmcollector/wasmcollector/internal/testguests"
+)
+
+type item struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+type report struct {
+	Module string `json:"module"`
+	SHA256 string `json:"sha256"`
+	Passed bool   `json:"passed"`
+	Checks []item `json:"checks"`
+}
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = cli.Main(append(args, "--log-level", "error"), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// module copies a built module into a fresh directory as name.wasm, with sidecar as name.toml
+// when it is not "", and returns the module's path.
+func module(t *testing.T, built, name, sidecar string) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := os.ReadFile(built)
+	require.NoError(t, err)
+	path := filepath.Join(dir, name+".wasm")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	if sidecar != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".toml"), []byte(sidecar), 0o644))
+	}
+	return path
+}
+
+// check runs `check -o json` on path and returns the report and the exit code.
+func check(t *testing.T, path string, args ...string) (report, int) {
+	t.Helper()
+	cache := filepath.Join(testguests.CacheDir(t), "wazero")
+	out, errs, code := runCLI(t, append([]string{"check", path, "-o", "json", "--cache-dir", cache}, args...)...)
+	var rep report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), "stdout: %s\nstderr: %s", out, errs)
+	return rep, code
+}
+
+func byStatus(rep report, status string) map[string]item {
+	out := map[string]item{}
+	for _, it := range rep.Checks {
+		if it.Status == status {
+			out[it.Name] = it
+		}
+	}
+	return out
+}
+
+func names(m map[string]item) []string {
+	var out []string
+	for n := range m {
+		out = append(out, n)
+	}
+	return out
+}
+
+const configSidecar = `
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+[collector.params]
+install_uuid = "11111111-2222-3333-4444-555555555555"
+`
+
+const jobEventsSidecar = `
+[[collector]]
+key = "job_events"
+version = "1.5"
+format = "csv"
+slicing = "4h"
+[collector.params]
+events_per_hour = 120
+`
+
+func TestCheckPassesExamples(t *testing.T) {
+	t.Run("config", func(t *testing.T) {
+		path := module(t, testguests.Go(t, "examples/config"), "config", configSidecar)
+		rep, code := check(t, path)
+		require.Equal(t, 0, code, "%+v", rep)
+		assert.True(t, rep.Passed)
+		assert.Len(t, rep.SHA256, 64)
+		assert.Empty(t, byStatus(rep, "fail"))
+		for _, name := range []string{"read", "size", "compile", "abi", "memory", "sidecar", "exports", "run config (no slice)"} {
+			assert.Contains(t, byStatus(rep, "pass"), name)
+		}
+		assert.Contains(t, byStatus(rep, "pass")["abi"].Detail, "ABI v1")
+		assert.Contains(t, byStatus(rep, "pass")["run config (no slice)"].Detail, "1 document")
+	})
+
+	t.Run("job_events", func(t *testing.T) {
+		path := module(t, testguests.Go(t, "examples/job_events"), "job_events", jobEventsSidecar)
+		rep, code := check(t, path)
+		require.Equal(t, 0, code, "%+v", rep)
+		assert.Empty(t, byStatus(rep, "fail"))
+		warn := byStatus(rep, "warn")
+		require.Contains(t, warn, "sidecar")
+		assert.Contains(t, warn["sidecar"].Detail, "no config collector (a product's registry provides one)")
+		pass := byStatus(rep, "pass")
+		assert.Contains(t, pass["run job_events (empty slice)"].Detail, "0 rows, 18 columns")
+		// The sample slice is the last hour: 120 events.
+		assert.Contains(t, pass["run job_events (sample slice)"].Detail, "120 rows, 18 columns")
+		assert.Contains(t, pass["exports"].Detail, "job_events: () -> i32")
+		assert.Contains(t, []string{"pass", "warn"}, statusOf(rep, "startup"))
+	})
+
+	t.Run("text output and --toml", func(t *testing.T) {
+		path := module(t, testguests.Go(t, "examples/job_events"), "job_events", "")
+		side := filepath.Join(t.TempDir(), "elsewhere.toml")
+		require.NoError(t, os.WriteFile(side, []byte(jobEventsSidecar), 0o644))
+		cache := filepath.Join(testguests.CacheDir(t), "wazero")
+		out, errs, code := runCLI(t, "check", path, "--toml", side, "--cache-dir", cache)
+		require.Equal(t, 0, code, out+errs)
+		assert.Regexp(t, `(?m)^PASS  read +`, out)
+		assert.Regexp(t, `(?m)^WARN  sidecar +`+regexpQuote(side)+`: 1 collector: job_events \(csv, 4h\)`, out)
+		assert.Regexp(t, `(?m)^PASS  run job_events \(sample slice\) +120 rows`, out)
+		assert.Contains(t, out, "job_events.wasm: fit to ship, ") // the sidecar warns; startup may, on a busy machine
+	})
+
+	t.Run("data sources are not run", func(t *testing.T) {
+		sidecar := strings.Replace(jobEventsSidecar, "[collector.params]", "datasources = [\"awx\"]\n[collector.params]", 1)
+		path := module(t, testguests.Go(t, "examples/job_events"), "job_events", sidecar)
+		rep, code := check(t, path)
+		require.Equal(t, 0, code, "%+v", rep)
+		warn := byStatus(rep, "warn")
+		require.Contains(t, warn, "run job_events")
+		assert.Equal(t, "needs data source awx; check runs without databases", warn["run job_events"].Detail)
+	})
+}
+
+func statusOf(rep report, name string) string {
+	for _, it := range rep.Checks {
+		if it.Name == name {
+			return it.Status
+		}
+	}
+	return ""
+}
+
+func regexpQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `.`, `\.`, `(`, `\(`, `)`, `\)`, `+`, `\+`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`, `$`, `\$`, `^`, `\^`, `|`, `\|`, `{`, `\{`, `}`, `\}`)
+	return r.Replace(s)
+}
+
+func sidecarFor(key, function, format string) string {
+	s := "[[collector]]\nkey = \"" + key + "\"\nversion = \"1.0\"\n"
+	if function != "" {
+		s += "function = \"" + function + "\"\n"
+	}
+	if format != "" {
+		s += "format = \"" + format + "\"\n"
+	}
+	return s
+}
+
+// TestCheckFailsHostile checks that each hostile module fails on the item that names its problem,
+// and on no other.
+func TestCheckFailsHostile(t *testing.T) {
+	corrupt := filepath.Join(t.TempDir(), "corrupt.wasm")
+	good, err := os.ReadFile(testguests.WAT(t, "pointers"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(corrupt, good[:len(good)/2], 0o644))
+	notWasm := filepath.Join(t.TempDir(), "text.wasm")
+	require.NoError(t, os.WriteFile(notWasm, []byte("this is not a module"), 0o644))
+
+	cases := []struct {
+		name    string
+		built   string
+		sidecar string
+		fails   map[string]string // item → text its detail contains
+	}{
+		{"unknown_import", testguests.WAT(t, "unknown_import"), sidecarFor("collect", "", ""),
+			map[string]string{"abi": "imports env.steal_secrets, which this host does not provide"}},
+		{"abi_v2", testguests.WAT(t, "abi_v2"), sidecarFor("collect", "", ""),
+			map[string]string{"abi": `ABI "wasmcollector_v2" is not supported`}},
+		{"memory_hog", testguests.WAT(t, "memory_hog"), sidecarFor("hog", "", ""),
+			map[string]string{"memory": "memory declaration over the limit: declares 40000 pages"}},
+		{"command", testguests.WAT(t, "command"), sidecarFor("collect", "", ""),
+			map[string]string{"abi": "is a WASI command (exports _start): build it as a reactor"}},
+		{"no_memory", testguests.WAT(t, "no_memory"), "",
+			map[string]string{"abi": `exports no memory named "memory"`}},
+		{"wrong_signature", testguests.WAT(t, "wrong_signature"), "",
+			map[string]string{"abi": "imports wasmcollector_v1.emit_json with type (i64) -> (i32)"}},
+		{"corrupt", corrupt, "", map[string]string{"compile": "invalid WebAssembly"}},
+		{"not_wasm", notWasm, "", map[string]string{"compile": "not a WebAssembly module"}},
+		{"bad_export", testguests.WAT(t, "bad_export"), sidecarFor("collect", "", ""),
+			map[string]string{"exports": `function "collect" has type (i32) -> (i32), want () -> (i32)`}},
+		{"missing_export", testguests.WAT(t, "spin"), sidecarFor("spin", "", "") + sidecarFor("gone", "", ""),
+			map[string]string{"exports": `function "gone" is not exported by the module`}},
+		{"spin", testguests.WAT(t, "spin"), sidecarFor("spin", "", ""),
+			map[string]string{"run spin (empty slice)": "timeout: timed out after 500ms", "run spin (sample slice)": "timeout: timed out after 500ms"}},
+		{"grow_bomb", testguests.WAT(t, "grow_bomb"), sidecarFor("grow_bomb", "", ""),
+			map[string]string{"run grow_bomb (empty slice)": "memory: memory limit of 64 MiB reached", "run grow_bomb (sample slice)": "memory: "}},
+		{"invalid_json", testguests.WAT(t, "outputs"), sidecarFor("bad", "invalid_json", ""),
+			map[string]string{"run bad (empty slice)": "refused: ", "run bad (sample slice)": "refused: "}},
+		{"bad_sidecar", testguests.WAT(t, "spin"), sidecarFor("spin", "", "xml"),
+			map[string]string{"sidecar": `bad_sidecar.toml:4: collector[0].format: invalid format "xml": must be "json" or "csv"`}},
+		{"go_hostile", testguests.Go(t, "internal/testguests/hostile"),
+			sidecarFor("go_panic", "", "") + sidecarFor("go_spin", "", "") + sidecarFor("go_exit", "", "") + sidecarFor("ok", "", ""),
+			map[string]string{
+				"run go_panic (empty slice)": "trap: wasm error: unreachable", "run go_panic (sample slice)": "trap: ",
+				"run go_spin (empty slice)": "timeout: ", "run go_spin (sample slice)": "timeout: ",
+				"run go_exit (empty slice)": "exit: guest exited with code 3", "run go_exit (sample slice)": "exit: ",
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := strings.TrimSuffix(filepath.Base(tc.built), ".wasm")
+			if strings.HasPrefix(name, "wat-") || strings.HasPrefix(name, "go-") {
+				name = tc.name
+			}
+			path := module(t, tc.built, name, tc.sidecar)
+			timeout := "500ms" // WAT modules start in microseconds
+			switch tc.name {
+			case "grow_bomb":
+				timeout = "20s" // copying memory as it grows is slow under the race detector
+			case "go_hostile":
+				timeout = "3s" // a Go module starts in milliseconds, more on a busy machine
+			}
+			rep, code := check(t, path, "--timeout", timeout)
+			assert.Equal(t, 1, code)
+			assert.False(t, rep.Passed)
+			fails := byStatus(rep, "fail")
+			assert.ElementsMatch(t, keys(tc.fails), names(fails), "%+v", rep.Checks)
+			for item, want := range tc.fails {
+				assert.Contains(t, fails[item].Detail, want, item)
+			}
+			if tc.name == "go_hostile" {
+				assert.Equal(t, "pass", statusOf(rep, "run ok (sample slice)"))
+			}
+		})
+	}
+}
+
+func TestCheckRead(t *testing.T) {
+	t.Run("missing", func(t *testing.T) {
+		rep, code := check(t, filepath.Join(t.TempDir(), "nope.wasm"))
+		assert.Equal(t, 1, code)
+		require.Len(t, rep.Checks, 1)
+		assert.Equal(t, item{Name: "read", Status: "fail", Detail: rep.Checks[0].Detail}, rep.Checks[0])
+		assert.Contains(t, rep.Checks[0].Detail, "no such file or directory")
+	})
+	t.Run("over 64 MiB", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "big.wasm")
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		require.NoError(t, os.Truncate(path, 64<<20+1))
+		rep, code := check(t, path)
+		assert.Equal(t, 1, code)
+		require.Len(t, rep.Checks, 1)
+		assert.Contains(t, rep.Checks[0].Detail, "over the 64 MiB module size limit")
+	})
+	t.Run("missing --toml", func(t *testing.T) {
+		path := module(t, testguests.WAT(t, "spin"), "spin", "")
+		rep, code := check(t, path, "--toml", filepath.Join(t.TempDir(), "none.toml"))
+		assert.Equal(t, 1, code)
+		assert.Equal(t, []string{"sidecar"}, names(byStatus(rep, "fail")))
+		assert.Contains(t, byStatus(rep, "fail")["sidecar"].Detail, "cannot read file")
+	})
+	t.Run("no sidecar", func(t *testing.T) {
+		path := module(t, testguests.WAT(t, "spin"), "spin", "")
+		rep, code := check(t, path)
+		assert.Equal(t, 0, code)
+		assert.Contains(t, byStatus(rep, "warn")["sidecar"].Detail, "no sidecar")
+		assert.Equal(t, "skip", statusOf(rep, "exports"))
+	})
+}
+
+func TestCheckMounts(t *testing.T) {
+	side := "[module]\nmounts = { \"/data\" = \"data\", \"/etc/product\" = \"/definitely/not/here\" }\n" + sidecarFor("ok", "", "")
+	path := module(t, testguests.WAT(t, "pointers"), "pointers", side)
+	require.NoError(t, os.Mkdir(filepath.Join(filepath.Dir(path), "data"), 0o755))
+	rep, code := check(t, path)
+	require.Equal(t, 0, code, "%+v", rep.Checks)
+	warn := byStatus(rep, "warn")
+	require.Contains(t, warn, "sidecar")
+	assert.Contains(t, warn["sidecar"].Detail, `pointers.toml:2: module.mounts."/etc/product": host directory /definitely/not/here does not exist or is not a directory (on this machine; collectors run without the mount)`)
+	assert.NotContains(t, warn["sidecar"].Detail, `"/data"`)
+	// The relative mount resolves beside the user's sidecar, so the module loads with it.
+	assert.Equal(t, "pass", statusOf(rep, "run ok (sample slice)"))
+	assert.Empty(t, statusOf(rep, "load"))
+}
+
+func TestCheckJSONShape(t *testing.T) {
+	path := module(t, testguests.WAT(t, "pointers"), "pointers", sidecarFor("ok", "", "")+sidecarFor("ok_csv", "", "csv"))
+	cache := filepath.Join(testguests.CacheDir(t), "wazero")
+	out, errs, code := runCLI(t, "check", path, "-o", "json", "--cache-dir", cache)
+	require.Equal(t, 0, code, errs)
+	var doc map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.ElementsMatch(t, []string{"module", "sha256", "passed", "checks"}, keys(doc))
+	assert.JSONEq(t, `true`, string(doc["passed"]))
+	assert.JSONEq(t, `"`+path+`"`, string(doc["module"]))
+	var checks []map[string]any
+	require.NoError(t, json.Unmarshal(doc["checks"], &checks))
+	var got []string
+	for _, c := range checks {
+		assert.ElementsMatch(t, []string{"name", "status", "detail"}, keys(c))
+		assert.Contains(t, []any{"pass", "warn", "fail", "skip"}, c["status"])
+		got = append(got, c["name"].(string))
+	}
+	assert.Equal(t, []string{"read", "size", "compile", "abi", "memory", "sidecar", "exports", "startup",
+		"run ok (empty slice)", "run ok (sample slice)", "run ok_csv (empty slice)", "run ok_csv (sample slice)"}, got)
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	path := module(t, testguests.WAT(t, "spin"), "spin", "")
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"check"}, 2},
+		{[]string{"check", path, "--bogus"}, 2},
+		{[]string{"check", path, "--timeout", "0s"}, 2},
+		{[]string{"check", path, "-o", "yaml"}, 2},
+		{[]string{"check", path}, 0},
+		{[]string{"check", module(t, testguests.WAT(t, "command"), "command", "")}, 1},
+	} {
+		_, errs, code := runCLI(t, tc.args...)
+		assert.Equal(t, tc.code, code, "%v: %s", tc.args, errs)
+	}
+}
