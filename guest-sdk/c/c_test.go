@@ -7,20 +7,16 @@ package c_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,52 +30,12 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 )
 
-// clangFlags builds a reactor for WASI preview 1 with Debian's wasi-libc (hostfuncs/ABI.md "Module
-// shape"); -Werror keeps the header free of warnings.
-var clangFlags = []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-Wall", "-Wextra", "-Werror"}
-
-const installHint = "install clang lld wasi-libc libclang-rt-dev-wasm32 (make deps)"
-
-var clangMu sync.Mutex
-
 // buildC compiles one C file (relative to the repository root, or absolute) against the SDK header
 // with clang and returns the module's path. Builds are cached by a hash of the sources, flags and
 // compiler.
 func buildC(t *testing.T, src string) string {
 	t.Helper()
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Fatalf("clang not found: %s", installHint)
-	}
-	root := testguests.Root(t)
-	version, err := exec.Command(clang, "--version").Output()
-	require.NoError(t, err)
-	h := sha256.New()
-	h.Write(version)
-	fmt.Fprint(h, clangFlags)
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(root, src)
-	}
-	for _, f := range []string{src, filepath.Join(root, "guest-sdk", "c", "wasmcollector.h")} {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
-		h.Write(b)
-	}
-	name := strings.TrimSuffix(filepath.Base(src), ".c")
-	out := filepath.Join(testguests.CacheDir(t), "c-"+name+"-"+hex.EncodeToString(h.Sum(nil))[:16]+".wasm")
-	clangMu.Lock()
-	defer clangMu.Unlock()
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
-	args := append(append([]string{}, clangFlags...), "-I", filepath.Join(root, "guest-sdk", "c"), "-o", tmp, src)
-	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-		t.Fatalf("clang %s: %v\n%s\n(%s)", strings.Join(args, " "), err, b, installHint)
-	}
-	require.NoError(t, os.Rename(tmp, out))
-	return out
+	return testguests.C(t, src)
 }
 
 // sqliteDB writes a small SQLite database for the data-source collectors.

@@ -6,19 +6,13 @@ package rust_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,95 +32,11 @@ const (
 	installHint = "install rustc libstd-rust-dev-wasm32 (make deps)"
 )
 
-// requireToolchain fails the test, never skips it, when the Rust toolchain or its wasm std is
-// missing.
-func requireToolchain(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{rustc, cargo} {
-		if _, err := os.Stat(tool); err != nil {
-			t.Fatalf("%s not found: %s", tool, installHint)
-		}
-	}
-	out, err := exec.Command(rustc, "--print", "sysroot").Output()
-	if err != nil {
-		t.Fatalf("%s --print sysroot: %v: %s", rustc, err, installHint)
-	}
-	std, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "lib", "rustlib", rustTarget, "lib", "libstd-*.rlib"))
-	if len(std) == 0 {
-		t.Fatalf("the %s standard library is missing from %s: %s", rustTarget, strings.TrimSpace(string(out)), installHint)
-	}
-}
+func requireToolchain(t *testing.T) { t.Helper(); testguests.RequireRust(t) }
 
-var buildMu sync.Mutex
-
-// buildRust builds the cdylib crate in crateDir (relative to the repository root) for wasm32-wasi
-// with cargo, offline, with a temporary CARGO_HOME and target directory, and returns the module's
-// path. Builds are cached in testguests.CacheDir by a hash of the crate's and the SDK's sources and
-// the compiler version, as testguests.Go caches Go guests.
 func buildRust(t *testing.T, crateDir, lib string) string {
 	t.Helper()
-	requireToolchain(t)
-	root := testguests.Root(t)
-	version, err := exec.Command(rustc, "-vV").Output()
-	require.NoError(t, err)
-	h := sha256.New()
-	h.Write(version)
-	for _, dir := range []string{"guest-sdk/rust", crateDir} {
-		hashCrate(t, h, filepath.Join(root, dir))
-	}
-	out := filepath.Join(testguests.CacheDir(t), "rust-"+lib+"-"+hex.EncodeToString(h.Sum(nil))[:16]+".wasm")
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	tmp := t.TempDir()
-	cmd := exec.Command(cargo, "build", "--offline", "--locked", "--release", "--target", rustTarget,
-		"--manifest-path", filepath.Join(root, crateDir, "Cargo.toml"))
-	cmd.Env = append(cleanEnv(), "RUSTC="+rustc, "CARGO_HOME="+filepath.Join(tmp, "cargo-home"),
-		"CARGO_TARGET_DIR="+filepath.Join(tmp, "target"), "CARGO_TERM_COLOR=never")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cargo build %s: %v\n%s", crateDir, err, b)
-	}
-	copyFile(t, filepath.Join(tmp, "target", rustTarget, "release", lib+".wasm"), out)
-	return out
-}
-
-// cleanEnv is the environment without Cargo and rustup settings that would change the build.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "CARGO") || strings.HasPrefix(kv, "RUST") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-// hashCrate hashes a crate's manifest, lock file and Rust sources, skipping build output.
-func hashCrate(t *testing.T, h io.Writer, dir string) {
-	t.Helper()
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir() && d.Name() == "target":
-			return filepath.SkipDir
-		case !d.IsDir() && (strings.HasSuffix(p, ".rs") || d.Name() == "Cargo.toml" || d.Name() == "Cargo.lock"):
-			files = append(files, p)
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	sort.Strings(files)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		fmt.Fprintf(h, "%s %d\n", strings.TrimPrefix(f, dir), len(b))
-		h.Write(b)
-	}
+	return testguests.Rust(t, crateDir, lib)
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -366,7 +276,7 @@ func TestCargoTest(t *testing.T) {
 	tmp := t.TempDir()
 	for _, crate := range []string{"guest-sdk/rust", "examples/job_events_rust"} {
 		cmd := exec.Command(cargo, "test", "--offline", "--locked", "--manifest-path", filepath.Join(root, crate, "Cargo.toml"))
-		cmd.Env = append(cleanEnv(), "RUSTC="+rustc, "RUSTDOC=/usr/bin/rustdoc", "CARGO_HOME="+filepath.Join(tmp, "cargo-home"),
+		cmd.Env = append(testguests.RustEnv(), "RUSTC="+rustc, "RUSTDOC=/usr/bin/rustdoc", "CARGO_HOME="+filepath.Join(tmp, "cargo-home"),
 			"CARGO_TARGET_DIR="+filepath.Join(tmp, "target"), "CARGO_TERM_COLOR=never")
 		b, err := cmd.CombinedOutput()
 		require.NoError(t, err, "cargo test %s:\n%s", crate, b)
