@@ -1,6 +1,6 @@
 // Package cli is the wasmcollector command line: the root command, its global flags, and the
 // mapping of errors to one-line messages and exit codes. Each subcommand lives in its own package
-// (gather, inspect, ingress, state, list, validate, run, version) and gets its dependencies from a [cmdutil.Factory].
+// (gather, inspect, ingress, state, list, validate, run, check, new, version) and gets its dependencies from a [cmdutil.Factory].
 package cli
 
 import (
