@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -143,73 +144,77 @@ func encodeParams(params map[string]any) ([]byte, error) {
 	return b, nil
 }
 
-// decodeResult reads the db_query result JSON (hostfuncs/ABI.md "db_query") into typed values.
+// decodeResult reads the db_query result JSON (hostfuncs/ABI.md "db_query") into typed values, in
+// one pass: cells are decoded as generic JSON values (numbers kept exact) and converted by their
+// column's type, rather than unmarshalled one by one.
 func decodeResult(raw []byte) (*Result, error) {
 	var doc struct {
-		Columns []Column            `json:"columns"`
-		Rows    [][]json.RawMessage `json:"rows"`
+		Columns []Column `json:"columns"`
+		Rows    [][]any  `json:"rows"`
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("collector: query result: %w", err)
 	}
-	res := &Result{Columns: doc.Columns, Rows: make([][]any, len(doc.Rows))}
 	for i, row := range doc.Rows {
 		if len(row) != len(doc.Columns) {
 			return nil, fmt.Errorf("collector: query result row %d has %d values for %d columns", i, len(row), len(doc.Columns))
 		}
-		vals := make([]any, len(row))
 		for j, cell := range row {
-			v, err := decodeCell(cell, doc.Columns[j].Type)
+			v, err := convertCell(cell, doc.Columns[j].Type)
 			if err != nil {
 				return nil, fmt.Errorf("collector: query result row %d column %q: %w", i, doc.Columns[j].Name, err)
 			}
-			vals[j] = v
+			row[j] = v
 		}
-		res.Rows[i] = vals
 	}
-	return res, nil
+	return &Result{Columns: doc.Columns, Rows: doc.Rows}, nil
 }
 
-func decodeCell(cell json.RawMessage, typ string) (any, error) {
-	if bytes.Equal(cell, []byte("null")) {
+// convertCell turns a generic JSON value into the Go type of its column.
+func convertCell(cell any, typ string) (any, error) {
+	if cell == nil {
 		return nil, nil
 	}
 	switch typ {
 	case "int":
-		var v int64
-		err := json.Unmarshal(cell, &v)
-		return v, err
-	case "float":
-		var v float64
-		if err := json.Unmarshal(cell, &v); err != nil {
-			var s string // NaN and infinities come as strings
-			if json.Unmarshal(cell, &s) != nil {
-				return nil, err
-			}
-			var f float64
-			_, err := fmt.Sscan(s, &f)
-			return f, err
+		n, ok := cell.(json.Number)
+		if !ok {
+			return nil, fmt.Errorf("want an integer, got %T", cell)
 		}
-		return v, nil
+		return n.Int64()
+	case "float":
+		switch x := cell.(type) {
+		case json.Number:
+			return x.Float64()
+		case string: // NaN and infinities come as strings
+			return strconv.ParseFloat(x, 64)
+		}
+		return nil, fmt.Errorf("want a number, got %T", cell)
 	case "bool":
-		var v bool
-		err := json.Unmarshal(cell, &v)
-		return v, err
+		b, ok := cell.(bool)
+		if !ok {
+			return nil, fmt.Errorf("want a boolean, got %T", cell)
+		}
+		return b, nil
 	case "timestamp":
-		var s string
-		if err := json.Unmarshal(cell, &s); err != nil {
-			return nil, err
+		s, ok := cell.(string)
+		if !ok {
+			return nil, fmt.Errorf("want a timestamp, got %T", cell)
 		}
 		return time.Parse(time.RFC3339Nano, s)
 	case "bytes":
-		var s string
-		if err := json.Unmarshal(cell, &s); err != nil {
-			return nil, err
+		s, ok := cell.(string)
+		if !ok {
+			return nil, fmt.Errorf("want base64, got %T", cell)
 		}
 		return base64.StdEncoding.DecodeString(s)
 	default:
-		var s string
-		err := json.Unmarshal(cell, &s)
-		return s, err
+		s, ok := cell.(string)
+		if !ok {
+			return nil, fmt.Errorf("want text, got %T", cell)
+		}
+		return s, nil
 	}
 }
