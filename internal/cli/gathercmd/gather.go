@@ -274,7 +274,7 @@ func classify(err error) error {
 	case errors.Is(err, state.ErrLocked):
 		return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
 	case errors.Is(err, context.Canceled):
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; nothing was recorded, the next run collects this window again")}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; what was shipped is recorded, the next run collects the rest")}
 	}
 	return cmdutil.Failed(err)
 }
