@@ -5,14 +5,15 @@ BIN   := build/wasmcollector
 MODULES_DIR := build/modules
 # Single-collector examples (examples/NAME/main.go), and the AWX-like product (examples/awx).
 EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
-GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml \
-	$(MODULES_DIR)/job_events_rust.wasm $(MODULES_DIR)/job_events_c.wasm
+GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml
+# The C and Rust ports need Debian's clang and rustc (make deps installs them).
+NATIVE_GUESTS := $(MODULES_DIR)/job_events_rust.wasm $(MODULES_DIR)/job_events_c.wasm
 # Packages that build for GOOS=wasip1: the SDK and every guest.
 WASM_PKGS := ./guest-sdk/go $(EXAMPLES:%=./examples/%) ./examples/awx/collectors \
 	$(patsubst %/,./%,$(dir $(wildcard internal/testguests/*/main.go)))
 GUEST_SRC := $(shell find guest-sdk/go internal/abi -name '*.go' -not -name '*_test.go')
 
-.PHONY: all build guests demo test check bench deps vet fmt clean help
+.PHONY: all build guests guests-all demo test check bench deps vet fmt clean help
 
 all: build guests ## Build the CLI and the example collectors
 
@@ -23,7 +24,9 @@ build: ## Build the CLI into build/wasmcollector and the example data generator 
 	$(GO) build -o $(BIN) ./cmd/wasmcollector
 	$(GO) build -o build/awxgen ./examples/awx/gen
 
-guests: $(GUESTS) ## Build every example collector into build/modules/
+guests: $(GUESTS) ## Build the Go example collectors into build/modules/ (all the demo needs)
+
+guests-all: guests $(NATIVE_GUESTS) ## Also build the C and Rust ports (needs make deps)
 
 $(MODULES_DIR)/%.wasm: examples/%/*.go $(GUEST_SRC)
 	@mkdir -p $(MODULES_DIR)
@@ -72,7 +75,7 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: deps guests ## Install test dependencies, build every guest, run all tests with the race detector
+test: deps guests-all ## Install test dependencies, build every guest, run all tests with the race detector
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -80,7 +83,7 @@ test: deps guests ## Install test dependencies, build every guest, run all tests
 
 check: test ## Same as test
 
-bench: deps guests ## Run the benchmarks (no race detector); each reports a native baseline beside it
+bench: deps guests-all ## Run the benchmarks (no race detector); each reports a native baseline beside it
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v -e '/gather$$' -e '/e2e$$')
 	$(GO) test -run '^$$' -bench Gather -benchtime 1x ./gather/
 	$(GO) test -run '^$$' -bench Events -benchtime 1x -timeout 60m ./internal/e2e/
