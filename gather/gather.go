@@ -529,8 +529,7 @@ func (g *gatherer) removeStale() {
 		return
 	}
 	for _, e := range entries {
-		if name := e.Name(); strings.HasPrefix(name, ".staging-") ||
-			strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tar.gz.tmp") {
+		if name := e.Name(); strings.HasPrefix(name, ".staging-") || packaging.IsTemp(name) {
 			g.log.Warn("removing what an interrupted gather left", "path", filepath.Join(g.opts.OutDir, name))
 			os.RemoveAll(filepath.Join(g.opts.OutDir, name))
 		}

@@ -1,9 +1,7 @@
 package gather_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -101,31 +99,8 @@ func (s *dirShipper) Ship(_ context.Context, t *packaging.Tarball) error {
 	return os.WriteFile(filepath.Join(s.dir, t.Name+"."+time.Now().Format("150405.000000000")), b, 0o644)
 }
 
-// tarballFile is a member read back from a tarball.
-type tarballFile struct {
-	name string
-	data []byte
-}
-
-func readTarball(t *testing.T, path string) []tarballFile {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	require.NoError(t, err)
-	tr := tar.NewReader(zr)
-	var out []tarballFile
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		require.NoError(t, err)
-		b, err := io.ReadAll(tr)
-		require.NoError(t, err)
-		out = append(out, tarballFile{h.Name, b})
-	}
+func readTarball(t *testing.T, path string) []testguests.TarFile {
+	return testguests.ReadTarball(t, path)
 }
 
 func tarballs(t *testing.T, dir string) []string {
@@ -187,7 +162,7 @@ width = 100
 		var names []string
 		var data int64
 		for _, f := range files {
-			names = append(names, f.name)
+			names = append(names, f.Name)
 		}
 		assert.Equal(t, strings.Join(names, "\n")+"\n", string(listing))
 		require.GreaterOrEqual(t, len(files), 4)
@@ -195,8 +170,8 @@ width = 100
 		tail := names[len(names)-3:]
 		assert.Equal(t, []string{"./config.json", "./data_collection_status.csv", "./manifest.json"}, tail)
 		var manifest map[string]string
-		require.NoError(t, json.Unmarshal(files[len(files)-1].data, &manifest))
-		status, err := csv.NewReader(bytes.NewReader(files[len(files)-2].data)).ReadAll()
+		require.NoError(t, json.Unmarshal(files[len(files)-1].Data, &manifest))
+		status, err := csv.NewReader(bytes.NewReader(files[len(files)-2].Data)).ReadAll()
 		require.NoError(t, err)
 		assert.Equal(t, []string{"collection_start_timestamp", "since", "until", "file_name", "status", "elapsed"}, status[0])
 		assert.Len(t, manifest, len(files)-1, "manifest lists every member but itself")
@@ -204,8 +179,8 @@ width = 100
 		assert.Equal(t, "1.0", manifest["config.json"])
 		assert.Len(t, status, 1+len(files)-3, "a status row per data member")
 		for i, f := range files[:len(files)-3] {
-			data += int64(len(f.data))
-			base := strings.TrimPrefix(f.name, "./")
+			data += int64(len(f.Data))
+			base := strings.TrimPrefix(f.Name, "./")
 			assert.Equal(t, base, status[i+1][3])
 			assert.Equal(t, "ok", status[i+1][4])
 			switch base {
@@ -213,7 +188,7 @@ width = 100
 				sawInfo = true
 				assert.Equal(t, "2.0", manifest[base])
 			case "job_events.csv":
-				rows, err := csv.NewReader(bytes.NewReader(f.data)).ReadAll()
+				rows, err := csv.NewReader(bytes.NewReader(f.Data)).ReadAll()
 				require.NoError(t, err)
 				assert.Equal(t, "id", rows[0][0], "the header is repeated in every part")
 				for _, r := range rows[1:] {
@@ -223,7 +198,7 @@ width = 100
 					assert.True(t, at.After(since) && !at.After(until))
 				}
 			case "big.csv":
-				bigRows += strings.Count(string(f.data), "\n") - 1
+				bigRows += strings.Count(string(f.Data), "\n") - 1
 			}
 		}
 		if len(files) > 4 { // several data members: the limit holds
@@ -310,10 +285,10 @@ func shippedRows(t *testing.T, dir string) map[string]int {
 	require.NoError(t, err)
 	for _, en := range entries {
 		for _, f := range readTarball(t, filepath.Join(dir, en.Name())) {
-			if f.name != "./events.csv" {
+			if f.Name != "./events.csv" {
 				continue
 			}
-			recs, err := csv.NewReader(bytes.NewReader(f.data)).ReadAll()
+			recs, err := csv.NewReader(bytes.NewReader(f.Data)).ReadAll()
 			require.NoError(t, err)
 			for _, r := range recs[1:] {
 				rows[r[0]]++
@@ -378,12 +353,12 @@ fail = true
 	files := readTarball(t, paths[0])
 	var names []string
 	for _, f := range files {
-		names = append(names, f.name)
+		names = append(names, f.Name)
 	}
 	assert.Equal(t, []string{"./config.json", "./data_collection_status.csv", "./manifest.json"}, names)
-	status := string(files[1].data)
+	status := string(files[1].Data)
 	assert.Contains(t, status, ",info.json,failed,", "a failed JSON collector is in the status file (upstream)")
-	assert.NotContains(t, string(files[2].data), "info.json")
+	assert.NotContains(t, string(files[2].Data), "info.json")
 }
 
 func TestSubsetKeepsConfigAndRejectsUnknownKeys(t *testing.T) {
@@ -524,4 +499,18 @@ func TestFailedRetention(t *testing.T) {
 	kept, err = os.ReadDir(filepath.Join(e.out, "failed"))
 	require.NoError(t, err)
 	assert.Len(t, kept, 2, "failed_keep = 0 keeps none of the new ones")
+}
+
+// TestStaleLeftoversRemoved: what a killed gather leaves in the output directory (a staging
+// directory, a half-written tarball) is removed by the next gather; the caller's files stay.
+func TestStaleLeftoversRemoved(t *testing.T) {
+	e := eventsRegistry(t, "")
+	require.NoError(t, os.MkdirAll(filepath.Join(e.out, ".staging-123", "x"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(e.out, ".analytics-42.tar.gz.tmp"), []byte("half"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(e.out, "notes.txt"), []byte("mine"), 0o644))
+	_, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Since = e.now.Add(-time.Hour) })
+	require.NoError(t, err)
+	assert.NoDirExists(t, filepath.Join(e.out, ".staging-123"))
+	assert.NoFileExists(t, filepath.Join(e.out, ".analytics-42.tar.gz.tmp"))
+	assert.FileExists(t, filepath.Join(e.out, "notes.txt"), "D6: the caller's files are never touched")
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Tarball is one package written to disk.
@@ -97,7 +98,7 @@ func (p *Packer) process(pk *pkg) (*Tarball, error) {
 // write writes the tarball of pk into a temporary file in Dir and returns its path, filling
 // tb.Members and tb.Size. On error the returned path, if not empty, is to be removed.
 func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
-	f, err := os.CreateTemp(p.opts.Dir, "."+p.opts.Base+"-*.tar.gz.tmp")
+	f, err := os.CreateTemp(p.opts.Dir, "."+p.opts.Base+"-*"+tempSuffix)
 	if err != nil {
 		return "", err
 	}
@@ -257,4 +258,13 @@ func syncDir(dir string) {
 	}
 	_ = d.Sync()
 	_ = d.Close()
+}
+
+// tempSuffix ends the name of a tarball being written; it is renamed into place when complete.
+const tempSuffix = ".tar.gz.tmp"
+
+// IsTemp reports whether a file name in an output directory is a tarball a packer was still
+// writing (one a killed process left behind), so that the next gather can remove it.
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempSuffix)
 }

@@ -119,6 +119,12 @@ func TestPointerAttacks(t *testing.T) {
 		{name: "huge_log", kind: runtime.KindFailed, contains: []string{"returned 2"}},
 		{name: "oob_fail", kind: runtime.KindBadPointer, contains: []string{"fail: pointer out of bounds"}},
 		{name: "huge_fail", kind: runtime.KindFailed, contains: []string{"collector failed (code 2)"}},
+		{name: "oob_db_query", kind: runtime.KindBadPointer, contains: []string{"db_query: pointer out of bounds"}},
+		{name: "huge_db_query", kind: runtime.KindFailed, contains: []string{"returned 2"}},
+		{name: "oob_db_stream_csv", format: hostfuncs.FormatCSV, kind: runtime.KindBadPointer, contains: []string{"db_stream_csv: pointer out of bounds"}},
+		{name: "huge_db_stream_csv", format: hostfuncs.FormatCSV, kind: runtime.KindFailed, contains: []string{"returned 2"}},
+		{name: "oob_last_error", kind: runtime.KindBadPointer, contains: []string{"last_error: pointer out of bounds", "ptr 4294967280"}},
+		{name: "oob_last_error_len", kind: runtime.KindBadPointer, contains: []string{"last_error: pointer out of bounds", "len 4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,15 +39,6 @@ func buildRust(t *testing.T, crateDir, lib string) string {
 	return testguests.Rust(t, crateDir, lib)
 }
 
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	require.NoError(t, err)
-	tmp := fmt.Sprintf("%s.tmp%d", to, os.Getpid())
-	require.NoError(t, os.WriteFile(tmp, b, 0o644))
-	require.NoError(t, os.Rename(tmp, to))
-}
-
 // runCLI runs the CLI in process and returns its output, its log and its exit code.
 func runCLI(t *testing.T, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()

@@ -164,10 +164,10 @@ func TestEventsWeekExactlyOnce(t *testing.T) {
 			require.NotEmpty(t, tarballs)
 			for _, p := range tarballs {
 				for _, m := range readMembers(t, p) {
-					if m.name != "./events_table.csv" {
+					if m.Name != "./events_table.csv" {
 						continue
 					}
-					for _, r := range normalizedCSV(t, string(m.data))[1:] {
+					for _, r := range normalizedCSV(t, string(m.Data))[1:] {
 						seen[r[0]]++
 						mod, err := time.Parse(time.RFC3339Nano, r[2])
 						require.NoError(t, err)

@@ -87,10 +87,10 @@ func (rc *receiver) rows() map[string]int {
 	rows := map[string]int{}
 	for _, u := range rc.ing.Uploads() {
 		for _, f := range readMembers(rc.t, u.Path) {
-			if f.name != "./events.csv" {
+			if f.Name != "./events.csv" {
 				continue
 			}
-			recs, err := csv.NewReader(bytes.NewReader(f.data)).ReadAll()
+			recs, err := csv.NewReader(bytes.NewReader(f.Data)).ReadAll()
 			require.NoError(rc.t, err)
 			for _, r := range recs[1:] {
 				rows[r[0]]++
@@ -156,17 +156,8 @@ func (s *setup) entry(t *testing.T, key string) time.Time {
 	return st.Entries[key]
 }
 
-type member struct {
-	name string
-	data []byte
-}
-
-func readMembers(t *testing.T, path string) []member {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	return readTarGz(t, f)
+func readMembers(t *testing.T, path string) []testguests.TarFile {
+	return testguests.ReadTarball(t, path)
 }
 
 const (

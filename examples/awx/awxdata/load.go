@@ -170,14 +170,13 @@ func generatePipelined(opts Options, sink Sink) error {
 const sqliteRowsPerInsert = 32
 
 type sqliteSink struct {
-	ctx        context.Context
-	tx         *sql.Tx
-	p          progress
-	one, many  *sql.Stmt // one row, sqliteRowsPerInsert rows
-	args       []any
-	timeBuf    []byte
-	columns    int
-	pendingErr error
+	ctx       context.Context
+	tx        *sql.Tx
+	p         progress
+	one, many *sql.Stmt // one row, sqliteRowsPerInsert rows
+	args      []any
+	timeBuf   []byte
+	columns   int
 }
 
 func insertSQL(t *Table, rows int) string {
