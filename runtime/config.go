@@ -14,13 +14,31 @@ type Config struct {
 	noCache     bool
 	stdioLimit  int64
 	logger      *slog.Logger
+	// noInterrupt turns wazero's interrupt flag off (the zero value keeps it on).
+	noInterrupt    bool
+	compileTimeout time.Duration
 }
 
 // NewConfig returns the defaults: 64 MiB of memory per instance, 60 s per invocation, the on-disk
 // compilation cache under the user cache directory, 64 KiB of captured stdout/stderr.
 func NewConfig() Config {
-	return Config{memoryLimit: 64 << 20, timeout: 60 * time.Second, stdioLimit: 64 << 10}
+	return Config{memoryLimit: 64 << 20, timeout: 60 * time.Second, stdioLimit: 64 << 10, compileTimeout: DefaultCompileTimeout}
 }
+
+// DefaultCompileTimeout bounds the compilation of one module.
+const DefaultCompileTimeout = 30 * time.Second
+
+// WithCompileTimeout bounds how long loading a module may spend compiling it. Default 30 s.
+// Compilation cannot be interrupted inside a process (wazero #2329): an engine stops waiting and
+// fails the load, and the process executor kills the worker that compiles.
+func (c Config) WithCompileTimeout(d time.Duration) Config { c.compileTimeout = d; return c }
+
+// WithInterruptCheck turns wazero's interrupt flag (WithCloseOnContextDone) on or off. Default on,
+// and it must stay on in any process that must survive its guests: without it a spinning guest
+// cannot be stopped and freezes the Go garbage collector of the whole process. Turn it off only
+// where a supervisor kills the process at the deadline (the worker processes of the process
+// executor): guest code then runs 1.6–3× faster. See RATIONALE.md "Why worker processes?".
+func (c Config) WithInterruptCheck(on bool) Config { c.noInterrupt = !on; return c }
 
 // WithMemoryLimit sets the default linear-memory limit in bytes for modules whose [ModuleSpec]
 // sets none. It must be a multiple of 64 KiB (one page), at most 4 GiB. Default 64 MiB: a Go guest

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -72,6 +74,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("runtime: memory limit %d bytes: must be a multiple of 64 KiB up to 4 GiB", cfg.memoryLimit)
 	case cfg.timeout <= 0:
 		return nil, fmt.Errorf("runtime: timeout %s: must be positive", cfg.timeout)
+	case cfg.compileTimeout <= 0:
+		return nil, fmt.Errorf("runtime: compile timeout %s: must be positive", cfg.compileTimeout)
 	case cfg.stdioLimit < 0:
 		return nil, fmt.Errorf("runtime: stdio limit %d: must not be negative", cfg.stdioLimit)
 	}
@@ -97,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		e.cache = cache
 	}
-	sb, err := newSandbox(ctx, e.cache)
+	sb, err := newSandbox(ctx, e.cache, !cfg.noInterrupt)
 	if err != nil {
 		if e.cache != nil {
 			e.cache.Close(ctx)
@@ -125,9 +129,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func newSandbox(ctx context.Context, cache wazero.CompilationCache) (*sandbox, error) {
-	rc := wazero.NewRuntimeConfig(). // the compiler where wazero has one (amd64, arm64)
-						WithCloseOnContextDone(true) // never off: see RATIONALE.md "Why is the interrupt flag always on?"
+func newSandbox(ctx context.Context, cache wazero.CompilationCache, interrupt bool) (*sandbox, error) {
+	// The compiler where wazero has one (amd64, arm64). The interrupt flag is off only in worker
+	// processes, which the parent kills at the deadline: see RATIONALE.md "Why worker processes?".
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(interrupt)
 	if cache != nil {
 		rc = rc.WithCompilationCache(cache)
 	}
@@ -166,6 +171,9 @@ type ModuleSpec struct {
 	// Env names host environment variables the module sees, with the host's values (those that
 	// are set). Default none.
 	Env []string
+	// LookupEnv finds the values of Env; default os.LookupEnv. A worker process, whose own
+	// environment is empty, serves the values its parent granted.
+	LookupEnv func(name string) (string, bool)
 }
 
 // Mount grants a module read access to a host directory. Nothing outside Host is reachable from
@@ -184,6 +192,7 @@ type Module struct {
 	e      *Engine
 	mounts []Mount
 	env    []string
+	lookup func(string) (string, bool)
 }
 
 // Name returns the module's name as given in its spec.
@@ -228,6 +237,11 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return fail(errors.New("not a WebAssembly module (no \\0asm magic)"))
 	}
+	// The bytes compiled, with table maximums capped; the pin and the cache key stay the file's.
+	compiled, err := limitTables(wasm)
+	if err != nil {
+		return fail(err)
+	}
 	limit := spec.MemoryLimit
 	if limit == 0 {
 		limit = e.cfg.memoryLimit
@@ -235,7 +249,7 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 	if limit%pageSize != 0 || limit > 1<<32 {
 		return fail(fmt.Errorf("memory limit %d bytes: must be a multiple of 64 KiB up to 4 GiB", limit))
 	}
-	c, err := e.compile(ctx, wasm, sha)
+	c, err := e.compile(ctx, compiled, sha)
 	if err != nil {
 		return fail(err)
 	}
@@ -256,15 +270,28 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 			return fail(fmt.Errorf("mount %s: host directory %s is not a directory", mt.Guest, mt.Host))
 		}
 	}
-	return &Module{name: name, limit: limit, c: c, e: e, mounts: spec.Mounts, env: spec.Env}, nil
+	lookup := spec.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	return &Module{name: name, limit: limit, c: c, e: e, mounts: spec.Mounts, env: spec.Env, lookup: lookup}, nil
 }
 
+// readModule reads a module file. It opens without blocking and refuses anything but a regular
+// file, so a FIFO or a device swapped in for a module cannot hang or flood the host.
 func readModule(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fileKind(st.Mode()))
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxModuleBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -291,9 +318,53 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compile
 	e.compiled[key] = job
 	e.mu.Unlock()
 
-	job.mod, job.err = compileAndCheck(ctx, e.sb, wasm, sha)
-	close(job.done)
-	return job.mod, job.err
+	// Compilation cannot be interrupted (wazero #2329). It runs on its own goroutine so that the
+	// caller's context still ends the wait; in-process, an abandoned compilation keeps its CPU until
+	// it finishes (the process executor kills its worker instead).
+	go func() {
+		job.mod, job.err = compileAndCheck(context.WithoutCancel(ctx), e.sb, wasm, sha)
+		close(job.done)
+	}()
+	timeout := e.cfg.compileTimeout
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-job.done:
+		return job.mod, job.err
+	case <-ctx.Done():
+		e.forget(key, job)
+		return nil, fmt.Errorf("compilation abandoned: %w", context.Cause(ctx))
+	case <-timer.C:
+		e.forget(key, job)
+		return nil, fmt.Errorf("%w: compilation did not finish within %s (compile_timeout)", ErrCompileTimeout, timeout)
+	}
+}
+
+// ErrCompileTimeout marks a module whose compilation passed compile_timeout.
+var ErrCompileTimeout = errors.New("compile timeout")
+
+// forget drops an abandoned compilation so that a later load tries again.
+func (e *Engine) forget(key string, job *compileJob) {
+	e.mu.Lock()
+	if e.compiled[key] == job {
+		delete(e.compiled, key)
+	}
+	e.mu.Unlock()
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0 || m&os.ModeCharDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a directory"
+	default:
+		return m.Type().String()
+	}
 }
 
 func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) (*compiledModule, error) {

@@ -102,7 +102,7 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx = hostfuncs.WithInvocation(ctx, inv)
-	mem := &limitedMemory{limit: m.limit}
+	mem := newLinearMemory(m.limit)
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
 
 	// The sandbox: nothing is granted but clocks, randomness and the two capped output streams.
@@ -133,7 +133,7 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 		mc = mc.WithFSConfig(fsc)
 	}
 	for _, name := range m.env {
-		if v, ok := os.LookupEnv(name); ok {
+		if v, ok := m.lookup(name); ok {
 			mc = mc.WithEnv(name, v)
 		}
 	}
@@ -154,7 +154,7 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	m.logStdio(inv.Request().Key, res)
 
 	if err != nil {
-		kind, cause := m.classify(err, mem.refused, timeout, res.Stderr)
+		kind, cause := m.classify(ctx, err, mem.wasRefused(), timeout)
 		if msg := res.Output.FailMessage; msg != "" {
 			// A guest that reported why before it trapped (an SDK's panic handler) said more
 			// than the trap does.
@@ -176,15 +176,17 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 
 // classify turns what wazero returned into a kind and a one-line cause (no wasm stack trace;
 // that goes to the debug log).
-func (m *Module) classify(err error, memoryRefused bool, timeout time.Duration, stderr Captured) (ErrorKind, error) {
+func (m *Module) classify(ctx context.Context, err error, memoryRefused bool, timeout time.Duration) (ErrorKind, error) {
 	m.e.log.Debug("guest error", "module", m.name, "error", err)
 	var exit *sys.ExitError
 	var bad *hostfuncs.TrapError
 	var output *hostfuncs.OutputError
+	// wazero reports a stop by the context as exit codes a guest can also pass to proc_exit; only
+	// the context's own state tells them apart.
 	switch {
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+	case errors.As(err, &exit) && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return KindTimeout, fmt.Errorf("timed out after %s", timeout)
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
+	case errors.As(err, &exit) && ctx.Err() != nil:
 		return KindCanceled, errors.New("canceled")
 	case errors.As(err, &exit):
 		return KindExit, fmt.Errorf("guest exited with code %d", exit.ExitCode())
