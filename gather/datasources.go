@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"sync"
@@ -58,7 +57,7 @@ func (d *DataSources) Granted(ctx context.Context, c *registry.Collector) (map[s
 		if o.err != nil {
 			return nil, o.err
 		}
-		out[name] = sourceAdapter{o.src}
+		out[name] = datasource.Granted(o.src)
 	}
 	return out, nil
 }
@@ -78,6 +77,16 @@ func (d *DataSources) Close() error {
 }
 
 func openDataSource(ctx context.Context, cfg *registry.DataSource) (*datasource.Source, error) {
+	dc, err := dataSourceConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return datasource.Open(ctx, dc)
+}
+
+// dataSourceConfig turns a registry data source into the datasource package's configuration,
+// with its secrets resolved.
+func dataSourceConfig(cfg *registry.DataSource) (datasource.Config, error) {
 	dc := datasource.Config{Name: cfg.Name, Driver: datasource.Driver(cfg.Driver), MaxRows: cfg.MaxRows,
 		MaxBytes: cfg.MaxBytes, Timeout: cfg.Timeout}
 	switch cfg.Driver {
@@ -86,11 +95,11 @@ func openDataSource(ctx context.Context, cfg *registry.DataSource) (*datasource.
 	default:
 		dsn, err := ResolveDSN(cfg.DSN, cfg.DSNEnv, cfg.DSNFile, cfg.PasswordEnv, cfg.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("data source %q: %w", cfg.Name, err)
+			return dc, fmt.Errorf("data source %q: %w", cfg.Name, err)
 		}
 		dc.DSN = dsn
 	}
-	return datasource.Open(ctx, dc)
+	return dc, nil
 }
 
 // ResolveDSN builds a PostgreSQL connection string from the TOML's parts: dsn, or the variable
@@ -130,25 +139,4 @@ func withPassword(dsn, password string) (string, error) {
 	}
 	quoted := "'" + strings.ReplaceAll(strings.ReplaceAll(password, `\`, `\\`), `'`, `\'`) + "'"
 	return dsn + " password=" + quoted, nil
-}
-
-// sourceAdapter gives a *datasource.Source the shape hostfuncs asks for.
-type sourceAdapter struct{ src *datasource.Source }
-
-func (a sourceAdapter) Query(ctx context.Context, sql string, params map[string]any, columns func([]hostfuncs.Column) error, row func([]any) error) error {
-	err := a.src.Query(ctx, sql, params, func(cols []datasource.Column) error {
-		out := make([]hostfuncs.Column, len(cols))
-		for i, c := range cols {
-			out[i] = hostfuncs.Column{Name: c.Name, Type: string(c.Type)}
-		}
-		return columns(out)
-	}, row)
-	if errors.Is(err, datasource.ErrTooLarge) {
-		return fmt.Errorf("%w: %w", hostfuncs.ErrResultTooLarge, err)
-	}
-	return err
-}
-
-func (a sourceAdapter) StreamCSV(ctx context.Context, sql string, params map[string]any, w io.Writer) (int64, error) {
-	return a.src.StreamCSV(ctx, sql, params, w)
 }

@@ -11,15 +11,23 @@ import (
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
-// Executor runs one invocation of a collector under its limits and reports what it handed over.
-// Gather talks to nothing else that runs guests, so an executor that runs each untrusted module in
-// a supervised child process can replace the in-process one without touching gather, packaging
-// or the ABI.
+// Executor runs one invocation of a collector under its limits, with the data sources granted to
+// it, and reports what it handed over. Gather, run and check talk to nothing else that runs
+// guests: [ProcessExecutor] runs each invocation in a supervised worker process (the default),
+// [EngineExecutor] in this process.
 type Executor interface {
 	// Run invokes collector c with req (its slice, parameters, limits and output writer). A
 	// failed invocation returns an error; Outcome is filled either way.
 	Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error)
+	// Isolation names how invocations run: IsolationProcess or IsolationInProcess.
+	Isolation() string
 }
+
+// Isolation modes, as [runtime] isolation names them.
+const (
+	IsolationProcess   = "process"
+	IsolationInProcess = "in-process"
+)
 
 // Outcome is what one invocation reported.
 type Outcome struct {
@@ -32,6 +40,7 @@ type Outcome struct {
 type EngineExecutor struct {
 	eng *runtime.Engine
 	reg *registry.Registry
+	ds  *DataSources
 
 	mu      sync.Mutex
 	modules map[*registry.Module]*loadedModule
@@ -43,10 +52,17 @@ type loadedModule struct {
 	err  error
 }
 
-// NewEngineExecutor returns an executor for reg's collectors on eng. The caller closes eng.
+// NewEngineExecutor returns an executor for reg's collectors on eng. The caller closes eng, and
+// the executor (which closes the data sources it opened).
 func NewEngineExecutor(eng *runtime.Engine, reg *registry.Registry) *EngineExecutor {
-	return &EngineExecutor{eng: eng, reg: reg, modules: map[*registry.Module]*loadedModule{}}
+	return &EngineExecutor{eng: eng, reg: reg, ds: NewDataSources(reg), modules: map[*registry.Module]*loadedModule{}}
 }
+
+// Isolation implements Executor.
+func (x *EngineExecutor) Isolation() string { return IsolationInProcess }
+
+// Close closes the data sources the executor opened.
+func (x *EngineExecutor) Close() error { return x.ds.Close() }
 
 // Run implements Executor. A module that fails to load fails every collector in it, each with
 // the same *runtime.ModuleError.
@@ -62,6 +78,11 @@ func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hos
 	if lm.err != nil {
 		return Outcome{}, lm.err
 	}
+	granted, err := x.ds.Granted(ctx, c)
+	if err != nil {
+		return Outcome{}, err
+	}
+	req.DataSources = granted
 	res, err := lm.mod.Invoke(ctx, runtime.Call{
 		Function: c.Function, Invocation: hostfuncs.NewInvocation(req),
 		Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes,
@@ -76,6 +97,9 @@ func NewEngine(ctx context.Context, reg *registry.Registry, log *slog.Logger) (*
 		WithTimeout(reg.Runtime.Timeout).
 		WithStdioLimit(reg.Limits.MaxStdioBytes).
 		WithLogger(log)
+	if reg.Runtime.CompileTimeout > 0 {
+		cfg = cfg.WithCompileTimeout(reg.Runtime.CompileTimeout)
+	}
 	if reg.Runtime.CacheDir != "" {
 		cfg = cfg.WithCacheDir(reg.Runtime.CacheDir)
 	}

@@ -45,9 +45,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called before each invocation.
 	Progress func(Progress)
-	// DataSources opens the data sources collectors are granted; nil opens the registry's for
-	// this gather and closes them at its end.
-	DataSources *DataSources
 	// MinInterval skips the gather (ErrTooSoon) when the last gather, read under the lock, is
 	// more recent than this: nodes on the same timer then gather once per interval. 0 = never.
 	MinInterval time.Duration
@@ -130,10 +127,6 @@ func Gather(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Type == "" {
 		g.opts.Type = hostfuncs.DryRun
 	}
-	if g.opts.DataSources == nil {
-		g.opts.DataSources = NewDataSources(opts.Registry)
-		defer g.opts.DataSources.Close()
-	}
 	return g.gather(ctx)
 }
 
@@ -196,7 +189,7 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	}
 	defer os.RemoveAll(g.stage)
 
-	g.result = &Result{Type: o.Type, Since: g.window.Since, Until: g.window.Until, Started: now}
+	g.result = &Result{Type: o.Type, Isolation: o.Executor.Isolation(), Since: g.window.Since, Until: g.window.Until, Started: now}
 	g.runs, g.base = runs, st
 	if err := g.collect(ctx, runs); err != nil {
 		return g.result, err
@@ -322,12 +315,13 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 	return nil
 }
 
-func (g *gatherer) request(s *sliceRun, granted map[string]hostfuncs.DataSource) hostfuncs.Request {
+// request describes an invocation of s; the executor adds the data sources granted to it.
+func (g *gatherer) request(s *sliceRun) hostfuncs.Request {
 	c := s.run.c
 	return hostfuncs.Request{
 		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: s.slice.Since, Until: s.slice.Until,
 		FullSync: s.slice.FullSync, CollectionType: g.opts.Type, Params: c.Params, Limits: Limits(c),
-		Logger: g.log, DataSources: granted,
+		Logger: g.log,
 	}
 }
 
@@ -338,14 +332,8 @@ func (g *gatherer) invokeToFile(ctx context.Context, s *sliceRun, path string) e
 		return g.failed(s, fmt.Errorf("stage %s: %w", filepath.Base(path), err))
 	}
 	g.progress(s)
-	granted, err := g.opts.DataSources.Granted(ctx, s.run.c)
-	if err != nil {
-		f.Close()
-		os.Remove(path)
-		return g.failed(s, err)
-	}
 	s.started = g.now().UTC()
-	req := g.request(s, granted)
+	req := g.request(s)
 	req.Output = f
 	out, err := g.opts.Executor.Run(ctx, s.run.c, req)
 	s.finished = g.now().UTC()
@@ -387,13 +375,8 @@ func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
 	g.staged++
 	split := packaging.NewSplitter(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".csv", g.reg.Gather.MaxDataSize)
 	g.progress(s)
-	granted, err := g.opts.DataSources.Granted(ctx, c)
-	if err != nil {
-		g.failed(s, err)
-		return nil
-	}
 	s.started = g.now().UTC()
-	req := g.request(s, granted)
+	req := g.request(s)
 	req.Output = split
 	out, err := g.opts.Executor.Run(ctx, c, req)
 	s.finished = g.now().UTC()

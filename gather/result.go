@@ -8,13 +8,15 @@ import (
 
 // Result is what a gather did, for the summary and `gather -o json`.
 type Result struct {
-	Type       hostfuncs.CollectionType `json:"collection_type"`
-	Since      time.Time                `json:"since,omitzero"`
-	Until      time.Time                `json:"until"`
-	Started    time.Time                `json:"started"`
-	Elapsed    time.Duration            `json:"elapsed_ns"`
-	Collectors []*CollectorResult       `json:"collectors"`
-	Tarballs   []*TarballResult         `json:"tarballs"`
+	Type hostfuncs.CollectionType `json:"collection_type"`
+	// Isolation is how the collectors ran: "process" or "in-process".
+	Isolation  string             `json:"isolation"`
+	Since      time.Time          `json:"since,omitzero"`
+	Until      time.Time          `json:"until"`
+	Started    time.Time          `json:"started"`
+	Elapsed    time.Duration      `json:"elapsed_ns"`
+	Collectors []*CollectorResult `json:"collectors"`
+	Tarballs   []*TarballResult   `json:"tarballs"`
 	// StateSaved reports whether the bookkeeping was written (never for dry-run).
 	StateSaved bool `json:"state_saved"`
 }

@@ -194,3 +194,34 @@ func (s *Splitter) fail(err error) error {
 	_ = s.Abort() // best effort: the write error is the one worth reporting
 	return s.err
 }
+
+// Target returns where the Splitter writes: its directory, the name its parts are named after, and
+// the most bytes of a part. Another process may write the parts itself with a Splitter of the
+// same target; this one then takes them over with [Splitter.Adopt].
+func (s *Splitter) Target() (dir, name string, maxBytes int64) { return s.dir, s.name, s.max }
+
+// Adopt takes over parts written by another Splitter of the same target (in a worker process),
+// in place of writing them: Close then returns them, Abort removes them. The parts are checked,
+// not trusted: each must be the next part's file, exist, be a regular file, and have the size
+// reported. Adopt fails on a Splitter that was written to.
+func (s *Splitter) Adopt(parts []Part) error {
+	if s.header != nil || s.closed || s.err != nil {
+		return fmt.Errorf("split %s: adopt: the splitter was already used", s.name)
+	}
+	for i, p := range parts {
+		want := filepath.Join(s.dir, s.name+"_split"+strconv.Itoa(i))
+		if p.Path != want {
+			return s.fail(fmt.Errorf("adopt: part %d is %q, want %q", i, p.Path, want))
+		}
+		st, err := os.Lstat(p.Path)
+		if err != nil {
+			return s.fail(fmt.Errorf("adopt: %w", err))
+		}
+		if !st.Mode().IsRegular() || st.Size() != p.Size {
+			return s.fail(fmt.Errorf("adopt: part %s is not a regular file of %d bytes", p.Path, p.Size))
+		}
+		s.parts = append(s.parts, p)
+	}
+	s.closed = true
+	return nil
+}

@@ -153,6 +153,7 @@ format = "csv"
 		CacheDir:    filepath.Join(dir, "cache"),
 		MemoryLimit: 128 << 20,
 		Timeout:     30 * time.Second,
+		Isolation:   IsolationProcess, CompileTimeout: 30 * time.Second, CacheMaxSize: 1 << 30,
 	}, reg.Runtime)
 	base := Limits{
 		MaxJSONBytes:   1 << 20,
@@ -240,6 +241,7 @@ func TestLoadDefaults(t *testing.T) {
 		ModulesDir:  filepath.Join(dir, "modules"),
 		MemoryLimit: 64 << 20,
 		Timeout:     60 * time.Second,
+		Isolation:   IsolationProcess, CompileTimeout: 30 * time.Second, CacheMaxSize: 1 << 30,
 	}, reg.Runtime)
 	require.Equal(t, Limits{
 		MaxJSONBytes:   16 << 20,

@@ -74,7 +74,23 @@ type Runtime struct {
 	// Timeout is the default wall-clock limit of one invocation. TOML `timeout`; default 60s;
 	// more than 0 and at most 24h.
 	Timeout time.Duration
+	// Isolation is how invocations run: "process" (each in a supervised worker process, the
+	// default) or "in-process". TOML `isolation`.
+	Isolation string
+	// Workers is the most worker processes alive at once; 0 means one per CPU. TOML `workers`.
+	Workers int
+	// CompileTimeout bounds the compilation of one module. TOML `compile_timeout`; default 30s.
+	CompileTimeout time.Duration
+	// CacheMaxSize bounds the compilation cache on disk, pruned oldest first after a gather.
+	// TOML `cache_max_size`; default 1 GiB; 0 never prunes.
+	CacheMaxSize int64
 }
+
+// Isolation modes of [Runtime.Isolation].
+const (
+	IsolationProcess   = "process"
+	IsolationInProcess = "in-process"
+)
 
 // Limits caps what one invocation of a collector may produce, in bytes. Every field is more
 // than 0 after [Load].
@@ -178,6 +194,8 @@ const (
 	defaultModulesDir     = "modules"
 	defaultMemoryLimit    = 64 << 20
 	defaultTimeout        = 60 * time.Second
+	defaultCompileTimeout = 30 * time.Second
+	defaultCacheMaxSize   = 1 << 30
 	defaultMaxJSONBytes   = 16 << 20
 	defaultMaxBatchBytes  = 16 << 20
 	defaultMaxOutputBytes = 1 << 30

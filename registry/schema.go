@@ -50,6 +50,11 @@ type runtimeTable struct {
 	CacheDir    any `toml:"cache_dir"`    // string
 	MemoryLimit any `toml:"memory_limit"` // size
 	Timeout     any `toml:"timeout"`      // duration string
+
+	Isolation      any `toml:"isolation"`       // process | in-process
+	Workers        any `toml:"workers"`         // integer
+	CompileTimeout any `toml:"compile_timeout"` // duration string
+	CacheMaxSize   any `toml:"cache_max_size"`  // size
 }
 
 // limitsTable is [limits] and [collector.limits]; every value is a size.

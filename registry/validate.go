@@ -38,7 +38,8 @@ var (
 
 // runtime decodes [runtime] and applies its defaults.
 func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
-	rt := Runtime{MemoryLimit: defaultMemoryLimit, Timeout: defaultTimeout}
+	rt := Runtime{MemoryLimit: defaultMemoryLimit, Timeout: defaultTimeout, Isolation: IsolationProcess,
+		CompileTimeout: defaultCompileTimeout, CacheMaxSize: defaultCacheMaxSize}
 	p := path{}.key("runtime")
 	var t runtimeTable
 	l.decode(src, p, prim, &t, "a table")
@@ -80,6 +81,28 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	}
 	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
 		rt.Timeout = d
+	}
+	if s, ok := l.str(src, p.key("isolation"), t.Isolation); ok {
+		switch s {
+		case IsolationProcess, IsolationInProcess:
+			rt.Isolation = s
+		default:
+			l.add(src, p.key("isolation"), "unknown isolation %q: want %q (a worker process per invocation, the default) or %q",
+				s, IsolationProcess, IsolationInProcess)
+		}
+	}
+	if n, ok := l.integer(src, p.key("workers"), t.Workers); ok {
+		if n < 0 || n > 256 {
+			l.add(src, p.key("workers"), "workers %d must be from 0 (one per CPU) to 256", n)
+		} else {
+			rt.Workers = int(n)
+		}
+	}
+	if d, ok := l.timeout(src, p.key("compile_timeout"), t.CompileTimeout); ok {
+		rt.CompileTimeout = d
+	}
+	if n, ok := l.size(src, p.key("cache_max_size"), t.CacheMaxSize); ok {
+		rt.CacheMaxSize = n
 	}
 	return rt
 }

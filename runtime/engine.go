@@ -86,11 +86,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if !cfg.noCache {
 		dir := cfg.cacheDir
 		if dir == "" {
-			base, err := os.UserCacheDir()
-			if err != nil {
-				return nil, fmt.Errorf("runtime: find cache directory: %w (set cache_dir)", err)
+			var err error
+			if dir, err = DefaultCacheDir(); err != nil {
+				return nil, err
 			}
-			dir = filepath.Join(base, "wasmcollector", "wazero")
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("runtime: compilation cache: %w", err)

@@ -168,14 +168,18 @@ func runOnce(ctx context.Context, opts *Options) error {
 			return cmdutil.BadInput("%w", err)
 		}
 	}
-	eng, err := gather.NewEngine(ctx, reg, f.Logger)
+	exec, closeExec, err := gather.NewExecutor(ctx, reg, f.Logger)
 	if err != nil {
 		return err
 	}
-	defer eng.Close(context.Background())
+	defer func() {
+		if err := closeExec(); err != nil {
+			f.Logger.Warn("release the executor", "error", err)
+		}
+	}()
 
 	g := gather.Options{
-		Registry: reg, Executor: gather.NewEngineExecutor(eng, reg), Type: typ,
+		Registry: reg, Executor: exec, Type: typ,
 		Since: since, Until: until, Subset: opts.Subset, OutDir: out,
 		Store: store, Locker: store, License: gather.LicenseFromRegistry(reg), Shipper: shipper,
 		FailedKeep: reg.Shipping.FailedKeep, MinInterval: opts.MinInterval,

@@ -1,0 +1,249 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/worker"
+	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
+)
+
+// ProcessExecutor runs every invocation in a worker process of a [worker.Pool]: guest code runs
+// with wazero's interrupt flag off (full speed), every deadline is enforced by killing the worker,
+// and nothing a module does (a compile bomb, a table or memory bomb, host-side work, a crash) can
+// reach this process. Data sources are opened by the workers, read-only, as in-process. It is safe
+// for concurrent use; Close it when done.
+type ProcessExecutor struct {
+	pool *worker.Pool
+	reg  *registry.Registry
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	failed map[*registry.Module]error // modules that failed to load: their later collectors fail at once
+}
+
+// NewProcessExecutor returns an executor for reg's collectors running in a pool of worker
+// processes (reg's [runtime] workers, default one per CPU).
+func NewProcessExecutor(reg *registry.Registry, log *slog.Logger) *ProcessExecutor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &ProcessExecutor{
+		pool: worker.NewPool(worker.Config{Size: reg.Runtime.Workers, Logger: log}),
+		reg:  reg, log: log, failed: map[*registry.Module]error{},
+	}
+}
+
+// Isolation implements Executor.
+func (x *ProcessExecutor) Isolation() string { return IsolationProcess }
+
+// Close stops the workers.
+func (x *ProcessExecutor) Close() error { return x.pool.Close() }
+
+// WorkerStats returns the pool's counters: workers started, killed and dead.
+func (x *ProcessExecutor) WorkerStats() worker.Stats { return x.pool.Stats() }
+
+// splitOutput is an output a worker can write itself: a [packaging.Splitter].
+type splitOutput interface {
+	Target() (dir, name string, maxBytes int64)
+	Adopt(parts []packaging.Part) error
+}
+
+// Run implements Executor. A module that fails to load fails every collector in it, each with
+// the same *runtime.ModuleError.
+func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error) {
+	x.mu.Lock()
+	err := x.failed[c.Module]
+	x.mu.Unlock()
+	if err != nil {
+		return Outcome{}, err
+	}
+	job, err := x.job(c, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var stream io.Writer
+	split, isSplit := req.Output.(splitOutput)
+	if isSplit {
+		job.Output.Dir, job.Output.Name, job.Output.MaxBytes = split.Target()
+		job.Output.Kind = worker.OutputSplit
+	} else {
+		job.Output.Kind, stream = worker.OutputStream, req.Output
+	}
+	log := req.Logger
+	if log == nil {
+		log = x.log
+	}
+	res, err := x.pool.Run(ctx, job, stream, log)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Elapsed: res.Elapsed, Report: hostfuncs.Report{
+		Rows: res.Report.Rows, Bytes: res.Report.Bytes, JSONDocuments: res.Report.JSONDocuments,
+		LogDropped: res.Report.LogDropped, FailMessage: res.Report.FailMessage,
+	}}
+	if res.Report.Refused != nil {
+		out.Report.Refused = res.Report.Refused
+	}
+	if isSplit && res.Error == nil {
+		if err := split.Adopt(res.Parts); err != nil {
+			return out, &runtime.InvocationError{Module: c.Module.Name, Function: c.Function, Kind: runtime.KindOutput, Err: err}
+		}
+	}
+	if res.Error != nil {
+		err := x.invocationError(res.Error, c)
+		var me *runtime.ModuleError
+		if errors.As(err, &me) {
+			x.mu.Lock()
+			x.failed[c.Module] = err
+			x.mu.Unlock()
+		}
+		return out, err
+	}
+	return out, nil
+}
+
+// Check loads and checks a module in a worker, under the compile deadline, and runs nothing.
+func (x *ProcessExecutor) Check(ctx context.Context, m *registry.Module) (sha256 string, err error) {
+	job := &worker.Job{Module: x.moduleSpec(m), CompileOnly: true, CompileTimeout: x.compileTimeout(),
+		Timeout: x.reg.Runtime.Timeout, Output: worker.Output{Kind: worker.OutputStream}, Engine: x.engine()}
+	res, err := x.pool.Run(ctx, job, io.Discard, x.log)
+	if err != nil {
+		return "", err
+	}
+	if res.Error != nil {
+		return "", x.invocationError(res.Error, &registry.Collector{Module: m})
+	}
+	return res.SHA256, nil
+}
+
+func (x *ProcessExecutor) invocationError(ei *worker.ErrorInfo, c *registry.Collector) error {
+	switch ei.Class {
+	case "module":
+		err := errors.New(ei.Message)
+		if ei.Compile {
+			err = fmt.Errorf("%w: %s", runtime.ErrCompileTimeout, ei.Message)
+		}
+		return &runtime.ModuleError{Module: c.Module.Name, Err: err}
+	case "invocation":
+		return &runtime.InvocationError{Module: c.Module.Name, Function: c.Function, Kind: ei.Kind,
+			Err: errors.New(ei.Message), Stderr: ei.Stderr}
+	default:
+		return errors.New(ei.Message)
+	}
+}
+
+func (x *ProcessExecutor) compileTimeout() time.Duration {
+	if d := x.reg.Runtime.CompileTimeout; d > 0 {
+		return d
+	}
+	return runtime.DefaultCompileTimeout
+}
+
+// engine is the workers' engine configuration. The cache directory is resolved here: a worker's
+// environment is empty, so it could not find the user's cache directory itself.
+func (x *ProcessExecutor) engine() worker.Engine {
+	if dir := x.reg.Runtime.CacheDir; dir != "" {
+		return worker.Engine{CacheDir: dir}
+	}
+	dir, err := runtime.DefaultCacheDir()
+	if err != nil {
+		return worker.Engine{NoCache: true}
+	}
+	return worker.Engine{CacheDir: dir}
+}
+
+func (x *ProcessExecutor) moduleSpec(m *registry.Module) worker.ModuleSpec {
+	spec := ModuleSpec(x.reg, m)
+	limit := spec.MemoryLimit
+	if limit == 0 {
+		limit = x.reg.Runtime.MemoryLimit
+	}
+	ws := worker.ModuleSpec{Name: spec.Name, Path: spec.Path, SHA256: spec.SHA256, MemoryLimit: limit,
+		Functions: spec.Functions, Mounts: spec.Mounts}
+	for _, name := range spec.Env {
+		if v, ok := os.LookupEnv(name); ok {
+			if ws.Env == nil {
+				ws.Env = map[string]string{}
+			}
+			ws.Env[name] = v
+		}
+	}
+	return ws
+}
+
+// job describes an invocation of c completely, for a worker.
+func (x *ProcessExecutor) job(c *registry.Collector, req hostfuncs.Request) (*worker.Job, error) {
+	params, err := worker.EncodeParams(req.Params)
+	if err != nil {
+		return nil, fmt.Errorf("collector %s: %w", c.Key, err)
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = x.reg.Runtime.Timeout
+	}
+	stdio := c.Limits.MaxStdioBytes
+	if stdio <= 0 {
+		stdio = x.reg.Limits.MaxStdioBytes
+	}
+	job := &worker.Job{
+		Module: x.moduleSpec(c.Module), Function: c.Function, Timeout: timeout, CompileTimeout: x.compileTimeout(),
+		StdioLimit: stdio, Engine: x.engine(),
+		Request: worker.Request{Key: req.Key, Format: req.Format, Since: req.Since, Until: req.Until, FullSync: req.FullSync,
+			CollectionType: req.CollectionType, Params: params, Limits: req.Limits},
+	}
+	for _, name := range c.DataSources {
+		cfg := x.reg.DataSources[name]
+		if cfg == nil {
+			return nil, fmt.Errorf("data source %q is not declared", name)
+		}
+		dc, err := dataSourceConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		job.DataSources = append(job.DataSources, dc)
+	}
+	return job, nil
+}
+
+// NewExecutor returns the executor reg's [runtime] isolation asks for, and a function that
+// releases it (workers, engine, data sources) and prunes the compilation cache to
+// cache_max_size. Where worker processes are not supported, "process" falls back to in-process
+// with a warning.
+func NewExecutor(ctx context.Context, reg *registry.Registry, log *slog.Logger) (Executor, func() error, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	prune := func() error {
+		if reg.Runtime.CacheMaxSize <= 0 {
+			return nil
+		}
+		n, err := runtime.PruneCache(reg.Runtime.CacheDir, reg.Runtime.CacheMaxSize)
+		if n > 0 {
+			log.Info("pruned the compilation cache", "removed", n, "cache_max_size", reg.Runtime.CacheMaxSize)
+		}
+		return err
+	}
+	if reg.Runtime.Isolation != registry.IsolationInProcess {
+		if worker.Supported {
+			x := NewProcessExecutor(reg, log)
+			return x, func() error { return errors.Join(x.Close(), prune()) }, nil
+		}
+		log.Warn("worker processes are not supported on this platform; collectors run in-process")
+	}
+	eng, err := NewEngine(ctx, reg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	x := NewEngineExecutor(eng, reg)
+	return x, func() error { return errors.Join(x.Close(), eng.Close(ctx), prune()) }, nil
+}
