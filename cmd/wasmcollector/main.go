@@ -5,12 +5,9 @@ import (
 	"os"
 
 	"github.com/wasmcollector/wasmcollector/internal/cli"
-	"github.com/wasmcollector/wasmcollector/internal/worker"
+	_ "github.com/wasmcollector/wasmcollector/internal/worker" // serves as a worker when started as one
 )
 
 func main() {
-	if worker.IsWorker() {
-		worker.Main() // a worker process of the process executor: see internal/worker
-	}
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

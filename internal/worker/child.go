@@ -19,15 +19,24 @@ import (
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
-// Arg is the first argument of a worker process. The host re-executes its own binary with it; the
-// binary's main (and a test binary's TestMain) hands control to [Main] when it sees it.
+// Arg is the first argument of a worker process: the host re-executes its own binary with it.
 const Arg = "__wasmcollector-worker"
+
+// A binary that links this package becomes a worker when started with [Arg], before its main (or
+// a test binary's TestMain) runs: every binary that can start workers can also be one, so the
+// wasmcollector command, a product embedding the host and every test binary serve workers
+// without wiring of their own.
+func init() {
+	if IsWorker() {
+		Main()
+	}
+}
 
 // IsWorker reports whether this process was started as a worker.
 func IsWorker() bool { return len(os.Args) > 1 && os.Args[1] == Arg }
 
 // Main serves jobs on stdin/stdout until the host closes stdin, then exits. It never returns.
-// Call it first thing in main when [IsWorker] is true, before anything else starts.
+// The package's init calls it in a process started with [Arg].
 func Main() {
 	restrict() // OS limits and privileges, before any guest code can run
 	w := &child{
@@ -321,7 +330,13 @@ func (h *frameHandler) Handle(_ context.Context, r slog.Record) error {
 		rec.Attrs = append(rec.Attrs, a.Key, a.Value.Resolve().String())
 		return true
 	})
-	return h.w.send(frameLog, rec)
+	// Sent at once, not when the invocation ends: an operator watching a hanging collector must
+	// see what it said (guest logs are capped by max_log_bytes, so flushing each costs little).
+	if err := h.w.send(frameLog, rec); err != nil {
+		return err
+	}
+	h.w.flush()
+	return nil
 }
 
 func (h *frameHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -1,0 +1,6 @@
+//go:build !race
+
+package worker
+
+// raceEnabled: see setMemoryBudget.
+const raceEnabled = false
