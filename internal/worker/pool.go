@@ -173,6 +173,9 @@ func (p *Pool) Prestart(n int) error {
 	return nil
 }
 
+// startTimeout bounds a worker's start-up, up to its handshake.
+const startTimeout = 30 * time.Second
+
 // proc is one worker process.
 type proc struct {
 	cmd     *exec.Cmd
@@ -227,7 +230,10 @@ func (p *Pool) start() (*proc, error) {
 		return nil, err
 	}
 	r := bufio.NewReaderSize(stdout, 64<<10)
+	// A worker that does not even say hello in time (a wrong binary waiting on stdin) is killed.
+	t := time.AfterFunc(startTimeout, func() { kill(cmd.Process.Pid) })
 	line, err := r.ReadString('\n')
+	t.Stop()
 	if err != nil || line != handshake {
 		kill(cmd.Process.Pid)
 		cmd.Wait()
