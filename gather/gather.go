@@ -201,6 +201,7 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 		g.result.StateSaved = true
 	}
 	g.result.Elapsed = g.now().Sub(now)
+	g.result.HostPeakRSS = peakRSS()
 	return g.result, nil
 }
 
@@ -491,6 +492,7 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
 
 func (g *gatherer) progress(s *sliceRun) {
 	g.done++
+	g.log.Debug("collecting", "collector", s.run.c.Key, "slice", sliceText(s.slice))
 	if g.opts.Progress == nil {
 		return
 	}

@@ -34,6 +34,7 @@ type attack struct {
 	contains              []string
 	processOnly           bool   // see the comment where it is set
 	timeout               string // default 1s
+	swapped               bool   // the module file is replaced after the registry is loaded
 }
 
 // hostileSuite is the hostile suite as collectors of one registry: every attack of
@@ -58,8 +59,8 @@ func hostileSuite() []attack {
 		{key: "import_table", module: "import_table.wasm", function: "collect", refused: true, contains: []string{"imports table env.table"}},
 		{key: "import_global", module: "import_global.wasm", function: "collect", refused: true, contains: []string{"imports global env.secret"}},
 		{key: "unknown_import", module: "unknown_import.wasm", function: "collect", refused: true, contains: []string{"imports env.steal_secrets"}},
-		{key: "fifo", module: "fifo.wasm", function: "collect", refused: true, contains: []string{"is not a regular file (a named pipe)"}},
-		{key: "device", module: "device.wasm", function: "collect", refused: true, contains: []string{"is not a regular file (a device)"}},
+		{key: "fifo", module: "fifo.wasm", function: "collect", refused: true, swapped: true, contains: []string{"is not a regular file (a named pipe)"}},
+		{key: "device", module: "device.wasm", function: "collect", refused: true, swapped: true, contains: []string{"is not a regular file (a device)"}},
 		// Host-side work for the guest: the worker hits its data limit (or the data source's cap)
 		// and only its invocation fails. In-process it is bounded by the data source's own caps.
 		{key: "randomblob", module: "dbprobe.wasm", function: "stream", format: "csv", processOnly: true},

@@ -19,6 +19,9 @@ type Result struct {
 	Tarballs   []*TarballResult   `json:"tarballs"`
 	// StateSaved reports whether the bookkeeping was written (never for dry-run).
 	StateSaved bool `json:"state_saved"`
+	// HostPeakRSS is this process's peak resident memory at the end of the gather, in bytes; it
+	// does not count worker processes, where guests run under their own limits.
+	HostPeakRSS int64 `json:"host_peak_rss_bytes,omitempty"`
 }
 
 // CollectorResult sums up one collector entry.
