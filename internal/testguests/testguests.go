@@ -52,6 +52,7 @@ var buildMu sync.Mutex
 // GOOS=wasip1 GOARCH=wasm -buildmode=c-shared and returns the module's path.
 func Go(tb testing.TB, pkgDir string) string {
 	tb.Helper()
+	UseWorkerBinary(tb)
 	root := Root(tb)
 	// The guest's inputs: its own files, the SDK and the ABI package it may import, and go.mod.
 	h := sha256.New()
@@ -83,6 +84,7 @@ func Go(tb testing.TB, pkgDir string) string {
 // installs it) and returns the module's path.
 func WAT(tb testing.TB, name string) string {
 	tb.Helper()
+	UseWorkerBinary(tb)
 	src := filepath.Join(Root(tb), "internal", "testguests", "wat", name+".wat")
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -144,6 +146,7 @@ func hashFile(tb testing.TB, h interface{ Write([]byte) (int, error) }, path str
 // [runtime] table; extraRuntime lines are added to the generated one.
 func Registry(tb testing.TB, modules map[string]string, collectorsTOML string, extraRuntime ...string) string {
 	tb.Helper()
+	UseWorkerBinary(tb)
 	dir := tb.TempDir()
 	modDir := filepath.Join(dir, "modules")
 	if err := os.MkdirAll(modDir, 0o755); err != nil {

@@ -24,7 +24,8 @@ import (
 
 // Config configures a Pool. The zero value is usable: workers are this executable, one per CPU.
 type Config struct {
-	// Command is the worker's command line; default this executable with [Arg].
+	// Command is the worker's command line; default the binary named by $WASMCOLLECTOR_WORKER_BINARY,
+	// else this executable, with [Arg].
 	Command []string
 	// Size is the most workers alive at once; default runtime.NumCPU().
 	Size int
@@ -173,6 +174,11 @@ func (p *Pool) Prestart(n int) error {
 	return nil
 }
 
+// BinaryEnv names the environment variable that may name another binary to run workers: a product
+// that embeds the host but cannot be re-executed points it at the wasmcollector command, and the
+// tests point it at a build without the race detector, as operators run it.
+const BinaryEnv = "WASMCOLLECTOR_WORKER_BINARY"
+
 // startTimeout bounds a worker's start-up, up to its handshake.
 const startTimeout = 30 * time.Second
 
@@ -205,9 +211,12 @@ type frame struct {
 func (p *Pool) start() (*proc, error) {
 	argv := p.cfg.Command
 	if len(argv) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
+		exe := os.Getenv(BinaryEnv)
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return nil, err
+			}
 		}
 		argv = []string{exe, Arg}
 	}

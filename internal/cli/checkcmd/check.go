@@ -492,6 +492,21 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 		}
 		return
 	}
+	// Collectors run as a gather runs them: through the executor, in a worker process.
+	reg := *c.sc.reg
+	reg.Runtime.CacheDir = c.opts.CacheDir
+	exec, closeExec, err := gather.NewExecutor(ctx, &reg, c.log)
+	if err != nil {
+		c.add("run", StatusFail, "cannot start the executor: %v", err)
+		return
+	}
+	defer closeExec()
+	// The module as the loader checked it, with its mounts mapped back to the user's directories.
+	m := *c.sc.module
+	m.Mounts = append([]registry.Mount(nil), m.Mounts...)
+	for i := range m.Mounts {
+		m.Mounts[i].Host = c.sc.hostDir(m.Mounts[i].Host)
+	}
 	startAt := len(c.rep.Checks)
 	c.add("startup", StatusSkip, "not measured: no collector ran")
 	for _, col := range cols {
@@ -500,7 +515,7 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 			continue
 		}
 		for _, r := range c.plan(col) {
-			c.invoke(ctx, mod, r)
+			c.invoke(ctx, exec, &m, r)
 		}
 	}
 	switch st := &c.rep.Checks[startAt]; {
@@ -533,18 +548,17 @@ func (c *checker) plan(col *registry.Collector) []run {
 	}
 }
 
-func (c *checker) invoke(ctx context.Context, mod *runtime.Module, r run) {
-	col := r.col
-	out := &sink{json: col.Format == registry.FormatJSON}
-	inv := hostfuncs.NewInvocation(hostfuncs.Request{
-		Key: col.Key, Format: hostfuncs.Format(col.Format), Since: r.since, Until: r.until,
-		CollectionType: hostfuncs.DryRun, Params: col.Params, Limits: gather.Limits(col), Output: out, Logger: c.log,
-	})
-	timeout := c.opts.Timeout
-	if col.Timeout > 0 && col.Timeout < timeout {
-		timeout = col.Timeout
+func (c *checker) invoke(ctx context.Context, exec gather.Executor, m *registry.Module, r run) {
+	col := *r.col
+	col.Module = m
+	if col.Timeout <= 0 || c.opts.Timeout < col.Timeout {
+		col.Timeout = c.opts.Timeout
 	}
-	res, err := mod.Invoke(ctx, runtime.Call{Function: col.Function, Invocation: inv, Timeout: timeout, StdioLimit: col.Limits.MaxStdioBytes})
+	out := &sink{json: col.Format == registry.FormatJSON}
+	res, err := exec.Run(ctx, &col, hostfuncs.Request{
+		Key: col.Key, Format: hostfuncs.Format(col.Format), Since: r.since, Until: r.until,
+		CollectionType: hostfuncs.DryRun, Params: col.Params, Limits: gather.Limits(&col), Output: out, Logger: c.log,
+	})
 	took := res.Elapsed.Round(100 * time.Microsecond)
 	if err != nil {
 		var ie *runtime.InvocationError
@@ -559,7 +573,7 @@ func (c *checker) invoke(ctx context.Context, mod *runtime.Module, r run) {
 		c.add(r.name, StatusFail, "%v", err)
 		return
 	}
-	if problem := out.problem(col.Format, res.Output); problem != "" {
+	if problem := out.problem(col.Format, res.Report); problem != "" {
 		c.add(r.name, StatusFail, "%s", problem)
 		return
 	}
@@ -571,11 +585,11 @@ func (c *checker) invoke(ctx context.Context, mod *runtime.Module, r run) {
 		window = "(" + r.since.Format(time.RFC3339) + ", " + r.until.Format(time.RFC3339) + "]"
 	}
 	if col.Format == registry.FormatJSON {
-		c.add(r.name, StatusPass, "1 document, %s in %s, %s", cmdutil.FormatBytes(res.Output.Bytes), took, window)
+		c.add(r.name, StatusPass, "1 document, %s in %s, %s", cmdutil.FormatBytes(res.Report.Bytes), took, window)
 		return
 	}
-	c.add(r.name, StatusPass, "%d %s, %d columns, %s in %s, %s", res.Output.Rows, plural(int(res.Output.Rows), "row", "rows"),
-		out.columns, cmdutil.FormatBytes(res.Output.Bytes), took, window)
+	c.add(r.name, StatusPass, "%d %s, %d columns, %s in %s, %s", res.Report.Rows, plural(int(res.Report.Rows), "row", "rows"),
+		out.columns, cmdutil.FormatBytes(res.Report.Bytes), took, window)
 }
 
 // sink takes a collector's output: it keeps the JSON document, and reads the CSV header (the

@@ -92,33 +92,21 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	eng, err := gather.NewEngine(ctx, reg, f.Logger)
+	// The same executor as gather: a worker process unless [runtime] isolation = "in-process".
+	exec, closeExec, err := gather.NewExecutor(ctx, reg, f.Logger)
 	if err != nil {
 		return err
 	}
-	defer eng.Close(ctx)
-	mod, err := eng.Load(ctx, gather.ModuleSpec(reg, c.Module))
-	if err != nil {
-		return cmdutil.Failed(err)
-	}
-
-	sources := gather.NewDataSources(reg)
-	defer sources.Close()
-	granted, err := sources.Granted(ctx, c)
-	if err != nil {
-		return cmdutil.Failed(fmt.Errorf("collector %q: %w", c.Key, err))
-	}
+	defer closeExec()
 	out, err := openOutput(f.Stdout, opts.Out)
 	if err != nil {
 		return err
 	}
-	inv := hostfuncs.NewInvocation(hostfuncs.Request{
+	res, err := exec.Run(ctx, c, hostfuncs.Request{
 		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: since, Until: until, FullSync: opts.FullSync,
 		CollectionType: hostfuncs.DryRun, Params: params, Limits: gather.Limits(c), Output: out, Logger: f.Logger,
-		DataSources: granted,
 	})
-	res, err := mod.Invoke(ctx, runtime.Call{Function: c.Function, Invocation: inv, Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes})
-	if err == nil && c.Format == registry.FormatJSON && res.Output.JSONDocuments == 1 {
+	if err == nil && c.Format == registry.FormatJSON && res.Report.JSONDocuments == 1 {
 		_, err = out.Write([]byte("\n"))
 	}
 	if cerr := out.finish(err == nil); err == nil {
@@ -232,7 +220,7 @@ func (o *output) finish(ok bool) error {
 	return err
 }
 
-func summarize(w io.Writer, c *registry.Collector, since, until time.Time, res *runtime.Result, err error) {
+func summarize(w io.Writer, c *registry.Collector, since, until time.Time, res gather.Outcome, err error) {
 	window := "no slice"
 	if !until.IsZero() {
 		window = "(" + since.Format(time.RFC3339) + ", " + until.Format(time.RFC3339) + "]"
@@ -245,10 +233,10 @@ func summarize(w io.Writer, c *registry.Collector, since, until time.Time, res *
 			status = "failed: " + string(ie.Kind)
 		}
 	}
-	what := fmt.Sprintf("%d rows", res.Output.Rows)
+	what := fmt.Sprintf("%d rows", res.Report.Rows)
 	if c.Format == registry.FormatJSON {
-		what = fmt.Sprintf("%d document", res.Output.JSONDocuments)
+		what = fmt.Sprintf("%d document", res.Report.JSONDocuments)
 	}
 	fmt.Fprintf(w, "%s %s: %s, %s, %s in %s\n", c.Key, window, status, what,
-		cmdutil.FormatBytes(res.Output.Bytes), res.Elapsed.Round(time.Millisecond))
+		cmdutil.FormatBytes(res.Report.Bytes), res.Elapsed.Round(time.Millisecond))
 }
