@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -29,17 +30,20 @@ func readCapped(name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > max {
-		return nil, &tooLargeError{size: info.Size(), max: max}
+	var buf bytes.Buffer
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		if info.Size() > max {
+			return nil, &tooLargeError{size: info.Size(), max: max}
+		}
+		buf.Grow(int(info.Size()) + bytes.MinRead) // one allocation, not a doubling series
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
+	if int64(buf.Len()) > max {
 		return nil, &tooLargeError{max: max}
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 // tooLargeError says a file is over its size cap.

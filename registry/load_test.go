@@ -1221,6 +1221,86 @@ module = "sub/evil.wasm"
 			},
 			want: []want{{"modules/b.toml", 4, "collector[0].module", `module "jobs.wasm" does not match this sidecar's module "b.wasm"; omit it or write "b.wasm"`}},
 		},
+		{
+			// The attack of issue 11 item 1, as written: a vendor's file grants itself a host
+			// directory, a secret and memory. Each request is refused with the lines to add.
+			name: "sidecar requests what collectors.toml does not grant",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\nmounts = {\"/host\" = \"/\"}\nenv = [\"SECRET_TOKEN\"]\nmemory_limit = \"4GiB\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, `module.mounts."/host"`, "the module requests mount \"/host\" = \"/\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  mounts = { \"/host\" = \"/\" }"},
+				{"modules/b.toml", 3, "module.env", "the module requests environment variable \"SECRET_TOKEN\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  env = [\"SECRET_TOKEN\"]"},
+				{"modules/b.toml", 4, "module.memory_limit", "the module requests memory_limit 4 GiB, above the 64 MiB collectors.toml allows it; lower it, or to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  memory_limit = \"4 GiB\""},
+			},
+		},
+		{
+			name: "sidecar requests more than collectors.toml grants",
+			files: map[string]string{
+				root:             "[modules.\"b.wasm\"]\nenv = [\"TZ\"]\nmounts = { \"/etc/b\" = \"modules\" }\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\nenv = [\"TZ\", \"HOME\"]\nmounts = { \"/etc/b\" = \".\", \"/etc/c\" = \".\" }\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, "module.env", "environment variable \"HOME\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  env = [\"TZ\", \"HOME\"]"},
+				{"modules/b.toml", 3, `module.mounts."/etc/c"`, "mount \"/etc/c\" = \"{dir}/modules\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  mounts = { \"/etc/b\" = \"{dir}/modules\", \"/etc/c\" = \"{dir}/modules\" }"},
+			},
+		},
+		{
+			name: "sidecar collectors request a data source not granted to the module",
+			files: map[string]string{
+				root:             "[datasources.awx]\ndriver = \"sqlite\"\npath = \"awx.db\"\n[datasources.other]\ndriver = \"sqlite\"\npath = \"o.db\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\ndatasources = [\"other\"]\n[[collector]]\nkey = \"b\"\nversion = \"1\"\ndatasources = [\"awx\"]\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, "module.datasources", "the module requests data source \"other\", which collectors.toml does not grant it; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  datasources = [\"other\", \"awx\"]"},
+				{"modules/b.toml", 6, "collector[0].datasources", "the module requests data source \"awx\""},
+			},
+		},
+		{
+			name: "sidecar limits may only lower the operator's",
+			files: map[string]string{
+				root:             "[runtime]\ntimeout = \"30s\"\n[modules.\"b.wasm\"]\ntimeout = \"1m\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\ntimeout = \"2m\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\ntimeout = \"90m\"\n[collector.limits]\nmax_output_bytes = \"2GiB\"\nmax_log_bytes = \"1KiB\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, "module.timeout", "the module requests timeout 2m, above the 1m collectors.toml allows it; lower it, or to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  timeout = \"2m\""},
+				{"modules/b.toml", 6, "collector[0].timeout", "the collector requests timeout 1h30m, above the 1m collectors.toml allows module \"b.wasm\""},
+				{"modules/b.toml", 8, "collector[0].limits.max_output_bytes", "the collector requests max_output_bytes 2 GiB, above the 1 GiB collectors.toml allows; lower it, or to allow it set in collectors.toml:\n  [limits]\n  max_output_bytes = \"2 GiB\""},
+			},
+		},
+		{
+			name:  "max_sidecar_size out of range",
+			files: map[string]string{root: "[runtime]\nmax_sidecar_size = \"1GiB\"\n"},
+			want:  []want{{root, 2, "runtime.max_sidecar_size", "max_sidecar_size 1 GiB is out of range: must be from 1 KiB to 64 MiB"}},
+		},
+		{
+			name: "sidecar over max_sidecar_size",
+			files: map[string]string{
+				root:             "[runtime]\nmax_sidecar_size = \"1KiB\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[[collector]]\nkey = \"b\"\nversion = \"1\"\ndescription = \"" + strings.Repeat("x", 1024) + "\"\n",
+			},
+			want: []want{{"modules/b.toml", 0, "", "file is 1079 bytes, over the cap of 1 KiB ([runtime] max_sidecar_size in collectors.toml); refused unread"}},
+		},
+		{
+			name: "sidecar nested too deep",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[[collector]]\nkey = \"b\"\nversion = \"1\"\n[collector.params]\nx = " + strings.Repeat("[", 65) + strings.Repeat("]", 65) + "\n",
+			},
+			want: []want{{"modules/b.toml", 5, "", "nests deeper than 64 levels (arrays, inline tables, table headers and dotted keys together); refused before parsing"}},
+		},
+		{
+			name: "root file nested too deep (no registry, as for a syntax error)",
+			files: map[string]string{root: "a.b.c = 1\nx = " + strings.Repeat("{a=", 70) + "1" + strings.Repeat("}", 70) + "\n"},
+			want: []want{{root, 2, "", "nests deeper than 64 levels"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
