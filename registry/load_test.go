@@ -165,8 +165,8 @@ format = "csv"
 	mods := filepath.Join(dir, "mods")
 	require.Equal(t, filepath.Join(dir, "collectors.toml"), reg.File)
 	require.Equal(t, Runtime{
-		ModulesDir:  mods,
-		CacheDir:    filepath.Join(dir, "cache"),
+		ModulesDir:     mods,
+		CacheDir:       filepath.Join(dir, "cache"),
 		MemoryLimit:    128 << 20,
 		Timeout:        30 * time.Second,
 		MaxSidecarSize: 1 << 20,
@@ -258,7 +258,7 @@ func TestLoadDefaults(t *testing.T) {
 	reg, err := Load(filepath.Join(dir, "collectors.toml"))
 	require.NoError(t, err)
 	require.Equal(t, Runtime{
-		ModulesDir:  filepath.Join(dir, "modules"),
+		ModulesDir:     filepath.Join(dir, "modules"),
 		MemoryLimit:    64 << 20,
 		Timeout:        60 * time.Second,
 		MaxSidecarSize: 1 << 20,
@@ -1297,9 +1297,9 @@ module = "sub/evil.wasm"
 			want: []want{{"modules/b.toml", 5, "", "nests deeper than 64 levels (arrays, inline tables, table headers and dotted keys together); refused before parsing"}},
 		},
 		{
-			name: "root file nested too deep (no registry, as for a syntax error)",
+			name:  "root file nested too deep (no registry, as for a syntax error)",
 			files: map[string]string{root: "a.b.c = 1\nx = " + strings.Repeat("{a=", 70) + "1" + strings.Repeat("}", 70) + "\n"},
-			want: []want{{root, 2, "", "nests deeper than 64 levels"}},
+			want:  []want{{root, 2, "", "nests deeper than 64 levels"}},
 		},
 	}
 	for _, tt := range tests {
