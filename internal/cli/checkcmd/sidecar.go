@@ -20,8 +20,15 @@ import (
 // its sidecar copied into modules/ as NAME.wasm and NAME.toml, beside a root collectors.toml that
 // declares no collector and nothing but modules_dir (plus a placeholder for each data source the
 // sidecar grants, since those are the product's to declare). registry.Load then reads the sidecar
-// exactly as a product's registry reads it: every rule, default and pin check applies. The
-// registry requires exactly one config collector; a sidecar without one gets the one problem
+// exactly as a product's registry reads it: every rule, default and pin check applies.
+//
+// A sidecar only requests mounts, environment variables, data sources and limits; a product's
+// collectors.toml grants them. check runs the vendor's own module, so it grants what the sidecar
+// requests: it loads once to read the requests (registry.Module.Requested), writes the grant
+// (registry.Requests.GrantTOML) into the throwaway collectors.toml and loads again, and reports
+// loudly that it did so (sidecar.granted), since an operator must grant these explicitly.
+//
+// The registry requires exactly one config collector; a sidecar without one gets the one problem
 // "no config collector" from the root file, which check drops and reports as a warning instead
 // (a product's registry provides the config collector).
 //
@@ -30,14 +37,16 @@ import (
 // relative host directory is resolved against the user's sidecar, as the registry would resolve it
 // there, through a symbolic link in the temporary directory. Nothing else is dropped or added.
 type sidecar struct {
-	reg       *registry.Registry // the throwaway registry, nil when it could not be built
-	module    *registry.Module   // the module in reg
-	problems  []string           // the registry's problems, verbatim but for the file names
-	noConfig  bool               // the sidecar declares no config collector
-	mountWarn []string           // mounts whose host directory is missing here
-	dir       string             // the temporary directory; remove it when done
-	tmpMods   string             // dir/modules
-	origDir   string             // the directory of the user's sidecar
+	reg       *registry.Registry    // the throwaway registry, nil when it could not be built
+	module    *registry.Module      // the module in reg
+	problems  []string              // the registry's problems, verbatim but for the file names
+	noConfig  bool                  // the sidecar declares no config collector
+	mountWarn []string              // mounts whose host directory is missing here
+	granted   string                // the collectors.toml lines check added to grant the sidecar's requests, "" if none
+	disabled  []*registry.Collector // the collectors, when the registry disabled the module for a warning only
+	dir       string                // the temporary directory; remove it when done
+	tmpMods   string                // dir/modules
+	origDir   string                // the directory of the user's sidecar
 }
 
 var dataSourceName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -82,9 +91,25 @@ func loadSidecar(sidecarPath, moduleName string, wasm []byte) (*sidecar, error) 
 	}
 
 	reg, err := registry.Load(rootPath)
+	if reg != nil {
+		if grant := requested(reg, base+".wasm").GrantTOML(base + ".wasm"); grant != "" {
+			sc.granted = grant
+			root.WriteString("# granted by wasmcollector check: what the sidecar requests\n" + grant)
+			if err := os.WriteFile(rootPath, []byte(root.String()), 0o600); err != nil {
+				sc.close()
+				return nil, fmt.Errorf("check: %w", err)
+			}
+			reg, err = registry.Load(rootPath)
+		}
+	}
 	var problems registry.Problems
 	if err != nil && !errors.As(err, &problems) {
 		sc.problems = append(sc.problems, err.Error())
+	}
+	if err == nil && reg != nil {
+		for _, d := range reg.Disabled {
+			problems = append(problems, d.Problems...)
+		}
 	}
 	tmpSidecar := filepath.Join(sc.tmpMods, base+".toml")
 	for _, p := range problems {
@@ -117,9 +142,35 @@ func loadSidecar(sidecarPath, moduleName string, wasm []byte) (*sidecar, error) 
 		}
 	}
 	if sc.module == nil && len(sc.problems) == 0 {
+		// Disabled for what check reports as warnings only (a mount missing here): run it anyway.
+		for _, d := range reg.Disabled {
+			if d.Name == base+".wasm" && d.Module != nil {
+				sc.module, sc.disabled = d.Module, d.Collectors
+			}
+		}
+	}
+	// Show the grant with the user's directories, not the temporary copy's.
+	sc.granted = strings.ReplaceAll(sc.granted, sc.tmpMods, sc.origDir)
+	if sc.module == nil && len(sc.problems) == 0 {
 		sc.problems = append(sc.problems, fmt.Sprintf("%s: declares no collector", sidecarPath))
 	}
 	return sc, nil
+}
+
+// requested returns what the sidecar of module asks for, whether the module loaded or was
+// disabled for asking.
+func requested(reg *registry.Registry, module string) registry.Requests {
+	for _, m := range reg.Modules {
+		if m.Name == module {
+			return m.Requested
+		}
+	}
+	for _, d := range reg.Disabled {
+		if d.Name == module && d.Module != nil {
+			return d.Module.Requested
+		}
+	}
+	return registry.Requests{}
 }
 
 // linkMounts makes each relative host directory of the sidecar's mounts resolve, from the
@@ -171,6 +222,9 @@ func (sc *sidecar) hostDir(host string) string {
 func (sc *sidecar) collectors() []*registry.Collector {
 	if sc.reg == nil || sc.module == nil {
 		return nil
+	}
+	if sc.disabled != nil {
+		return sc.disabled
 	}
 	var out []*registry.Collector
 	for _, c := range sc.reg.Collectors {
