@@ -19,6 +19,7 @@ import (
 type dsRequest struct {
 	src   *source
 	p     path
+	who   string // "module" or "collector"
 	names []string
 }
 
@@ -79,7 +80,7 @@ func (l *loader) checkRequests() {
 	dsReqs := map[*Module][]dsRequest{}
 	for _, st := range l.order {
 		if s := st.side; s != nil && s.ds != nil {
-			dsReqs[st.mod] = append(dsReqs[st.mod], dsRequest{src: s.src, p: s.p.key("datasources"), names: s.ds})
+			dsReqs[st.mod] = append(dsReqs[st.mod], dsRequest{src: s.src, p: s.p.key("datasources"), who: "module", names: s.ds})
 		}
 	}
 	for _, e := range l.entries {
@@ -102,7 +103,7 @@ func (l *loader) checkRequests() {
 			}
 		}
 		if c.DataSources != nil {
-			dsReqs[m] = append(dsReqs[m], dsRequest{src: e.src, p: e.p.key("datasources"), names: c.DataSources})
+			dsReqs[m] = append(dsReqs[m], dsRequest{src: e.src, p: e.p.key("datasources"), who: "collector", names: c.DataSources})
 			// Defence in depth: whatever happens to the problems, an ungranted source is not given.
 			c.DataSources = slices.DeleteFunc(slices.Clone(c.DataSources), func(n string) bool { return !slices.Contains(m.DataSources, n) })
 		}
@@ -127,7 +128,7 @@ func (l *loader) checkRequests() {
 		for _, r := range dsReqs[m] {
 			for _, n := range r.names {
 				if slices.Contains(missing, n) {
-					l.add(r.src, r.p, "the module requests data source %q, which collectors.toml does not grant it; %s", n, hint)
+					l.add(r.src, r.p, "the %s requests data source %q, which collectors.toml does not grant module %q; %s", r.who, n, m.Name, hint)
 				}
 			}
 		}

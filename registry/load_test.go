@@ -1256,8 +1256,8 @@ module = "sub/evil.wasm"
 				"modules/b.toml": "[module]\ndatasources = [\"other\"]\n[[collector]]\nkey = \"b\"\nversion = \"1\"\ndatasources = [\"awx\"]\n",
 			},
 			want: []want{
-				{"modules/b.toml", 2, "module.datasources", "the module requests data source \"other\", which collectors.toml does not grant it; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  datasources = [\"other\", \"awx\"]"},
-				{"modules/b.toml", 6, "collector[0].datasources", "the module requests data source \"awx\""},
+				{"modules/b.toml", 2, "module.datasources", "the module requests data source \"other\", which collectors.toml does not grant module \"b.wasm\"; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  datasources = [\"other\", \"awx\"]"},
+				{"modules/b.toml", 6, "collector[0].datasources", "the collector requests data source \"awx\", which collectors.toml does not grant module \"b.wasm\""},
 			},
 		},
 		{
