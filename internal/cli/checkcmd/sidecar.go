@@ -19,7 +19,7 @@ import (
 // How it is loaded: check builds a throwaway registry in a temporary directory, the module and
 // its sidecar copied into modules/ as NAME.wasm and NAME.toml, beside a root collectors.toml that
 // declares no collector and nothing but modules_dir (plus a placeholder for each data source the
-// sidecar grants, since those are the product's to declare). registry.Load then reads the sidecar
+// sidecar requests, since those are the product's to declare). registry.Load then reads the sidecar
 // exactly as a product's registry reads it: every rule, default and pin check applies.
 //
 // A sidecar only requests mounts, environment variables, data sources and limits; a product's
@@ -74,7 +74,7 @@ func loadSidecar(sidecarPath, moduleName string, wasm []byte) (*sidecar, error) 
 	base := strings.TrimSuffix(moduleName, ".wasm")
 	var root strings.Builder
 	fmt.Fprintf(&root, "# written by wasmcollector check: the module's sidecar alone\n[runtime]\nmodules_dir = \"modules\"\n")
-	for _, name := range grantedSources(string(text)) {
+	for _, name := range requestedSources(string(text)) {
 		fmt.Fprintf(&root, "[datasources.%s]\ndriver = \"sqlite\"\npath = \"placeholder.db\"\n", tomlString(name))
 	}
 	rootPath := filepath.Join(sc.dir, "collectors.toml")
@@ -241,10 +241,10 @@ func (sc *sidecar) close() {
 	}
 }
 
-// grantedSources returns the data source names a sidecar grants (its [module] and its
+// requestedSources returns the data source names a sidecar requests (its [module] and its
 // collectors' `datasources`), sorted, leaving out what is not a valid name (the registry reports
 // those). A sidecar that does not parse grants nothing here; the registry reports why.
-func grantedSources(text string) []string {
+func requestedSources(text string) []string {
 	var doc struct {
 		Module struct {
 			DataSources any `toml:"datasources"`
