@@ -202,7 +202,7 @@ const (
 	defaultFailedKeep     = 20
 	defaultModulesDir     = "modules"
 	defaultMemoryLimit    = 64 << 20
-	defaultMaxSidecarSize = 1 << 20
+	defaultMaxSidecarSize = DefaultMaxSidecarSize
 	defaultTimeout        = 60 * time.Second
 	defaultMaxJSONBytes   = 16 << 20
 	defaultMaxBatchBytes  = 16 << 20
@@ -215,6 +215,9 @@ const (
 	defaultTarballBase    = "analytics"
 	defaultOutDir         = "out"
 )
+
+// DefaultMaxSidecarSize is the default of [runtime] max_sidecar_size (Runtime.MaxSidecarSize).
+const DefaultMaxSidecarSize = 1 << 20
 
 // Module is one WebAssembly module file that collectors live in.
 type Module struct {

@@ -376,3 +376,25 @@ func TestCheckExitCodes(t *testing.T) {
 		assert.Equal(t, tc.code, code, "%v: %s", tc.args, errs)
 	}
 }
+
+func TestCheckHostileSidecar(t *testing.T) {
+	// check decodes the sidecar itself before the registry does; a hostile one must be refused
+	// as the registry refuses it, never reach the decoder (2M nested arrays overflowed its stack).
+	for name, side := range map[string]string{
+		"deep":  "x = " + strings.Repeat("[", 2_000_000) + strings.Repeat("]", 2_000_000) + "\n",
+		"small": "x = " + strings.Repeat("{a=", 100) + "1" + strings.Repeat("}", 100) + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := module(t, testguests.WAT(t, "pointers"), "pointers", side)
+			rep, code := check(t, path)
+			assert.Equal(t, 1, code)
+			fail := byStatus(rep, "fail")
+			require.Contains(t, fail, "sidecar")
+			if name == "deep" {
+				assert.Contains(t, fail["sidecar"].Detail, "over the 1048576-byte cap a product's registry applies by default")
+			} else {
+				assert.Contains(t, fail["sidecar"].Detail, "pointers.toml:1: nests deeper than 64 levels")
+			}
+		})
+	}
+}

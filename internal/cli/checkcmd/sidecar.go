@@ -56,6 +56,11 @@ var dataSourceName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // are in sidecar.problems.
 func loadSidecar(sidecarPath, moduleName string, wasm []byte) (*sidecar, error) {
 	sc := &sidecar{}
+	if info, err := os.Stat(sidecarPath); err == nil && info.Mode().IsRegular() && info.Size() > registry.DefaultMaxSidecarSize {
+		sc.problems = []string{fmt.Sprintf("%s: file is %d bytes, over the %d-byte cap a product's registry applies by default ([runtime] max_sidecar_size); refused unread",
+			sidecarPath, info.Size(), registry.DefaultMaxSidecarSize)}
+		return sc, nil
+	}
 	text, err := os.ReadFile(sidecarPath)
 	if err != nil {
 		sc.problems = []string{fmt.Sprintf("%s: cannot read file: %v", sidecarPath, unwrapPath(err))}
@@ -72,15 +77,18 @@ func loadSidecar(sidecarPath, moduleName string, wasm []byte) (*sidecar, error) 
 	}
 	sc.tmpMods = filepath.Join(sc.dir, "modules")
 	base := strings.TrimSuffix(moduleName, ".wasm")
+	// The helpers below decode the sidecar before the registry does; a hostile one (huge, deeply
+	// nested) must not reach the decoder. registry.Load refuses it and says why.
+	decodable := registry.Precheck(text, 0) == nil
 	var root strings.Builder
 	fmt.Fprintf(&root, "# written by wasmcollector check: the module's sidecar alone\n[runtime]\nmodules_dir = \"modules\"\n")
-	for _, name := range requestedSources(string(text)) {
+	for _, name := range requestedSources(string(text), decodable) {
 		fmt.Fprintf(&root, "[datasources.%s]\ndriver = \"sqlite\"\npath = \"placeholder.db\"\n", tomlString(name))
 	}
 	rootPath := filepath.Join(sc.dir, "collectors.toml")
 	err = errors.Join(
 		os.Mkdir(sc.tmpMods, 0o700),
-		sc.linkMounts(string(text)),
+		sc.linkMounts(string(text), decodable),
 		os.WriteFile(filepath.Join(sc.tmpMods, base+".wasm"), wasm, 0o600),
 		os.WriteFile(filepath.Join(sc.tmpMods, base+".toml"), text, 0o600),
 		os.WriteFile(rootPath, []byte(root.String()), 0o600),
@@ -176,7 +184,10 @@ func requested(reg *registry.Registry, module string) registry.Requests {
 // linkMounts makes each relative host directory of the sidecar's mounts resolve, from the
 // temporary modules directory, to the same directory beside the user's sidecar: a symbolic link
 // at the relative path. Paths that would leave the temporary directory are left alone.
-func (sc *sidecar) linkMounts(text string) error {
+func (sc *sidecar) linkMounts(text string, decodable bool) error {
+	if !decodable {
+		return nil
+	}
 	var doc struct {
 		Module struct {
 			Mounts map[string]any `toml:"mounts"`
@@ -244,7 +255,10 @@ func (sc *sidecar) close() {
 // requestedSources returns the data source names a sidecar requests (its [module] and its
 // collectors' `datasources`), sorted, leaving out what is not a valid name (the registry reports
 // those). A sidecar that does not parse grants nothing here; the registry reports why.
-func requestedSources(text string) []string {
+func requestedSources(text string, decodable bool) []string {
+	if !decodable {
+		return nil
+	}
 	var doc struct {
 		Module struct {
 			DataSources any `toml:"datasources"`
