@@ -383,3 +383,17 @@ func BenchmarkLoadUnknownKeys(b *testing.B) {
 		}
 	}
 }
+
+func TestHugeRootFileIsNotRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "collectors.toml")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	require.NoError(t, os.Truncate(path, 17<<20))
+	var (
+		reg *Registry
+		err error
+	)
+	alloc := allocated(func() { reg, err = Load(path) })
+	require.Nil(t, reg)
+	require.EqualError(t, err, path+": file is 17 MiB, over the cap of 16 MiB (the root file's fixed cap); refused unread")
+	require.Less(t, alloc, uint64(1<<20))
+}
