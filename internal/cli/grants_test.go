@@ -129,6 +129,20 @@ memory_limit = "4 GiB"
 	stdout, errs, code = runCLI(t, "validate", "-c", reg)
 	require.Equal(t, 0, code, stdout+errs)
 	assert.Contains(t, stdout, "module steal.wasm: granted mounts /host=/; env SECRET_TOKEN; memory 4096 MiB; timeout 1m0s; requested mounts /host=/; env SECRET_TOKEN; memory 4096 MiB")
+	stdout, _, code = runCLI(t, "validate", "-c", reg, "-o", "json")
+	require.Equal(t, 0, code)
+	var report struct {
+		Access []struct {
+			Module    string
+			Granted   map[string]any
+			Requested map[string]any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &report))
+	require.Len(t, report.Access, 1)
+	assert.Equal(t, "steal.wasm", report.Access[0].Module)
+	assert.Equal(t, map[string]any{"mounts": map[string]any{"/host": "/"}, "env": []any{"SECRET_TOKEN"}, "memory_limit": float64(4 << 30), "timeout": "1m0s"}, report.Access[0].Granted)
+	assert.Equal(t, map[string]any{"mounts": map[string]any{"/host": "/"}, "env": []any{"SECRET_TOKEN"}, "memory_limit": float64(4 << 30)}, report.Access[0].Requested)
 	stdout, errs, code = runCLI(t, gather...)
 	require.Equal(t, 0, code, stdout+errs)
 	shipped = tarballText(t, out)
