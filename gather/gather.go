@@ -190,6 +190,7 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	defer os.RemoveAll(g.stage)
 
 	g.result = &Result{Type: o.Type, Isolation: o.Executor.Isolation(), Since: g.window.Since, Until: g.window.Until, Started: now}
+	g.recordDisabled()
 	g.runs, g.base = runs, st
 	if err := g.collect(ctx, runs); err != nil {
 		return g.result, err
@@ -210,7 +211,7 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 func (g *gatherer) plan() ([]*collectorRun, error) {
 	want := map[string]bool{}
 	for _, k := range g.opts.Subset {
-		if len(g.reg.Collector(k)) == 0 {
+		if len(g.reg.Collector(k)) == 0 && len(disabledCollectors(g.reg, k)) == 0 {
 			return nil, fmt.Errorf("%w: %q (wasmcollector list shows the keys)", ErrBadSubset, k)
 		}
 		want[k] = true

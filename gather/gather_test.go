@@ -514,3 +514,79 @@ func TestStaleLeftoversRemoved(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(e.out, ".analytics-42.tar.gz.tmp"))
 	assert.FileExists(t, filepath.Join(e.out, "notes.txt"), "D6: the caller's files are never touched")
 }
+
+func TestDisabledModuleRecordedAsFailed(t *testing.T) {
+	// A vendor's sidecar with a problem disables its module (registry.Load): the gather runs
+	// everything else and records the module's collectors as failed, so nothing is lost silently.
+	sidecar := filepath.Join(t.TempDir(), "job_events.toml")
+	require.NoError(t, os.WriteFile(sidecar, []byte(`
+[module]
+env = ["SECRET_TOKEN"]
+
+[[collector]]
+key = "job_events"
+version = "1.0"
+format = "csv"
+
+[[collector]]
+key = "more"
+version = 2
+function = "job_events"
+`), 0o644))
+	path := testguests.Registry(t, map[string]string{
+		"flaky.wasm":      testguests.Go(t, "internal/testguests/flaky"),
+		"config.wasm":     testguests.Go(t, "examples/config"),
+		"job_events.wasm": testguests.Go(t, "examples/job_events"),
+		"job_events.toml": sidecar,
+	}, `
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "config.wasm"
+
+[[collector]]
+key = "events"
+version = "1.0"
+format = "csv"
+slicing = "1h"
+module = "flaky.wasm"
+function = "events"
+`)
+	reg, err := registry.Load(path)
+	require.NoError(t, err)
+	require.Len(t, reg.Disabled, 1)
+	eng, err := gather.NewEngine(context.Background(), reg, quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	dir := t.TempDir()
+	e := &env{t: t, reg: reg, exec: gather.NewEngineExecutor(eng, reg), store: state.NewFileStore(filepath.Join(dir, "state")),
+		out: filepath.Join(dir, "out"), now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+
+	res, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Since = e.now.Add(-2 * time.Hour) })
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	status := map[string]string{}
+	for _, c := range res.Collectors {
+		status[c.Key] = c.Status
+		if c.Key != "config" && c.Key != "events" {
+			assert.Contains(t, c.Error, "module job_events.wasm is disabled: ")
+			assert.Contains(t, c.Error, `module.env: the module requests environment variable "SECRET_TOKEN", which collectors.toml does not grant; to grant it, add to collectors.toml: (and 1 more problems)`)
+		}
+	}
+	assert.Equal(t, map[string]string{"config": "ok", "events": "ok", "job_events": "failed", "more": "failed"}, status)
+	paths := tarballs(t, e.out)
+	require.NotEmpty(t, paths, "the other modules' collectors ran")
+	var names []string
+	for _, f := range readTarball(t, paths[0]) {
+		names = append(names, f.Name)
+	}
+	assert.Contains(t, names, "./events.csv")
+
+	// A subset may name a disabled collector: it is recorded as failed, not "unknown key".
+	res, err = e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Subset = []string{"more"} })
+	require.NoError(t, err)
+	require.Len(t, res.Collectors, 2)
+	assert.Equal(t, "more", res.Collectors[0].Key)
+	assert.Equal(t, "failed", res.Collectors[0].Status)
+}

@@ -1,9 +1,12 @@
 package gather
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/registry"
 )
 
 // Result is what a gather did, for the summary and `gather -o json`.
@@ -107,4 +110,46 @@ func (g *gatherer) record(r *collectorRun) {
 		cr.Status = "partial"
 	}
 	g.result.Collectors = append(g.result.Collectors, cr)
+}
+
+// recordDisabled records the collectors of modules the registry disabled (their sidecar has
+// problems, see [registry.DisabledModule]) as failed: they did not run, and the gather says so
+// rather than leaving them out. With a subset, only those in it.
+func (g *gatherer) recordDisabled() {
+	want := map[string]bool{}
+	for _, k := range g.opts.Subset {
+		want[k] = true
+	}
+	for _, d := range g.reg.Disabled {
+		first, _, _ := strings.Cut(d.Problems[0].Error(), "\n")
+		msg := fmt.Sprintf("module %s is disabled: %s", d.Name, first)
+		if n := len(d.Problems) - 1; n > 0 {
+			msg += fmt.Sprintf(" (and %d more problems)", n)
+		}
+		msg += "; wasmcollector validate shows them all"
+		var keys []string
+		for _, c := range d.Collectors {
+			if len(want) > 0 && !want[c.Key] {
+				continue
+			}
+			keys = append(keys, c.Key)
+			g.result.Collectors = append(g.result.Collectors, &CollectorResult{Key: c.Key, Format: string(c.Format), Status: "failed", Error: msg})
+		}
+		if len(keys) > 0 {
+			g.log.Error("collectors not run: their module is disabled", "module", d.Name, "collectors", keys, "problem", first)
+		}
+	}
+}
+
+// disabledCollectors returns the disabled collectors with key.
+func disabledCollectors(reg *registry.Registry, key string) []*registry.Collector {
+	var out []*registry.Collector
+	for _, d := range reg.Disabled {
+		for _, c := range d.Collectors {
+			if c.Key == key {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }

@@ -136,15 +136,17 @@ func (l *loader) names(src *source, p path, v any) ([]string, bool) {
 		return nil, false
 	}
 	out := []string{}
+	seen := map[string]bool{}
 	for _, e := range arr {
 		s, ok := e.(string)
 		switch {
 		case !ok:
 			l.add(src, p, "must be an array of strings; found %s", tomlType(e))
 			return nil, false
-		case slices.Contains(out, s):
+		case seen[s]:
 			l.add(src, p, "%q is listed twice", s)
 		default:
+			seen[s] = true
 			out = append(out, s)
 		}
 	}

@@ -15,7 +15,12 @@
 //   - applies defaults in one place (runtime settings, output limits, gather settings, per-module
 //     memory limits, per-collector format, function name, shipping group and timeout);
 //   - validates everything and reports every problem at once as [Problems], each naming the file,
-//     the line (when known) and the field, so that `wasmcollector validate` can print them all.
+//     the line (when known) and the field, so that `wasmcollector validate` can print them all;
+//   - holds each sidecar's requests (mounts, environment, data sources, limits: [Requests])
+//     against what the root file grants: only the operator's file grants, a sidecar asks;
+//   - disables, rather than fails on, a module whose sidecar has a problem ([DisabledModule]), so
+//     that one vendor's file cannot cost the others their collectors;
+//   - caps every file's size and nesting before it is parsed.
 //
 // The schema is documented, option by option, in the embedded sample returned by [Sample].
 //

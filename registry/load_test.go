@@ -52,6 +52,22 @@ func problems(t *testing.T, err error) Problems {
 	return ps
 }
 
+// loadProblems returns every problem Load found: the error's, which include the sidecars', or
+// when the root file had none, those of the disabled modules, in the same order.
+func loadProblems(t *testing.T, reg *Registry, err error) Problems {
+	t.Helper()
+	if err != nil {
+		return problems(t, err)
+	}
+	require.NotNil(t, reg)
+	var ps Problems
+	for _, d := range reg.Disabled {
+		ps = append(ps, d.Problems...)
+	}
+	require.NotEmpty(t, ps, "Load found no problem")
+	return ps
+}
+
 func TestLoadValid(t *testing.T) {
 	dir := t.TempDir()
 	alpha := wasmBytes + "alpha"
@@ -149,11 +165,12 @@ format = "csv"
 	mods := filepath.Join(dir, "mods")
 	require.Equal(t, filepath.Join(dir, "collectors.toml"), reg.File)
 	require.Equal(t, Runtime{
-		ModulesDir:  mods,
-		CacheDir:    filepath.Join(dir, "cache"),
-		MemoryLimit: 128 << 20,
-		Timeout:     30 * time.Second,
-		Isolation:   IsolationProcess, CompileTimeout: 30 * time.Second, CacheMaxSize: 1 << 30,
+		ModulesDir:     mods,
+		CacheDir:       filepath.Join(dir, "cache"),
+		MemoryLimit:    128 << 20,
+		Timeout:        30 * time.Second,
+		MaxSidecarSize: 1 << 20,
+		Isolation:      IsolationProcess, CompileTimeout: 30 * time.Second, CacheMaxSize: 1 << 30,
 	}, reg.Runtime)
 	base := Limits{
 		MaxJSONBytes:   1 << 20,
@@ -165,10 +182,14 @@ format = "csv"
 	require.Equal(t, base, reg.Limits)
 
 	// Modules in order of first reference: root collectors, then sidecars by name.
+	// A sidecar may lower its memory limit below the operator's (beta: 8 of 16 MiB; alpha: 32 of
+	// the runtime's 128 MiB), never raise it.
 	require.Equal(t, []*Module{
-		{Name: "jobs.wasm", Path: filepath.Join(mods, "jobs.wasm"), SHA256: sha256Hex(jobs), MemoryLimit: 256 << 20},
-		{Name: "beta.wasm", Path: filepath.Join(mods, "beta.wasm"), MemoryLimit: 16 << 20, Sidecar: filepath.Join(mods, "beta.toml")},
-		{Name: "alpha.wasm", Path: filepath.Join(mods, "alpha.wasm"), SHA256: sha256Hex(alpha), MemoryLimit: 32 << 20, Sidecar: filepath.Join(mods, "alpha.toml")},
+		{Name: "jobs.wasm", Path: filepath.Join(mods, "jobs.wasm"), SHA256: sha256Hex(jobs), MemoryLimit: 256 << 20, Timeout: 30 * time.Second},
+		{Name: "beta.wasm", Path: filepath.Join(mods, "beta.wasm"), MemoryLimit: 8 << 20, Timeout: 30 * time.Second, Sidecar: filepath.Join(mods, "beta.toml"),
+			Requested: Requests{MemoryLimit: 8 << 20}},
+		{Name: "alpha.wasm", Path: filepath.Join(mods, "alpha.wasm"), SHA256: sha256Hex(alpha), MemoryLimit: 32 << 20, Timeout: 30 * time.Second, Sidecar: filepath.Join(mods, "alpha.toml"),
+			Requested: Requests{MemoryLimit: 32 << 20}},
 	}, reg.Modules)
 
 	type summary struct {
@@ -238,10 +259,11 @@ func TestLoadDefaults(t *testing.T) {
 	reg, err := Load(filepath.Join(dir, "collectors.toml"))
 	require.NoError(t, err)
 	require.Equal(t, Runtime{
-		ModulesDir:  filepath.Join(dir, "modules"),
-		MemoryLimit: 64 << 20,
-		Timeout:     60 * time.Second,
-		Isolation:   IsolationProcess, CompileTimeout: 30 * time.Second, CacheMaxSize: 1 << 30,
+		ModulesDir:     filepath.Join(dir, "modules"),
+		MemoryLimit:    64 << 20,
+		Timeout:        60 * time.Second,
+		MaxSidecarSize: 1 << 20,
+		Isolation:      IsolationProcess, CompileTimeout: 30 * time.Second, CacheMaxSize: 1 << 30,
 	}, reg.Runtime)
 	require.Equal(t, Limits{
 		MaxJSONBytes:   16 << 20,
@@ -1150,7 +1172,8 @@ module = "sub/evil.wasm"
 				"modules/b.wasm": wasmBytes,
 				"modules/b.toml": "[module]\nsha256 = \"" + strings.Repeat("b", 64) + "\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
 			},
-			want: []want{{root, 2, `modules."b.wasm".sha256`, "differs from " + strings.Repeat("b", 64) + " pinned in sidecar {dir}/modules/b.toml:2"}},
+			// The vendor's pin disagrees with the operator's: the sidecar is wrong, its module disabled.
+			want: []want{{"modules/b.toml", 2, "module.sha256", "sha256 " + strings.Repeat("b", 64) + " differs from " + sha256Hex(wasmBytes) + " pinned in {dir}/collectors.toml:2"}},
 		},
 		{
 			name:  "module settings no collector uses",
@@ -1200,6 +1223,86 @@ module = "sub/evil.wasm"
 			},
 			want: []want{{"modules/b.toml", 4, "collector[0].module", `module "jobs.wasm" does not match this sidecar's module "b.wasm"; omit it or write "b.wasm"`}},
 		},
+		{
+			// The attack of issue 11 item 1, as written: a vendor's file grants itself a host
+			// directory, a secret and memory. Each request is refused with the lines to add.
+			name: "sidecar requests what collectors.toml does not grant",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\nmounts = {\"/host\" = \"/\"}\nenv = [\"SECRET_TOKEN\"]\nmemory_limit = \"4GiB\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, `module.mounts."/host"`, "the module requests mount \"/host\" = \"/\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  mounts = { \"/host\" = \"/\" }"},
+				{"modules/b.toml", 3, "module.env", "the module requests environment variable \"SECRET_TOKEN\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  env = [\"SECRET_TOKEN\"]"},
+				{"modules/b.toml", 4, "module.memory_limit", "the module requests memory_limit 4 GiB, above the 64 MiB collectors.toml allows it; lower it, or to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  memory_limit = \"4 GiB\""},
+			},
+		},
+		{
+			name: "sidecar requests more than collectors.toml grants",
+			files: map[string]string{
+				root:             "[modules.\"b.wasm\"]\nenv = [\"TZ\"]\nmounts = { \"/etc/b\" = \"modules\" }\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\nenv = [\"TZ\", \"HOME\"]\nmounts = { \"/etc/b\" = \".\", \"/etc/c\" = \".\" }\n[[collector]]\nkey = \"b\"\nversion = \"1\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, "module.env", "environment variable \"HOME\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  env = [\"TZ\", \"HOME\"]"},
+				{"modules/b.toml", 3, `module.mounts."/etc/c"`, "mount \"/etc/c\" = \"{dir}/modules\", which collectors.toml does not grant; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  mounts = { \"/etc/b\" = \"{dir}/modules\", \"/etc/c\" = \"{dir}/modules\" }"},
+			},
+		},
+		{
+			name: "sidecar collectors request a data source not granted to the module",
+			files: map[string]string{
+				root:             "[datasources.awx]\ndriver = \"sqlite\"\npath = \"awx.db\"\n[datasources.other]\ndriver = \"sqlite\"\npath = \"o.db\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\ndatasources = [\"other\"]\n[[collector]]\nkey = \"b\"\nversion = \"1\"\ndatasources = [\"awx\"]\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, "module.datasources", "the module requests data source \"other\", which collectors.toml does not grant module \"b.wasm\"; to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  datasources = [\"other\", \"awx\"]"},
+				{"modules/b.toml", 6, "collector[0].datasources", "the collector requests data source \"awx\", which collectors.toml does not grant module \"b.wasm\""},
+			},
+		},
+		{
+			name: "sidecar limits may only lower the operator's",
+			files: map[string]string{
+				root:             "[runtime]\ntimeout = \"30s\"\n[modules.\"b.wasm\"]\ntimeout = \"1m\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[module]\ntimeout = \"2m\"\n[[collector]]\nkey = \"b\"\nversion = \"1\"\ntimeout = \"90m\"\n[collector.limits]\nmax_output_bytes = \"2GiB\"\nmax_log_bytes = \"1KiB\"\n",
+			},
+			want: []want{
+				{"modules/b.toml", 2, "module.timeout", "the module requests timeout 2m, above the 1m collectors.toml allows it; lower it, or to grant it, add to collectors.toml:\n  [modules.\"b.wasm\"]\n  timeout = \"2m\""},
+				{"modules/b.toml", 6, "collector[0].timeout", "the collector requests timeout 1h30m, above the 1m collectors.toml allows module \"b.wasm\""},
+				{"modules/b.toml", 8, "collector[0].limits.max_output_bytes", "the collector requests max_output_bytes 2 GiB, above the 1 GiB collectors.toml allows; lower it, or to allow it set in collectors.toml:\n  [limits]\n  max_output_bytes = \"2 GiB\""},
+			},
+		},
+		{
+			name:  "max_sidecar_size out of range",
+			files: map[string]string{root: "[runtime]\nmax_sidecar_size = \"1GiB\"\n"},
+			want:  []want{{root, 2, "runtime.max_sidecar_size", "max_sidecar_size 1 GiB is out of range: must be from 1 KiB to 64 MiB"}},
+		},
+		{
+			name: "sidecar over max_sidecar_size",
+			files: map[string]string{
+				root:             "[runtime]\nmax_sidecar_size = \"1KiB\"\n",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[[collector]]\nkey = \"b\"\nversion = \"1\"\ndescription = \"" + strings.Repeat("x", 1024) + "\"\n",
+			},
+			want: []want{{"modules/b.toml", 0, "", "file is 1079 bytes, over the cap of 1 KiB ([runtime] max_sidecar_size in collectors.toml); refused unread"}},
+		},
+		{
+			name: "sidecar nested too deep",
+			files: map[string]string{
+				root:             "",
+				"modules/b.wasm": wasmBytes,
+				"modules/b.toml": "[[collector]]\nkey = \"b\"\nversion = \"1\"\n[collector.params]\nx = " + strings.Repeat("[", 65) + strings.Repeat("]", 65) + "\n",
+			},
+			want: []want{{"modules/b.toml", 5, "", "nests deeper than 64 levels (arrays, inline tables, table headers and dotted keys together); refused before parsing"}},
+		},
+		{
+			name:  "root file nested too deep (no registry, as for a syntax error)",
+			files: map[string]string{root: "a.b.c = 1\nx = " + strings.Repeat("{a=", 70) + "1" + strings.Repeat("}", 70) + "\n"},
+			want:  []want{{root, 2, "", "nests deeper than 64 levels"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1219,7 +1322,7 @@ module = "sub/evil.wasm"
 			}
 
 			reg, err := Load(filepath.Join(dir, root))
-			ps := problems(t, err)
+			ps := loadProblems(t, reg, err)
 			expand := strings.NewReplacer("{dir}", dir, "{real}", real).Replace
 			require.Len(t, ps, len(tt.want), "problems:\n%v", err)
 			for i, w := range tt.want {
@@ -1244,9 +1347,11 @@ module = "sub/evil.wasm"
 			if !strings.Contains(tt.name, "syntax error") || strings.Contains(tt.name, "sidecar") {
 				require.NotNil(t, reg, "a parsable root file yields a registry")
 			}
-			var first *Problem
-			require.True(t, errors.As(err, &first))
-			require.Same(t, ps[0], first)
+			if err != nil {
+				var first *Problem
+				require.True(t, errors.As(err, &first))
+				require.Same(t, ps[0], first)
+			}
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	slashpath "path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -22,6 +23,7 @@ type moduleState struct {
 	root    *moduleCfg
 	side    *moduleCfg
 	sidecar string // absolute path of the sidecar, if any
+	hasSide bool   // a sidecar file exists for the module, even one that could not be read
 }
 
 // moduleCfg is one validated [modules."NAME"] or sidecar [module] table.
@@ -32,6 +34,7 @@ type moduleCfg struct {
 	sha    string // lowercase, "" when unset or invalid
 	mem    uint64
 	memSet bool
+	tmo    time.Duration // 0 when unset or invalid
 	used   bool
 	ds     []string // nil when unset
 	mounts []Mount  // nil when unset
@@ -93,6 +96,7 @@ func (l *loader) moduleCfg(src *source, p path, name string, t *moduleTable) *mo
 		}
 	}
 	cfg.mem, cfg.memSet = l.memoryLimit(src, p.key("memory_limit"), t.MemoryLimit)
+	cfg.tmo, _ = l.timeout(src, p.key("timeout"), t.Timeout)
 	if names, ok := l.names(src, p.key("datasources"), t.DataSources); ok {
 		cfg.ds = names
 		l.grants = append(l.grants, grant{src: src, p: p.key("datasources"), names: names})
@@ -175,31 +179,29 @@ func (l *loader) finishModules() {
 	for _, st := range l.order {
 		m := st.mod
 		m.Sidecar = st.sidecar
-		m.MemoryLimit = l.reg.Runtime.MemoryLimit
 		var pin *moduleCfg
 		for _, cfg := range []*moduleCfg{st.side, st.root} { // root wins
-			if cfg == nil {
-				continue
-			}
-			cfg.used = true
-			if cfg.memSet {
-				m.MemoryLimit = cfg.mem
-			}
-			if cfg.ds != nil {
-				m.DataSources = cfg.ds
-			}
-			if cfg.mounts != nil {
-				m.Mounts = cfg.mounts
-			}
-			if cfg.env != nil {
-				m.Env = cfg.env
-			}
-			if cfg.sha != "" {
-				pin = cfg
+			if cfg != nil {
+				cfg.used = true
+				if cfg.sha != "" {
+					pin = cfg
+				}
 			}
 		}
+		// Only the operator's file grants; the sidecar's [module] is checked against it in
+		// checkRequests.
+		m.MemoryLimit, m.Timeout = l.reg.Runtime.MemoryLimit, l.reg.Runtime.Timeout
+		if r := st.root; r != nil {
+			if r.memSet {
+				m.MemoryLimit = r.mem
+			}
+			if r.tmo > 0 {
+				m.Timeout = r.tmo
+			}
+			m.DataSources, m.Mounts, m.Env = r.ds, r.mounts, r.env
+		}
 		if r, s := st.root, st.side; r != nil && s != nil && r.sha != "" && s.sha != "" && r.sha != s.sha {
-			l.add(r.src, r.p.key("sha256"), "sha256 %s differs from %s pinned in sidecar %s:%d", r.sha, s.sha, s.src.display, s.src.loc.line(s.p.key("sha256")))
+			l.add(s.src, s.p.key("sha256"), "sha256 %s differs from %s pinned in %s:%d", s.sha, r.sha, r.src.display, r.src.loc.line(r.p.key("sha256")))
 		}
 		if pin != nil {
 			m.SHA256 = pin.sha
@@ -209,7 +211,7 @@ func (l *loader) finishModules() {
 		}
 	}
 	for _, cfg := range l.rootCfgs {
-		if !cfg.used {
+		if !cfg.used && !l.state(cfg.name).hasSide { // a sidecar that did not load is reported itself
 			l.add(cfg.src, cfg.p, "no collector uses module %q", cfg.name)
 		}
 	}

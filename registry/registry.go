@@ -34,6 +34,27 @@ type Registry struct {
 	// Collectors lists the collectors of the root file in declaration order, then those of each
 	// sidecar, sidecars sorted by file name, each in declaration order.
 	Collectors []*Collector
+	// Disabled lists the modules whose sidecar has problems, in sidecar file name order. Their
+	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
+	// a gather records those collectors as failed. See [DisabledModule].
+	Disabled []*DisabledModule
+}
+
+// DisabledModule is a module [Load] left out because its sidecar (a vendor's file) has
+// problems: a broken sidecar costs its own module, never the rest of the registry.
+type DisabledModule struct {
+	// Name is the module's name, as in [Module].Name.
+	Name string
+	// Sidecar is the sidecar's path as problems show it.
+	Sidecar string
+	// Module is the module as far as Load built it; nil when the sidecar could not be read or
+	// parsed, or declares no collector.
+	Module *Module
+	// Collectors are the collectors of the module (the sidecar's, and any in the root file that
+	// name the module), as far as Load built them; they do not run.
+	Collectors []*Collector
+	// Problems are the problems of the sidecar, at least one.
+	Problems Problems
 }
 
 // Collector returns every collector declared with key, in registry order, or nil if there is
@@ -84,6 +105,10 @@ type Runtime struct {
 	// CacheMaxSize bounds the compilation cache on disk, pruned oldest first after a gather.
 	// TOML `cache_max_size`; default 1 GiB; 0 never prunes.
 	CacheMaxSize int64
+	// MaxSidecarSize caps the size of a sidecar file, in bytes, checked before the file is read:
+	// a larger sidecar disables its module. TOML `max_sidecar_size`; default 1 MiB; at least
+	// 1 KiB, at most 64 MiB. (The root file has a fixed cap of 16 MiB.)
+	MaxSidecarSize int64
 }
 
 // Isolation modes of [Runtime.Isolation].
@@ -193,6 +218,7 @@ const (
 	defaultFailedKeep     = 20
 	defaultModulesDir     = "modules"
 	defaultMemoryLimit    = 64 << 20
+	defaultMaxSidecarSize = DefaultMaxSidecarSize
 	defaultTimeout        = 60 * time.Second
 	defaultCompileTimeout = 30 * time.Second
 	defaultCacheMaxSize   = 1 << 30
@@ -208,6 +234,9 @@ const (
 	defaultOutDir         = "out"
 )
 
+// DefaultMaxSidecarSize is the default of [runtime] max_sidecar_size (Runtime.MaxSidecarSize).
+const DefaultMaxSidecarSize = 1 << 20
+
 // Module is one WebAssembly module file that collectors live in.
 type Module struct {
 	// Name is the file name relative to Runtime.ModulesDir, slash-separated and cleaned, such as
@@ -219,20 +248,54 @@ type Module struct {
 	// checked the file against it; whoever reads the file later must check again, as the file
 	// may have changed since.
 	SHA256 string
-	// MemoryLimit is the linear-memory cap of an instance, in bytes: the module's own
-	// memory_limit (root [modules."NAME"] wins over the sidecar's [module]), else
-	// Runtime.MemoryLimit.
+	// MemoryLimit is the linear-memory cap of an instance, in bytes: the operator's grant (root
+	// [modules."NAME"] memory_limit, else Runtime.MemoryLimit), or the sidecar's lower request.
 	MemoryLimit uint64
+	// Timeout is the default timeout of the module's collectors: the operator's (root
+	// [modules."NAME"] timeout, else Runtime.Timeout), or the sidecar's lower [module] timeout.
+	// A sidecar's collector may not set a longer timeout than the operator's.
+	Timeout time.Duration
 	// Sidecar is the absolute path of the sidecar TOML that declares this module's collectors,
 	// "" if there is none.
 	Sidecar string
-	// DataSources are granted to every collector of the module. TOML `datasources`.
+	// DataSources are granted to every collector of the module: root [modules."NAME"]
+	// `datasources`. Only the operator's file grants; see Requested.
 	DataSources []string
-	// Mounts are host directories the module may read, as WASI preopens. TOML
-	// `mounts = {"/guest/path" = "host/dir"}`, host paths relative to the file that says so.
+	// Mounts are host directories the module may read, as WASI preopens: root
+	// [modules."NAME"] `mounts = {"/guest/path" = "host/dir"}`, host paths relative to
+	// collectors.toml.
 	Mounts []Mount
-	// Env names host environment variables passed to the module (only those). TOML `env`.
+	// Env names host environment variables passed to the module (only those): root
+	// [modules."NAME"] `env`.
 	Env []string
+	// Requested is what the module's sidecar asks for. [Load] refuses (disables) a module whose
+	// sidecar asks for more than the operator grants; the grants above are what it gets.
+	Requested Requests
+}
+
+// Requests is what a sidecar asks for its module: its [module] table and its collectors'
+// datasources, timeouts and limits. Requests grant nothing; only collectors.toml grants.
+type Requests struct {
+	// Mounts are the [module] mounts, host directories resolved against the sidecar.
+	Mounts []Mount
+	// Env are the [module] env names.
+	Env []string
+	// DataSources are the [module] datasources and every collector's, each once.
+	DataSources []string
+	// MemoryLimit is the [module] memory_limit in bytes; 0 when unset.
+	MemoryLimit uint64
+	// Timeout is the longest of the [module] timeout and the collectors' timeouts; 0 when none
+	// is set.
+	Timeout time.Duration
+	// Limits holds, per field, the highest [collector.limits] value of the sidecar's collectors
+	// that is above the operator's [limits]; 0 where none is.
+	Limits Limits
+}
+
+// Empty reports whether r asks for nothing.
+func (r Requests) Empty() bool {
+	return len(r.Mounts) == 0 && len(r.Env) == 0 && len(r.DataSources) == 0 && r.MemoryLimit == 0 &&
+		r.Timeout == 0 && r.Limits == Limits{}
 }
 
 // Mount is one read-only directory granted to a module.

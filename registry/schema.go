@@ -55,6 +55,8 @@ type runtimeTable struct {
 	Workers        any `toml:"workers"`         // integer
 	CompileTimeout any `toml:"compile_timeout"` // duration string
 	CacheMaxSize   any `toml:"cache_max_size"`  // size
+	// MaxSidecarSize caps a sidecar file, checked before it is read.
+	MaxSidecarSize any `toml:"max_sidecar_size"` // size
 }
 
 // limitsTable is [limits] and [collector.limits]; every value is a size.
@@ -116,13 +118,15 @@ type shippingTable struct {
 	Password           any            `toml:"password"`             // refused: secrets never sit in the TOML
 }
 
-// moduleTable is [modules."NAME.wasm"] in the root file and [module] in a sidecar.
+// moduleTable is [modules."NAME.wasm"] in the root file, where it grants, and [module] in a
+// sidecar, where it requests (see grant.go).
 type moduleTable struct {
 	DataSources any            `toml:"datasources"`  // []string: data sources every collector of the module may use
 	Mounts      toml.Primitive `toml:"mounts"`       // map guest path → host directory, read-only
 	Env         any            `toml:"env"`          // []string: environment variables passed through
 	SHA256      any            `toml:"sha256"`       // 64 hex digits
 	MemoryLimit any            `toml:"memory_limit"` // size
+	Timeout     any            `toml:"timeout"`      // duration string: default and ceiling of the module's collectors
 }
 
 // collectorTable is one [[collector]].

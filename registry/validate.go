@@ -24,6 +24,11 @@ const (
 	maxSliceInterval = 28 * 24 * time.Hour
 	minMaxDataSize   = 1 << 10
 	maxMaxWindow     = 3650 * day
+	// A sidecar is a few collectors; even a generous one is far below 1 MiB. The cap is checked
+	// before reading, so a huge file costs nothing (RATIONALE.md "Why does only the operator
+	// grant?" covers why vendors' files are held to caps).
+	minMaxSidecarSize = 1 << 10
+	maxMaxSidecarSize = 64 << 20
 )
 
 var (
@@ -103,6 +108,14 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	}
 	if n, ok := l.size(src, p.key("cache_max_size"), t.CacheMaxSize); ok {
 		rt.CacheMaxSize = n
+	}
+	rt.MaxSidecarSize = defaultMaxSidecarSize
+	if n, ok := l.size(src, p.key("max_sidecar_size"), t.MaxSidecarSize); ok {
+		if n < minMaxSidecarSize || n > maxMaxSidecarSize {
+			l.add(src, p.key("max_sidecar_size"), "max_sidecar_size %s is out of range: must be from %s to %s", formatSize(n), formatSize(minMaxSidecarSize), formatSize(maxMaxSidecarSize))
+		} else {
+			rt.MaxSidecarSize = n
+		}
 	}
 	return rt
 }
@@ -439,6 +452,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	}
 	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
 		c.Timeout = d
+		l.timeoutSet[c] = true
 	}
 	c.Params = map[string]any{}
 	l.decode(src, p.key("params"), t.Params, &c.Params, "a table")
@@ -497,11 +511,12 @@ func (l *loader) checkConfig() {
 		l.add(e.src, e.p.key("config"), "a second config collector; the first is %q at %s:%d", first.c.Key, first.c.Source.File, first.c.Source.Line)
 	}
 	if first == nil {
-		l.problems = append(l.problems, &Problem{
+		l.noConfig = &Problem{
 			File:    l.root.display,
 			Field:   "collector",
 			Message: "no config collector: exactly one collector must set config = true",
-		})
+		}
+		l.problems = append(l.problems, l.noConfig)
 	}
 }
 

@@ -65,7 +65,7 @@ func awxRegistry(t testing.TB, b backend, extra string) (reg, out string) {
 		"awx.wasm":     testguests.Go(t, "examples/awx/collectors"),
 		"awx.toml":     filepath.Join(root, "examples", "awx", "awx.toml"),
 		"dbprobe.wasm": testguests.Go(t, "internal/testguests/dbprobe"),
-	}, fmt.Sprintf("[gather]\nout_dir = %q\nstate_dir = %q\n\n[datasources.awx]\n%s\n%s", out, filepath.Join(filepath.Dir(out), "state"), b.ds, extra))
+	}, fmt.Sprintf("[gather]\nout_dir = %q\nstate_dir = %q\n\n[datasources.awx]\n%s\n\n[modules.\"awx.wasm\"]\ndatasources = [\"awx\"]\n%s", out, filepath.Join(filepath.Dir(out), "state"), b.ds, extra))
 	return reg, out
 }
 

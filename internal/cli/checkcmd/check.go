@@ -238,6 +238,7 @@ func check(ctx context.Context, opts *Options) (*Report, error) {
 	c.compileAndABI(ctx)
 	c.memory(ctx)
 	c.rep.Checks = append(c.rep.Checks, sidecarItem)
+	c.grants()
 	mod := c.exports(ctx)
 	c.runs(ctx, mod)
 	return c.rep, nil
@@ -417,6 +418,17 @@ func (c *checker) loadSidecar() (Check, error) {
 		status, detail = StatusWarn, detail+"; "+w+" (on this machine; collectors run without the mount)"
 	}
 	return Check{Name: "sidecar", Status: status, Detail: detail}, nil
+}
+
+// grants says, loudly, what check granted the sidecar: the sidecar only asks, and in a product
+// only the operator's collectors.toml grants.
+func (c *checker) grants() {
+	if c.sc == nil || c.sc.granted == "" {
+		return
+	}
+	c.log.Warn("check granted what the sidecar requests; a product's operator must grant these explicitly in collectors.toml", "grant", c.sc.granted)
+	c.add("grants", StatusWarn, "WARNING: check granted the sidecar's requests to run the module; a product's operator must grant them explicitly, in collectors.toml:\n%s",
+		strings.TrimRight(c.sc.granted, "\n"))
 }
 
 // exports checks each collector's function and loads the module as the registry describes it.

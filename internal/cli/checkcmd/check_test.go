@@ -149,7 +149,30 @@ func TestCheckPassesExamples(t *testing.T) {
 		warn := byStatus(rep, "warn")
 		require.Contains(t, warn, "run job_events")
 		assert.Equal(t, "needs data source awx; check runs without databases", warn["run job_events"].Detail)
+		// The sidecar only asks for the data source; check grants it, and says so loudly.
+		require.Contains(t, warn, "grants")
+		assert.Equal(t, "WARNING: check granted the sidecar's requests to run the module; a product's operator must grant them explicitly, in collectors.toml:\n"+
+			"  [modules.\"job_events.wasm\"]\n  datasources = [\"awx\"]", warn["grants"].Detail)
 	})
+}
+
+func TestCheckGrantsTheSidecarsRequests(t *testing.T) {
+	// The sidecar of issue 11 item 1: check runs the vendor's own module, so it grants the
+	// requests (the collectors run), and warns that an operator must grant them explicitly.
+	t.Setenv("SECRET_TOKEN", "s3cret")
+	side := "[module]\nmounts = { \"/host\" = \"/\" }\nenv = [\"SECRET_TOKEN\"]\nmemory_limit = \"4GiB\"\ntimeout = \"2m\"\n" + sidecarFor("ok", "", "")
+	path := module(t, testguests.WAT(t, "pointers"), "pointers", side)
+	cache := filepath.Join(testguests.CacheDir(t), "wazero")
+	var stdout, stderr bytes.Buffer
+	code := cli.Main([]string{"check", path, "--cache-dir", cache, "--log-level", "warn"}, &stdout, &stderr)
+	out, errs := stdout.String(), stderr.String()
+	require.Equal(t, 0, code, out+errs)
+	assert.Regexp(t, `(?m)^WARN  grants +WARNING: check granted`, out)
+	assert.Contains(t, out, "WARNING: check granted the sidecar's requests to run the module; a product's operator must grant them explicitly, in collectors.toml:\n"+
+		"  [modules.\"pointers.wasm\"]\n  mounts = { \"/host\" = \"/\" }\n  env = [\"SECRET_TOKEN\"]\n  memory_limit = \"4 GiB\"\n  timeout = \"2m\"\n")
+	assert.Regexp(t, `(?m)^PASS  memory +.*the sidecar's memory_limit of 4 GiB`, out)
+	assert.Regexp(t, `(?m)^PASS  run ok \(sample slice\)`, out)
+	assert.Contains(t, errs, "check granted what the sidecar requests; a product's operator must grant these explicitly in collectors.toml")
 }
 
 func statusOf(rep report, name string) string {
@@ -300,6 +323,7 @@ func TestCheckMounts(t *testing.T) {
 	require.Contains(t, warn, "sidecar")
 	assert.Contains(t, warn["sidecar"].Detail, `pointers.toml:2: module.mounts."/etc/product": host directory /definitely/not/here does not exist or is not a directory (on this machine; collectors run without the mount)`)
 	assert.NotContains(t, warn["sidecar"].Detail, `"/data"`)
+	assert.Contains(t, warn["grants"].Detail, `mounts = { "/data" = "`+filepath.Join(filepath.Dir(path), "data")+`" }`, "the grant names the user's directory")
 	// The relative mount resolves beside the user's sidecar, so the module loads with it.
 	assert.Equal(t, "pass", statusOf(rep, "run ok (sample slice)"))
 	assert.Empty(t, statusOf(rep, "load"))
@@ -350,5 +374,27 @@ func TestCheckExitCodes(t *testing.T) {
 	} {
 		_, errs, code := runCLI(t, tc.args...)
 		assert.Equal(t, tc.code, code, "%v: %s", tc.args, errs)
+	}
+}
+
+func TestCheckHostileSidecar(t *testing.T) {
+	// check decodes the sidecar itself before the registry does; a hostile one must be refused
+	// as the registry refuses it, never reach the decoder (2M nested arrays overflowed its stack).
+	for name, side := range map[string]string{
+		"deep":  "x = " + strings.Repeat("[", 2_000_000) + strings.Repeat("]", 2_000_000) + "\n",
+		"small": "x = " + strings.Repeat("{a=", 100) + "1" + strings.Repeat("}", 100) + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := module(t, testguests.WAT(t, "pointers"), "pointers", side)
+			rep, code := check(t, path)
+			assert.Equal(t, 1, code)
+			fail := byStatus(rep, "fail")
+			require.Contains(t, fail, "sidecar")
+			if name == "deep" {
+				assert.Contains(t, fail["sidecar"].Detail, "over the 1048576-byte cap a product's registry applies by default")
+			} else {
+				assert.Contains(t, fail["sidecar"].Detail, "pointers.toml:1: nests deeper than 64 levels")
+			}
+		})
 	}
 }

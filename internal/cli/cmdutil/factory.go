@@ -24,12 +24,19 @@ type Factory struct {
 	Version string
 }
 
-// Registry loads the registry at ConfigPath. Problems are returned as an exit-2 error that lists
-// them all.
+// Registry loads the registry at ConfigPath. Problems in the root file are returned as an exit-2
+// error that lists them all. A module whose sidecar has problems is disabled, not an error
+// (registry.DisabledModule): each is logged as a warning, with its problems.
 func (f *Factory) Registry() (*registry.Registry, error) {
 	reg, err := registry.Load(f.ConfigPath)
 	if err != nil {
 		return reg, &ExitError{Code: ExitBadInput, Err: err}
+	}
+	if f.Logger != nil {
+		for _, d := range reg.Disabled {
+			f.Logger.Warn("module disabled: its sidecar has problems (wasmcollector validate shows them)",
+				"module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+		}
 	}
 	return reg, nil
 }

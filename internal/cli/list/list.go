@@ -3,6 +3,7 @@ package list
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -25,7 +26,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "list",
 		Short: "List the registered collectors",
 		Long: `List every collector that collectors.toml and the sidecars in its modules directory declare,
-in gathering order: key, version, format, module, slicing, shipping group and description.`,
+in gathering order: key, version, format, module, slicing, shipping group and description.
+Collectors of a disabled module (its sidecar has problems) are listed last, marked disabled.
+Then, when there are sidecars, each module's grants (from collectors.toml) and its sidecar's
+requests.`,
 		Example: `  wasmcollector list
   wasmcollector list -o json | jq '.[].key'`,
 		Args: cobra.NoArgs,
@@ -53,22 +57,40 @@ type Entry struct {
 	FullSyncIntervalDays int    `json:"full_sync_interval_days,omitempty"`
 	Description          string `json:"description"`
 	Source               string `json:"source"`
+	// Disabled is set when the collector's module is disabled: it does not run.
+	Disabled bool `json:"disabled,omitempty"`
+	// Granted is what collectors.toml grants the module; Requested what its sidecar asks for
+	// (only for modules with a sidecar).
+	Granted   *cmdutil.Access `json:"granted,omitempty"`
+	Requested *cmdutil.Access `json:"requested,omitempty"`
 }
 
-// Entries converts a registry to list entries.
+// Entries converts a registry to list entries: its collectors, then those of disabled modules.
 func Entries(reg *registry.Registry) []Entry {
 	out := make([]Entry, 0, len(reg.Collectors))
-	for _, c := range reg.Collectors {
+	add := func(c *registry.Collector, disabled bool) {
 		e := Entry{
 			Key: c.Key, Version: c.Version, Format: string(c.Format), Config: c.Config,
 			Function: c.Function, Slicing: c.Slicing.String(), ShippingGroup: c.ShippingGroup,
 			FullSyncIntervalDays: c.FullSyncIntervalDays, Description: c.Description,
-			Source: fmt.Sprintf("%s:%d", c.Source.File, c.Source.Line),
+			Source: fmt.Sprintf("%s:%d", c.Source.File, c.Source.Line), Disabled: disabled,
 		}
-		if c.Module != nil {
-			e.Module = c.Module.Name
+		if m := c.Module; m != nil {
+			e.Module = m.Name
+			if m.Sidecar != "" && !disabled {
+				g, r := cmdutil.Granted(m), cmdutil.Requested(m)
+				e.Granted, e.Requested = &g, &r
+			}
 		}
 		out = append(out, e)
+	}
+	for _, c := range reg.Collectors {
+		add(c, false)
+	}
+	for _, d := range reg.Disabled {
+		for _, c := range d.Collectors {
+			add(c, true)
+		}
 	}
 	return out
 }
@@ -90,6 +112,9 @@ func Run(opts *Options) error {
 		if e.Config {
 			key += " (config)"
 		}
+		if e.Disabled {
+			key += " (disabled)"
+		}
 		slicing := e.Slicing
 		if e.FullSyncIntervalDays > 0 {
 			slicing += fmt.Sprintf(", full sync %dd", e.FullSyncIntervalDays)
@@ -100,6 +125,32 @@ func Run(opts *Options) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", key, e.Version, e.Format, module, slicing,
 			e.ShippingGroup, strings.ReplaceAll(e.Description, "\n", " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return modules(opts.Factory.Stdout, reg)
+}
+
+// modules prints, when there are sidecars, each module's grants and requests, and the disabled
+// modules.
+func modules(w io.Writer, reg *registry.Registry) error {
+	var rows []string
+	for _, m := range reg.Modules {
+		if m.Sidecar != "" {
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s", m.Name, cmdutil.Granted(m), cmdutil.Requested(m)))
+		}
+	}
+	for _, d := range reg.Disabled {
+		rows = append(rows, fmt.Sprintf("%s\tdisabled: %d problems in %s (wasmcollector validate)\t", d.Name, len(d.Problems), d.Sidecar))
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nMODULE\tGRANTED (collectors.toml)\tREQUESTED (sidecar)")
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
 	}
 	return tw.Flush()
 }

@@ -122,6 +122,13 @@ func Run(ctx context.Context, opts *Options) error {
 func pick(reg *registry.Registry, key, function string) (*registry.Collector, error) {
 	cs := reg.Collector(key)
 	if len(cs) == 0 {
+		for _, d := range reg.Disabled {
+			for _, c := range d.Collectors {
+				if c.Key == key {
+					return nil, cmdutil.Failed(fmt.Errorf("collector %q does not run: its module %s is disabled by problems in its sidecar (wasmcollector validate):\n%s", key, d.Name, d.Problems.Error()))
+				}
+			}
+		}
 		return nil, cmdutil.BadInput("no collector with key %q (wasmcollector list shows them)", key)
 	}
 	if function == "" {

@@ -30,8 +30,14 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 		Long: `Check the registry and the modules it names, and report every problem at once:
 TOML syntax and unknown fields, missing or duplicate keys, a second config collector, bad
 formats, durations and sizes, module files that are missing, escape the modules directory or
-do not match their sha256 pin; then each module is compiled and checked against ABI v1
-(imports, declared exports and their types, memory declaration). Exit 1 if anything is wrong.`,
+do not match their sha256 pin, sidecars that request what collectors.toml does not grant;
+then each module is compiled and checked against ABI v1 (imports, declared exports and their
+types, memory declaration). For each module with a sidecar it shows what collectors.toml grants
+and what the sidecar requests.
+
+Exit 1 if anything is wrong, a disabled module included (a sidecar with problems disables only
+its module: gathers run the rest and record its collectors as failed); exit 2 when the root file
+cannot be read or parsed.`,
 		Example: `  wasmcollector validate
   wasmcollector validate -c /etc/wasmcollector/collectors.toml -o json`,
 		Args: cobra.NoArgs,
@@ -60,6 +66,18 @@ type Report struct {
 	Collectors int       `json:"collectors"`
 	Modules    int       `json:"modules"`
 	Problems   []Problem `json:"problems"`
+	// Disabled names the modules whose sidecar has problems; they do not run.
+	Disabled []string `json:"disabled"`
+	// Access is, for each module with a sidecar, what collectors.toml grants and what the
+	// sidecar requests.
+	Access []ModuleAccess `json:"access"`
+}
+
+// ModuleAccess is a module's grants and its sidecar's requests.
+type ModuleAccess struct {
+	Module    string         `json:"module"`
+	Granted   cmdutil.Access `json:"granted"`
+	Requested cmdutil.Access `json:"requested"`
 }
 
 // Run validates the registry and its modules.
@@ -70,13 +88,25 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil && !errors.As(err, &problems) {
 		return cmdutil.BadInput("%w", err)
 	}
+	report := Report{Problems: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
 	if reg != nil {
+		if err == nil { // the error holds every problem; otherwise the disabled modules hold theirs
+			for _, d := range reg.Disabled {
+				problems = append(problems, d.Problems...)
+			}
+		}
 		problems = append(problems, checkModules(ctx, f, reg)...)
-	}
-	report := Report{Valid: len(problems) == 0, Problems: []Problem{}}
-	if reg != nil {
 		report.Collectors, report.Modules = len(reg.Collectors), len(reg.Modules)
+		for _, d := range reg.Disabled {
+			report.Disabled = append(report.Disabled, d.Name)
+		}
+		for _, m := range reg.Modules {
+			if m.Sidecar != "" {
+				report.Access = append(report.Access, ModuleAccess{Module: m.Name, Granted: cmdutil.Granted(m), Requested: cmdutil.Requested(m)})
+			}
+		}
 	}
+	report.Valid = len(problems) == 0
 	for _, p := range problems {
 		report.Problems = append(report.Problems, Problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Message})
 	}
@@ -87,6 +117,12 @@ func Run(ctx context.Context, opts *Options) error {
 	} else {
 		for _, p := range problems {
 			fmt.Fprintln(f.Stdout, p.Error())
+		}
+		for _, a := range report.Access {
+			fmt.Fprintf(f.Stdout, "module %s: granted %s; requested %s\n", a.Module, a.Granted, a.Requested)
+		}
+		for _, name := range report.Disabled {
+			fmt.Fprintf(f.Stdout, "module %s: disabled, its collectors do not run (problems above)\n", name)
 		}
 		if report.Valid {
 			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules)\n", f.ConfigPath, report.Collectors, report.Modules)
