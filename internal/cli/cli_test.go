@@ -74,6 +74,7 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, "wasmcollector_v1", info["abi"])
 	assert.NotEmpty(t, info["version"])
 	assert.True(t, strings.HasPrefix(info["go"], "go"))
+	assert.Equal(t, "process", info["isolation"], "worker processes on Linux")
 }
 
 func TestList(t *testing.T) {

@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/abi"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/worker"
 )
 
 // Info is what `version -o json` prints.
@@ -18,11 +20,18 @@ type Info struct {
 	ABI     string `json:"abi"`
 	Wazero  string `json:"wazero"`
 	Go      string `json:"go"`
+	// Isolation is how collectors run by default here: "process" (worker processes) where the
+	// platform supports them, else "in-process". [runtime] isolation may choose in-process;
+	// `gather -o json` reports what a gather used.
+	Isolation string `json:"isolation"`
 }
 
 // Current returns the build's version information.
 func Current(version string) Info {
-	info := Info{Version: version, ABI: abi.ModuleName, Wazero: "unknown", Go: goruntime.Version()}
+	info := Info{Version: version, ABI: abi.ModuleName, Wazero: "unknown", Go: goruntime.Version(), Isolation: gather.IsolationInProcess}
+	if worker.Supported {
+		info.Isolation = gather.IsolationProcess
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/tetratelabs/wazero" {
@@ -45,7 +54,7 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 			if output == cmdutil.OutputJSON {
 				return cmdutil.WriteJSON(f.Stdout, info)
 			}
-			_, err := fmt.Fprintf(f.Stdout, "wasmcollector %s (ABI %s, wazero %s, %s)\n", info.Version, info.ABI, info.Wazero, info.Go)
+			_, err := fmt.Fprintf(f.Stdout, "wasmcollector %s (ABI %s, wazero %s, %s, isolation %s)\n", info.Version, info.ABI, info.Wazero, info.Go, info.Isolation)
 			return err
 		},
 	}
