@@ -73,7 +73,14 @@ func (b *pgBackend) close() error {
 // text forms the values are decoded from and the quoting COPY literals rely
 // on.
 func (b *pgBackend) begin(ctx context.Context, c *pgconn.PgConn) error {
-	ms := b.s.cfg.Timeout.Milliseconds()
+	// The server enforces the caller's deadline too (a collector's invocation ends there): a
+	// worker process killed at its deadline cannot cancel its statement, but the server stops it
+	// on its own at the same moment.
+	timeout := b.s.cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	ms := timeout.Milliseconds()
 	if ms < 1 {
 		ms = 1
 	}
