@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/wasmcollector/wasmcollector/internal/worker"
 )
+
+// workerBinaryEnv is worker.BinaryEnv, spelled out: internal/worker's own tests use this package.
+const workerBinaryEnv = "WASMCOLLECTOR_WORKER_BINARY"
 
 var (
 	workerOnce sync.Once
@@ -26,7 +27,7 @@ var (
 func UseWorkerBinary(tb testing.TB) {
 	tb.Helper()
 	workerOnce.Do(func() {
-		if os.Getenv(worker.BinaryEnv) != "" {
+		if os.Getenv(workerBinaryEnv) != "" {
 			return // set by the caller
 		}
 		dir := filepath.Join(CacheDir(tb), "bin")
@@ -46,7 +47,7 @@ func UseWorkerBinary(tb testing.TB) {
 		if workerErr = os.Rename(tmp, out); workerErr != nil {
 			return
 		}
-		workerErr = os.Setenv(worker.BinaryEnv, out)
+		workerErr = os.Setenv(workerBinaryEnv, out)
 	})
 	if workerErr != nil {
 		tb.Fatalf("testguests: build the worker binary: %v\n%s", workerErr, workerOut)

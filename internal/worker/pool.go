@@ -102,11 +102,30 @@ func (p *Pool) Run(ctx context.Context, job *Job, out io.Writer, log *slog.Logge
 		return nil, context.Cause(ctx)
 	}
 	defer func() { <-p.sem }()
-	w, err := p.get()
-	if err != nil {
-		return nil, err
+	var res *Result
+	var healthy bool
+	for attempt := 0; ; attempt++ {
+		w, err := p.get()
+		if err != nil {
+			return nil, err
+		}
+		var served bool
+		res, healthy, served = w.run(ctx, job, out, log)
+		if !served && attempt == 0 && ctx.Err() == nil {
+			// An idle worker that died meanwhile (the OOM killer, an operator's kill) ended
+			// before it answered anything: the job goes to a fresh worker instead of failing.
+			p.log.Warn("an idle worker had ended; starting a fresh one", "error", res.Error.Message)
+			p.died.Add(1)
+			w.stop()
+			continue
+		}
+		p.release(w, healthy)
+		return res, nil
 	}
-	res, healthy := w.run(ctx, job, out, log)
+}
+
+// release returns a healthy worker to the pool and stops any other.
+func (p *Pool) release(w *proc, healthy bool) {
 	if healthy {
 		p.put(w)
 	} else {
@@ -118,7 +137,6 @@ func (p *Pool) Run(ctx context.Context, job *Job, out io.Writer, log *slog.Logge
 		}
 		w.stop()
 	}
-	return res, nil
 }
 
 func (p *Pool) get() (*proc, error) {
@@ -290,14 +308,15 @@ func (w *proc) stop() {
 }
 
 // run sends job and serves the worker's frames until its result, a deadline, cancellation or the
-// worker's end. healthy reports whether the worker can take another job.
-func (w *proc) run(ctx context.Context, job *Job, out io.Writer, log *slog.Logger) (res *Result, healthy bool) {
-	fail := func(ei *ErrorInfo) (*Result, bool) {
+// worker's end. healthy reports whether the worker can take another job; served whether it
+// answered anything for this job (a worker that died before that may have been dead already).
+func (w *proc) run(ctx context.Context, job *Job, out io.Writer, log *slog.Logger) (res *Result, healthy, served bool) {
+	fail := func(ei *ErrorInfo) (*Result, bool, bool) {
 		if res == nil {
 			res = &Result{}
 		}
 		res.Error = ei
-		return res, false
+		return res, false, served
 	}
 	b, err := json.Marshal(job)
 	if err != nil {
@@ -320,6 +339,7 @@ func (w *proc) run(ctx context.Context, job *Job, out io.Writer, log *slog.Logge
 			if !ok {
 				return fail(w.died(job, "", w.readErr))
 			}
+			served = true
 			switch f.typ {
 			case frameLoaded:
 				if loaded {
@@ -363,11 +383,12 @@ func (w *proc) run(ctx context.Context, job *Job, out io.Writer, log *slog.Logge
 				if res.Elapsed <= 0 {
 					res.Elapsed = time.Since(start)
 				}
-				return res, true
+				return res, true, true
 			default:
 				return fail(w.broken(job, fmt.Sprintf("an unknown frame %q", f.typ)))
 			}
 		case <-deadline.C:
+			served = true // a worker that was alive to be killed; a retry would only wait again
 			w.kill()
 			if !loaded {
 				return fail(&ErrorInfo{Class: classModule, Module: job.Module.Name, Compile: true,
