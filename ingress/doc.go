@@ -41,6 +41,14 @@
 // is sent. Other methods on Path answer 405, other paths 404. Every request is logged as one line
 // through [Config.Logger] with its status, filename, size and reason.
 //
+// # Serving
+//
+// [Server.HTTPServer] puts an HTTP server in front of a Server with the limits that keep slow and
+// idle clients from starving it ([HTTPLimits]): timeouts for the header, the whole request (the
+// largest upload at a minimum rate) and idle connections, and a cap on connections fitted to the
+// open-file limit, at which a new connection closes the one that has waited longest without a
+// request in progress. `wasmcollector ingress` serves with it; tests may use httptest instead.
+//
 // # Control endpoints
 //
 // For demos, the server also answers, to loopback clients only (403 otherwise), and without
