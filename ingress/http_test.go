@@ -191,3 +191,22 @@ func TestHTTPLimits(t *testing.T) {
 	require.Equal(t, 7, hs.MaxConns())
 	require.Equal(t, 2*time.Second, hs.srv.ReadTimeout)
 }
+
+// TestSlowBody: a client that sends its header at once and then its body too slowly is cut off
+// when the read timeout (the header timeout plus the largest upload at the minimum rate) ends,
+// and its connection counts no more.
+func TestSlowBody(t *testing.T) {
+	// 1 KiB at 1 KiB/s after 100 ms: 1.1 s for the whole request.
+	s := newHTTPTestServer(t, Config{MaxBytes: 1 << 10}, HTTPLimits{ReadHeaderTimeout: 100 * time.Millisecond, MinUploadRate: 1 << 10}, nil)
+	require.Equal(t, 1100*time.Millisecond, s.hs.srv.ReadTimeout)
+	c, err := net.Dial("tcp", s.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: ingress\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000\r\n\r\n--b\r\n", DefaultPath)
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	answer, err := io.ReadAll(c) // the server answers 400 (the body read failed) and closes
+	require.NoError(t, err, "not cut off within 10 s")
+	require.Contains(t, string(answer), "400 Bad Request")
+	timedUpload(t, s.url)
+}
