@@ -43,13 +43,22 @@ func FuzzUpload(f *testing.F) {
 	f.Add(body(file(`form-data; name="file"; filename*=UTF-8''%1b%5b31m.tar.gz`, payloadType, valid)))
 	f.Add([]byte("--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"))
 	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		dir := t.TempDir()
-		s, err := New(Config{Dir: dir, MaxBytes: 64 << 10,
-			TarballLimits: packaging.ReadLimits{MaxMembers: 16, MaxNameBytes: 256, MaxPAXBytes: 1024, MaxMetaBytes: 16 << 10, MaxExpandedBytes: 256 << 10}})
-		if err != nil {
-			t.Fatal(err)
+	// One server per fuzzing process, whose Dir is emptied after each input: a server and a
+	// directory per input would cost more than the upload itself.
+	dir := f.TempDir()
+	s, err := New(Config{Dir: dir, MaxBytes: 64 << 10, KeepUploads: 1,
+		TarballLimits: packaging.ReadLimits{MaxMembers: 16, MaxNameBytes: 256, MaxPAXBytes: 1024, MaxMetaBytes: 16 << 10, MaxExpandedBytes: 256 << 10}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	lastID := func() string {
+		if ups := s.Uploads(); len(ups) > 0 {
+			return ups[len(ups)-1].ID
 		}
+		return ""
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		before := lastID()
 		req := httptest.NewRequest(http.MethodPost, DefaultPath, bytes.NewReader(b))
 		req.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary)
 		rec := httptest.NewRecorder()
@@ -65,6 +74,9 @@ func FuzzUpload(f *testing.F) {
 			if len(ups) != 1 || len(entries) != 1 || filepath.Base(ups[0].Path) != entries[0].Name() {
 				t.Fatalf("accepted: uploads %v, files in dir %v", ups, entries)
 			}
+			if err := os.Remove(ups[0].Path); err != nil {
+				t.Fatal(err)
+			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 			var e errorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || len(e.Errors) != 1 || e.Errors[0].Status != rec.Code || e.Errors[0].Detail == "" {
@@ -72,6 +84,9 @@ func FuzzUpload(f *testing.F) {
 			}
 			if len(entries) != 0 {
 				t.Fatalf("rejected (%d %s) but left %v in dir", rec.Code, e.Errors[0].Detail, entries)
+			}
+			if lastID() != before {
+				t.Fatalf("rejected (%d %s) but remembered", rec.Code, e.Errors[0].Detail)
 			}
 		default:
 			t.Fatalf("answer %d: %s", rec.Code, rec.Body.Bytes())
