@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
@@ -98,8 +99,12 @@ func (l *connLimiter) releaseLocked(c *limitedConn) {
 	}
 }
 
-// setState is the HTTP server's ConnState hook.
+// setState is the HTTP server's ConnState hook. Under TLS the server sees a *tls.Conn over the
+// limitedConn.
 func (l *connLimiter) setState(c net.Conn, state http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	lc, ok := c.(*limitedConn)
 	if !ok {
 		return

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,9 +110,16 @@ func (s *Server) HTTPServer(lim HTTPLimits) (*HTTPServer, error) {
 }
 
 // Serve accepts connections on ln, within the connection cap, until [HTTPServer.Shutdown]; it
-// then returns [http.ErrServerClosed]. ln may be a TLS listener.
+// then returns [http.ErrServerClosed]. ln must be a plain listener: for TLS use
+// [HTTPServer.ServeTLS].
 func (h *HTTPServer) Serve(ln net.Listener) error {
 	return h.srv.Serve(h.conns.wrap(ln))
+}
+
+// ServeTLS is [HTTPServer.Serve] over TLS with config. Connections are counted before their
+// handshake, so a client that never completes one waits like any other and can be evicted.
+func (h *HTTPServer) ServeTLS(ln net.Listener, config *tls.Config) error {
+	return h.srv.Serve(tls.NewListener(h.conns.wrap(ln), config))
 }
 
 // Shutdown stops accepting, closes idle connections and waits for requests in progress until

@@ -4,9 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"testing"
@@ -209,4 +216,100 @@ func TestSlowBody(t *testing.T) {
 	require.NoError(t, err, "not cut off within 10 s")
 	require.Contains(t, string(answer), "400 Bad Request")
 	timedUpload(t, s.url)
+}
+
+// selfSigned returns a self-signed certificate for 127.0.0.1 usable by both ends of a mutual TLS
+// connection, and a pool trusting it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ingress test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// TestServeTLS: over mutual TLS the connection cap counts connections before their handshake (a
+// client that never starts one is a waiting connection, evicted at the cap) and follows their
+// state through the TLS layer: an upload in progress is never evicted, however many clients come
+// after it, and a valid upload is answered within a second while they hold the cap.
+func TestServeTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	hanging := make(chan struct{}, 1)
+	s, err := New(Config{Dir: t.TempDir()})
+	require.NoError(t, err)
+	s.FailNext(1, FailHang)
+	s.hangHook = func() { hanging <- struct{}{} }
+	hs, err := s.HTTPServer(HTTPLimits{MaxConns: 20})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		done <- hs.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
+			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
+	}()
+	t.Cleanup(func() {
+		require.NoError(t, hs.Shutdown(context.Background()))
+		require.ErrorIs(t, <-done, http.ErrServerClosed)
+	})
+	idle := func(n int) {
+		for range n {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}
+	url := "https://" + ln.Addr().String() + DefaultPath
+	name, tarball := packTarball(t)
+	ctype, body := uploadBody(t, name, tarball)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	}}
+
+	// An upload that hangs in its request, then more idle clients than the cap holds.
+	hung := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		resp, err := client.Do(req)
+		if err != nil {
+			hung <- 0
+			return
+		}
+		resp.Body.Close()
+		hung <- resp.StatusCode
+	}()
+	<-hanging
+	idle(100)
+
+	// A valid upload, accepted after all of them.
+	start := time.Now()
+	status, _, answer := post(t, client, url, ctype, body, nil)
+	require.Equal(t, http.StatusAccepted, status, "answer %s", answer)
+	require.Less(t, time.Since(start), time.Second)
+	_, peak := hs.conns.stats()
+	require.LessOrEqual(t, peak, 20)
+
+	require.NoError(t, s.Close())
+	require.Equal(t, http.StatusServiceUnavailable, <-hung, "the hanging upload kept its connection")
+
+	// Without a client certificate the handshake fails.
+	noCert := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	_, err = noCert.Do(req)
+	require.Error(t, err)
 }

@@ -152,7 +152,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	scheme := "http"
 	if tlsConfig != nil {
-		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+		scheme = "https"
 	}
 	hs, err := srv.HTTPServer(ingress.HTTPLimits{
 		MaxConns: opts.MaxConns, ReadHeaderTimeout: opts.HeaderTimeout, MinUploadRate: minRate, IdleTimeout: opts.IdleTimeout,
@@ -165,7 +165,13 @@ func Run(ctx context.Context, opts *Options) error {
 	// The address on stdout, for scripts that start it on port 0.
 	fmt.Fprintf(f.Stdout, "%s://%s%s\n", scheme, ln.Addr(), opts.Path)
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			done <- hs.ServeTLS(ln, tlsConfig)
+			return
+		}
+		done <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-done:
 		return cmdutil.Failed(err)
