@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -46,9 +48,10 @@ type HTTPLimits struct {
 	// [DefaultReadHeaderTimeout].
 	ReadHeaderTimeout time.Duration
 	// MinUploadRate is the slowest average rate, in bytes per second, at which a client may send
-	// an upload of the largest allowed size ([Config.MaxBytes]), default [DefaultMinUploadRate]. It
-	// sets the read timeout of a whole request: ReadHeaderTimeout + MaxBytes / MinUploadRate; the
-	// write timeout is a minute more.
+	// a request body, default [DefaultMinUploadRate]: after ReadHeaderTimeout of grace from the
+	// start of the body, each 64 KiB must have arrived by the time this rate would deliver it, or
+	// the request fails (400). It also sets the read timeout of a whole request,
+	// ReadHeaderTimeout + [Config.MaxBytes] / MinUploadRate; the write timeout is a minute more.
 	MinUploadRate int64
 	// IdleTimeout is how long a kept-alive connection may wait for its next request, default
 	// [DefaultIdleTimeout].
@@ -96,7 +99,7 @@ func (s *Server) HTTPServer(lim HTTPLimits) (*HTTPServer, error) {
 	conns := newConnLimiter(lim.MaxConns)
 	return &HTTPServer{
 		srv: &http.Server{
-			Handler:           s,
+			Handler:           &minRateHandler{h: s, rate: lim.MinUploadRate, grace: lim.ReadHeaderTimeout, max: read},
 			ReadHeaderTimeout: lim.ReadHeaderTimeout,
 			ReadTimeout:       read,
 			WriteTimeout:      read + answerTime,
@@ -126,6 +129,53 @@ func (h *HTTPServer) ServeTLS(ln net.Listener, config *tls.Config) error {
 // ctx is done; see [http.Server.Shutdown]. Call [Server.Close] first so hanging requests end.
 func (h *HTTPServer) Shutdown(ctx context.Context) error {
 	return h.srv.Shutdown(ctx)
+}
+
+// minRateWindow is how much body a client may owe at any time under MinUploadRate.
+const minRateWindow = 64 << 10
+
+// minRateHandler makes every request body of h keep up with MinUploadRate, so a client that sends
+// its header at once and its body slowly holds its connection for seconds, not for the read
+// timeout of the largest upload.
+type minRateHandler struct {
+	h     http.Handler
+	rate  int64         // bytes per second
+	grace time.Duration // before the rate applies
+	max   time.Duration // the whole body's time, at most
+}
+
+func (m *minRateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		now := time.Now()
+		r.Body = &minRateBody{ReadCloser: r.Body, ctl: http.NewResponseController(w), m: m, start: now, end: now.Add(m.max)}
+	}
+	m.h.ServeHTTP(w, r)
+}
+
+// minRateBody is a request body whose reads carry the deadline MinUploadRate sets.
+type minRateBody struct {
+	io.ReadCloser
+	ctl        *http.ResponseController
+	m          *minRateHandler
+	start, end time.Time
+	n          int64 // bytes read so far
+}
+
+func (b *minRateBody) Read(p []byte) (int, error) {
+	owed := time.Duration(float64(b.n+minRateWindow) / float64(b.m.rate) * float64(time.Second))
+	due := b.start.Add(b.m.grace + owed)
+	if due.After(b.end) {
+		due = b.end
+	}
+	// Fails only where the connection has no deadlines (a test's recorder): then the server's
+	// own read timeout is all there is.
+	_ = b.ctl.SetReadDeadline(due)
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("body slower than the minimum rate of %d bytes per second: %w", b.m.rate, err)
+	}
+	return n, err
 }
 
 // MaxConns is the connection cap in force, after fitting it to the open-file limit.

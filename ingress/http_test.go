@@ -167,7 +167,7 @@ func TestConnCapWaitsForRequests(t *testing.T) {
 
 // TestReadHeaderTimeout: a client that does not finish its header in time is disconnected.
 func TestReadHeaderTimeout(t *testing.T) {
-	s := newHTTPTestServer(t, Config{}, HTTPLimits{ReadHeaderTimeout: 100 * time.Millisecond}, nil)
+	s := newHTTPTestServer(t, Config{}, HTTPLimits{ReadHeaderTimeout: 500 * time.Millisecond}, nil)
 	c := slowConns(t, s.addr, 1)[0]
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err := io.ReadAll(c) // the server closes it; only the deadline would make this an error
@@ -203,9 +203,10 @@ func TestHTTPLimits(t *testing.T) {
 // when the read timeout (the header timeout plus the largest upload at the minimum rate) ends,
 // and its connection counts no more.
 func TestSlowBody(t *testing.T) {
-	// 1 KiB at 1 KiB/s after 100 ms: 1.1 s for the whole request.
-	s := newHTTPTestServer(t, Config{MaxBytes: 1 << 10}, HTTPLimits{ReadHeaderTimeout: 100 * time.Millisecond, MinUploadRate: 1 << 10}, nil)
-	require.Equal(t, 1100*time.Millisecond, s.hs.srv.ReadTimeout)
+	// 1 KiB at 4 KiB/s after 1 s (a generous header timeout, so a loaded machine does not trip
+	// it first): 1.25 s for the whole request.
+	s := newHTTPTestServer(t, Config{MaxBytes: 1 << 10}, HTTPLimits{ReadHeaderTimeout: time.Second, MinUploadRate: 4 << 10}, nil)
+	require.Equal(t, 1250*time.Millisecond, s.hs.srv.ReadTimeout)
 	c, err := net.Dial("tcp", s.addr)
 	require.NoError(t, err)
 	defer c.Close()
@@ -312,4 +313,24 @@ func TestServeTLS(t *testing.T) {
 	require.NoError(t, err)
 	_, err = noCert.Do(req)
 	require.Error(t, err)
+}
+
+// TestMinUploadRate: a client that sends its header at once and then stalls its body is cut off
+// once it falls behind the minimum rate (here after 1 s of grace plus 64 KiB at 256 KiB/s), long
+// before the read timeout of the largest upload (100 MB at that rate: 6.5 minutes), and told why.
+func TestMinUploadRate(t *testing.T) {
+	s := newHTTPTestServer(t, Config{}, HTTPLimits{ReadHeaderTimeout: time.Second, MinUploadRate: 256 << 10}, nil)
+	require.Greater(t, s.hs.srv.ReadTimeout, 6*time.Minute)
+	c, err := net.Dial("tcp", s.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: ingress\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n--b\r\n", DefaultPath)
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err, "not cut off within 10 s")
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	requireRejected(t, resp.StatusCode, body, http.StatusBadRequest, "slower than the minimum rate of 262144 bytes per second")
+	timedUpload(t, s.url)
 }

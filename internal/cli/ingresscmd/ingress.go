@@ -64,7 +64,7 @@ or while it runs: curl -X POST 'http://ADDR/api/ingress/v1/upload/_fail?n=2&mode
 GET .../_uploads lists what it stored. Both answer loopback clients only.
 
 Slow or idle clients cannot starve it: a client has --header-timeout to send its request header
-and must send an upload at --min-upload-rate on average; at --max-conns connections (lowered to
+and must keep its body up with --min-upload-rate on average; at --max-conns connections (lowered to
 fit the open-file limit) a new client closes the connection that has waited longest without a
 request in progress. It remembers the newest --keep-uploads uploads (for .../_uploads); a tarball
 over the read limits (10,000 members, 1 KiB names, 4 GiB uncompressed, ...) is answered 413.
@@ -93,7 +93,7 @@ certificates signed by that CA (mutual TLS). It runs until interrupted.`,
 	fl.IntVar(&opts.KeepUploads, "keep-uploads", ingress.DefaultKeepUploads, "remember the newest `n` uploads in memory (their files all stay in --dir)")
 	fl.IntVar(&opts.MaxConns, "max-conns", ingress.DefaultMaxConns, "most connections open at once (lowered to fit the open-file limit)")
 	fl.DurationVar(&opts.HeaderTimeout, "header-timeout", ingress.DefaultReadHeaderTimeout, "time a client has to send its request header")
-	fl.StringVar(&opts.MinUploadRate, "min-upload-rate", "256KiB", "slowest average upload rate, per second: --max-size at this rate bounds a request's time")
+	fl.StringVar(&opts.MinUploadRate, "min-upload-rate", "256KiB", "slowest average rate of a request body, per second, after --header-timeout of grace")
 	fl.DurationVar(&opts.IdleTimeout, "idle-timeout", ingress.DefaultIdleTimeout, "time a kept-alive connection may wait for its next request")
 	fl.IntVar(&opts.FailNext, "fail-next", 0, "fail the next `n` uploads on purpose")
 	fl.StringVar(&opts.FailMode, "fail-mode", "503", "how to fail them: {500|503|drop|hang}")
