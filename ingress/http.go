@@ -30,7 +30,8 @@ const (
 	// (bounded by its read limits) and writing the answer.
 	answerTime = 60 * time.Second
 	// fdsPerConn and fdReserve fit MaxConns into the process's open-file limit: an upload holds
-	// its connection, its temporary file and a reader of it; the reserve is for everything else.
+	// its connection and one file at a time (its temporary file, then a reader of it); the
+	// reserve is for everything else.
 	fdsPerConn, fdReserve = 2, 64
 )
 
