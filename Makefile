@@ -13,7 +13,7 @@ WASM_PKGS := ./guest-sdk/go $(EXAMPLES:%=./examples/%) ./examples/awx/collectors
 	$(patsubst %/,./%,$(dir $(wildcard internal/testguests/*/main.go)))
 GUEST_SRC := $(shell find guest-sdk/go internal/abi -name '*.go' -not -name '*_test.go')
 
-.PHONY: all build guests guests-all demo test check bench deps vet fmt clean help
+.PHONY: all build guests guests-all demo test fuzz check bench deps vet fmt clean help
 
 all: build guests ## Build the CLI and the example collectors
 
@@ -75,11 +75,19 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: deps guests-all ## Install test dependencies, build every guest, run all tests with the race detector
+# Time per fuzz target: `make test` runs each for FUZZTIME (about 2 minutes for ~8 targets on 2
+# cores), `make fuzz` for 2 minutes unless FUZZTIME is given.
+FUZZTIME ?= 10s
+
+test: deps guests-all ## Install test dependencies, build every guest, run all tests with the race detector, then every fuzz target for FUZZTIME (10s)
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 30m ./...
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz
+
+fuzz: ## Run every fuzz target for FUZZTIME each (here 2m unless given); failing inputs land in testdata/fuzz
+	GO=$(GO) FUZZTIME=$(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),2m) scripts/fuzz
 
 check: test ## Same as test
 

@@ -78,15 +78,17 @@ func loopback(addr string) bool {
 
 // uploadJSON is how <Path>/_uploads shows an [Upload]: snake_case keys.
 type uploadJSON struct {
-	ID          string         `json:"id"`
-	Name        string         `json:"name"`
-	Path        string         `json:"path"`
-	Size        int64          `json:"size"`
-	ContentType string         `json:"content_type"`
-	Received    time.Time      `json:"received"`
-	User        string         `json:"user"`
-	Manifest    []manifestJSON `json:"manifest"`
-	Members     []memberJSON   `json:"members"`
+	ID            string         `json:"id"`
+	Name          string         `json:"name"`
+	Path          string         `json:"path"`
+	Size          int64          `json:"size"`
+	ContentType   string         `json:"content_type"`
+	Received      time.Time      `json:"received"`
+	User          string         `json:"user"`
+	Manifest      []manifestJSON `json:"manifest"`
+	ManifestCount int            `json:"manifest_count"`
+	Members       []memberJSON   `json:"members"`
+	MemberCount   int            `json:"member_count"`
 }
 
 type manifestJSON struct {
@@ -103,12 +105,15 @@ type memberJSON struct {
 //
 //	{"id": "…", "name": "…", "path": "…", "size": 1234, "content_type": "…",
 //	 "received": "2025-01-02T03:04:05.123Z", "user": "…",
-//	 "manifest": [{"file": "config.json", "version": "1.0"}, …],
-//	 "members": [{"name": "./config.json", "size": 24}, …]}
+//	 "manifest": [{"file": "config.json", "version": "1.0"}, …], "manifest_count": 3,
+//	 "members": [{"name": "./config.json", "size": 24}, …], "member_count": 4}
+//
+// manifest and members list what [Upload] kept (see [MaxListedBytes]); the counts are the
+// tarball's.
 func (u Upload) MarshalJSON() ([]byte, error) {
 	v := uploadJSON{
 		ID: u.ID, Name: u.Name, Path: u.Path, Size: u.Size, ContentType: u.ContentType,
-		Received: u.Received, User: u.User,
+		Received: u.Received, User: u.User, ManifestCount: u.ManifestCount, MemberCount: u.MemberCount,
 		Manifest: make([]manifestJSON, len(u.Manifest)),
 		Members:  make([]memberJSON, len(u.Members)),
 	}

@@ -59,6 +59,8 @@ func TestControlOverHTTP(t *testing.T) {
 			map[string]any{"file": "config.json", "version": "1.0"},
 			map[string]any{"file": "data_collection_status.csv", "version": "1.0"},
 		},
+		"manifest_count": float64(4),
+		"member_count":   float64(5),
 		"members": []any{
 			map[string]any{"name": "./events.csv", "size": float64(u.Members[0].Size)},
 			map[string]any{"name": "./info.json", "size": float64(u.Members[1].Size)},

@@ -21,9 +21,11 @@
 //  4. the multipart body: a part named "file" (other parts are read and ignored, a second "file"
 //     part is an error) with a plain filename (no directory, no leading dot) → 400, and an
 //     accepted part content type ([Config.ContentTypes]) → 415;
-//  5. the tarball, streamed to a temporary file in [Config.Dir], never held in memory: a
-//     readable gzip'd tar, with a manifest.json that is a JSON object of string to string, every
-//     file of which is a member of the tarball → 400.
+//  5. the tarball, streamed to a temporary file in [Config.Dir], never held in memory: within
+//     the read limits ([Config.TarballLimits]: member count, name and PAX sizes, manifest size,
+//     uncompressed size) → 413 naming the limit; a readable gzip'd tar, with a manifest.json
+//     that is a JSON object of string to string, every file of which is a member of the
+//     tarball → 400.
 //
 // An accepted upload is stored as Dir/<received, UTC, 20060102T150405Z>-<sequence>-<filename>
 // and answered 202 with
@@ -34,8 +36,18 @@
 //
 //	{"errors": [{"status": 400, "detail": "<reason>"}]}
 //
-// and leaves nothing in Dir. Other methods on Path answer 405, other paths 404. Every request is
-// logged as one line through [Config.Logger] with its status, filename, size and reason.
+// and leaves nothing in Dir. The server remembers the newest [Config.KeepUploads] accepted
+// uploads with bounded metadata each ([MaxListedBytes]), so its memory does not grow with what it
+// is sent. Other methods on Path answer 405, other paths 404. Every request is logged as one line
+// through [Config.Logger] with its status, filename, size and reason.
+//
+// # Serving
+//
+// [Server.HTTPServer] puts an HTTP server in front of a Server with the limits that keep slow and
+// idle clients from starving it ([HTTPLimits]): timeouts for the header, the whole request (the
+// largest upload at a minimum rate) and idle connections, and a cap on connections fitted to the
+// open-file limit, at which a new connection closes the one that has waited longest without a
+// request in progress. `wasmcollector ingress` serves with it; tests may use httptest instead.
 //
 // # Control endpoints
 //

@@ -26,6 +26,13 @@ const (
 	// DefaultMaxBytes is the default of [Config.MaxBytes]: the real ingress's limit of 100 MB
 	// (decimal, as it states it).
 	DefaultMaxBytes int64 = 100 * 1000 * 1000
+	// DefaultKeepUploads is the default of [Config.KeepUploads].
+	DefaultKeepUploads = 1000
+	// MaxListedBytes bounds the metadata an [Upload] lists: its Members, and separately its
+	// Manifest, list entries while their names add up to at most this many bytes; the rest are
+	// only counted. With [DefaultKeepUploads] the metadata kept stays under 32 MiB whatever is
+	// uploaded.
+	MaxListedBytes = 16 << 10
 )
 
 // Config configures a [Server]. The zero value of each field but Dir selects its default. [New]
@@ -53,6 +60,14 @@ type Config struct {
 	// the real ingress routes on) and the generic "application/gzip", "application/x-gzip" and
 	// "application/x-tar+gzip".
 	ContentTypes []string
+	// TarballLimits bounds what reading an uploaded tarball may cost (member count, name and PAX
+	// sizes, manifest size, uncompressed size); the zero value selects packaging's defaults. A
+	// tarball over a limit is answered 413 with the limit named.
+	TarballLimits packaging.ReadLimits
+	// KeepUploads is how many accepted uploads [Server.Uploads] remembers, the newest; default
+	// [DefaultKeepUploads]. Older ones are forgotten (their files stay in Dir), so memory does not
+	// grow with the number of uploads.
+	KeepUploads int
 	// Logger receives one line per request; nil discards them.
 	Logger *slog.Logger
 }
@@ -78,10 +93,36 @@ type Upload struct {
 	// User is who sent it: the Basic user name, else the identity's account number, else its org
 	// id; empty without authentication.
 	User string
-	// Manifest lists the tarball's manifest.json entries in file order.
+	// Manifest lists the tarball's manifest.json entries in file order, as many as fit in
+	// [MaxListedBytes] of file names.
 	Manifest []packaging.ManifestEntry
-	// Members lists the tarball's members in tar order.
+	// ManifestCount is the number of manifest.json entries, listed or not.
+	ManifestCount int
+	// Members lists the tarball's members in tar order, as many as fit in [MaxListedBytes] of
+	// names.
 	Members []packaging.Member
+	// MemberCount is the number of members, listed or not.
+	MemberCount int
+}
+
+// keepMetadata fills u's lists and counts from c, keeping at most [MaxListedBytes] of names in
+// each list, in copies that do not share c's memory.
+func (u *Upload) keepMetadata(c *packaging.Contents) {
+	u.ManifestCount, u.MemberCount = len(c.Manifest), len(c.Members)
+	n := 0
+	for _, e := range c.Manifest {
+		if n += len(e.File) + len(e.Version); n > MaxListedBytes {
+			break
+		}
+		u.Manifest = append(u.Manifest, packaging.ManifestEntry{File: strings.Clone(e.File), Version: strings.Clone(e.Version)})
+	}
+	n = 0
+	for _, m := range c.Members {
+		if n += len(m.Name); n > MaxListedBytes {
+			break
+		}
+		u.Members = append(u.Members, packaging.Member{Name: strings.Clone(m.Name), Size: m.Size})
+	}
 }
 
 // Server is the ingress: an [http.Handler] serving uploads and the control endpoints. It is safe
@@ -119,6 +160,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBytes = DefaultMaxBytes
 	} else if cfg.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("max bytes %d is negative", cfg.MaxBytes))
+	}
+	if cfg.KeepUploads == 0 {
+		cfg.KeepUploads = DefaultKeepUploads
+	} else if cfg.KeepUploads < 0 {
+		errs = append(errs, fmt.Errorf("keep uploads %d is negative", cfg.KeepUploads))
 	}
 	if cfg.Username == "" && cfg.Password != "" {
 		errs = append(errs, errors.New("password is set without a username"))
@@ -183,8 +229,8 @@ func checkDir(dir *string) error {
 	return nil
 }
 
-// Uploads returns the accepted uploads in order of acceptance. The result is a copy the caller
-// may keep and modify.
+// Uploads returns the accepted uploads in order of acceptance, the newest [Config.KeepUploads]
+// of them. The result is a copy the caller may keep and modify.
 func (s *Server) Uploads() []Upload {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -370,6 +370,7 @@ func TestNew(t *testing.T) {
 		{name: "dir under a file", cfg: Config{Dir: filepath.Join(file, "sub")}, reason: "dir: mkdir " + file},
 		{name: "relative path", cfg: Config{Dir: t.TempDir(), Path: "upload"}, reason: `path "upload" does not start with /`},
 		{name: "negative max bytes", cfg: Config{Dir: t.TempDir(), MaxBytes: -1}, reason: "max bytes -1 is negative"},
+		{name: "negative keep uploads", cfg: Config{Dir: t.TempDir(), KeepUploads: -1}, reason: "keep uploads -1 is negative"},
 		{name: "password without user", cfg: Config{Dir: t.TempDir(), Password: "x"}, reason: "password is set without a username"},
 		{name: "bad content type", cfg: Config{Dir: t.TempDir(), ContentTypes: []string{"+tgz"}}, reason: `content type "+tgz": not of the form type/subtype`},
 		{name: "malformed content type", cfg: Config{Dir: t.TempDir(), ContentTypes: []string{"application/"}}, reason: `content type "application/": mime: `},
@@ -405,6 +406,7 @@ func TestNew(t *testing.T) {
 		require.Empty(t, dirNames(t, dir), "the write check leaves nothing behind")
 		require.Equal(t, DefaultPath, s.cfg.Path)
 		require.Equal(t, int64(100*1000*1000), s.cfg.MaxBytes)
+		require.Equal(t, DefaultKeepUploads, s.cfg.KeepUploads)
 		require.Equal(t, []string{"application/gzip"}, s.cfg.ContentTypes)
 		require.Equal(t, []string{"Application/GZIP"}, cfg.ContentTypes, "the caller's config is not touched")
 		require.Empty(t, cfg.Path)

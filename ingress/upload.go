@@ -50,7 +50,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 	u := Upload{Received: received, User: user}
 	tmp, err := s.receive(r, &u)
 	if err == nil {
-		err = validateTarball(tmp, &u)
+		err = s.validateTarball(tmp, &u)
 	}
 	if err == nil {
 		u.Path, err = s.store(tmp, received, u.Name)
@@ -65,11 +65,21 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 		return res
 	}
 	u.ID = newID()
-	s.mu.Lock()
-	s.uploads = append(s.uploads, u)
-	s.mu.Unlock()
+	s.remember(u)
 	writeJSON(w, http.StatusAccepted, acceptBody{RequestID: u.ID, Upload: acceptPart{Name: u.Name, Size: u.Size}})
 	return result{status: http.StatusAccepted, name: u.Name, size: u.Size, user: user, id: u.ID}
+}
+
+// remember adds u to the uploads kept in memory, forgetting the oldest beyond Config.KeepUploads.
+func (s *Server) remember(u Upload) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.uploads) >= s.cfg.KeepUploads {
+		n := copy(s.uploads, s.uploads[len(s.uploads)-s.cfg.KeepUploads+1:])
+		clear(s.uploads[n:]) // so the forgotten uploads' metadata can be collected
+		s.uploads = s.uploads[:n]
+	}
+	s.uploads = append(s.uploads, u)
 }
 
 // receive reads the multipart body, streaming the "file" part into a temporary file in Dir, and

@@ -1,14 +1,12 @@
 package ingress
 
 import (
-	"archive/tar"
-	"compress/gzip"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -81,13 +79,13 @@ func (s *Server) acceptedTypes() string {
 	return "any type ending in +tgz, " + strings.Join(defaultContentTypes, ", ")
 }
 
-// validateTarball reads the uploaded file at path with [packaging.ReadTarball] and checks that
-// it has a manifest.json listing only its members; it fills u's Manifest and Members.
-func validateTarball(path string, u *Upload) error {
+// validateTarball reads the uploaded file at path with [packaging.ReadLimits.ReadTarball] and
+// checks that it has a manifest.json listing only its members; it fills u's metadata.
+func (s *Server) validateTarball(path string, u *Upload) error {
 	if u.Size == 0 {
 		return reject(http.StatusBadRequest, "not a tar.gz: part %s is empty", formField)
 	}
-	c, err := packaging.ReadTarball(path)
+	c, err := s.cfg.TarballLimits.ReadTarball(path)
 	if err != nil {
 		return classifyReadError(path, err)
 	}
@@ -107,45 +105,24 @@ func validateTarball(path string, u *Upload) error {
 	if len(missing) > 0 {
 		return reject(http.StatusBadRequest, "%s", strings.Join(missing, "; "))
 	}
-	u.Manifest, u.Members = c.Manifest, c.Members
+	u.keepMetadata(c)
 	return nil
 }
 
-// classifyReadError turns a [packaging.ReadTarball] error into the reason for a 400: when the
-// gzip'd tar itself cannot be read to its end the file is "not a tar.gz"; otherwise the reader
-// failed on manifest.json or data_collection_status.csv, and the reason names that member. A
-// file that cannot even be opened is our failure, a 500.
+// classifyReadError turns a [packaging.ReadLimits.ReadTarball] error into the answer: a tarball
+// over a read limit is a 413 naming the limit; a manifest.json or data_collection_status.csv that
+// cannot be parsed a 400 naming that file; anything else a 400 "not a tar.gz". The message never
+// shows the temporary path, which means nothing to the client.
 func classifyReadError(path string, readErr error) error {
-	// The path is a temporary name, meaningless to the client.
 	detail := strings.TrimPrefix(readErr.Error(), "read "+path+": ")
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("reopen upload: %w", err)
+	if lim, ok := errors.AsType[*packaging.LimitError](readErr); ok {
+		return reject(http.StatusRequestEntityTooLarge, "tarball refused: %v", lim)
 	}
-	defer f.Close()
-	if err := readTarGz(f); err != nil {
-		return reject(http.StatusBadRequest, "not a tar.gz: %s", detail)
+	if me, ok := errors.AsType[*packaging.MemberError](readErr); ok {
+		return reject(http.StatusBadRequest, "%s: %v", strings.TrimPrefix(me.Member, "./"), me.Err)
 	}
-	detail = strings.TrimPrefix(strings.TrimPrefix(detail, "member "), "./")
-	return reject(http.StatusBadRequest, "%s", detail)
-}
-
-// readTarGz reads r as a gzip'd tar to its end, checksum included.
-func readTarGz(r io.Reader) error {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return err
+	if errors.Is(readErr, fs.ErrNotExist) || errors.Is(readErr, fs.ErrPermission) {
+		return fmt.Errorf("reopen upload: %w", readErr)
 	}
-	tr := tar.NewReader(zr)
-	for {
-		_, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	_, err = io.Copy(io.Discard, zr)
-	return err
+	return reject(http.StatusBadRequest, "not a tar.gz: %s", detail)
 }

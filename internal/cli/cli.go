@@ -131,16 +131,17 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 }
 
 // printError prints one line per error: registry problems each on their own line, everything else
-// as `wasmcollector: <error>`.
+// as `wasmcollector: <error>`; control characters in messages are escaped.
 func printError(w io.Writer, err error) {
 	var problems registry.Problems
 	if errors.As(err, &problems) {
 		fmt.Fprintf(w, "wasmcollector: %d problems in the registry:\n", len(problems))
 		for _, p := range problems {
-			fmt.Fprintf(w, "  %s\n", p.Error())
+			fmt.Fprintf(w, "  %s\n", cmdutil.EscapeControl(p.Error()))
 		}
 		return
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	// One line, and nothing an untrusted name in the message could use to drive the terminal.
+	msg := cmdutil.EscapeControl(strings.ReplaceAll(err.Error(), "\n", "; "))
 	fmt.Fprintf(w, "wasmcollector: %s\n", msg)
 }

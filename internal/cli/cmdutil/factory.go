@@ -1,11 +1,15 @@
 package cmdutil
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/wasmcollector/wasmcollector/registry"
 )
@@ -78,12 +82,42 @@ func (o *OutputFormat) String() string {
 // Type implements pflag.Value.
 func (o *OutputFormat) Type() string { return "format" }
 
-// WriteJSON writes v as one indented JSON document.
+// WriteJSON writes v as one indented JSON document. Characters that do not print plainly on a
+// terminal (see [Printable]) are written as \u escapes, which encoding/json leaves raw for
+// DEL, C1 controls and bidirectional overrides: the document means the same and is safe to show.
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
+}
+
+// escapeJSON rewrites the non-printing characters of b, a document from encoding/json, as \u
+// escapes. Outside strings such a document holds only ASCII punctuation, letters, digits, spaces
+// and newlines, all printing or layout, so every character changed is inside a string, where a
+// \u escape means the character itself.
+func escapeJSON(b []byte) []byte {
+	if !bytes.ContainsFunc(b, func(r rune) bool { return r != '\n' && !printsPlainly(r) }) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+64)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == '\n' || printsPlainly(r) {
+			out = append(out, b[:size]...)
+		} else if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		b = b[size:]
+	}
+	return out
 }
 
 // IsTerminal reports whether w is a terminal, for progress displays.

@@ -35,6 +35,11 @@ type Options struct {
 	RequireIdentity bool
 	ContentTypes    []string
 	MaxSize         string
+	KeepUploads     int
+	MaxConns        int
+	HeaderTimeout   time.Duration
+	MinUploadRate   string
+	IdleTimeout     time.Duration
 	FailNext        int
 	FailMode        string
 	TLSCert, TLSKey string
@@ -58,6 +63,12 @@ To watch retries, make it fail the next uploads: --fail-next 2 --fail-mode 503 (
 or while it runs: curl -X POST 'http://ADDR/api/ingress/v1/upload/_fail?n=2&mode=drop'.
 GET .../_uploads lists what it stored. Both answer loopback clients only.
 
+Slow or idle clients cannot starve it: a client has --header-timeout to send its request header
+and must keep its body up with --min-upload-rate on average; at --max-conns connections (lowered to
+fit the open-file limit) a new client closes the connection that has waited longest without a
+request in progress. It remembers the newest --keep-uploads uploads (for .../_uploads); a tarball
+over the read limits (10,000 members, 1 KiB names, 4 GiB uncompressed, ...) is answered 413.
+
 With --tls-cert and --tls-key it serves HTTPS; with --client-ca as well it requires client
 certificates signed by that CA (mutual TLS). It runs until interrupted.`,
 		Example: `  wasmcollector ingress --listen 127.0.0.1:8080 --dir ./received
@@ -79,6 +90,11 @@ certificates signed by that CA (mutual TLS). It runs until interrupted.`,
 	fl.BoolVar(&opts.RequireIdentity, "require-identity", false, "require an x-rh-identity header (either this or Basic satisfies)")
 	fl.StringSliceVar(&opts.ContentTypes, "content-type", nil, "accepted part content `types` (default: any +tgz or gzip type)")
 	fl.StringVar(&opts.MaxSize, "max-size", "100MB", "largest upload accepted")
+	fl.IntVar(&opts.KeepUploads, "keep-uploads", ingress.DefaultKeepUploads, "remember the newest `n` uploads in memory (their files all stay in --dir)")
+	fl.IntVar(&opts.MaxConns, "max-conns", ingress.DefaultMaxConns, "most connections open at once (lowered to fit the open-file limit)")
+	fl.DurationVar(&opts.HeaderTimeout, "header-timeout", ingress.DefaultReadHeaderTimeout, "time a client has to send its request header")
+	fl.StringVar(&opts.MinUploadRate, "min-upload-rate", "256KiB", "slowest average rate of a request body, per second, after --header-timeout of grace")
+	fl.DurationVar(&opts.IdleTimeout, "idle-timeout", ingress.DefaultIdleTimeout, "time a kept-alive connection may wait for its next request")
 	fl.IntVar(&opts.FailNext, "fail-next", 0, "fail the next `n` uploads on purpose")
 	fl.StringVar(&opts.FailMode, "fail-mode", "503", "how to fail them: {500|503|drop|hang}")
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `file`")
@@ -94,6 +110,13 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return cmdutil.BadInput("--max-size: %w", err)
 	}
+	minRate, err := registry.ParseSize(opts.MinUploadRate)
+	if err != nil {
+		return cmdutil.BadInput("--min-upload-rate: %w", err)
+	}
+	if minRate <= 0 || opts.MaxConns <= 0 || opts.HeaderTimeout <= 0 || opts.IdleTimeout <= 0 || opts.KeepUploads <= 0 {
+		return cmdutil.BadInput("--min-upload-rate, --max-conns, --header-timeout, --idle-timeout and --keep-uploads must be positive")
+	}
 	password, err := shipping.Secret{Env: opts.PasswordEnv, File: opts.PasswordFile}.Resolve()
 	if err != nil {
 		return cmdutil.BadInput("password: %w", err)
@@ -103,7 +126,8 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	srv, err := ingress.New(ingress.Config{
 		Dir: opts.Dir, Path: opts.Path, MaxBytes: maxBytes, Username: opts.User, Password: password,
-		RequireIdentity: opts.RequireIdentity, ContentTypes: opts.ContentTypes, Logger: f.Logger,
+		RequireIdentity: opts.RequireIdentity, ContentTypes: opts.ContentTypes, KeepUploads: opts.KeepUploads,
+		Logger: f.Logger,
 	})
 	if err != nil {
 		return cmdutil.BadInput("%w", err)
@@ -128,14 +152,26 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	scheme := "http"
 	if tlsConfig != nil {
-		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+		scheme = "https"
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second}
-	f.Logger.Info("ingress listening", "url", scheme+"://"+ln.Addr().String()+opts.Path, "dir", opts.Dir)
+	hs, err := srv.HTTPServer(ingress.HTTPLimits{
+		MaxConns: opts.MaxConns, ReadHeaderTimeout: opts.HeaderTimeout, MinUploadRate: minRate, IdleTimeout: opts.IdleTimeout,
+	})
+	if err != nil {
+		_ = ln.Close()
+		return cmdutil.BadInput("%w", err)
+	}
+	f.Logger.Info("ingress listening", "url", scheme+"://"+ln.Addr().String()+opts.Path, "dir", opts.Dir, "max_conns", hs.MaxConns())
 	// The address on stdout, for scripts that start it on port 0.
 	fmt.Fprintf(f.Stdout, "%s://%s%s\n", scheme, ln.Addr(), opts.Path)
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			done <- hs.ServeTLS(ln, tlsConfig)
+			return
+		}
+		done <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-done:
 		return cmdutil.Failed(err)

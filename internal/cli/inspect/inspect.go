@@ -25,7 +25,12 @@ func NewCmdInspect(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Use:   "inspect <tarball>...",
 		Short: "Show what tarballs hold: members, manifest, collection status",
 		Long: `Open each tarball and show its members with their sizes, its manifest.json (file → version) and
-its data_collection_status.csv rows. It reads no registry.`,
+its data_collection_status.csv rows. It reads no registry.
+
+A tarball is untrusted input: names and fields with control characters, escape sequences, newlines
+or invalid UTF-8 are printed quoted with Go's escapes ("a\x1b[31m"), and a tarball over the read
+limits (10,000 members, 1 KiB names, 8 KiB of PAX records per member, 16 MiB manifest or status
+file, 4 GiB uncompressed) is refused with the limit named.`,
 		Example: `  wasmcollector inspect out/analytics-2026-11-26-170000+0000-0.tar.gz
   wasmcollector inspect out/*.tar.gz -o json`,
 		Args: cobra.MinimumNArgs(1),
@@ -103,7 +108,7 @@ func Run(opts *Options) error {
 		if i > 0 {
 			fmt.Fprintln(f.Stdout)
 		}
-		fmt.Fprintf(f.Stdout, "%s\n\n", t.Path)
+		fmt.Fprintf(f.Stdout, "%s\n\n", cmdutil.Printable(t.Path))
 		tw := tabwriter.NewWriter(f.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "MEMBER\tSIZE\tVERSION")
 		versions := map[string]string{}
@@ -115,23 +120,25 @@ func Run(opts *Options) error {
 			if v == "" {
 				v = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\n", m.Name, m.Size, v)
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", cmdutil.Printable(m.Name), m.Size, cmdutil.Printable(v))
 		}
 		tw.Flush()
 		fmt.Fprintln(f.Stdout)
 		tw = tabwriter.NewWriter(f.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FILE\tSTATUS\tSINCE\tUNTIL\tSTARTED\tELAPSED")
 		for _, s := range t.Status {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.FileName, s.Status, dash(s.Since), dash(s.Until), s.CollectionStart, s.Elapsed)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cmdutil.Printable(s.FileName), cmdutil.Printable(s.Status),
+				dash(s.Since), dash(s.Until), cmdutil.Printable(s.CollectionStart), cmdutil.Printable(s.Elapsed))
 		}
 		tw.Flush()
 	}
 	return nil
 }
 
+// dash returns s ready to print, or "-" when it is empty.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cmdutil.Printable(s)
 }
