@@ -46,6 +46,9 @@ func NewProcessExecutor(reg *registry.Registry, log *slog.Logger) *ProcessExecut
 // Isolation implements Executor.
 func (x *ProcessExecutor) Isolation() string { return IsolationProcess }
 
+// Prestart starts n workers ahead of the first invocation.
+func (x *ProcessExecutor) Prestart(n int) error { return x.pool.Prestart(n) }
+
 // Close stops the workers.
 func (x *ProcessExecutor) Close() error { return x.pool.Close() }
 
