@@ -4,9 +4,11 @@
 // stdout/stderr, closed after use and after any error.
 //
 // The sandbox grants nothing: no files, environment, arguments, network or stdin. Guests get real
-// clocks and crypto/rand randomness. WithCloseOnContextDone is always on, because without it a
-// spinning guest cannot be stopped and freezes the Go garbage collector for the whole process
-// (see RATIONALE.md "Why is the interrupt flag always on?").
+// clocks and crypto/rand randomness. Tables are capped before compiling (see RATIONALE.md "Why
+// does the host rewrite table maximums?"), and a module file must be a regular file. wazero's
+// interrupt flag is on unless Config.WithInterruptCheck(false): without it a spinning guest cannot
+// be stopped and freezes the Go garbage collector for the whole process, so only a worker process
+// that its parent kills at the deadline turns it off (see RATIONALE.md "Why worker processes?").
 //
 // Typical use:
 //
