@@ -128,6 +128,8 @@ func (w *child) flush() {
 
 func (w *child) run(ctx context.Context, job *Job) *Result {
 	res := &Result{}
+	// The data limit covers compiling too: a module whose compilation eats memory ends this worker.
+	setMemoryBudget(job.Module.MemoryLimit)
 	logger := slog.New(&frameHandler{w: w})
 	eng, err := w.engine(ctx, job.Engine, logger)
 	if err != nil {
@@ -154,7 +156,6 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	if job.CompileOnly {
 		return res
 	}
-	setMemoryBudget(mod.MemoryLimit())
 
 	granted, err := w.dataSources(ctx, job.DataSources)
 	if err != nil {
