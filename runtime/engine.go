@@ -236,8 +236,12 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return fail(errors.New("not a WebAssembly module (no \\0asm magic)"))
 	}
-	// The bytes compiled, with table maximums capped; the pin and the cache key stay the file's.
+	// The bytes compiled: table maximums capped, data segments merged. The pin and the cache
+	// key stay the file's.
 	compiled, err := limitTables(wasm)
+	if err == nil {
+		compiled, err = mergeData(compiled)
+	}
 	if err != nil {
 		return fail(err)
 	}
