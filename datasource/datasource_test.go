@@ -175,7 +175,7 @@ func normalisePGField(t *testing.T, typ ColumnType, f csvField) csvField {
 
 func TestStreamCSVPostgresFallsBackForUnquotableParam(t *testing.T) {
 	t.Parallel()
-	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: pgFixture(t)})
+	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, pgFixture(t))})
 	// A NUL byte cannot be a COPY literal: the row path binds it, and the
 	// server refuses it.
 	var w writeRecorder
@@ -194,7 +194,7 @@ func TestStreamCSVPostgresFallsBackForUnquotableParam(t *testing.T) {
 
 func TestPostgresColumnTypes(t *testing.T) {
 	t.Parallel()
-	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.DSN(t)})
+	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, testpg.DSN(t))})
 	r, err := query(context.Background(), s, `SELECT 1::int2 AS a, 2::int4 AS b, 3::int8 AS c,
 		1.5::float4 AS d, 2.25::float8 AS e, 12.5::numeric AS f, 'NaN'::float8 AS g,
 		'v'::varchar AS h, 'c'::char(2) AS i, '00000000-0000-0000-0000-000000000001'::uuid AS j,

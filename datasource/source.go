@@ -52,6 +52,15 @@ type Config struct {
 	Timeout time.Duration
 	// MaxConns is the most connections the source holds open; default 4.
 	MaxConns int
+	// AllowPrivilegedRole lets Open connect to PostgreSQL as a role that
+	// may do more than read: a superuser, a role with CREATEROLE,
+	// CREATEDB, REPLICATION or BYPASSRLS, a member of a predefined role
+	// that reaches outside the database (pg_signal_backend,
+	// pg_read_server_files, …), the owner of the database or of a schema or
+	// relation in it, or a role that may write to a table or sequence.
+	// Open refuses such a role with ErrPrivilegedRole unless this is set,
+	// and then logs a warning with slog each time it opens the source.
+	AllowPrivilegedRole bool
 }
 
 // validate applies defaults and reports every problem at once.
@@ -103,6 +112,9 @@ var (
 	ErrMultiStatement = errors.New("datasource: more than one statement")
 	// ErrTimeout: the statement ran longer than Config.Timeout.
 	ErrTimeout = errors.New("datasource: statement timed out")
+	// ErrPrivilegedRole: Open refused a PostgreSQL role that may do more
+	// than read (see Config.AllowPrivilegedRole).
+	ErrPrivilegedRole = errors.New("datasource: privileged role")
 )
 
 // sourceError is an error of one source: its message names the source, Is
@@ -313,6 +325,13 @@ func (s *Source) prepare(sql string, params map[string]any) (*statement, error) 
 			kw = "no keyword"
 		}
 		return nil, s.fail(ErrReadOnly, fmt.Sprintf("statement begins with %s; a read-only source runs only %s statements", kw, strings.Join(allowed, ", ")), nil)
+	}
+	if s.dialect == dialectPostgres {
+		for _, name := range lx.calls {
+			if deniedCall(name) {
+				return nil, s.fail(ErrReadOnly, fmt.Sprintf("function %s acts outside the statement; a read-only source does not call it", name), nil)
+			}
+		}
 	}
 	if lx.placeholder != "" {
 		return nil, s.fail(nil, fmt.Sprintf("parameter %s: only @name parameters are supported", lx.placeholder), nil)
