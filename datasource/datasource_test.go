@@ -274,12 +274,13 @@ func TestLimits(t *testing.T) {
 			require.Len(t, r.rows, 3, "rows within the limit were delivered")
 
 			cfg = b.cfg
-			cfg.MaxBytes = 12 // "plain" (5) + comma line (26) > 12
+			cfg.MaxBytes = 30 // "plain" (5) + comma line (26) > 30
 			s = open(t, cfg)
 			_, err = query(context.Background(), s, "SELECT note FROM events ORDER BY id", nil)
 			require.ErrorIs(t, err, ErrTooLarge)
 
-			// StreamCSV is not capped, and the source still works.
+			// StreamCSV is not capped but row by row, and the source still
+			// works.
 			n, err := s.StreamCSV(context.Background(), "SELECT note FROM events", nil, &writeRecorder{})
 			require.NoError(t, err)
 			require.Equal(t, int64(5), n)

@@ -170,6 +170,10 @@ type backend interface {
 type statement struct {
 	lexed
 	args map[string]any
+	// rowBytes returns how many bytes of values the next row may hold:
+	// what is left of Config.MaxBytes for Query, all of it for StreamCSV.
+	// A backend that can enforce it before the row is built does.
+	rowBytes func() int64
 }
 
 // Open opens the source cfg describes. For PostgreSQL it connects and pings
@@ -237,6 +241,7 @@ func (s *Source) Query(ctx context.Context, sql string, params map[string]any, c
 		return err
 	}
 	var rows, size int64
+	st.rowBytes = func() int64 { return s.cfg.MaxBytes - size }
 	return s.be.query(ctx, st, columns, func(vals []any) error {
 		rows++
 		if rows > s.cfg.MaxRows {
@@ -345,7 +350,7 @@ func (s *Source) prepare(sql string, params map[string]any) (*statement, error) 
 			return nil, s.fail(nil, "parameter @"+p.name, err)
 		}
 	}
-	return &statement{lexed: lx, args: params}, nil
+	return &statement{lexed: lx, args: params, rowBytes: func() int64 { return s.cfg.MaxBytes }}, nil
 }
 
 // substitute returns st's body with each parameter reference replaced by
