@@ -72,7 +72,11 @@ func openPostgres(ctx context.Context, s *Source) (backend, error) {
 			b.pool.close()
 			return nil, s.fail(ErrPrivilegedRole, what+"; connect as a role that may only read (CONNECT, USAGE and SELECT), or set allow_privileged_role = true", nil)
 		}
-		slog.Warn("data source connects as a privileged role (allow_privileged_role = true): collectors' SQL runs read-only, but not as a role that can only read",
+		log := s.cfg.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("data source connects as a privileged role (allow_privileged_role = true): collectors' SQL runs read-only, but not as a role that can only read",
 			"datasource", s.cfg.Name, "role", role, "privileges", strings.Join(reasons, ", "))
 	}
 	return b, nil

@@ -197,7 +197,7 @@ func TestDefenceInDepth(t *testing.T) {
 	for _, b := range backends(t) {
 		cfg := b.cfg
 		if b.admin != "" {
-			cfg.DSN, cfg.AllowPrivilegedRole = b.admin, true
+			cfg.DSN, cfg.AllowPrivilegedRole, cfg.Logger = b.admin, true, discard
 		}
 		s := open(t, cfg)
 		for _, sql := range tests[b.cfg.Driver] {

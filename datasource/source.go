@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,8 +60,10 @@ type Config struct {
 	// pg_read_server_files, …), the owner of the database or of a schema or
 	// relation in it, or a role that may write to a table or sequence.
 	// Open refuses such a role with ErrPrivilegedRole unless this is set,
-	// and then logs a warning with slog each time it opens the source.
+	// and then logs a warning to Logger each time it opens the source.
 	AllowPrivilegedRole bool
+	// Logger gets the warnings of Open; default slog.Default().
+	Logger *slog.Logger
 }
 
 // validate applies defaults and reports every problem at once.
