@@ -275,6 +275,8 @@ func TestSideEffectFunctionsRefused(t *testing.T) {
 		"SELECT pg_read_file('" + hostname + "')",
 		"SELECT pg_ls_dir('.')",
 		`SELECT U&"pg_notify"('c', 'x')`,
+		// COPY renders @p as ('…'): a call.
+		"SELECT pg_cancel_backend @p",
 	}
 	before := pgChecksum(t, admin)
 	for _, tc := range []struct {
@@ -288,13 +290,14 @@ func TestSideEffectFunctionsRefused(t *testing.T) {
 		s := open(t, tc.cfg)
 		for _, sql := range tc.sqls {
 			t.Run(tc.role+"/"+sql, func(t *testing.T) {
-				_, err := query(ctx, s, sql, nil)
+				params := map[string]any{"p": fmt.Sprint(pid)}
+				_, err := query(ctx, s, sql, params)
 				require.Error(t, err)
 				require.ErrorContains(t, err, `datasource "pg": `)
 				if !strings.Contains(sql, `U&"`) {
 					require.ErrorIs(t, err, ErrReadOnly)
 				}
-				_, err = s.StreamCSV(ctx, sql, nil, &writeRecorder{})
+				_, err = s.StreamCSV(ctx, sql, params, &writeRecorder{})
 				require.Error(t, err)
 			})
 		}

@@ -49,8 +49,8 @@ type lexed struct {
 	placeholder string
 	// calls are the names of the functions the first statement calls: each
 	// word or "quoted identifier" followed, past spaces and comments, by
-	// '(' (so also keywords such as IN and VALUES), lower-cased and
-	// unquoted, in order.
+	// '(' or by a parameter (which COPY renders in parentheses); so also
+	// keywords such as IN and VALUES. Lower-cased and unquoted, in order.
 	calls []string
 }
 
@@ -211,6 +211,11 @@ func lex(sql string, d dialect) (lexed, error) {
 				j++
 			}
 			res.params = append(res.params, param{name: sql[i+1 : j], start: i, end: j})
+			if callee != "" {
+				// COPY renders the parameter in parentheses: f @a
+				// becomes a call of f.
+				res.calls = append(res.calls, strings.ToLower(callee))
+			}
 			i, word = j, true
 		case c == '(':
 			if callee != "" {
