@@ -366,3 +366,21 @@ func TestSQLiteByteCapInsideSQLite(t *testing.T) {
 	require.Equal(t, [][]any{{int64(1000000)}}, r.rows)
 	require.Equal(t, before, sqliteFileSum(t, path), "file byte-identical")
 }
+
+// TestPostgresRowCapOnTheWire checks the PostgreSQL side of the byte cap:
+// a row far over max_bytes is refused from its message header, before the
+// host reads it, on Query and on StreamCSV's COPY.
+func TestPostgresRowCapOnTheWire(t *testing.T) {
+	t.Parallel()
+	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, pgFixture(t)), MaxBytes: 1 << 20})
+	const sql = "SELECT repeat('x', 20000000) AS a, 1 AS b"
+	_, err := query(context.Background(), s, sql, nil)
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.ErrorContains(t, err, `datasource "pg": a row of the result is over 3145728 bytes`)
+	_, err = s.StreamCSV(context.Background(), sql, nil, &writeRecorder{})
+	require.ErrorIs(t, err, ErrTooLarge)
+	// Within the cap, and the source works.
+	r, err := query(context.Background(), s, "SELECT length(repeat('x', 1000000)) AS n", nil)
+	require.NoError(t, err)
+	require.Equal(t, [][]any{{int64(1000000)}}, r.rows)
+}

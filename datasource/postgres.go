@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -24,6 +25,10 @@ const (
 	pgActiveTransaction   = "25001" // active_sql_transaction: cannot run in a transaction block
 	pgQueryCanceled       = "57014" // query_canceled, also by statement_timeout
 )
+
+// pgMessageSlack is what a server message may hold beyond twice
+// Config.MaxBytes.
+const pgMessageSlack = 1 << 20
 
 // pgGrace is how long past Config.Timeout the client waits for the server's
 // own statement_timeout before it cancels the statement itself.
@@ -48,7 +53,12 @@ func openPostgres(ctx context.Context, s *Source) (backend, error) {
 	pc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 	}
-	b := &pgBackend{s: s, pool: &pgPool{cfg: pc, slots: make(chan struct{}, s.cfg.MaxConns)}}
+	// No message the server sends may be longer than twice MaxBytes (a CSV
+	// line doubles quotes; numbers' text is longer than the 8 bytes they
+	// count for) plus room for many small columns: the host does not read,
+	// let alone allocate, a row far over the cap.
+	maxMessage := min(2*s.cfg.MaxBytes+pgMessageSlack, math.MaxInt32)
+	b := &pgBackend{s: s, pool: &pgPool{cfg: pc, slots: make(chan struct{}, s.cfg.MaxConns), maxMessage: int(maxMessage)}}
 	where := pc.Host
 	if !strings.HasPrefix(where, "/") {
 		where = net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))
@@ -351,6 +361,10 @@ func (c *copyWriter) Write(p []byte) (int, error) {
 
 // mapErr classifies an error from the server or the connection.
 func (b *pgBackend) mapErr(ctx, sctx context.Context, err error) error {
+	var long *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &long) {
+		return b.s.fail(ErrTooLarge, fmt.Sprintf("a row of the result is over %d bytes (twice max bytes %d, and some)", long.MaxExpectedBodyLen, b.s.cfg.MaxBytes), nil)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -372,8 +386,9 @@ func (b *pgBackend) mapErr(ctx, sctx context.Context, err error) error {
 
 // pgPool holds up to cap(slots) connections.
 type pgPool struct {
-	cfg   *pgconn.Config
-	slots chan struct{}
+	cfg        *pgconn.Config
+	slots      chan struct{}
+	maxMessage int // the longest message body a connection reads
 
 	mu     sync.Mutex
 	idle   []*pgconn.PgConn
@@ -409,6 +424,7 @@ func (p *pgPool) acquire(ctx context.Context) (c *pgconn.PgConn, fresh bool, err
 		<-p.slots
 		return nil, false, err
 	}
+	c.Frontend().SetMaxBodyLen(p.maxMessage)
 	return c, true, nil
 }
 
