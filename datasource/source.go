@@ -45,7 +45,11 @@ type Config struct {
 	MaxRows int64
 	// MaxBytes is how many bytes of values one Query may return, counting
 	// the length of text and bytes, 8 for a number or timestamp, 1 for a
-	// bool and 0 for NULL; default 64 MiB.
+	// bool and 0 for NULL; default 64 MiB. It also bounds each row of
+	// StreamCSV. The cap holds before a row is read: on SQLite no value
+	// may be longer than the bytes left divided by the number of columns;
+	// on PostgreSQL no message from the server longer than twice MaxBytes
+	// plus 1 MiB is read.
 	MaxBytes int64
 	// Timeout bounds each statement, from its start to its last row (or
 	// its last Write); waiting for a free connection is bounded only by the
@@ -279,7 +283,8 @@ func (s *Source) Query(ctx context.Context, sql string, params map[string]any, c
 // fewest digits; bools true and false; timestamps in RFC 3339 UTC with
 // trailing zeros of the fraction trimmed (time.RFC3339Nano); bytes as text.
 //
-// StreamCSV is not bound by MaxRows or MaxBytes.
+// StreamCSV is not bound by MaxRows, nor by MaxBytes but row by row (see
+// Config.MaxBytes).
 func (s *Source) StreamCSV(ctx context.Context, sql string, params map[string]any, w io.Writer) (int64, error) {
 	st, err := s.prepare(sql, params)
 	if err != nil {
