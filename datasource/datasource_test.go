@@ -382,6 +382,19 @@ func TestCallerCancel(t *testing.T) {
 			require.ErrorIs(t, err, context.Canceled)
 			require.NotErrorIs(t, err, ErrTimeout)
 			require.Less(t, time.Since(start), 3*time.Second)
+
+			// StreamCSV likewise (on PostgreSQL, COPY's own watch of
+			// the context), and the source works afterwards.
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(200*time.Millisecond, cancel)
+			start = time.Now()
+			_, err = s.StreamCSV(ctx, sqls[b.cfg.Driver], nil, &writeRecorder{})
+			require.ErrorIs(t, err, context.Canceled)
+			require.Less(t, time.Since(start), 3*time.Second)
+			r, err := query(context.Background(), s, "SELECT count(*) FROM events", nil)
+			require.NoError(t, err)
+			require.Equal(t, [][]any{{int64(5)}}, r.rows)
 		})
 	}
 }

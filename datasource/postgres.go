@@ -312,9 +312,20 @@ func copyOut(ctx context.Context, c *pgconn.PgConn, query string, w io.Writer) e
 	if err := fe.Flush(); err != nil {
 		return err
 	}
+	// One watch of ctx for the whole copy rather than one per message (as
+	// ReceiveMessage(ctx) would): ask the server to cancel the statement,
+	// and if it does not end soon break the connection, which the caller
+	// then closes (ctx is done).
+	stop := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c.CancelRequest(cctx)
+		c.Conn().SetDeadline(time.Now().Add(2 * time.Second))
+	})
+	defer stop()
 	var pgErr error
 	for {
-		msg, err := c.ReceiveMessage(ctx)
+		msg, err := c.ReceiveMessage(context.Background())
 		if err != nil {
 			return err
 		}
