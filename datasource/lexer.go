@@ -210,6 +210,17 @@ func lex(sql string, d dialect) (lexed, error) {
 			for j < n && (isASCIILetter(sql[j]) || isDigit(sql[j]) || sql[j] == '_') {
 				j++
 			}
+			if d == dialectPostgres && j < n && sql[j] == '$' {
+				// Rendered, @a$$ is ('…')$$ or $1$$: a dollar quote
+				// this lexer would not have seen.
+				return lexed{}, fmt.Errorf("$ directly after parameter @%s at offset %d is ambiguous: add a space", sql[i+1:j], j)
+			}
+			if d == dialectSQLite && j < n && (sql[j] == '$' || sql[j] >= 0x80 || sql[j] == '(' || strings.HasPrefix(sql[j:], "::")) {
+				// SQLite reads @a$b, @aé, @a(…) and @a::b as one
+				// parameter (tokenize.c): refuse what it would read
+				// otherwise than this lexer.
+				return lexed{}, fmt.Errorf("%q directly after parameter @%s at offset %d: add a space", sql[j], sql[i+1:j], j)
+			}
 			res.params = append(res.params, param{name: sql[i+1 : j], start: i, end: j})
 			if callee != "" {
 				// COPY renders the parameter in parentheses: f @a
@@ -263,7 +274,7 @@ func lex(sql string, d dialect) (lexed, error) {
 	if bodyEnd < 0 {
 		bodyEnd = n
 	}
-	res.body = strings.TrimRight(sql[bodyStart:bodyEnd], " \t\r\n\f\v")
+	res.body = strings.TrimRight(sql[bodyStart:bodyEnd], " \t\r\n\f")
 	for k := range res.params {
 		res.params[k].start -= bodyStart
 		res.params[k].end -= bodyStart
@@ -289,6 +300,11 @@ func skipBlockComment(sql string, i int, nested bool) (int, error) {
 		default:
 			i++
 		}
+	}
+	if !nested && start+2 < len(sql) {
+		// SQLite ends an unterminated comment at the end of the text,
+		// but reads a /* that ends the text as / and * (tokenize.c).
+		return len(sql), nil
 	}
 	return 0, fmt.Errorf("unterminated /* comment at offset %d", start)
 }
@@ -334,8 +350,13 @@ func dollarTag(s string) (string, bool) {
 
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool       { return c >= '0' && c <= '9' }
+
+// isSpace reports whether c is white space to both databases: SQLite's
+// tokenizer and PostgreSQL 15's scanner. (PostgreSQL 16 adds \v, which
+// SQLite refuses; here it is a token of its own, so a text holding one is
+// at worst refused.)
 func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
 }
 func isIdentStart(c byte) bool { return isASCIILetter(c) || c == '_' || c >= 0x80 }
 func isIdentPart(c byte) bool  { return isIdentStart(c) || isDigit(c) || c == '$' }

@@ -37,8 +37,8 @@ func (v verdict) String() string {
 func lexVerdict(sql string, d dialect) verdict {
 	lx, err := lex(sql, d)
 	switch {
-	case err != nil:
-		return refused
+	case err != nil, lx.placeholder != "":
+		return refused // prepare refuses placeholders of other styles
 	case lx.statements == 0:
 		return empty
 	case lx.statements == 1:
@@ -73,7 +73,7 @@ func lexCorpus(seed uint64, n int, pieces []string) []string {
 
 // sharedPieces are pieces both dialects read, mostly the same way.
 var sharedPieces = []string{
-	" ", "\n", "\r", "\r\n", "\t", ";", "; SELECT 2", "--", "-- ; x", "--\r", "-- x\r", "/*", "*/", "/* ; */", "/* /* */",
+	" ", "\n", "\r", "\r\n", "\t", "\v", "\f", ";", "; SELECT 2", "--", "-- ; x", "--\r", "-- x\r", "/*", "*/", "/* ; */", "/* /* */",
 	"'", "''", "';'", "'\\'", "\\", "\"", "\"\"", "\";\"", "(", ")", ", 2", " AS x", " + 1", "-", "*", "/",
 	"||", "'--'", "'/*'", "\"--\"", "X'00'",
 }
@@ -125,7 +125,8 @@ func TestLexAgreesWithPostgres(t *testing.T) {
 func TestLexAgreesWithSQLite(t *testing.T) {
 	t.Parallel()
 	p := newSQLitePreparer(t)
-	pieces := append([]string{"[", "]", "[;]", "`", "``", "`;`", "?", ":a", "$a", "#a", "/* -- */", "--\r;", "--\r\n;"}, sharedPieces...)
+	pieces := append([]string{"[", "]", "[;]", "`", "``", "`;`", "?", ":a", "$a", "#a", "@a", "@a(", "$a(", "::", "é",
+		"/* -- */", "--\r;", "--\r\n;"}, sharedPieces...)
 	counts := map[[2]verdict]int{}
 	for _, sql := range lexCorpus(2, 2000, pieces) {
 		lexed := lexVerdict(sql, dialectSQLite)
