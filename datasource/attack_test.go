@@ -39,7 +39,8 @@ func attackFixture(t *testing.T) string {
 }
 
 // pgChecksum sums up the database of dsn: every relation outside the
-// system schemas by kind and name, the rows of every table, the large
+// system schemas by kind and name, the rows of every table and the state of
+// every sequence in schema public, the large
 // objects and the roles (but those of testpg.ReadOnlyDSN, which tests
 // running in parallel add and drop), so that any write shows.
 func pgChecksum(t *testing.T, dsn string) string {
@@ -48,14 +49,14 @@ func pgChecksum(t *testing.T, dsn string) string {
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%';
 		SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1;
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S') ORDER BY 1;
 		SELECT count(*) FROM pg_largeobject_metadata;
 		SELECT string_agg(rolname, ', ' ORDER BY rolname) FROM pg_roles WHERE rolname NOT LIKE 'ro\_t\_%'`)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%s\n", res[0].Rows[0][0], res[2].Rows[0][0], res[3].Rows[0][0])
 	for _, r := range res[1].Rows {
 		table := string(r[0])
-		rows := pgExec(t, dsn, "SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM "+table+" t")
+		rows := pgExec(t, dsn, "SELECT coalesce(md5(string_agg(ROW(t.*)::text, E'\\n' ORDER BY ROW(t.*)::text)), '') FROM "+table+" t")
 		fmt.Fprintf(h, "%s %s\n", table, rows[0].Rows[0][0])
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
@@ -107,10 +108,11 @@ func TestCopyBreakoutRefused(t *testing.T) {
 				_, err := s.StreamCSV(context.Background(), sql, params, &writeRecorder{})
 				require.Error(t, err)
 				require.ErrorContains(t, err, `datasource "pg": `)
+				require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 				_, err = query(context.Background(), s, sql, params)
 				require.Error(t, err)
+				require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 			}
-			require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 			_, err := os.Stat(outside)
 			require.ErrorIs(t, err, os.ErrNotExist, "no program ran")
 		})
@@ -143,13 +145,13 @@ func TestCopyOneStatementWhateverTheLexerSays(t *testing.T) {
 			_, ok, err := s.be.streamCSV(context.Background(), st, &writeRecorder{})
 			require.True(t, ok)
 			require.Error(t, err)
+			require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 			// The connection is usable afterwards.
 			r, err := query(context.Background(), s, "SELECT count(*) FROM main_organization", nil)
 			require.NoError(t, err)
 			require.Equal(t, [][]any{{int64(2)}}, r.rows)
 		})
 	}
-	require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 	_, err := os.Stat(outside)
 	require.ErrorIs(t, err, os.ErrNotExist, "no program ran")
 }
@@ -299,10 +301,10 @@ func TestSideEffectFunctionsRefused(t *testing.T) {
 				}
 				_, err = s.StreamCSV(ctx, sql, params, &writeRecorder{})
 				require.Error(t, err)
+				require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 			})
 		}
 	}
-	require.Equal(t, before, pgChecksum(t, admin), "database unchanged")
 	require.NoError(t, victim.Ping(ctx), "the other session lives")
 	res := pgExec(t, admin, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
 	require.Equal(t, "0", string(res[0].Rows[0][0]), "no advisory lock held")
@@ -358,6 +360,7 @@ func TestSQLiteByteCapInsideSQLite(t *testing.T) {
 				_, err = s.StreamCSV(context.Background(), sql, nil, &writeRecorder{})
 				require.ErrorIs(t, err, ErrTooLarge)
 			}
+			require.Equal(t, before, sqliteFileSum(t, path), "file byte-identical")
 		})
 	}
 	// The source works, and its limits are its own again.
@@ -383,4 +386,27 @@ func TestPostgresRowCapOnTheWire(t *testing.T) {
 	r, err := query(context.Background(), s, "SELECT length(repeat('x', 1000000)) AS n", nil)
 	require.NoError(t, err)
 	require.Equal(t, [][]any{{int64(1000000)}}, r.rows)
+}
+
+// TestPGChecksumSeesWrites checks that pgChecksum, which the attack tests
+// rely on, changes with each kind of write they guard against.
+func TestPGChecksumSeesWrites(t *testing.T) {
+	t.Parallel()
+	admin := attackFixture(t)
+	sum := pgChecksum(t, admin)
+	for _, write := range []string{
+		"SELECT nextval('seq')",
+		"UPDATE main_organization SET name = 'x' WHERE id = 2",
+		"DELETE FROM main_organization",
+		"CREATE TABLE pwned (x text)",
+		"SELECT lo_create(0)",
+		"CREATE ROLE pwned_" + dsnField(admin, "dbname"),
+		"CREATE VIEW v AS SELECT 1",
+	} {
+		pgExec(t, admin, write)
+		next := pgChecksum(t, admin)
+		require.NotEqual(t, sum, next, write)
+		sum = next
+	}
+	pgExec(t, admin, "DROP ROLE pwned_"+dsnField(admin, "dbname"))
 }
