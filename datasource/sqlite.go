@@ -151,7 +151,11 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 	}
 	var share int64
 	limit := func() error {
-		share = max(rowBytes()/int64(max(ncols, 1)), 1)
+		next := max(rowBytes()/int64(max(ncols, 1)), 1)
+		if next == share {
+			return nil // StreamCSV's budget per row does not change
+		}
+		share = next
 		_, err := sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, int(min(share, int64(prev))))
 		return err
 	}
