@@ -90,6 +90,7 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		if d, ok := l.timeout(src, dp.key("timeout"), t.Timeout); ok {
 			ds.Timeout = d
 		}
+		ds.AllowPrivilegedRole, _ = l.boolean(src, dp.key("allow_privileged_role"), t.AllowPrivilegedRole)
 		switch ds.Driver {
 		case "sqlite":
 			if ds.Path == "" {
@@ -99,6 +100,9 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 				if v != "" {
 					l.add(src, dp.key(key), "not used by a sqlite data source")
 				}
+			}
+			if ds.AllowPrivilegedRole {
+				l.add(src, dp.key("allow_privileged_role"), "not used by a sqlite data source")
 			}
 		case "postgres":
 			set := 0

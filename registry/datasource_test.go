@@ -24,6 +24,7 @@ timeout = "5s"
 driver = "postgres"
 dsn = "host=127.0.0.1 user=awx dbname=awx"
 password_env = "AWX_PASSWORD"
+allow_privileged_role = true
 
 [modules."jobs.wasm"]
 datasources = ["awx"]
@@ -43,7 +44,8 @@ datasources = ["pg"]
 	require.Equal(t, &DataSource{Name: "awx", Driver: "sqlite", Path: filepath.Join(dir, "data", "awx.db"),
 		MaxRows: 10, MaxBytes: 64 << 20, Timeout: 5 * time.Second}, reg.DataSources["awx"])
 	require.Equal(t, &DataSource{Name: "pg", Driver: "postgres", DSN: "host=127.0.0.1 user=awx dbname=awx",
-		PasswordEnv: "AWX_PASSWORD", MaxRows: 1_000_000, MaxBytes: 64 << 20, Timeout: 30 * time.Second}, reg.DataSources["pg"])
+		PasswordEnv: "AWX_PASSWORD", MaxRows: 1_000_000, MaxBytes: 64 << 20, Timeout: 30 * time.Second,
+		AllowPrivilegedRole: true}, reg.DataSources["pg"])
 	ev := reg.Collector("events")[0]
 	require.Equal(t, []string{"pg", "awx"}, ev.DataSources, "the collector's grants, then its module's")
 	require.Equal(t, []string{"awx"}, reg.ConfigCollector().DataSources)
@@ -70,10 +72,17 @@ driver = "mysql"
 password = "x"
 [datasources.b]
 driver = "sqlite"
+allow_privileged_role = true
+[datasources.c]
+driver = "postgres"
+dsn = "host=x"
+allow_privileged_role = "yes"
 `, []want{
 			{"collectors.toml", 3, "datasources.a.driver", `invalid driver "mysql": must be "sqlite" or "postgres"`},
 			{"collectors.toml", 4, "datasources.a.password", "secrets never sit in the TOML"},
 			{"collectors.toml", 5, "datasources.b.path", "a sqlite data source needs path (the database file)"},
+			{"collectors.toml", 7, "datasources.b.allow_privileged_role", "not used by a sqlite data source"},
+			{"collectors.toml", 11, "datasources.c.allow_privileged_role", "must be true or false, not a string"},
 		}},
 		{"postgres without a dsn, password in the dsn", `
 [datasources.a]

@@ -337,6 +337,9 @@ type DataSource struct {
 	// Defaults 1,000,000 rows, 64 MiB, 30s.
 	MaxRows, MaxBytes int64
 	Timeout           time.Duration
+	// AllowPrivilegedRole lets a PostgreSQL data source connect as a role that may do more than
+	// read (superuser, owner, write privileges); without it such a role is refused. Default false.
+	AllowPrivilegedRole bool
 }
 
 // Format is the output format of a collector.

@@ -36,6 +36,9 @@ type dataSourceTable struct {
 	MaxBytes     any `toml:"max_bytes"`     // size
 	Timeout      any `toml:"timeout"`       // duration
 	Password     any `toml:"password"`      // refused: secrets never sit in the TOML
+	// AllowPrivilegedRole (bool, postgres) lets the data source connect as a role that may do
+	// more than read.
+	AllowPrivilegedRole any `toml:"allow_privileged_role"`
 }
 
 // sidecarFile is a NAME.toml beside NAME.wasm in the modules directory.
