@@ -66,8 +66,9 @@ type Config struct {
 	// Open refuses such a role with ErrPrivilegedRole unless this is set,
 	// and then logs a warning to Logger each time it opens the source.
 	AllowPrivilegedRole bool
-	// Logger gets the warnings of Open; default slog.Default().
-	Logger *slog.Logger
+	// Logger gets the warnings of Open; default slog.Default(). It does not cross a process
+	// boundary: a worker opening the source sets its own.
+	Logger *slog.Logger `json:"-"`
 }
 
 // validate applies defaults and reports every problem at once.

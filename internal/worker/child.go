@@ -157,7 +157,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 		return res
 	}
 
-	granted, err := w.dataSources(ctx, job.DataSources)
+	granted, err := w.dataSources(ctx, job.DataSources, logger)
 	if err != nil {
 		res.Error = &ErrorInfo{Class: classHost, Message: err.Error()}
 		return res
@@ -265,7 +265,7 @@ func (w *child) load(ctx context.Context, eng *runtime.Engine, spec ModuleSpec) 
 }
 
 // dataSources opens the granted data sources, keeping each open for later jobs.
-func (w *child) dataSources(ctx context.Context, cfgs []datasource.Config) (map[string]hostfuncs.DataSource, error) {
+func (w *child) dataSources(ctx context.Context, cfgs []datasource.Config, log *slog.Logger) (map[string]hostfuncs.DataSource, error) {
 	if len(cfgs) == 0 {
 		return nil, nil
 	}
@@ -275,6 +275,7 @@ func (w *child) dataSources(ctx context.Context, cfgs []datasource.Config) (map[
 		src := w.sources[string(key)]
 		if src == nil {
 			var err error
+			cfg.Logger = log // its warnings reach the host's log
 			if src, err = datasource.Open(ctx, cfg); err != nil {
 				return nil, err
 			}
