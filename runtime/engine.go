@@ -38,9 +38,17 @@ type Engine struct {
 
 	sb *sandbox
 
-	mu       sync.Mutex
-	closed   bool
-	compiled map[string]*compileJob // by module sha256
+	mu        sync.Mutex
+	closed    bool
+	compiled  map[string]*compileJob // by module sha256
+	snapshots []*snapshot            // released at Close
+}
+
+// keep registers a snapshot to release when the engine closes.
+func (e *Engine) keep(s *snapshot) {
+	e.mu.Lock()
+	e.snapshots = append(e.snapshots, s)
+	e.mu.Unlock()
 }
 
 // sandbox is the wazero runtime every module runs in, with the host modules it provides. The
@@ -65,6 +73,15 @@ type compiledModule struct {
 	hasInit  bool
 	minPages uint32
 	exports  map[string]api.FunctionDefinition
+	// restore is set when cm is the module's restorable variant (snapshot.go).
+	restore *restoreInfo
+}
+
+// restoreInfo is what instantiating the restorable variant must do by hand.
+type restoreInfo struct {
+	segments []dataSegment
+	globals  []string
+	hasStart bool
 }
 
 // New returns an engine for cfg. It fails on an impossible setting or an unusable cache directory.
@@ -121,6 +138,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.closed = true
 	errs := []error{e.sb.r.Close(ctx)}
+	for _, s := range e.snapshots {
+		s.mem.close()
+	}
 	if e.cache != nil {
 		// The cache outlives the runtimes that use it (extism/go-sdk #99).
 		errs = append(errs, e.cache.Close(ctx))
@@ -192,6 +212,10 @@ type Module struct {
 	mounts []Mount
 	env    []string
 	lookup func(string) (string, bool)
+
+	snapMu    sync.Mutex
+	snap      *snapshot
+	snapTried bool // a snapshot was taken or failed: do not try again
 }
 
 // Name returns the module's name as given in its spec.
@@ -371,11 +395,22 @@ func fileKind(m os.FileMode) string {
 }
 
 func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) (*compiledModule, error) {
-	cm, err := sb.r.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("invalid WebAssembly: %w", err)
+	// The restorable variant where the module allows one (snapshot.go); the module as it is
+	// otherwise, or if the variant does not compile.
+	var restore *restoreInfo
+	var cm wazero.CompiledModule
+	var err error
+	if variant, segments, globals, hasStart, ok := restorableVariant(wasm); ok {
+		if cm, err = sb.r.CompileModule(ctx, variant); err == nil {
+			restore = &restoreInfo{segments: segments, globals: globals, hasStart: hasStart}
+		}
 	}
-	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions()}
+	if restore == nil {
+		if cm, err = sb.r.CompileModule(ctx, wasm); err != nil {
+			return nil, fmt.Errorf("invalid WebAssembly: %w", err)
+		}
+	}
+	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions(), restore: restore}
 	if err := checkModule(cm, sb); err != nil {
 		cm.Close(ctx)
 		return nil, err
