@@ -52,6 +52,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 	if err == nil {
 		err = validateTarball(tmp, &u)
 	}
+	// From the duplicate check to remember: two copies arriving together are not both stored.
+	s.dedupMu.Lock()
+	defer s.dedupMu.Unlock()
+	var key, sum string
+	if err == nil {
+		var dup *dedupEntry
+		if dup, key, sum, err = s.deduplicate(r, tmp); dup != nil {
+			_ = os.Remove(tmp)
+			return answerDuplicate(w, dup, user)
+		}
+	}
 	if err == nil {
 		u.Path, err = s.store(tmp, received, u.Name)
 	}
@@ -65,6 +76,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 		return res
 	}
 	u.ID = newID()
+	s.remember(key, sum, &u)
 	s.mu.Lock()
 	s.uploads = append(s.uploads, u)
 	s.mu.Unlock()

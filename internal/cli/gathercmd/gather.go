@@ -196,7 +196,7 @@ func runOnce(ctx context.Context, opts *Options) error {
 		// Another node (or process) is doing this round's work: not an error for a timer.
 		f.Logger.Info("not gathering: another node holds the gather lock", "reason", err)
 		return nil
-	case err != nil:
+	case err != nil && !(res != nil && errors.Is(err, gather.ErrStateNotSaved)):
 		return classify(err)
 	}
 	switch {
@@ -206,6 +206,9 @@ func runOnce(ctx context.Context, opts *Options) error {
 		}
 	case typ != hostfuncs.Scheduled || res.Failed():
 		Summary(f.Stdout, res, out)
+	}
+	if err != nil { // the bookkeeping could not be saved: say so after the summary
+		return classify(err)
 	}
 	if res.Failed() {
 		return &cmdutil.SilentError{Code: cmdutil.ExitPartial}
@@ -273,8 +276,10 @@ func classify(err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitBadInput, Err: err}
 	case errors.Is(err, state.ErrLocked):
 		return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
+	case errors.Is(err, gather.ErrStateNotSaved):
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: err}
 	case errors.Is(err, context.Canceled):
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; what was shipped is recorded, the next run collects the rest")}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; what was shipped is recorded, the next run re-sends what is pending and collects the rest")}
 	}
 	return cmdutil.Failed(err)
 }
