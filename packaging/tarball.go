@@ -228,6 +228,9 @@ func (p *Packer) addBytes(tw *tar.Writer, tb *Tarball, name string, b []byte) er
 func (p *Packer) publish(tmp string, tb *Tarball) error {
 	for i := p.next; ; i++ {
 		name := p.name(i)
+		if p.opts.Reserved != nil && p.opts.Reserved(name) {
+			continue
+		}
 		final := filepath.Join(p.opts.Dir, name)
 		err := os.Link(tmp, final)
 		switch {
