@@ -308,7 +308,7 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 		Dir: g.opts.OutDir, Base: g.reg.Gather.TarballBase, Until: g.window.Until,
 		MaxDataSize: g.reg.Gather.MaxDataSize, Config: config,
 		// Names stay unique among the pending tarballs: a re-send goes out under its own name.
-		Reserved: func(name string) bool { return g.pendingIndex(name) >= 0 },
+		Reserved: g.reserved,
 	})
 	for _, r := range runs {
 		if r.c.Config {

@@ -130,6 +130,16 @@ func rejected(err error) bool {
 	return false
 }
 
+// reserved reports whether a new tarball must not take name: a pending record or a file in
+// OutDir/pending has it.
+func (g *gatherer) reserved(name string) bool {
+	if g.pendingIndex(name) >= 0 {
+		return true
+	}
+	_, err := os.Lstat(filepath.Join(g.opts.OutDir, PendingDir, name))
+	return err == nil
+}
+
 // pendingIndex returns the index of the record named name in g.pending, or -1.
 func (g *gatherer) pendingIndex(name string) int {
 	return slices.IndexFunc(g.pending, func(p state.Pending) bool { return p.Name == name })
@@ -158,6 +168,7 @@ func (g *gatherer) resend(ctx context.Context) (bool, error) {
 			}
 			tr.Fate, tr.Error, tr.Path = FateFailed, fmt.Sprintf("pending tarball %s cannot be re-sent: %v", p.Path, err), ""
 			g.log.Error("a pending tarball cannot be re-sent; its window will be collected again", "tarball", p.Name, "error", err)
+			os.Remove(p.Path)
 			g.pending = slices.Delete(g.pending, g.pendingIndex(p.Name), g.pendingIndex(p.Name)+1)
 			if err := g.save(ctx, g.bookkeeping(false)); err != nil {
 				return false, err

@@ -335,3 +335,92 @@ func TestLostAnswer(t *testing.T) {
 		})
 	}
 }
+
+// readOnlyDir returns a directory and a switch that makes it read-only and back: a tmpfs
+// remounted read-only when the test runs as root and may mount (the "read-only file system" of
+// a real failure), else chmod, which stops a user who is not root.
+func readOnlyDir(t *testing.T) (string, func(ro bool)) {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		return dir, func(ro bool) {
+			mode := os.FileMode(0o700)
+			if ro {
+				mode = 0o500
+			}
+			require.NoError(t, os.Chmod(dir, mode))
+		}
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("running as root and cannot mount a tmpfs to make read-only: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir, func(ro bool) {
+		opt := "remount,rw"
+		if ro {
+			opt = "remount,ro"
+		}
+		out, err := exec.Command("mount", "-o", opt, dir).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+}
+
+// TestReadOnlyStateMidGather: the state directory becomes read-only while the third upload is
+// on its way. The gather stops shipping at once, exits 3 and says why; every tarball the ingress
+// has is recorded (shipped or pending); the next run, the directory writable again, completes
+// and every row arrived exactly once.
+func TestReadOnlyStateMidGather(t *testing.T) {
+	stateDir, setReadOnly := readOnlyDir(t)
+	ing, err := ingress.New(ingress.Config{Dir: t.TempDir(), Logger: quiet})
+	require.NoError(t, err)
+	var n atomic.Int64
+	var armed atomic.Bool
+	armed.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 3 && armed.Load() {
+			setReadOnly(true)
+		}
+		ing.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { ing.Close(); srv.Close() })
+	dir := t.TempDir()
+	reg := weekRegistry(t, srv.URL+ingress.DefaultPath, filepath.Join(dir, "out"), stateDir)
+	args := []string{"gather", "--manual", "-c", reg, "--until", weekEnd, "--log-level", "error"}
+
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(args, &stdout, &stderr)
+	armed.Store(false)
+	assert.Equal(t, 3, code, stderr.String())
+	assert.Contains(t, stderr.String(), "the bookkeeping could not be saved, so shipping stopped")
+	assert.Len(t, ing.Uploads(), 3, "nothing is shipped after the failed save")
+
+	setReadOnly(false)
+	st, err := state.NewFileStore(stateDir).Load(context.Background())
+	require.NoError(t, err)
+	recorded := map[string]bool{}
+	for _, p := range st.Pending {
+		recorded[p.SHA256] = true
+	}
+	for _, u := range ing.Uploads() {
+		b, err := os.ReadFile(u.Path)
+		require.NoError(t, err)
+		sum := sha256.Sum256(b)
+		absorbed := true
+		for _, f := range readMembers(t, u.Path) {
+			if f.Name == "./events.csv" {
+				for id := range tarballRows(t, u.Path) {
+					var minute int64
+					fmt.Sscan(id, &minute)
+					absorbed = absorbed && !time.Unix(minute*60, 0).After(st.Entries["events"])
+				}
+			}
+		}
+		assert.True(t, absorbed || recorded[hex.EncodeToString(sum[:])], "%s reached the ingress: it is recorded", u.Name)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = cli.Main(args, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	requireDeliveredOnce(t, ing, stateDir)
+}
