@@ -52,6 +52,9 @@ type Config struct {
 	Timeout time.Duration
 	// MaxConns is the most connections the source holds open; default 4.
 	MaxConns int
+	// TimeFormat (SQLite only) is how the database's timestamp columns are written, and so how
+	// time.Time parameters are bound; default TimeISO8601. PostgreSQL binds them as timestamptz.
+	TimeFormat TimeFormat
 }
 
 // validate applies defaults and reports every problem at once.
@@ -67,6 +70,9 @@ func (c *Config) validate() error {
 	}
 	if c.DSN == "" {
 		errs = append(errs, errors.New("dsn is empty"))
+	}
+	if err := c.TimeFormat.valid(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxRows < 0 {
 		errs = append(errs, fmt.Errorf("max rows %d is negative", c.MaxRows))

@@ -128,7 +128,7 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 	text, names := st.positional("?")
 	args := make([]any, len(names))
 	for i, name := range names {
-		args[i] = sqliteParam(st.args[name])
+		args[i] = sqliteParam(st.args[name], s.cfg.TimeFormat)
 	}
 	rows, err := conn.QueryContext(sctx, text, args...)
 	if err != nil {

@@ -79,7 +79,7 @@ func (d *DataSources) Close() error {
 
 func openDataSource(ctx context.Context, cfg *registry.DataSource) (*datasource.Source, error) {
 	dc := datasource.Config{Name: cfg.Name, Driver: datasource.Driver(cfg.Driver), MaxRows: cfg.MaxRows,
-		MaxBytes: cfg.MaxBytes, Timeout: cfg.Timeout}
+		MaxBytes: cfg.MaxBytes, Timeout: cfg.Timeout, TimeFormat: datasource.TimeFormat(cfg.TimestampFormat)}
 	switch cfg.Driver {
 	case "sqlite":
 		dc.DSN = cfg.Path

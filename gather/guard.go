@@ -1,0 +1,133 @@
+package gather
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector/registry"
+)
+
+// maxGuardWarnings is how many rows outside the slice a warning guard logs one by one; the
+// rest are counted and logged once.
+const maxGuardWarnings = 10
+
+// sliceGuard sits between an invocation and its CSV output and checks that every row's value
+// in the collector's time_column lies in the slice (since, until]: rows a guest wrote and rows a
+// data source streamed (db_stream_csv, COPY) alike, since both reach the output one row per
+// Write. It catches a collector that ignores its bounds, or binds them in a form its database
+// does not compare correctly, before the row is shipped in the wrong slice.
+type sliceGuard struct {
+	w            io.Writer
+	column       string
+	since, until time.Time
+	warn         bool
+	log          *slog.Logger
+
+	idx     int // the column's index, -1 before the header
+	row     int64
+	outside int64
+	err     error // the first row outside, when failing
+}
+
+func newSliceGuard(w io.Writer, c *registry.Collector, s Slice, log *slog.Logger) *sliceGuard {
+	return &sliceGuard{w: w, column: c.TimeColumn, since: s.Since, until: s.Until,
+		warn: c.TimeGuard == registry.TimeGuardWarn, log: log.With("collector", c.Key, "slice", sliceText(s)), idx: -1}
+}
+
+// Write checks one header or row, then passes it on.
+func (g *sliceGuard) Write(p []byte) (int, error) {
+	rec, err := csv.NewReader(bytes.NewReader(p)).Read()
+	if err != nil {
+		return 0, fmt.Errorf("slice guard: read row %d: %w", g.row+1, err)
+	}
+	if g.idx < 0 {
+		for i, name := range rec {
+			if name == g.column {
+				g.idx = i
+			}
+		}
+		if g.idx < 0 {
+			g.err = fmt.Errorf("slice guard: time_column %q is not in the header (%s)", g.column, strings.Join(rec, ", "))
+			return 0, g.err
+		}
+		return g.w.Write(p)
+	}
+	g.row++
+	if g.idx < len(rec) {
+		if err := g.check(rec[g.idx]); err != nil {
+			g.outside++
+			if !g.warn {
+				g.err = err
+				return 0, err
+			}
+			if g.outside <= maxGuardWarnings {
+				g.log.Warn("row outside its slice", "error", err)
+			}
+		}
+	}
+	return g.w.Write(p)
+}
+
+// check returns why value is not a time in (since, until], naming the row, the value and the
+// bounds; nil when it is.
+func (g *sliceGuard) check(value string) error {
+	t, ok := guardTime(value)
+	bounds := "(" + formatBound(g.since) + ", " + formatBound(g.until) + "]"
+	switch {
+	case !ok:
+		return fmt.Errorf("slice guard: row %d: %s = %q is not a time, so not inside the slice %s", g.row, g.column, value, bounds)
+	case (!g.since.IsZero() && !t.After(g.since)) || (!g.until.IsZero() && t.After(g.until)):
+		return fmt.Errorf("slice guard: row %d: %s = %q is outside the slice %s", g.row, g.column, value, bounds)
+	}
+	return nil
+}
+
+// finish logs how many rows a warning guard let through outside the slice.
+func (g *sliceGuard) finish() {
+	if g.warn && g.outside > 0 {
+		g.log.Warn("rows outside their slice were kept (time_guard = \"warn\")", "rows", g.outside, "column", g.column)
+	}
+}
+
+func formatBound(t time.Time) string {
+	if t.IsZero() {
+		return "unset"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// guardLayouts are the text forms of a time the guard reads: RFC 3339, SQLite's and
+// PostgreSQL's (COPY writes timestamptz as 2006-01-02 15:04:05.999999+00), with or without a
+// fraction; without a zone a time is UTC.
+var guardLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z07",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// guardTime reads a time column value: one of guardLayouts, or an integer Unix time, in seconds
+// when below 10^11 (the year 5138) and in milliseconds otherwise.
+func guardTime(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n > -1e11 && n < 1e11 {
+			return time.Unix(n, 0).UTC(), true
+		}
+		return time.UnixMilli(n).UTC(), true
+	}
+	for _, l := range guardLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
