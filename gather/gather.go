@@ -423,18 +423,18 @@ func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
 	s.started = g.now().UTC()
 	req := g.request(s, granted)
 	req.Output = split
-	var guard *sliceGuard
+	var guard *SliceGuard
 	if c.TimeColumn != "" {
-		guard = newSliceGuard(split, c, s.slice, g.log)
+		guard = NewSliceGuard(split, c, s.slice, g.log)
 		req.Output = guard
 	}
 	out, err := g.opts.Executor.Run(ctx, c, req)
 	s.finished = g.now().UTC()
 	s.report = out.Report
 	if guard != nil {
-		guard.finish()
-		if guard.err != nil {
-			err = guard.err // the guard's reason, not how the output write failed
+		guard.Finish()
+		if guard.Err() != nil {
+			err = guard.Err() // the guard's reason, not how the output write failed
 		}
 	}
 	var parts []packaging.Part

@@ -17,12 +17,15 @@ import (
 // rest are counted and logged once.
 const maxGuardWarnings = 10
 
-// sliceGuard sits between an invocation and its CSV output and checks that every row's value
+// SliceGuard sits between an invocation and its CSV output and checks that every row's value
 // in the collector's time_column lies in the slice (since, until]: rows a guest wrote and rows a
 // data source streamed (db_stream_csv, COPY) alike, since both reach the output one row per
 // Write. It catches a collector that ignores its bounds, or binds them in a form its database
 // does not compare correctly, before the row is shipped in the wrong slice.
-type sliceGuard struct {
+//
+// Create one per invocation with [NewSliceGuard]; it is not safe for concurrent use. gather uses
+// it for every collector with a time_column; `wasmcollector check --fixture` too.
+type SliceGuard struct {
 	w            io.Writer
 	column       string
 	since, until time.Time
@@ -35,13 +38,17 @@ type sliceGuard struct {
 	err     error // the first row outside, when failing
 }
 
-func newSliceGuard(w io.Writer, c *registry.Collector, s Slice, log *slog.Logger) *sliceGuard {
-	return &sliceGuard{w: w, column: c.TimeColumn, since: s.Since, until: s.Until,
+// NewSliceGuard returns a guard for collector c's slice s (c.TimeColumn must be set) that passes
+// what it accepts on to w. In failing mode (the default) the first row outside the slice is
+// refused: Write returns the error, which [SliceGuard.Err] keeps; in warning mode it is logged
+// and passed on.
+func NewSliceGuard(w io.Writer, c *registry.Collector, s Slice, log *slog.Logger) *SliceGuard {
+	return &SliceGuard{w: w, column: c.TimeColumn, since: s.Since, until: s.Until,
 		warn: c.TimeGuard == registry.TimeGuardWarn, log: log.With("collector", c.Key, "slice", sliceText(s)), idx: -1}
 }
 
 // Write checks one header or row, then passes it on.
-func (g *sliceGuard) Write(p []byte) (int, error) {
+func (g *SliceGuard) Write(p []byte) (int, error) {
 	rec, err := csv.NewReader(bytes.NewReader(p)).Read()
 	if err != nil {
 		return 0, fmt.Errorf("slice guard: read row %d: %w", g.row+1, err)
@@ -76,7 +83,7 @@ func (g *sliceGuard) Write(p []byte) (int, error) {
 
 // check returns why value is not a time in (since, until], naming the row, the value and the
 // bounds; nil when it is.
-func (g *sliceGuard) check(value string) error {
+func (g *SliceGuard) check(value string) error {
 	t, ok := guardTime(value)
 	bounds := "(" + formatBound(g.since) + ", " + formatBound(g.until) + "]"
 	switch {
@@ -88,8 +95,15 @@ func (g *sliceGuard) check(value string) error {
 	return nil
 }
 
-// finish logs how many rows a warning guard let through outside the slice.
-func (g *sliceGuard) finish() {
+// Err returns why the guard refused a row (a header without the column, or the first row
+// outside the slice), nil when it refused none.
+func (g *SliceGuard) Err() error { return g.err }
+
+// Outside returns how many rows were outside the slice (refused or, when warning, kept).
+func (g *SliceGuard) Outside() int64 { return g.outside }
+
+// Finish logs how many rows a warning guard let through outside the slice.
+func (g *SliceGuard) Finish() {
 	if g.warn && g.outside > 0 {
 		g.log.Warn("rows outside their slice were kept (time_guard = \"warn\")", "rows", g.outside, "column", g.column)
 	}
