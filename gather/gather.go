@@ -217,6 +217,10 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	defer os.RemoveAll(g.stage)
 
 	g.runs = runs
+	if shipping {
+		// Leave no empty pending/ behind: Remove fails, harmlessly, while a tarball waits there.
+		defer os.Remove(filepath.Join(o.OutDir, PendingDir))
+	}
 	if err := g.collect(ctx, runs); err != nil {
 		return g.result, err
 	}
