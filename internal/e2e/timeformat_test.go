@@ -2,20 +2,25 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcollector/wasmcollector/internal/cli"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
+	"github.com/wasmcollector/wasmcollector/internal/testpg"
 	"github.com/wasmcollector/wasmcollector/packaging"
 )
 
@@ -240,4 +245,46 @@ func TestSliceGuardCatchesIgnoredBounds(t *testing.T) {
 	ev := res.Collectors[1]
 	assert.Equal(t, "failed", ev.Status)
 	assert.Contains(t, ev.Error, `slice guard: row 5: modified = "2026-11-26T04:00:00.000001Z" is outside the slice (2026-11-26T00:00:00Z, 2026-11-26T04:00:00Z]`)
+}
+
+// TestSliceGuardOnCopy: on PostgreSQL, StreamCSV is COPY … TO STDOUT, whose rows never pass
+// through the guest; the guard checks them too. @since/@until bound as timestamptz put every row
+// of the boundary set in its slice; a query ignoring them fails the slice.
+func TestSliceGuardOnCopy(t *testing.T) {
+	ctx := context.Background()
+	dsn := testpg.DSN(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE TABLE events (id integer PRIMARY KEY, modified timestamptz)`)
+	require.NoError(t, err)
+	times := boundaryTimes(time.Microsecond)
+	for i, tm := range times {
+		_, err := conn.Exec(ctx, `INSERT INTO events VALUES ($1, $2)`, i+1, tm)
+		require.NoError(t, err)
+	}
+	registry := func(query string) string {
+		reg, _ := boundaryRegistry(t, "", "", query, `time_column = "modified"`)
+		b, err := os.ReadFile(reg)
+		require.NoError(t, err)
+		text := strings.Replace(string(b), "driver = \"sqlite\"\npath = \"\"", fmt.Sprintf("driver = \"postgres\"\ndsn = %q", dsn), 1)
+		require.NoError(t, os.WriteFile(reg, []byte(text), 0o644))
+		return reg
+	}
+
+	rows, _, code, stderr := slicedRows(t, registry(boundsSQL))
+	require.Equal(t, 0, code, stderr)
+	require.Len(t, rows, len(times))
+	for i, tm := range times {
+		require.Len(t, rows[i+1], 1)
+		assert.True(t, wantSlice(tm).Equal(rows[i+1][0]), "row %d (%s) in the slice ending %s, not %s", i+1, tm, wantSlice(tm), rows[i+1][0])
+	}
+
+	_, res, code, stderr := slicedRows(t, registry(`SELECT id, modified FROM events ORDER BY modified`))
+	assert.Equal(t, 3, code, stderr)
+	assert.Equal(t, "failed", res.Collectors[1].Status)
+	assert.Contains(t, res.Collectors[1].Error, `slice guard: row 5: modified = "2026-11-26 04:00:00.000001+00" is outside the slice (2026-11-26T00:00:00Z, 2026-11-26T04:00:00Z]`)
+	// Every slice fails for its own rows, none for want of a connection: a refused row ends the
+	// COPY and frees its connection (it once leaked it, and the fifth slice waited for a free one).
+	assert.Equal(t, boundaryHours/4, strings.Count(stderr, "error=\"slice guard: row "), stderr)
 }
