@@ -550,13 +550,21 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) e
 		return err
 	}
 	for i, t := range send {
-		if _, err := g.ship(ctx, t, results[i]); err != nil {
-			for j := i + 1; j < len(send); j++ {
-				results[j].Fate, results[j].Error = FatePending, err.Error()
-				g.stopShipped(send[j])
-			}
-			return err
+		_, err := g.ship(ctx, t, results[i])
+		if err == nil && results[i].Fate != FatePending {
+			continue
 		}
+		// The bookkeeping could not be saved, or the ingress did not answer: the rest of the
+		// batch stays pending, unsent, for the next run.
+		why := "not sent: an earlier tarball was not acknowledged"
+		if err != nil {
+			why = err.Error()
+		}
+		for j := i + 1; j < len(send); j++ {
+			results[j].Fate, results[j].Error = FatePending, why
+			g.stopShipped(send[j])
+		}
+		return err
 	}
 	return nil
 }

@@ -162,6 +162,10 @@ func (g *gatherer) resend(ctx context.Context) (bool, error) {
 		}
 		tr := &TarballResult{Name: p.Name, Path: p.Path, Size: p.Size, Fate: FatePending, Resent: true}
 		g.result.Tarballs = append(g.result.Tarballs, tr)
+		if !ok { // the ingress is not answering: the rest waits for the next run
+			tr.Error = "not sent: an earlier pending tarball was not acknowledged"
+			continue
+		}
 		if sum, err := fileSHA256(p.Path); err != nil || sum != p.SHA256 {
 			if err == nil {
 				err = fmt.Errorf("sha256 %s, recorded %s", sum, p.SHA256)
@@ -176,11 +180,12 @@ func (g *gatherer) resend(ctx context.Context) (bool, error) {
 			continue
 		}
 		t := &packaging.Tarball{Path: p.Path, Name: p.Name, Size: p.Size, SHA256: p.SHA256}
-		delivered, err := g.ship(ctx, t, tr)
-		if err != nil {
+		if _, err := g.ship(ctx, t, tr); err != nil {
 			return false, err
 		}
-		ok = ok && delivered
+		// A rejected tarball is dropped (its window is collected again); one not answered
+		// stops the gather from collecting anything new.
+		ok = tr.Fate != FatePending
 	}
 	g.base = g.bookkeeping(false)
 	return ok, nil

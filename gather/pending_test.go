@@ -89,3 +89,32 @@ func TestPendingFileDamaged(t *testing.T) {
 		assert.Equal(t, 1, n, "row %s shipped %d times", id, n)
 	}
 }
+
+// TestPendingBlocksNewCollection: while a pending tarball cannot be delivered, a gather sends
+// nothing else and collects nothing new; once it is, the gather goes on from where it stopped.
+func TestPendingBlocksNewCollection(t *testing.T) {
+	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	e := eventsRegistry(t, "")
+	ship := &dirShipper{dir: t.TempDir(), fail: map[int]bool{1: true}}
+	_, err := e.gather(hostfuncs.Manual, ship, func(o *gather.Options) { o.Since = start })
+	require.NoError(t, err)
+
+	down := &dirShipper{dir: ship.dir, fail: map[int]bool{0: true, 1: true, 2: true}}
+	e.now = e.now.Add(time.Hour)
+	res, err := e.gather(hostfuncs.Manual, down, nil)
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	assert.Empty(t, res.Collectors, "nothing new is collected")
+	require.Len(t, res.Tarballs, 1)
+	assert.Equal(t, gather.FatePending, res.Tarballs[0].Fate)
+	assert.Equal(t, 1, down.n, "one attempt, then the gather stops")
+
+	res, err = e.gather(hostfuncs.Manual, ship, nil)
+	require.NoError(t, err)
+	require.False(t, res.Failed())
+	rows := shippedRows(t, ship.dir)
+	assert.Len(t, rows, int(e.now.Sub(start)/time.Minute))
+	for id, n := range rows {
+		assert.Equal(t, 1, n, "row %s shipped %d times", id, n)
+	}
+}
