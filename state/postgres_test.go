@@ -121,6 +121,17 @@ func TestPGLock(t *testing.T) {
 	require.ErrorIs(t, err, state.ErrLocked)
 	assert.Contains(t, err.Error(), `the cluster lock "test_lock"`)
 	require.NoError(t, holder.Close())
+	// The server releases the lock when the closed connection's backend has exited, which it
+	// does asynchronously: wait for that by taking the lock, blocking, on another connection.
+	waiter, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer waiter.Close(ctx)
+	_, err = waiter.Exec(ctx, `SET statement_timeout = '10s'`)
+	require.NoError(t, err)
+	_, err = waiter.Exec(ctx, `SELECT pg_advisory_lock($1)`, state.LockKey("test_lock"))
+	require.NoError(t, err, "the dead holder's lock is released")
+	_, err = waiter.Exec(ctx, `SELECT pg_advisory_unlock($1)`, state.LockKey("test_lock"))
+	require.NoError(t, err)
 	unlock, err := stores[0].TryLock(ctx)
 	require.NoError(t, err)
 	require.NoError(t, unlock())
