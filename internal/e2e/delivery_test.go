@@ -297,6 +297,7 @@ func TestLostAnswer(t *testing.T) {
 			code := cli.Main([]string{"gather", "--manual", "-c", reg, "--until", weekEnd, "--log-level", "error"}, &stdout, &stderr)
 			require.Equal(t, 0, code, stderr.String())
 			require.Positive(t, lost.Load())
+			t.Logf("%d answers lost, %d uploads stored", lost.Load(), len(ing.Uploads()))
 
 			s := storedAt(t, ing)
 			if !keep {
