@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // Headers that carry a payload identifier. wasmcollector sends the tarball's SHA-256 in both;
@@ -45,38 +46,42 @@ func payloadKey(r *http.Request) string {
 	return k
 }
 
-// deduplicate looks the upload in tmp up by its payload identifier: a repeat with the same
-// content (SHA-256) returns the first upload's entry (the caller answers it 202 as before and
-// stores nothing); an identifier reused for other content is a 422. An upload without an
-// identifier is never a repeat: identical bytes may be two legitimate uploads. The caller holds
-// s.dedupMu until it called remember, so that two copies arriving together are not both stored.
-// With Config.KeepDuplicates it does nothing.
-func (s *Server) deduplicate(r *http.Request, tmp string) (dup *dedupEntry, key, sum string, err error) {
-	if key = payloadKey(r); s.cfg.KeepDuplicates || key == "" {
-		return nil, "", "", nil
+// storeOnce stores the upload in tmp as s.store does and gives it its ID, unless it repeats
+// one already stored: an upload whose payload identifier was stored before with the same content
+// (SHA-256) returns that upload's entry, and the caller answers it 202 as before and stores
+// nothing; the identifier reused for other content is a 422. An upload without an identifier is
+// never a repeat: identical bytes may be two legitimate uploads. The check and the store happen
+// under s.dedupMu, so two copies arriving together are not both stored; the hash is computed
+// before. With Config.KeepDuplicates every upload is stored.
+func (s *Server) storeOnce(r *http.Request, tmp string, received time.Time, u *Upload) (*dedupEntry, error) {
+	key := payloadKey(r)
+	if s.cfg.KeepDuplicates || key == "" {
+		path, err := s.store(tmp, received, u.Name)
+		u.Path, u.ID = path, newID()
+		return nil, err
 	}
-	if sum, err = fileSum(tmp); err != nil {
-		return nil, "", "", fmt.Errorf("store upload: %w", err)
+	sum, err := fileSum(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("store upload: %w", err)
 	}
+	s.dedupMu.Lock()
+	defer s.dedupMu.Unlock()
 	if e, ok := s.dedup.byKey[key]; ok {
 		if e.sum != sum {
-			return nil, key, sum, reject(http.StatusUnprocessableEntity,
+			return nil, reject(http.StatusUnprocessableEntity,
 				"payload identifier %q was used before for other content (sha256 %s, now %s)", key, e.sum, sum)
 		}
-		return &e, key, sum, nil
+		return &e, nil
 	}
-	return nil, key, sum, nil
-}
-
-// remember records a stored upload; the caller holds s.dedupMu.
-func (s *Server) remember(key, sum string, u *Upload) {
-	if key == "" {
-		return
+	if u.Path, err = s.store(tmp, received, u.Name); err != nil {
+		return nil, err
 	}
+	u.ID = newID()
 	if s.dedup.byKey == nil {
 		s.dedup = dedupIndex{byKey: map[string]dedupEntry{}}
 	}
 	s.dedup.byKey[key] = dedupEntry{id: u.ID, sum: sum, name: u.Name, size: u.Size}
+	return nil, nil
 }
 
 // answerDuplicate answers a repeat exactly as its first copy was answered.

@@ -52,19 +52,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 	if err == nil {
 		err = validateTarball(tmp, &u)
 	}
-	// From the duplicate check to remember: two copies arriving together are not both stored.
-	s.dedupMu.Lock()
-	defer s.dedupMu.Unlock()
-	var key, sum string
 	if err == nil {
 		var dup *dedupEntry
-		if dup, key, sum, err = s.deduplicate(r, tmp); dup != nil {
+		if dup, err = s.storeOnce(r, tmp, received, &u); dup != nil {
 			_ = os.Remove(tmp)
 			return answerDuplicate(w, dup, user)
 		}
-	}
-	if err == nil {
-		u.Path, err = s.store(tmp, received, u.Name)
 	}
 	if err != nil {
 		// Removed before answering, so a client that sees the rejection sees no file either.
@@ -75,8 +68,6 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 		res.name, res.size, res.user = u.Name, u.Size, user
 		return res
 	}
-	u.ID = newID()
-	s.remember(key, sum, &u)
 	s.mu.Lock()
 	s.uploads = append(s.uploads, u)
 	s.mu.Unlock()
