@@ -18,7 +18,8 @@ const (
 	requestIDHeader      = "X-Rh-Insights-Request-Id"
 )
 
-// maxKeyLen bounds the identifier kept per upload.
+// maxKeyLen bounds the payload identifier: a longer one is refused (400), so the index stays
+// small and two long identifiers cannot be confused.
 const maxKeyLen = 256
 
 // dedupIndex remembers what was stored by payload identifier, for the server's lifetime. It is
@@ -40,9 +41,6 @@ func payloadKey(r *http.Request) string {
 	if k == "" {
 		k = strings.TrimSpace(r.Header.Get(requestIDHeader))
 	}
-	if len(k) > maxKeyLen {
-		k = k[:maxKeyLen]
-	}
 	return k
 }
 
@@ -55,6 +53,9 @@ func payloadKey(r *http.Request) string {
 // before. With Config.KeepDuplicates every upload is stored.
 func (s *Server) storeOnce(r *http.Request, tmp string, received time.Time, u *Upload) (*dedupEntry, error) {
 	key := payloadKey(r)
+	if len(key) > maxKeyLen {
+		return nil, reject(http.StatusBadRequest, "payload identifier of %d bytes is longer than %d", len(key), maxKeyLen)
+	}
 	if s.cfg.KeepDuplicates || key == "" {
 		path, err := s.store(tmp, received, u.Name)
 		u.Path, u.ID = path, newID()

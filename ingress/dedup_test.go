@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -45,6 +46,8 @@ func TestDedup(t *testing.T) {
 			body2: tarball, wantStatus: 202, wantStored: 1, sameID: true},
 		{name: "same key, other content", first: withHeader("Idempotency-Key", id), second: withHeader("Idempotency-Key", id),
 			body2: other, wantStatus: 422, wantStored: 1},
+		{name: "identifier over 256 bytes", first: withHeader("Idempotency-Key", id), second: withHeader("Idempotency-Key", strings.Repeat("k", 257)),
+			body2: tarball, wantStatus: 400, wantStored: 1},
 		{name: "no identifier: identical bytes stored twice", body2: tarball, wantStatus: 202, wantStored: 2},
 		{name: "dedup off", cfg: Config{KeepDuplicates: true}, first: withHeader("Idempotency-Key", id), second: withHeader("Idempotency-Key", id),
 			body2: tarball, wantStatus: 202, wantStored: 2},
@@ -63,8 +66,11 @@ func TestDedup(t *testing.T) {
 				lines := s.log.lines(t)
 				require.Contains(t, lines[len(lines)-1]["reason"], "duplicate of an upload already stored")
 			}
-			if tt.wantStatus == http.StatusUnprocessableEntity {
+			switch tt.wantStatus {
+			case http.StatusUnprocessableEntity:
 				require.Contains(t, errorDetail(t, body2).Detail, "was used before for other content")
+			case http.StatusBadRequest:
+				require.Equal(t, "payload identifier of 257 bytes is longer than 256", errorDetail(t, body2).Detail)
 			}
 		})
 	}

@@ -35,7 +35,8 @@
 // same content is answered with that upload's 202 and request_id, and nothing is stored: so a
 // client that re-sends after a lost answer delivers exactly once. The same identifier with other
 // content is answered 422. [Config.KeepDuplicates] turns this off; uploads without an identifier
-// are never deduplicated. The index lives as long as the server.
+// are never deduplicated; an identifier over 256 bytes is refused (400). The index lives as
+// long as the server.
 //
 // A rejected one is answered with its status and
 //
