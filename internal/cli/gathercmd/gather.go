@@ -334,7 +334,11 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 			if t.Path != "" {
 				name = filepath.Join(filepath.Dir(t.Path), t.Name)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, t.Fate, cmdutil.FormatBytes(t.Size),
+			fate := t.Fate
+			if t.Resent {
+				fate += " (re-sent)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, fate, cmdutil.FormatBytes(t.Size),
 				cmdutil.FormatBytes(t.DataSize), strings.Join(t.Files, " "))
 		}
 		tw.Flush()
