@@ -130,6 +130,13 @@ func rejected(err error) bool {
 	return false
 }
 
+// inPendingDir reports whether path is a file directly in OutDir/pending: a re-send reads only
+// there and a dropped record's file is removed only from there, whatever the bookkeeping says.
+func (g *gatherer) inPendingDir(path string) bool {
+	dir, err := filepath.Abs(filepath.Join(g.opts.OutDir, PendingDir))
+	return err == nil && filepath.Dir(filepath.Clean(path)) == dir
+}
+
 // reserved reports whether a new tarball must not take name: a pending record or a file in
 // OutDir/pending has it.
 func (g *gatherer) reserved(name string) bool {
@@ -166,13 +173,20 @@ func (g *gatherer) resend(ctx context.Context) (bool, error) {
 			tr.Error = "not sent: an earlier pending tarball was not acknowledged"
 			continue
 		}
-		if sum, err := fileSHA256(p.Path); err != nil || sum != p.SHA256 {
-			if err == nil {
-				err = fmt.Errorf("sha256 %s, recorded %s", sum, p.SHA256)
-			}
+		inside := g.inPendingDir(p.Path)
+		var sum string
+		var err error
+		if !inside {
+			err = fmt.Errorf("not in %s (the bookkeeping was edited?); the file is left alone", filepath.Join(g.opts.OutDir, PendingDir))
+		} else if sum, err = fileSHA256(p.Path); err == nil && sum != p.SHA256 {
+			err = fmt.Errorf("sha256 %s, recorded %s", sum, p.SHA256)
+		}
+		if err != nil {
 			tr.Fate, tr.Error, tr.Path = FateFailed, fmt.Sprintf("pending tarball %s cannot be re-sent: %v", p.Path, err), ""
 			g.log.Error("a pending tarball cannot be re-sent; its window will be collected again", "tarball", p.Name, "error", err)
-			os.Remove(p.Path)
+			if inside {
+				os.Remove(p.Path)
+			}
 			g.pending = slices.Delete(g.pending, g.pendingIndex(p.Name), g.pendingIndex(p.Name)+1)
 			if err := g.save(ctx, g.bookkeeping(false)); err != nil {
 				return false, err

@@ -118,3 +118,35 @@ func TestPendingBlocksNewCollection(t *testing.T) {
 		assert.Equal(t, 1, n, "row %s shipped %d times", id, n)
 	}
 }
+
+// TestPendingPathOutsideRefused: a pending record whose path leads out of OutDir/pending (an
+// edited state file) is neither sent nor removed; the record is dropped and its window collected
+// again.
+func TestPendingPathOutsideRefused(t *testing.T) {
+	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	e := eventsRegistry(t, "")
+	ship := &dirShipper{dir: t.TempDir(), fail: map[int]bool{1: true}}
+	_, err := e.gather(hostfuncs.Manual, ship, func(o *gather.Options) { o.Since = start })
+	require.NoError(t, err)
+	st, err := e.store.Load(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st.Pending, 1)
+	secret := filepath.Join(t.TempDir(), "secret.tar.gz")
+	data, err := os.ReadFile(st.Pending[0].Path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(secret, data, 0o600)) // same bytes, so the digest matches
+	st.Pending[0].Path = secret
+	require.NoError(t, e.store.Save(context.Background(), st))
+
+	ship.fail = nil
+	res, err := e.gather(hostfuncs.Manual, ship, nil)
+	require.NoError(t, err)
+	assert.Equal(t, gather.FateFailed, res.Tarballs[0].Fate)
+	assert.Contains(t, res.Tarballs[0].Error, "the file is left alone")
+	assert.FileExists(t, secret)
+	rows := shippedRows(t, ship.dir)
+	assert.Len(t, rows, int(e.now.Sub(start)/time.Minute))
+	for id, n := range rows {
+		assert.Equal(t, 1, n, "row %s shipped %d times", id, n)
+	}
+}
