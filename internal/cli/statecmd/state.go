@@ -111,7 +111,8 @@ func newCmdReset(f *cmdutil.Factory) *cobra.Command {
 		Short: "Forget a key's entry (and its full-sync entry), or everything",
 		Long: `Forget a key's entry and its <key>_full entry, so the next gather collects that key from the
 last gather (or the whole max window); without a key, forget everything, including the last
-gather. It takes the gather lock, so it never races a running gather.`,
+gather. Pending tarballs are kept: they hold data collected and not yet acknowledged, and the
+next gather re-sends them. It takes the gather lock, so it never races a running gather.`,
 		Example: `  wasmcollector state reset job_events
   wasmcollector state reset`,
 		Args: cobra.MaximumNArgs(1),
