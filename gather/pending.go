@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/packaging"
@@ -109,7 +110,8 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+	// Some file systems cannot sync a directory (EINVAL); there is nothing more to do on them.
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
