@@ -62,7 +62,7 @@
 // are sent untyped, so the server infers their type as for a quoted literal;
 // the other types are sent as boolean, bigint, double precision, timestamptz
 // (microseconds, truncated) and bytea. On SQLite booleans are bound as 0 and
-// 1 and times as TEXT in [SQLiteTimeFormat].
+// 1 and times in the source's [TimeFormat] (default TEXT in [SQLiteTimeFormat]).
 //
 // # Timestamps in SQLite
 //
@@ -73,6 +73,12 @@
 // WHERE modified > @since works against a bound time.Time. Such columns may
 // also hold RFC 3339 text or SQLite's own 2006-01-02 15:04:05 (read as UTC);
 // any other value in them is an error.
+//
+// A product whose columns are written otherwise (SQLite's own
+// 2006-01-02 15:04:05, no fraction, epoch integers) sets [Config.TimeFormat]
+// (the TOML's timestamp_format): @since and @until are then bound in that
+// form, so that the comparison, text or numeric, orders by time. The rule
+// is on [TimeFormat].
 //
 // # Column types
 //

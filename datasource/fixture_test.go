@@ -60,7 +60,7 @@ func sqliteFixture(t testing.TB) string {
 	for _, r := range fixtureRows {
 		args := make([]any, len(r))
 		for i, v := range r {
-			args[i] = sqliteParam(v)
+			args[i] = sqliteParam(v, "")
 		}
 		_, err := db.Exec("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", args...)
 		require.NoError(t, err)

@@ -69,6 +69,9 @@ type Config struct {
 	// Logger gets the warnings of Open; default slog.Default(). It does not cross a process
 	// boundary: a worker opening the source sets its own.
 	Logger *slog.Logger `json:"-"`
+	// TimeFormat (SQLite only) is how the database's timestamp columns are written, and so how
+	// time.Time parameters are bound; default TimeISO8601. PostgreSQL binds them as timestamptz.
+	TimeFormat TimeFormat
 }
 
 // validate applies defaults and reports every problem at once.
@@ -84,6 +87,9 @@ func (c *Config) validate() error {
 	}
 	if c.DSN == "" {
 		errs = append(errs, errors.New("dsn is empty"))
+	}
+	if err := c.TimeFormat.valid(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxRows < 0 {
 		errs = append(errs, fmt.Errorf("max rows %d is negative", c.MaxRows))

@@ -129,7 +129,7 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 	text, names := st.positional("?")
 	args := make([]any, len(names))
 	for i, name := range names {
-		args[i] = sqliteParam(st.args[name])
+		args[i] = sqliteParam(st.args[name], s.cfg.TimeFormat)
 	}
 	// The byte cap holds inside SQLite, before a value is built or copied:
 	// before each step, SQLITE_LIMIT_LENGTH is set to the row's byte budget

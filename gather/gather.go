@@ -110,12 +110,17 @@ type gatherer struct {
 	total  int
 	runs   []*collectorRun
 	base   state.State // the bookkeeping as loaded; every save is computed from it
+	// pending is the current list of recorded tarballs (state.State.Pending); saveErr the first
+	// failure to save the bookkeeping, which stops shipping.
+	pending []state.Pending
+	saveErr error
 }
 
 // Gather runs one gather. It returns a Result whenever it got as far as running collectors, even
 // with an error; failures of single collectors or uploads are in the Result, not the error. The
 // error is for what stopped the gather: ErrNotLicensed, ErrShippingNotConfigured, state.ErrLocked,
-// ErrBadInterval, ErrBadSubset, an unreadable state, an unwritable output directory.
+// ErrBadInterval, ErrBadSubset, an unreadable state, an unwritable output directory, and
+// ErrStateNotSaved, which stops shipping at once.
 func Gather(ctx context.Context, opts Options) (*Result, error) {
 	g := &gatherer{opts: opts, reg: opts.Registry, log: opts.Logger, now: opts.Now}
 	if g.log == nil {
@@ -178,26 +183,44 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.slice(runs, st, now)
-
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gather: output directory: %w", err)
 	}
 	g.removeStale()
+	g.result = &Result{Type: o.Type, Isolation: o.Executor.Isolation(), Since: g.window.Since, Until: g.window.Until, Started: now}
+	g.base = st
+	if shipping {
+		// What earlier runs recorded and did not get acknowledged goes first, byte for byte.
+		g.pending = st.Pending
+		delivered, err := g.resend(ctx)
+		if err != nil {
+			return g.result, err
+		}
+		if !delivered {
+			g.log.Error("pending tarballs could not be re-sent; nothing new is collected until they are")
+			g.result.Elapsed = g.now().Sub(now)
+			return g.result, nil
+		}
+		st = g.base
+	}
+	g.slice(runs, st, now)
 	if g.stage, err = os.MkdirTemp(o.OutDir, ".staging-"); err != nil {
 		return nil, fmt.Errorf("gather: staging directory: %w", err)
 	}
 	defer os.RemoveAll(g.stage)
 
-	g.result = &Result{Type: o.Type, Isolation: o.Executor.Isolation(), Since: g.window.Since, Until: g.window.Until, Started: now}
 	g.recordDisabled()
-	g.runs, g.base = runs, st
+	g.runs = runs
+	if shipping {
+		// Leave no empty pending/ behind: Remove fails, harmlessly, while a tarball waits there.
+		defer os.Remove(filepath.Join(o.OutDir, PendingDir))
+	}
 	if err := g.collect(ctx, runs); err != nil {
 		return g.result, err
 	}
 	if shipping {
-		if err := o.Store.Save(ctx, g.bookkeeping(true)); err != nil {
-			return g.result, fmt.Errorf("gather: save bookkeeping: %w", err)
+		if err := g.save(ctx, g.bookkeeping(true)); err != nil {
+			return g.result, err
 		}
 		g.result.StateSaved = true
 	}
@@ -243,6 +266,9 @@ func (g *gatherer) slice(runs []*collectorRun, st state.State, now time.Time) {
 			continue
 		}
 		start := g.window.Start(st.Entries[c.Key], maxWindow)
+		if end := covered(st.Pending, c.Key); end.After(start) {
+			start = end // held by pending tarballs: never collected twice
+		}
 		if days := c.FullSyncIntervalDays; days > 0 && c.Slicing.Kind != registry.SliceNone {
 			last := st.Entries[c.Key+"_full"]
 			r.fullSync = last.IsZero() || last.Before(now.AddDate(0, 0, -days))
@@ -280,6 +306,8 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 	g.packer = packaging.NewPacker(packaging.Options{
 		Dir: g.opts.OutDir, Base: g.reg.Gather.TarballBase, Until: g.window.Until,
 		MaxDataSize: g.reg.Gather.MaxDataSize, Config: config,
+		// Names stay unique among the pending tarballs: a re-send goes out under its own name.
+		Reserved: g.reserved,
 	})
 	for _, r := range runs {
 		if r.c.Config {
@@ -313,8 +341,7 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 	if err != nil {
 		return fmt.Errorf("gather: %w", err)
 	}
-	g.deliver(ctx, tarballs)
-	return nil
+	return g.deliver(ctx, tarballs)
 }
 
 // request describes an invocation of s; the executor adds the data sources granted to it.
@@ -369,7 +396,12 @@ func (g *gatherer) collectJSON(ctx context.Context, s *sliceRun) error {
 	// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
 	coll.Started, coll.Finished = s.started, s.finished
 	s.parts = 1
-	return g.place(ctx, coll)
+	coll.Ref = &partRef{s: s, part: 1}
+	tarballs, err := g.place(coll)
+	if err != nil {
+		return err
+	}
+	return g.deliver(ctx, tarballs)
 }
 
 func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
@@ -380,9 +412,20 @@ func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
 	s.started = g.now().UTC()
 	req := g.request(s)
 	req.Output = split
+	var guard *SliceGuard
+	if c.TimeColumn != "" {
+		guard = NewSliceGuard(split, c, s.slice, g.log)
+		req.Output = guard
+	}
 	out, err := g.opts.Executor.Run(ctx, c, req)
 	s.finished = g.now().UTC()
 	s.report = out.Report
+	if guard != nil {
+		guard.Finish()
+		if guard.Err() != nil {
+			err = guard.Err() // the guard's reason, not how the output write failed
+		}
+	}
 	var parts []packaging.Part
 	if err == nil {
 		parts, err = split.Close()
@@ -395,21 +438,20 @@ func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
 	}
 	s.ok = true
 	s.parts = len(parts)
+	// Every part is placed before any is shipped, so that all of a slice's tarballs are recorded
+	// as pending together: a slice is then either wholly recorded or not at all.
+	var tarballs []*packaging.Tarball
 	for i, p := range parts {
-		if s.run.stopped {
-			// A part of this slice did not ship: the rest would only be sent twice.
-			for _, rest := range parts[i:] {
-				os.Remove(rest.Path)
-			}
-			break
-		}
 		coll := g.collection(s)
 		coll.Path, coll.Size, coll.Failed = p.Path, p.Size, false
-		if err := g.place(ctx, coll); err != nil {
+		coll.Ref = &partRef{s: s, part: i + 1}
+		tbs, err := g.place(coll)
+		tarballs = append(tarballs, tbs...)
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return g.deliver(ctx, tarballs)
 }
 
 // stop skips the rest of a collector's slices in a gather that ships (see collectorRun.stopped).
@@ -425,17 +467,16 @@ func (g *gatherer) collection(s *sliceRun) packaging.Collection {
 	return packaging.Collection{
 		Key: c.Key, Version: c.Version, Format: string(c.Format), Group: c.ShippingGroup,
 		Since: s.slice.Since, Until: s.slice.Until, Started: s.started, Finished: s.finished,
-		Failed: true, Sliced: c.Slicing.Kind != registry.SliceNone, Ref: s,
+		Failed: true, Sliced: c.Slicing.Kind != registry.SliceNone,
 	}
 }
 
-func (g *gatherer) place(ctx context.Context, coll packaging.Collection) error {
+func (g *gatherer) place(coll packaging.Collection) ([]*packaging.Tarball, error) {
 	tarballs, err := g.packer.Add(coll)
 	if err != nil {
-		return fmt.Errorf("gather: %w", err)
+		return tarballs, fmt.Errorf("gather: %w", err)
 	}
-	g.deliver(ctx, tarballs)
-	return nil
+	return tarballs, nil
 }
 
 func (g *gatherer) failed(s *sliceRun, err error) error {
@@ -445,17 +486,17 @@ func (g *gatherer) failed(s *sliceRun, err error) error {
 	return err
 }
 
-// deliver keeps (dry-run) or ships each tarball and records its fate. After a shipment the
-// bookkeeping is saved at once, so a crash later in the gather re-sends nothing that arrived.
-func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
-	shipped := false
-	defer func() {
-		if shipped {
-			if err := g.opts.Store.Save(ctx, g.bookkeeping(false)); err != nil {
-				g.log.Error("save bookkeeping", "error", err)
-			}
-		}
-	}()
+// deliver keeps (dry-run) or ships each tarball and records its fate. In a gather that ships,
+// all of tarballs are first recorded as pending, in one save, and only then sent one by one;
+// after each acknowledgement the bookkeeping is saved at once, so a crash later in the gather
+// re-sends nothing that arrived and loses nothing that did not. It returns an error only when
+// the bookkeeping could not be saved ([ErrStateNotSaved]): shipping stops there.
+func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) error {
+	if len(tarballs) == 0 {
+		return nil
+	}
+	var send []*packaging.Tarball
+	var results []*TarballResult
 	for _, t := range tarballs {
 		tr := &TarballResult{Name: t.Name, Path: t.Path, Group: t.Group, Size: t.Size, DataSize: t.DataSize, Fate: FateKept}
 		for _, m := range t.Members {
@@ -466,29 +507,51 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
 			g.log.Debug("tarball written", "tarball", t.Path, "size", t.Size)
 			continue
 		}
-		if err := g.opts.Shipper.Ship(ctx, t); err != nil {
-			tr.Fate, tr.Error = FateFailed, err.Error()
-			tr.Path = g.keepFailed(t)
-			for _, c := range t.Collections {
-				if s, ok := c.Ref.(*sliceRun); ok {
-					g.stop(s.run)
-				}
-			}
-			g.log.Error("upload failed; the tarball is kept and its window will be collected again", "tarball", t.Name, "error", err)
+		if g.saveErr != nil {
+			tr.Fate, tr.Error = FateFailed, g.saveErr.Error()
+			g.stopShipped(t)
 			continue
 		}
-		tr.Fate, shipped = FateShipped, true
-		for _, c := range t.Collections {
-			if s, ok := c.Ref.(*sliceRun); ok {
-				s.shipped++
-			}
+		p, err := g.recordPending(t)
+		if err != nil {
+			tr.Fate, tr.Error = FateFailed, fmt.Sprintf("record as pending: %v", err)
+			tr.Path = g.keepFailed(t)
+			g.stopShipped(t)
+			g.log.Error("a tarball could not be recorded as pending; its window will be collected again", "tarball", t.Name, "error", err)
+			continue
 		}
-		if err := os.Remove(t.Path); err != nil {
-			g.log.Warn("remove shipped tarball", "tarball", t.Path, "error", err)
-		} else {
-			tr.Path = ""
-		}
+		tr.Path = t.Path
+		g.pending = append(g.pending, p)
+		send, results = append(send, t), append(results, tr)
 	}
+	if len(send) == 0 {
+		return g.saveErr
+	}
+	if err := g.save(ctx, g.bookkeeping(false)); err != nil {
+		for i, tr := range results {
+			tr.Fate, tr.Error = FateFailed, err.Error()
+			g.stopShipped(send[i])
+		}
+		return err
+	}
+	for i, t := range send {
+		_, err := g.ship(ctx, t, results[i])
+		if err == nil && results[i].Fate != FatePending {
+			continue
+		}
+		// The bookkeeping could not be saved, or the ingress did not answer: the rest of the
+		// batch stays pending, unsent, for the next run.
+		why := "not sent: an earlier tarball was not acknowledged"
+		if err != nil {
+			why = err.Error()
+		}
+		for j := i + 1; j < len(send); j++ {
+			results[j].Fate, results[j].Error = FatePending, why
+			g.stopShipped(send[j])
+		}
+		return err
+	}
+	return nil
 }
 
 func (g *gatherer) progress(s *sliceRun) {

@@ -91,6 +91,16 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 			ds.Timeout = d
 		}
 		ds.AllowPrivilegedRole, _ = l.boolean(src, dp.key("allow_privileged_role"), t.AllowPrivilegedRole)
+		if s, ok := l.str(src, dp.key("timestamp_format"), t.TimestampFormat); ok {
+			switch {
+			case !slices.Contains(TimestampFormats, s):
+				l.add(src, dp.key("timestamp_format"), "invalid timestamp_format %q: must be one of %s", s, strings.Join(TimestampFormats, ", "))
+			case ds.Driver == "postgres":
+				l.add(src, dp.key("timestamp_format"), "not used by a postgres data source (@since and @until are bound as timestamptz)")
+			default:
+				ds.TimestampFormat = s
+			}
+		}
 		switch ds.Driver {
 		case "sqlite":
 			if ds.Path == "" {

@@ -94,6 +94,43 @@ dsn = "host=x password=hunter2"
 			{"collectors.toml", 2, "datasources.a.dsn", "a postgres data source needs exactly one of dsn, dsn_env and dsn_file"},
 			{"collectors.toml", 6, "datasources.b.dsn", "secrets never sit in the TOML"},
 		}},
+		{"timestamp formats", `
+[datasources.a]
+driver = "sqlite"
+path = "a.db"
+timestamp_format = "rfc2822"
+[datasources.b]
+driver = "postgres"
+dsn = "host=x"
+timestamp_format = "sqlite"
+`, []want{
+			{"collectors.toml", 5, "datasources.a.timestamp_format", `invalid timestamp_format "rfc2822": must be one of iso8601, iso8601-seconds, sqlite, sqlite-ms, unixepoch, unixepoch-ms`},
+			{"collectors.toml", 9, "datasources.b.timestamp_format", "not used by a postgres data source"},
+		}},
+		{"slice guard", `
+[[collector]]
+key = "j"
+version = "1"
+module = "jobs.wasm"
+time_column = "modified"
+[[collector]]
+key = "c"
+version = "1"
+format = "csv"
+module = "jobs.wasm"
+time_guard = "warn"
+[[collector]]
+key = "d"
+version = "1"
+format = "csv"
+module = "jobs.wasm"
+time_column = "modified"
+time_guard = "ignore"
+`, []want{
+			{"collectors.toml", 6, "collector[0].time_column", "only allowed on a CSV collector"},
+			{"collectors.toml", 12, "collector[1].time_guard", "needs time_column"},
+			{"collectors.toml", 19, "collector[2].time_guard", `invalid time_guard "ignore": must be "fail" or "warn"`},
+		}},
 		{"bad mounts and env", `
 [modules."jobs.wasm"]
 mounts = { "relative/path" = ".", "/missing" = "no/such/dir" }
