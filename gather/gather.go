@@ -309,30 +309,8 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 		// Names stay unique among the pending tarballs: a re-send goes out under its own name.
 		Reserved: g.reserved,
 	})
-	for _, r := range runs {
-		if r.c.Config {
-			continue
-		}
-		for _, s := range r.slices {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if r.stopped {
-				s.skipped = true
-				g.done++
-				continue
-			}
-			var err error
-			if r.c.Format == registry.FormatJSON {
-				err = g.collectJSON(ctx, s)
-			} else {
-				err = g.collectCSV(ctx, s)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		g.record(r)
+	if err := g.pipeline(ctx, runs); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err // interrupted: what shipped so far is recorded, the rest is collected next time
@@ -381,36 +359,154 @@ func (g *gatherer) invokeToFile(ctx context.Context, s *sliceRun, path string) e
 	return nil
 }
 
-func (g *gatherer) collectJSON(ctx context.Context, s *sliceRun) error {
-	c := s.run.c
-	g.staged++
-	path := filepath.Join(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".json")
-	coll := g.collection(s)
-	if g.invokeToFile(ctx, s, path) == nil {
-		st, err := os.Stat(path)
-		if err != nil {
-			return fmt.Errorf("gather: %w", err)
-		}
-		coll.Path, coll.Size, coll.Failed = path, st.Size(), false
-	}
-	// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
-	coll.Started, coll.Finished = s.started, s.finished
-	s.parts = 1
-	coll.Ref = &partRef{s: s, part: 1}
-	tarballs, err := g.place(coll)
-	if err != nil {
-		return err
-	}
-	return g.deliver(ctx, tarballs)
+// staged is what one invocation left in the staging directory, before it is placed.
+type staged struct {
+	s     *sliceRun
+	path  string              // JSON: the document's file
+	split *packaging.Splitter // CSV: the parts
+	parts []packaging.Part
+	err   error // the invocation failed; nothing is staged
 }
 
-func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
+// discard removes what an invocation staged that will not be placed.
+func (st *staged) discard() {
+	if st.path != "" {
+		os.Remove(st.path)
+	}
+	for _, p := range st.parts {
+		os.Remove(p.Path)
+	}
+}
+
+// pipeline runs the slices of every non-config collector in declaration order, placing and
+// delivering each one's output in that order. With an executor that runs invocations in
+// parallel (worker processes), up to that many invocations run ahead of the one being placed:
+// the guests work while this goroutine compresses and ships, on other cores. Nothing observable
+// depends on it: staged names are given in order, outputs are placed in order, and a slice run
+// ahead whose collector then stops (an earlier slice failed or did not ship) is discarded, as
+// if it had been skipped.
+func (g *gatherer) pipeline(ctx context.Context, runs []*collectorRun) error {
+	type task struct {
+		s       *sliceRun
+		last    bool // the last slice of its collector: record the collector once it is placed
+		r       *collectorRun
+		done    chan staged // nil for a slice not run, or a collector without slices
+		stopped bool        // not run: its collector had stopped
+	}
+	var tasks []*task
+	for _, r := range runs {
+		if r.c.Config {
+			continue
+		}
+		if len(r.slices) == 0 {
+			tasks = append(tasks, &task{r: r, last: true})
+		}
+		for i, s := range r.slices {
+			tasks = append(tasks, &task{s: s, r: r, last: i == len(r.slices)-1})
+		}
+	}
+	ahead := 1
+	if p, ok := g.opts.Executor.(interface{ Parallelism() int }); ok {
+		ahead = max(1, p.Parallelism())
+	}
+	next := 0
+	dispatch := func() {
+		t := tasks[next]
+		next++
+		if t.s == nil {
+			return
+		}
+		if t.r.stopped {
+			t.stopped = true
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		t.done = make(chan staged, 1)
+		g.staged++
+		name := strconv.Itoa(g.staged) + "-" + t.r.c.Key
+		g.progress(t.s)
+		t.s.started = g.now().UTC()
+		go func() { t.done <- g.invoke(ctx, t.s, name) }()
+	}
+	var err error
+	for i, t := range tasks {
+		for next < len(tasks) && next <= i+ahead-1 {
+			dispatch()
+		}
+		if t.s == nil {
+			g.record(t.r)
+			continue
+		}
+		if t.done == nil || err != nil {
+			if t.done != nil {
+				st := <-t.done // stopped or interrupted: wait for it, keep nothing
+				st.discard()
+			}
+			if t.stopped {
+				t.s.skipped = true
+				g.done++
+			}
+			if t.last && err == nil {
+				g.record(t.r)
+			}
+			continue
+		}
+		st := <-t.done
+		switch {
+		case ctx.Err() != nil:
+			st.discard()
+			err = ctx.Err()
+		case t.r.stopped:
+			st.discard()
+			t.s.skipped = true
+		default:
+			if perr := g.place(ctx, &st); perr != nil {
+				err = perr
+			}
+		}
+		if t.last && err == nil {
+			g.record(t.r)
+		}
+	}
+	if err == nil {
+		err = ctx.Err() // interrupted: what shipped so far is recorded, the rest is collected next time
+	}
+	return err
+}
+
+// invoke runs one slice's invocation into the staging directory. It runs on its own goroutine:
+// it touches only s and its own files.
+func (g *gatherer) invoke(ctx context.Context, s *sliceRun, name string) staged {
 	c := s.run.c
-	g.staged++
-	split := packaging.NewSplitter(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".csv", g.reg.Gather.MaxDataSize)
-	g.progress(s)
-	s.started = g.now().UTC()
+	st := staged{s: s}
 	req := g.request(s)
+	if c.Format == registry.FormatJSON {
+		st.path = filepath.Join(g.stage, name+".json")
+		f, err := os.OpenFile(st.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			st.path, st.err = "", fmt.Errorf("stage %s: %w", filepath.Base(st.path), err)
+			s.finished = g.now().UTC()
+			return st
+		}
+		req.Output = f
+		out, err := g.opts.Executor.Run(ctx, c, req)
+		s.finished = g.now().UTC()
+		s.report = out.Report
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("stage %s: %w", filepath.Base(st.path), cerr)
+		}
+		if err == nil && out.Report.JSONDocuments == 0 {
+			err = errors.New("emitted no JSON document")
+		}
+		if err != nil {
+			os.Remove(st.path)
+			st.path, st.err = "", err
+		}
+		return st
+	}
+	split := packaging.NewSplitter(g.stage, name+".csv", g.reg.Gather.MaxDataSize)
 	req.Output = split
 	var guard *SliceGuard
 	if c.TimeColumn != "" {
@@ -426,26 +522,55 @@ func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
 			err = guard.Err() // the guard's reason, not how the output write failed
 		}
 	}
-	var parts []packaging.Part
 	if err == nil {
-		parts, err = split.Close()
+		st.parts, err = split.Close()
 	} else {
 		split.Abort() // a failed CSV slice ships nothing (upstream) and stops its key here (D3)
 	}
-	if err != nil {
-		g.failed(s, err)
+	st.err = err
+	return st
+}
+
+// place packs what an invocation staged (or records its failure) and delivers the tarballs that
+// completes.
+func (g *gatherer) place(ctx context.Context, st *staged) error {
+	s, c := st.s, st.s.run.c
+	if c.Format == registry.FormatJSON {
+		coll := g.collection(s)
+		if st.err == nil {
+			info, err := os.Stat(st.path)
+			if err != nil {
+				return fmt.Errorf("gather: %w", err)
+			}
+			coll.Path, coll.Size, coll.Failed = st.path, info.Size(), false
+			s.ok = true
+		} else {
+			g.failed(s, st.err)
+		}
+		// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
+		coll.Started, coll.Finished = s.started, s.finished
+		s.parts = 1
+		coll.Ref = &partRef{s: s, part: 1}
+		tarballs, err := g.pack(coll)
+		if err != nil {
+			return err
+		}
+		return g.deliver(ctx, tarballs)
+	}
+	if st.err != nil {
+		g.failed(s, st.err)
 		return nil
 	}
 	s.ok = true
-	s.parts = len(parts)
+	s.parts = len(st.parts)
 	// Every part is placed before any is shipped, so that all of a slice's tarballs are recorded
 	// as pending together: a slice is then either wholly recorded or not at all.
 	var tarballs []*packaging.Tarball
-	for i, p := range parts {
+	for i, p := range st.parts {
 		coll := g.collection(s)
 		coll.Path, coll.Size, coll.Failed = p.Path, p.Size, false
 		coll.Ref = &partRef{s: s, part: i + 1}
-		tbs, err := g.place(coll)
+		tbs, err := g.pack(coll)
 		tarballs = append(tarballs, tbs...)
 		if err != nil {
 			return err
@@ -471,7 +596,7 @@ func (g *gatherer) collection(s *sliceRun) packaging.Collection {
 	}
 }
 
-func (g *gatherer) place(coll packaging.Collection) ([]*packaging.Tarball, error) {
+func (g *gatherer) pack(coll packaging.Collection) ([]*packaging.Tarball, error) {
 	tarballs, err := g.packer.Add(coll)
 	if err != nil {
 		return tarballs, fmt.Errorf("gather: %w", err)

@@ -42,6 +42,7 @@ type Engine struct {
 	closed    bool
 	compiled  map[string]*compileJob // by module sha256
 	snapshots []*snapshot            // released at Close
+	compiling int                    // compilations running, abandoned ones included
 }
 
 // keep registers a snapshot to release when the engine closes.
@@ -137,10 +138,20 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
-	errs := []error{e.sb.r.Close(ctx)}
 	for _, s := range e.snapshots {
 		s.mem.close()
 	}
+	if e.compiling > 0 {
+		// An abandoned compilation still uses the runtime: the last one to finish closes it
+		// (closing it under a compilation crashes wazero).
+		return nil
+	}
+	return e.release(ctx)
+}
+
+// release closes the runtime, then the cache. Called with e.mu held, once nothing compiles.
+func (e *Engine) release(ctx context.Context) error {
+	errs := []error{e.sb.r.Close(ctx)}
 	if e.cache != nil {
 		// The cache outlives the runtimes that use it (extism/go-sdk #99).
 		errs = append(errs, e.cache.Close(ctx))
@@ -343,14 +354,21 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compile
 	}
 	job := &compileJob{done: make(chan struct{})}
 	e.compiled[key] = job
-	e.mu.Unlock()
 
 	// Compilation cannot be interrupted (wazero #2329). It runs on its own goroutine so that the
 	// caller's context still ends the wait; in-process, an abandoned compilation keeps its CPU until
 	// it finishes (the process executor kills its worker instead).
+	e.compiling++
+	e.mu.Unlock()
 	go func() {
 		job.mod, job.err = compileAndCheck(context.WithoutCancel(ctx), e.sb, wasm, sha)
 		close(job.done)
+		e.mu.Lock()
+		e.compiling--
+		if e.closed && e.compiling == 0 {
+			_ = e.release(context.Background())
+		}
+		e.mu.Unlock()
 	}()
 	timeout := e.cfg.compileTimeout
 	timer := time.NewTimer(timeout)
