@@ -71,7 +71,7 @@ func TestDeadlineCancelsBlockedQuery(t *testing.T) {
 	dsn := testpg.DSN(t)
 	for _, isolation := range []string{"process", "in-process"} {
 		t.Run(isolation, func(t *testing.T) {
-			reg := sleepRegistry(t, dsn, isolation)
+			reg := sleepRegistry(t, testpg.ReadOnlyDSN(t, dsn), isolation)
 			start := time.Now()
 			out, errs, code := cliRun(t, "run", "-c", reg, "sleeper")
 			took := time.Since(start)

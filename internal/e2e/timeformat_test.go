@@ -253,6 +253,7 @@ func TestSliceGuardCatchesIgnoredBounds(t *testing.T) {
 func TestSliceGuardOnCopy(t *testing.T) {
 	ctx := context.Background()
 	dsn := testpg.DSN(t)
+	readOnly := testpg.ReadOnlyDSN(t, dsn)
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -267,7 +268,7 @@ func TestSliceGuardOnCopy(t *testing.T) {
 		reg, _ := boundaryRegistry(t, "", "", query, `time_column = "modified"`)
 		b, err := os.ReadFile(reg)
 		require.NoError(t, err)
-		text := strings.Replace(string(b), "driver = \"sqlite\"\npath = \"\"", fmt.Sprintf("driver = \"postgres\"\ndsn = %q", dsn), 1)
+		text := strings.Replace(string(b), "driver = \"sqlite\"\npath = \"\"", fmt.Sprintf("driver = \"postgres\"\ndsn = %q", readOnly), 1)
 		require.NoError(t, os.WriteFile(reg, []byte(text), 0o644))
 		return reg
 	}
