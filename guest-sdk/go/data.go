@@ -36,6 +36,11 @@ type Result struct {
 //
 //	r, err := collector.Query("awx", "SELECT id, name FROM main_organization WHERE id > @after", map[string]any{"after": 3})
 func Query(source, sql string, params map[string]any) (*Result, error) {
+	if activeRows == nil {
+		return queryBinary(source, sql, params)
+	}
+	// A Rows is being read, and the host keeps one row cursor: take the JSON path, which leaves
+	// it alone.
 	var n uint32
 	if err := dbCall(abi.FuncDBQuery, hostDBQuery, source, sql, params, unsafe.Pointer(&n)); err != nil {
 		return nil, err
@@ -47,6 +52,27 @@ func Query(source, sql string, params map[string]any) (*Result, error) {
 		return nil, statusErr(abi.FuncDBResult, st)
 	}
 	return decodeResult(raw)
+}
+
+// queryBinary is Query through db_query_rows: the same values as the JSON path, decoded without
+// JSON (hostfuncs/ABI.md "Row pages").
+func queryBinary(source, sql string, params map[string]any) (*Result, error) {
+	rows, err := QueryRows(source, sql, params)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: rows.Columns(), Rows: [][]any{}}
+	for rows.Next() {
+		row := make([]any, len(res.Columns))
+		for i := range row {
+			row[i] = rows.Value(i)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // StreamCSV runs one read-only statement on the data source named source and writes its result

@@ -30,3 +30,8 @@ func hostDBStreamCSV(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Poin
 	return statusNoHost
 }
 func hostLastError(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
+
+func hostDBQueryRows(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32 {
+	return statusNoHost
+}
+func hostDBRowsNext(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
