@@ -407,7 +407,8 @@ func tagName(tag byte) string {
 }
 
 // CopyRow adds the current row of r as a CSV row, each value in the form [CSV.FieldValue] gives
-// it (the forms db_stream_csv writes on SQLite), allocating nothing. It returns errors as
+// it (the forms db_stream_csv writes on SQLite), allocating nothing. Bytes are written as they are,
+// like text, so the host refuses bytes that are not UTF-8. It returns errors as
 // [CSV.EndRow] does.
 func (w *CSV) CopyRow(r *Rows) error {
 	if r.page == nil {

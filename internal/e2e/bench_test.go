@@ -83,6 +83,10 @@ datasources = ["awx"]
 	}
 }
 
+// benchEventColumns are the columns of the events table (dbprobe's rowwise reads the same).
+const benchEventColumns = `id, created, modified, job_created, uuid, parent_uuid, event, task_action, resolved_action,
+  resolved_role, failed, changed, playbook, play, task, role, job_id, host_id, host_name, start, end_time, duration, warnings_count`
+
 func countEvents(tb testing.TB, dsn string) int64 {
 	tb.Helper()
 	c, err := pgconn.Connect(context.Background(), dsn)
