@@ -100,9 +100,16 @@ func countEvents(tb testing.TB, dsn string) int64 {
 }
 
 // child runs a command line given by a parent test in E2E_CHILD (arguments separated by \x1f):
-// a wasmcollector command, or native-copy for BenchmarkEvents.
+// a wasmcollector command, native-copy for BenchmarkEvents or native-rows for BenchmarkRows.
 func child(spec string) int {
 	args := strings.Split(spec, "\x1f")
+	if args[0] == "native-rows" {
+		if err := nativeRows(args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
 	if args[0] != "native-copy" {
 		return cli.Main(args, os.Stdout, os.Stderr)
 	}
