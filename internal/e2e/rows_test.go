@@ -100,6 +100,8 @@ func rowsRegistry(t testing.TB, ds, sql, extra string, moduleExtra ...string) st
 	return testguests.Registry(t, map[string]string{
 		"dbprobe.wasm":       testguests.Go(t, "internal/testguests/dbprobe"),
 		"rows_pointers.wasm": testguests.WAT(t, "rows_pointers"),
+		"rows_c.wasm":        testguests.C(t, "internal/testguests/rowsc/rows.c"),
+		"rows_rust.wasm":     testguests.Rust(t, "internal/testguests/rowsrust", "rowsrust"),
 	}, fmt.Sprintf(`[gather]
 out_dir = %q
 state_dir = %q
@@ -128,7 +130,33 @@ module = "dbprobe.wasm"
 function = "rows"
 [collector.params]
 source = "db"
-sql = %q
+sql = %[5]q
+
+[modules."rows_c.wasm"]
+datasources = ["db"]
+
+[modules."rows_rust.wasm"]
+datasources = ["db"]
+
+[[collector]]
+key = "rows_c"
+version = "1"
+format = "csv"
+module = "rows_c.wasm"
+function = "rows"
+[collector.params]
+source = "db"
+sql = %[5]q
+
+[[collector]]
+key = "rows_rust"
+version = "1"
+format = "csv"
+module = "rows_rust.wasm"
+function = "rows"
+[collector.params]
+source = "db"
+sql = %[5]q
 
 [[collector]]
 key = "stream"
@@ -138,7 +166,7 @@ module = "dbprobe.wasm"
 function = "stream"
 [collector.params]
 source = "db"
-sql = %q
+sql = %[5]q
 
 [[collector]]
 key = "scan"
@@ -147,8 +175,8 @@ module = "dbprobe.wasm"
 function = "scan"
 [collector.params]
 source = "db"
-sql = %q
-%s`, filepath.Join(dir, "out"), filepath.Join(dir, "state"), ds, strings.Join(moduleExtra, "\n"), sql, sql, sql, extra))
+sql = %[5]q
+%[6]s`, filepath.Join(dir, "out"), filepath.Join(dir, "state"), ds, strings.Join(moduleExtra, "\n"), sql, extra))
 }
 
 // describe is dbprobe's Describe: a value's Go type and exact value.
@@ -173,8 +201,9 @@ func describe(v any) string {
 }
 
 // TestRowsCursorValues reads every type through the row cursor in a Go guest, on SQLite and
-// PostgreSQL: Scan and the typed getters give exactly the values the data source gives the host,
-// and on SQLite the CSV the guest writes row by row is byte for byte what db_stream_csv writes.
+// PostgreSQL: Scan and the typed getters give exactly the values the data source gives the host;
+// the C and Rust ports write byte for byte the CSV the Go guest writes, and on SQLite that is
+// byte for byte what db_stream_csv writes.
 func TestRowsCursorValues(t *testing.T) {
 	for _, b := range valsDatabases(t) {
 		t.Run(b.name, func(t *testing.T) {
@@ -213,6 +242,11 @@ func TestRowsCursorValues(t *testing.T) {
 			rows, errs, code := cliRun(t, "run", "rows", "-c", csvReg)
 			require.Equal(t, 0, code, errs)
 			assert.Contains(t, rows, "\"héllo, \"\"wörld\"\"\n日本\"")
+			for _, port := range []string{"rows_c", "rows_rust"} {
+				out, errs, code := cliRun(t, "run", port, "-c", csvReg)
+				require.Equal(t, 0, code, "%s: %s", port, errs)
+				assert.Equal(t, rows, out, "%s vs the Go guest", port)
+			}
 			if b.name == "sqlite" {
 				stream, errs, code := cliRun(t, "run", "stream", "-c", csvReg)
 				require.Equal(t, 0, code, errs)
@@ -222,9 +256,9 @@ func TestRowsCursorValues(t *testing.T) {
 	}
 }
 
-// TestRowsCursorEventsMatchStream: the AWX events, read row by row through the cursor, give the
-// same CSV as db_stream_csv: byte for byte on SQLite, after normalising COPY's text forms on
-// PostgreSQL.
+// TestRowsCursorEventsMatchStream: the AWX events, read row by row through the cursor (in Go, C and
+// Rust guests), give the same CSV as db_stream_csv: byte for byte on SQLite, after normalising
+// COPY's text forms on PostgreSQL.
 func TestRowsCursorEventsMatchStream(t *testing.T) {
 	sql := "SELECT " + strings.ReplaceAll(benchEventColumns, "\n", " ") + " FROM main_jobevent ORDER BY id"
 	for _, b := range backends(t) {
@@ -235,6 +269,11 @@ func TestRowsCursorEventsMatchStream(t *testing.T) {
 			stream, errs, code := cliRun(t, "run", "stream", "-c", reg)
 			require.Equal(t, 0, code, errs)
 			require.Greater(t, strings.Count(rows, "\n"), 1000)
+			for _, port := range []string{"rows_c", "rows_rust"} {
+				out, errs, code := cliRun(t, "run", port, "-c", reg)
+				require.Equal(t, 0, code, "%s: %s", port, errs)
+				assert.Equal(t, rows, out, "%s vs the Go guest", port)
+			}
 			if b.name == "sqlite" {
 				assert.Equal(t, stream, rows)
 				return
