@@ -189,19 +189,19 @@ int32_t wc_host_db_query(const void *src_ptr, uint32_t src_len, const void *sql_
 __attribute__((import_module("wasmcollector_v1"), import_name("db_result")))
 int32_t wc_host_db_result(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
 
-__attribute__((import_module("wasmcollector_v1"), import_name("db_query_rows")))
-int32_t wc_host_db_query_rows(const void *src_ptr, uint32_t src_len, const void *sql_ptr, uint32_t sql_len,
-                              const void *params_ptr, uint32_t params_len, uint32_t *len_out_ptr);
-
-__attribute__((import_module("wasmcollector_v1"), import_name("db_rows_next")))
-int32_t wc_host_db_rows_next(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
-
 __attribute__((import_module("wasmcollector_v1"), import_name("db_stream_csv")))
 int32_t wc_host_db_stream_csv(const void *src_ptr, uint32_t src_len, const void *sql_ptr, uint32_t sql_len,
                               const void *params_ptr, uint32_t params_len, uint64_t *rows_out_ptr);
 
 __attribute__((import_module("wasmcollector_v1"), import_name("last_error")))
 int32_t wc_host_last_error(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
+
+__attribute__((import_module("wasmcollector_v1"), import_name("db_query_rows")))
+int32_t wc_host_db_query_rows(const void *src_ptr, uint32_t src_len, const void *sql_ptr, uint32_t sql_len,
+                              const void *params_ptr, uint32_t params_len, uint32_t *len_out_ptr);
+
+__attribute__((import_module("wasmcollector_v1"), import_name("db_rows_next")))
+int32_t wc_host_db_rows_next(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
 
 #else /* a native build: stand-ins, so the collector's pure logic compiles and can be unit tested */
 

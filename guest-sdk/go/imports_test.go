@@ -27,6 +27,8 @@ var abiParams = map[string]int{
 	abi.FuncDBResult:       3,
 	abi.FuncDBStreamCSV:    7,
 	abi.FuncLastError:      3,
+	abi.FuncDBQueryRows:    7,
+	abi.FuncDBRowsNext:     3,
 }
 
 // host_wasip1.go declares exactly one //go:wasmimport per ABI v1 function, from module
