@@ -203,6 +203,11 @@ int32_t wc_host_db_query_rows(const void *src_ptr, uint32_t src_len, const void 
 __attribute__((import_module("wasmcollector_v1"), import_name("db_rows_next")))
 int32_t wc_host_db_rows_next(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
 
+__attribute__((import_module("wasmcollector_v1"), import_name("db_stream_csv_transform")))
+int32_t wc_host_db_stream_csv_transform(const void *src_ptr, uint32_t src_len, const void *sql_ptr, uint32_t sql_len,
+                                        const void *params_ptr, uint32_t params_len, const void *spec_ptr,
+                                        uint32_t spec_len, uint64_t *rows_out_ptr);
+
 #else /* a native build: stand-ins, so the collector's pure logic compiles and can be unit tested */
 
 static inline int32_t wc_host_emit_json(const void *p, uint32_t n) { (void)p; (void)n; return WC_NO_HOST; }
@@ -232,6 +237,12 @@ static inline int32_t wc_host_db_query_rows(const void *sp, uint32_t sn, const v
     return WC_NO_HOST;
 }
 static inline int32_t wc_host_db_rows_next(void *b, uint32_t c, uint32_t *l) { (void)b; (void)c; (void)l; return WC_NO_HOST; }
+static inline int32_t wc_host_db_stream_csv_transform(const void *sp, uint32_t sn, const void *qp, uint32_t qn,
+                                                      const void *pp, uint32_t pn, const void *xp, uint32_t xn,
+                                                      uint64_t *r) {
+    (void)sp; (void)sn; (void)qp; (void)qn; (void)pp; (void)pn; (void)xp; (void)xn; (void)r;
+    return WC_NO_HOST;
+}
 
 #endif
 
@@ -448,6 +459,22 @@ static inline wc_status wc_stream_csv(const char *source, const char *sql, const
     uint64_t n = 0;
     int32_t st = wc_host_db_stream_csv(source, (uint32_t)strlen(source), sql, (uint32_t)strlen(sql), params_json,
                                        wc__strlen0(params_json), &n);
+    if (rows) *rows = st == WC_OK ? n : 0;
+    return (wc_status)st;
+}
+
+/* wc_stream_csv_transform is wc_stream_csv with per-column operations done by the host, given as
+ * spec_json, a JSON array such as
+ *   [{"column": "email", "hash": "sha256", "salt": "s3", "rename": "email_hash"},
+ *    {"column": "password", "drop": true}, {"column": "created", "timestamp": "2006-01-02"}]
+ * (hostfuncs/ABI.md "db_stream_csv_transform"). Values take the forms of wc_csv_copy_row on both
+ * databases. Any failure, a bad spec included, fails the invocation. */
+static inline wc_status wc_stream_csv_transform(const char *source, const char *sql, const char *params_json,
+                                                const char *spec_json, uint64_t *rows) {
+    uint64_t n = 0;
+    int32_t st = wc_host_db_stream_csv_transform(source, (uint32_t)strlen(source), sql, (uint32_t)strlen(sql),
+                                                 params_json, wc__strlen0(params_json), spec_json,
+                                                 wc__strlen0(spec_json), &n);
     if (rows) *rows = st == WC_OK ? n : 0;
     return (wc_status)st;
 }

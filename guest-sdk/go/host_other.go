@@ -35,3 +35,6 @@ func hostDBQueryRows(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Poin
 	return statusNoHost
 }
 func hostDBRowsNext(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
+func hostDBStreamCSVTransform(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32 {
+	return statusNoHost
+}

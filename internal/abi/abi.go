@@ -37,6 +37,8 @@ const (
 	FuncLastError      = "last_error"      // (buf_ptr, buf_cap, len_out_ptr i32) -> status
 	FuncDBQueryRows    = "db_query_rows"   // (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, len_out_ptr i32) -> status
 	FuncDBRowsNext     = "db_rows_next"    // (buf_ptr, buf_cap, len_out_ptr i32) -> status
+	// (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, spec_ptr, spec_len, rows_out_ptr i32) -> status
+	FuncDBStreamCSVTransform = "db_stream_csv_transform"
 )
 
 // Functions lists every ABI v1 host function name.
@@ -45,7 +47,7 @@ func Functions() []string {
 		FuncEmitJSON, FuncCSVHeader, FuncCSVRows, FuncSliceBounds, FuncCollectionType,
 		FuncParam, FuncParamsJSON, FuncLog, FuncFail,
 		FuncDBQuery, FuncDBResult, FuncDBStreamCSV, FuncLastError,
-		FuncDBQueryRows, FuncDBRowsNext,
+		FuncDBQueryRows, FuncDBRowsNext, FuncDBStreamCSVTransform,
 	}
 }
 

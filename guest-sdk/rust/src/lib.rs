@@ -145,6 +145,7 @@ pub mod sys {
         pub fn last_error(buf_ptr: *mut u8, buf_cap: usize, len_out_ptr: *mut u8) -> i32;
         pub fn db_query_rows(src_ptr: *const u8, src_len: usize, sql_ptr: *const u8, sql_len: usize, params_ptr: *const u8, params_len: usize, len_out_ptr: *mut u8) -> i32;
         pub fn db_rows_next(buf_ptr: *mut u8, buf_cap: usize, len_out_ptr: *mut u8) -> i32;
+        pub fn db_stream_csv_transform(src_ptr: *const u8, src_len: usize, sql_ptr: *const u8, sql_len: usize, params_ptr: *const u8, params_len: usize, spec_ptr: *const u8, spec_len: usize, rows_out_ptr: *mut u8) -> i32;
     }
 
     // Stand-ins for builds on the build machine (cargo test, cargo check): there is no host, so
@@ -171,6 +172,7 @@ pub mod sys {
         pub unsafe fn last_error(_: *mut u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
         pub unsafe fn db_query_rows(_: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
         pub unsafe fn db_rows_next(_: *mut u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
+        pub unsafe fn db_stream_csv_transform(_: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
     }
 }
 
@@ -627,6 +629,22 @@ pub fn stream_csv(source: &str, sql: &str, params_json: &str) -> Result<u64, Err
     let mut rows = [0u8; 8];
     let st = unsafe { sys::db_stream_csv(sp, sn, qp, qn, pp, pn, rows.as_mut_ptr()) };
     data_check("db_stream_csv", st)?;
+    Ok(u64::from_le_bytes(rows))
+}
+
+/// [`stream_csv`] with per-column operations done by the host, given as `spec_json`, a JSON array
+/// such as `[{"column": "email", "hash": "sha256", "rename": "email_hash"}, {"column": "password",
+/// "drop": true}, {"column": "created", "timestamp": "2006-01-02"}]` (hostfuncs/ABI.md
+/// "db_stream_csv_transform"). Values take the forms of [`Csv::copy_row`] on both databases. Any
+/// failure, a bad spec included, fails the invocation.
+pub fn stream_csv_transform(source: &str, sql: &str, params_json: &str, spec_json: &str) -> Result<u64, Error> {
+    let (sp, sn) = arg(source.as_bytes());
+    let (qp, qn) = arg(sql.as_bytes());
+    let (pp, pn) = arg(params_json.as_bytes());
+    let (xp, xn) = arg(spec_json.as_bytes());
+    let mut rows = [0u8; 8];
+    let st = unsafe { sys::db_stream_csv_transform(sp, sn, qp, qn, pp, pn, xp, xn, rows.as_mut_ptr()) };
+    data_check("db_stream_csv_transform", st)?;
     Ok(u64::from_le_bytes(rows))
 }
 

@@ -11,6 +11,8 @@
 //	          compares with stream.
 //	rows      CSV: collector.QueryRows of param sql on param source, each row copied to the output
 //	          with CSV.CopyRow: the row cursor path.
+//	transform CSV: collector.StreamCSVTransform of param sql with the column operations of param
+//	          spec (a JSON array of collector.ColumnOp).
 //	scan      JSON: collector.QueryRows of param sql, every value scanned into *any and described
 //	          (Go type and exact value), plus the typed getters' view, as {"rows": [[…]]}.
 package main
@@ -212,4 +214,18 @@ func Describe(v any) string {
 		return "bytes:" + hex.EncodeToString(x)
 	}
 	return fmt.Sprintf("unexpected %T", v)
+}
+
+//go:wasmexport transform
+func transform() int32 {
+	return collector.Run(func() error {
+		sql, _ := collector.Param("sql")
+		raw, _ := collector.Param("spec")
+		var ops []collector.ColumnOp
+		if err := json.Unmarshal([]byte(raw), &ops); err != nil {
+			return err
+		}
+		_, err := collector.StreamCSVTransform(source(), sql, nil, ops...)
+		return err
+	})
 }

@@ -1,7 +1,7 @@
 /*
  * rows.c: the C port of dbprobe's rows export, for the e2e tests of the row cursor. It reads
  * parameter sql on parameter source with wc_query_rows and copies every row into the CSV output
- * with wc_csv_copy_row.
+ * with wc_csv_copy_row; transform hands a spec to wc_stream_csv_transform.
  */
 #include "wasmcollector.h"
 
@@ -43,4 +43,19 @@ int32_t rows(void) {
         return 1;
     }
     return wc_csv_flush(&w) == WC_OK ? 0 : 1;
+}
+
+/* transform: wc_stream_csv_transform of parameter sql with parameter spec passed as it is, so the
+ * tests can hand the host any spec, broken ones included. */
+WC_EXPORT("transform")
+int32_t transform(void) {
+    char *source = wc_param_dup("source", NULL);
+    char *sql = wc_param_dup("sql", NULL);
+    char *spec = wc_param_dup("spec", NULL);
+    if (!source || !sql || !spec) return wc_fail("transform: parameters source, sql and spec are required"), 1;
+    uint64_t rows = 0;
+    wc_status st = wc_stream_csv_transform(source, sql, NULL, spec, &rows);
+    if (st != WC_OK) return 1; /* the host has failed the invocation with its message */
+    wc_logf(WC_LOG_INFO, "transform: %llu rows", (unsigned long long)rows);
+    return 0;
 }
