@@ -379,7 +379,8 @@ func (r *Rows) appendText(b []byte, i int) []byte {
 	case abi.TagBool:
 		return strconv.AppendBool(b, r.Bool(i))
 	case abi.TagTimestamp:
-		return r.Time(i).AppendFormat(b, time.RFC3339Nano)
+		p := r.payload(i)
+		return appendRFC3339Nano(b, int64(binary.LittleEndian.Uint64(p)), int(binary.LittleEndian.Uint32(p[8:])))
 	case abi.TagText, abi.TagBytes:
 		return append(b, r.payload(i)...)
 	}
@@ -425,7 +426,12 @@ func (w *CSV) CopyRow(r *Rows) error {
 		case abi.TagBool:
 			w.FieldBool(r.Bool(i))
 		case abi.TagTimestamp:
-			w.FieldTime(r.Time(i))
+			if w.err == nil {
+				p := r.payload(i)
+				at := w.openField()
+				w.buf = appendRFC3339NanoCached(w.buf, int64(binary.LittleEndian.Uint64(p)), int(binary.LittleEndian.Uint32(p[8:])), &w.dates)
+				w.closeField(at)
+			}
 		default:
 			w.FieldBytes(r.payload(i))
 		}
