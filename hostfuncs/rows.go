@@ -206,8 +206,19 @@ func columnTag(typ string) byte {
 // appendRowValue appends one value in the row encoding of ABI.md "Row pages".
 func appendRowValue(b []byte, v any) ([]byte, error) {
 	out, ok := abi.AppendRowValue(b, v)
-	if !ok {
-		return b, fmt.Errorf("%w: a value of type %T cannot be encoded", ErrResultTooLarge, v)
+	switch {
+	case ok:
+		return out, nil
+	case isString(v):
+		return b, fmt.Errorf("%w: a value over 4 GiB", ErrResultTooLarge)
 	}
-	return out, nil
+	return b, fmt.Errorf("unexpected value type %T from the data source", v)
+}
+
+func isString(v any) bool {
+	switch v.(type) {
+	case string, []byte:
+		return true
+	}
+	return false
 }

@@ -79,7 +79,9 @@ func TestDeadlineCancelsBlockedQuery(t *testing.T) {
 			// server's cancellation reaches the guest first and it reports the failed statement
 			// in its document (dbprobe reports errors, it does not fail on them).
 			if code == 0 {
-				assert.Contains(t, out, "canceling statement due to statement timeout")
+				// The server's message, or the data source's for it when the statement timeout
+				// (the invocation's remaining time) fires just before the deadline.
+				assert.Regexp(t, "canceling statement due to statement timeout|statement ran longer than", out)
 			} else {
 				assert.Contains(t, errs, "timed out")
 			}

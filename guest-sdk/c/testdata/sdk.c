@@ -191,11 +191,15 @@ WC_EXPORT("query") int32_t query(void) {
 
 /* ---- CSV collectors -------------------------------------------------------------------------- */
 
-/* stream: db_stream_csv writes the header and rows; the writer appends rows under that header. */
+/* stream: db_stream_csv writes the header and rows (db_stream_csv_transform none); the writer
+ * appends rows under that header. */
 WC_EXPORT("stream") int32_t stream(void) {
     uint64_t rows = 0;
     wc_status st = wc_stream_csv("db", "SELECT id, name FROM t ORDER BY id", NULL, &rows);
     CHECK(st == WC_OK && rows == 3);
+    /* The transforming stream: the same header (a spec naming a column it leaves alone), no rows. */
+    st = wc_stream_csv_transform("db", "SELECT id, name FROM t WHERE id > 99", NULL, "[{\"column\": \"name\"}]", &rows);
+    CHECK(st == WC_OK && rows == 0);
     wc_csv w;
     wc_csv_init(&w, NULL, 0);
     wc_csv_field_i64(&w, 99);
