@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/internal/testpg"
 )
 
 // benchRows is the size of the table BenchmarkStreamCSV streams.
@@ -35,7 +37,7 @@ func BenchmarkStreamCSV(b *testing.B) {
 		cfg  Config
 	}{
 		{"sqlite", Config{Name: "lite", Driver: SQLite, DSN: lite}},
-		{"postgres", Config{Name: "pg", Driver: Postgres, DSN: pg}},
+		{"postgres", Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(b, pg)}},
 	} {
 		b.Run(tb.name, func(b *testing.B) {
 			s := open(b, tb.cfg)

@@ -175,7 +175,7 @@ func normalisePGField(t *testing.T, typ ColumnType, f csvField) csvField {
 
 func TestStreamCSVPostgresFallsBackForUnquotableParam(t *testing.T) {
 	t.Parallel()
-	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: pgFixture(t)})
+	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, pgFixture(t))})
 	// A NUL byte cannot be a COPY literal: the row path binds it, and the
 	// server refuses it.
 	var w writeRecorder
@@ -194,7 +194,7 @@ func TestStreamCSVPostgresFallsBackForUnquotableParam(t *testing.T) {
 
 func TestPostgresColumnTypes(t *testing.T) {
 	t.Parallel()
-	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.DSN(t)})
+	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, testpg.DSN(t))})
 	r, err := query(context.Background(), s, `SELECT 1::int2 AS a, 2::int4 AS b, 3::int8 AS c,
 		1.5::float4 AS d, 2.25::float8 AS e, 12.5::numeric AS f, 'NaN'::float8 AS g,
 		'v'::varchar AS h, 'c'::char(2) AS i, '00000000-0000-0000-0000-000000000001'::uuid AS j,
@@ -274,12 +274,13 @@ func TestLimits(t *testing.T) {
 			require.Len(t, r.rows, 3, "rows within the limit were delivered")
 
 			cfg = b.cfg
-			cfg.MaxBytes = 12 // "plain" (5) + comma line (26) > 12
+			cfg.MaxBytes = 30 // "plain" (5) + comma line (26) > 30
 			s = open(t, cfg)
 			_, err = query(context.Background(), s, "SELECT note FROM events ORDER BY id", nil)
 			require.ErrorIs(t, err, ErrTooLarge)
 
-			// StreamCSV is not capped, and the source still works.
+			// StreamCSV is not capped but row by row, and the source still
+			// works.
 			n, err := s.StreamCSV(context.Background(), "SELECT note FROM events", nil, &writeRecorder{})
 			require.NoError(t, err)
 			require.Equal(t, int64(5), n)
@@ -381,6 +382,19 @@ func TestCallerCancel(t *testing.T) {
 			require.ErrorIs(t, err, context.Canceled)
 			require.NotErrorIs(t, err, ErrTimeout)
 			require.Less(t, time.Since(start), 3*time.Second)
+
+			// StreamCSV likewise (on PostgreSQL, COPY's own watch of
+			// the context), and the source works afterwards.
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(200*time.Millisecond, cancel)
+			start = time.Now()
+			_, err = s.StreamCSV(ctx, sqls[b.cfg.Driver], nil, &writeRecorder{})
+			require.ErrorIs(t, err, context.Canceled)
+			require.Less(t, time.Since(start), 3*time.Second)
+			r, err := query(context.Background(), s, "SELECT count(*) FROM events", nil)
+			require.NoError(t, err)
+			require.Equal(t, [][]any{{int64(5)}}, r.rows)
 		})
 	}
 }

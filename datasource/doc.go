@@ -9,11 +9,17 @@
 //
 // Being read-only is the point of the package, and it is enforced in layers.
 // Before anything reaches the database, a small SQL lexer (quotes, E'…'
-// strings, dollar quotes, nested comments) refuses more than one statement
-// ([ErrMultiStatement]), unbalanced parentheses, and any statement that does
-// not begin with SELECT, WITH, VALUES or, on PostgreSQL, TABLE
-// ([ErrReadOnly]); so INSERT, COPY, PRAGMA, ATTACH, VACUUM, SET, CALL and DO
-// never run.
+// strings, dollar quotes, nested comments, -- comments ending where each
+// server ends them: at LF or CR on PostgreSQL, at LF on SQLite) refuses
+// more than one statement ([ErrMultiStatement]), unbalanced parentheses,
+// and any statement that does not begin with SELECT, WITH, VALUES or, on
+// PostgreSQL, TABLE ([ErrReadOnly]); so INSERT, COPY, PRAGMA, ATTACH,
+// VACUUM, SET, CALL and DO never run. On PostgreSQL it also refuses calls
+// of functions that act outside the transaction, by name wherever they are
+// called ([ErrReadOnly]): dblink*, lo_*, advisory locks, pg_notify,
+// set_config, nextval, the server's files, signals, configuration, WAL and
+// replication functions, and those that run SQL given as text
+// (query_to_xml, ts_stat).
 //
 // On SQLite the file is opened with mode=ro (it must exist) and every
 // connection runs with PRAGMA query_only and an authorizer that lets a
@@ -21,16 +27,17 @@
 // functions except load_extension): a write hidden in a WITH clause fails to
 // prepare ([ErrReadOnly]).
 //
-// On PostgreSQL each statement runs in a transaction of its own, BEGIN
-// ISOLATION LEVEL REPEATABLE READ READ ONLY, which is rolled back; the server
-// refuses writes with SQLSTATE 25006 ([ErrReadOnly]), including those of
-// nextval and of functions that write. The session settings of the
-// transaction are SET LOCAL: statement_timeout, TimeZone UTC,
-// standard_conforming_strings on, DateStyle ISO, bytea_output hex. Session
-// advisory locks a statement takes are released after it. A read-only
-// transaction does not stop a role from calling functions that act outside
-// the database (pg_terminate_backend, dblink, pg_read_file), so connect as a
-// role that may only SELECT what the collectors need.
+// On PostgreSQL, [Open] refuses a role that may do more than read
+// ([ErrPrivilegedRole]; see [Config.AllowPrivilegedRole]). Each statement
+// runs in a transaction of its own, BEGIN ISOLATION LEVEL REPEATABLE READ
+// READ ONLY, which is rolled back; the server refuses writes with SQLSTATE
+// 25006 ([ErrReadOnly]). The session settings of the transaction are SET
+// LOCAL: statement_timeout, TimeZone UTC, standard_conforming_strings on,
+// DateStyle ISO, bytea_output hex. Session advisory locks a statement takes
+// are released after it. [Source.StreamCSV]'s COPY goes over the extended
+// protocol, whose Parse refuses several statements, after the query alone
+// parsed as one complete statement: whatever the text, one COPY of one
+// query runs.
 //
 // # Limits
 //
@@ -38,7 +45,11 @@
 // and on SQLite an interrupt of the running statement, both reported as
 // [ErrTimeout]. [Config.MaxRows] and [Config.MaxBytes] bound what one
 // [Source.Query] returns ([ErrTooLarge]); [Source.StreamCSV] is bounded by
-// its writer.
+// its writer, and each of its rows by MaxBytes. The byte cap holds before a
+// row is read: on SQLite, before each step SQLITE_LIMIT_LENGTH is set to
+// the bytes the row may hold divided by its number of columns, so SQLite
+// refuses to build a longer value, stored or computed; on PostgreSQL no
+// message longer than twice MaxBytes plus 1 MiB is read.
 //
 // # Parameters
 //
@@ -51,7 +62,7 @@
 // are sent untyped, so the server infers their type as for a quoted literal;
 // the other types are sent as boolean, bigint, double precision, timestamptz
 // (microseconds, truncated) and bytea. On SQLite booleans are bound as 0 and
-// 1 and times as TEXT in [SQLiteTimeFormat].
+// 1 and times in the source's [TimeFormat] (default TEXT in [SQLiteTimeFormat]).
 //
 // # Timestamps in SQLite
 //
@@ -62,6 +73,12 @@
 // WHERE modified > @since works against a bound time.Time. Such columns may
 // also hold RFC 3339 text or SQLite's own 2006-01-02 15:04:05 (read as UTC);
 // any other value in them is an error.
+//
+// A product whose columns are written otherwise (SQLite's own
+// 2006-01-02 15:04:05, no fraction, epoch integers) sets [Config.TimeFormat]
+// (the TOML's timestamp_format): @since and @until are then bound in that
+// form, so that the comparison, text or numeric, orders by time. The rule
+// is on [TimeFormat].
 //
 // # Column types
 //

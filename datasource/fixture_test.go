@@ -60,7 +60,7 @@ func sqliteFixture(t testing.TB) string {
 	for _, r := range fixtureRows {
 		args := make([]any, len(r))
 		for i, v := range r {
-			args[i] = sqliteParam(v)
+			args[i] = sqliteParam(v, "")
 		}
 		_, err := db.Exec("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", args...)
 		require.NoError(t, err)
@@ -106,18 +106,22 @@ func pgExec(t testing.TB, dsn, sql string) []*pgconn.Result {
 	return res
 }
 
-// backend is a fixture database behind a Source.
+// testBackend is a fixture database behind a Source.
 type testBackend struct {
 	name string
 	cfg  Config
+	// admin is, for PostgreSQL, the superuser's DSN of the database, which
+	// cfg reaches as a role that may only read.
+	admin string
 }
 
 // backends returns a fixture source configuration for each driver.
 func backends(t *testing.T) []testBackend {
 	t.Helper()
+	pg := pgFixture(t)
 	return []testBackend{
 		{name: "sqlite", cfg: Config{Name: "lite", Driver: SQLite, DSN: sqliteFixture(t)}},
-		{name: "postgres", cfg: Config{Name: "pg", Driver: Postgres, DSN: pgFixture(t)}},
+		{name: "postgres", cfg: Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, pg)}, admin: pg},
 	}
 }
 

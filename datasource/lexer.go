@@ -10,10 +10,12 @@ type dialect int
 
 const (
 	// dialectSQLite: '…' strings, "…" `…` […] identifiers, flat /* */ comments,
-	// and the placeholders ?, ?NNN, :name, $name and #name.
+	// -- comments ending at LF, and the placeholders ?, ?NNN, :name, $name
+	// and #name.
 	dialectSQLite dialect = iota
 	// dialectPostgres: '…' and E'…' strings, "…" identifiers, $tag$…$tag$
-	// dollar quotes, nested /* */ comments, and the placeholder $n.
+	// dollar quotes, nested /* */ comments, -- comments ending at LF or CR,
+	// and the placeholder $n.
 	dialectPostgres
 )
 
@@ -45,6 +47,11 @@ type lexed struct {
 	// parameters are supported, on every driver, so that one lexer decides
 	// what is a parameter.
 	placeholder string
+	// calls are the names of the functions the first statement calls: each
+	// word or "quoted identifier" followed, past spaces and comments, by
+	// '(' or by a parameter (which COPY renders in parentheses); so also
+	// keywords such as IN and VALUES. Lower-cased and unquoted, in order.
+	calls []string
 }
 
 // lex splits sql into tokens just far enough to count statements, find the
@@ -71,7 +78,8 @@ func lex(sql string, d dialect) (lexed, error) {
 		bodyStart int  // offset of the first statement (after empty ones)
 		bodyEnd   = -1 // offset of the first statement's ';', once seen
 		parens    = true
-		prevWord  bool // the previous byte ended a word, number or parameter
+		prevWord  bool   // the previous byte ended a word, number or parameter
+		callee    string // the previous token, if it was a word or "identifier"
 	)
 	for i < n {
 		c := sql[i]
@@ -81,7 +89,13 @@ func lex(sql string, d dialect) (lexed, error) {
 			continue
 		}
 		if c == '-' && i+1 < n && sql[i+1] == '-' {
-			if j := strings.IndexByte(sql[i:], '\n'); j >= 0 {
+			// PostgreSQL ends a line comment at LF or CR (scan.l:
+			// non_newline [^\n\r]), SQLite only at LF (tokenize.c).
+			ends := "\n"
+			if d == dialectPostgres {
+				ends = "\n\r"
+			}
+			if j := strings.IndexAny(sql[i:], ends); j >= 0 {
 				i += j + 1
 			} else {
 				i = n
@@ -124,6 +138,7 @@ func lex(sql string, d dialect) (lexed, error) {
 			}
 		}
 		word := false
+		name := ""
 		switch {
 		case c == '\'':
 			j, err := skipQuoted(sql, i, '\'', false)
@@ -137,11 +152,16 @@ func lex(sql string, d dialect) (lexed, error) {
 				return lexed{}, err
 			}
 			i = j
+		case (c == 'u' || c == 'U') && d == dialectPostgres && !prevWord && strings.HasPrefix(sql[i+1:], `&"`):
+			// U&"d\0061ta" names "data": a name the deny list of
+			// functions could not see.
+			return lexed{}, fmt.Errorf(`U&"…" identifier at offset %d: write the name plainly`, i)
 		case c == '"' || (c == '`' && d == dialectSQLite):
 			j, err := skipQuoted(sql, i, c, false)
 			if err != nil {
 				return lexed{}, err
 			}
+			name = strings.ReplaceAll(sql[i+1:j-1], string(c)+string(c), string(c))
 			i = j
 		case c == '[' && d == dialectSQLite:
 			j := strings.IndexByte(sql[i+1:], ']')
@@ -190,9 +210,28 @@ func lex(sql string, d dialect) (lexed, error) {
 			for j < n && (isASCIILetter(sql[j]) || isDigit(sql[j]) || sql[j] == '_') {
 				j++
 			}
+			if d == dialectPostgres && j < n && sql[j] == '$' {
+				// Rendered, @a$$ is ('…')$$ or $1$$: a dollar quote
+				// this lexer would not have seen.
+				return lexed{}, fmt.Errorf("$ directly after parameter @%s at offset %d is ambiguous: add a space", sql[i+1:j], j)
+			}
+			if d == dialectSQLite && j < n && (sql[j] == '$' || sql[j] >= 0x80 || sql[j] == '(' || strings.HasPrefix(sql[j:], "::")) {
+				// SQLite reads @a$b, @aé, @a(…) and @a::b as one
+				// parameter (tokenize.c): refuse what it would read
+				// otherwise than this lexer.
+				return lexed{}, fmt.Errorf("%q directly after parameter @%s at offset %d: add a space", sql[j], sql[i+1:j], j)
+			}
 			res.params = append(res.params, param{name: sql[i+1 : j], start: i, end: j})
+			if callee != "" {
+				// COPY renders the parameter in parentheses: f @a
+				// becomes a call of f.
+				res.calls = append(res.calls, strings.ToLower(callee))
+			}
 			i, word = j, true
 		case c == '(':
+			if callee != "" {
+				res.calls = append(res.calls, strings.ToLower(callee))
+			}
 			depth++
 			i++
 		case c == ')':
@@ -215,12 +254,16 @@ func lex(sql string, d dialect) (lexed, error) {
 			if parens && isIdentStart(c) {
 				res.keyword = strings.ToUpper(sql[i:j])
 			}
+			if isIdentStart(c) {
+				name = sql[i:j]
+			}
 			i, word = j, true
 		default:
 			i++
 		}
 		parens = parens && c == '('
 		prevWord = word
+		callee = name
 	}
 	if res.statements > 1 {
 		return res, nil
@@ -231,7 +274,7 @@ func lex(sql string, d dialect) (lexed, error) {
 	if bodyEnd < 0 {
 		bodyEnd = n
 	}
-	res.body = strings.TrimRight(sql[bodyStart:bodyEnd], " \t\r\n\f\v")
+	res.body = strings.TrimRight(sql[bodyStart:bodyEnd], " \t\r\n\f")
 	for k := range res.params {
 		res.params[k].start -= bodyStart
 		res.params[k].end -= bodyStart
@@ -257,6 +300,11 @@ func skipBlockComment(sql string, i int, nested bool) (int, error) {
 		default:
 			i++
 		}
+	}
+	if !nested && start+2 < len(sql) {
+		// SQLite ends an unterminated comment at the end of the text,
+		// but reads a /* that ends the text as / and * (tokenize.c).
+		return len(sql), nil
 	}
 	return 0, fmt.Errorf("unterminated /* comment at offset %d", start)
 }
@@ -302,8 +350,13 @@ func dollarTag(s string) (string, bool) {
 
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool       { return c >= '0' && c <= '9' }
+
+// isSpace reports whether c is white space to both databases: SQLite's
+// tokenizer and PostgreSQL 15's scanner. (PostgreSQL 16 adds \v, which
+// SQLite refuses; here it is a token of its own, so a text holding one is
+// at worst refused.)
 func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
 }
 func isIdentStart(c byte) bool { return isASCIILetter(c) || c == '_' || c >= 0x80 }
 func isIdentPart(c byte) bool  { return isIdentStart(c) || isDigit(c) || c == '$' }

@@ -1,6 +1,8 @@
 package datasource
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,6 +29,7 @@ func TestLex(t *testing.T) {
 		{name: "only a semicolon", dialect: pg, sql: " ; ", statements: 0},
 		{name: "empty", dialect: lite, sql: "", statements: 0},
 		{name: "only comments", dialect: lite, sql: "-- x\n/* y */", statements: 0},
+		{name: "sqlite comment to the end", dialect: lite, sql: "SELECT 1 /* ; DELETE", statements: 1, keyword: "SELECT"},
 		{name: "semicolon in string", dialect: pg, sql: "SELECT 'a;b'", statements: 1, keyword: "SELECT"},
 		{name: "semicolon in identifier", dialect: pg, sql: `SELECT 1 AS "a;b"`, statements: 1, keyword: "SELECT"},
 		{name: "semicolon in line comment", dialect: pg, sql: "SELECT 1 -- ; DELETE\n", statements: 1, keyword: "SELECT", body: "SELECT 1 -- ; DELETE"},
@@ -76,6 +79,10 @@ func TestLex(t *testing.T) {
 		{name: "number then space then string", dialect: pg, sql: "SELECT 1 'x'", statements: 1, keyword: "SELECT"},
 		{name: "sqlite number then string", dialect: lite, sql: "SELECT 1'x'", statements: 1, keyword: "SELECT"},
 		{name: "attach", dialect: lite, sql: "ATTACH 'x.db' AS x", statements: 1, keyword: "ATTACH"},
+		{name: "pg line comment ends at CR", dialect: pg, sql: "SELECT 1 -- x\r; SELECT 2", statements: 2, keyword: "SELECT"},
+		{name: "pg line comment ends at CR LF", dialect: pg, sql: "SELECT 1 -- x\r\n; SELECT 2", statements: 2, keyword: "SELECT"},
+		{name: "sqlite line comment goes on past CR", dialect: lite, sql: "SELECT 1 -- x\r; SELECT 2", statements: 1, keyword: "SELECT"},
+		{name: "unicode string", dialect: pg, sql: `SELECT U&'\0027'; SELECT 2`, statements: 2, keyword: "SELECT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +126,10 @@ func TestLexErrors(t *testing.T) {
 		{name: "unterminated string", dialect: pg, sql: "SELECT 'abc", want: "unterminated string at offset 7"},
 		{name: "unterminated e-string", dialect: pg, sql: `SELECT E'abc\'`, want: "unterminated string"},
 		{name: "unterminated identifier", dialect: lite, sql: `SELECT "abc`, want: `unterminated "identifier"`},
-		{name: "unterminated comment", dialect: lite, sql: "SELECT 1 /* abc", want: "unterminated /* comment at offset 9"},
+		{name: "unterminated comment pg", dialect: pg, sql: "SELECT 1 /* abc", want: "unterminated /* comment at offset 9"},
+		{name: "sqlite tcl-style parameter", dialect: lite, sql: "SELECT @a('), 1; DELETE FROM t; SELECT ')", want: `'(' directly after parameter @a at offset 9`},
+		{name: "sqlite parameter with dollar", dialect: lite, sql: "SELECT @a$b", want: `'$' directly after parameter @a`},
+		{name: "pg dollar after parameter", dialect: pg, sql: "SELECT @a$$ ) $$", want: "$ directly after parameter @a at offset 9 is ambiguous"},
 		{name: "unterminated nested comment", dialect: pg, sql: "SELECT 1 /* a /* b */", want: "unterminated /* comment"},
 		{name: "unterminated dollar quote", dialect: pg, sql: "SELECT $x$ abc $y$", want: "unterminated dollar-quoted string $x$"},
 		{name: "unterminated bracket", dialect: lite, sql: "SELECT [abc", want: "unterminated [identifier]"},
@@ -128,12 +138,35 @@ func TestLexErrors(t *testing.T) {
 		{name: "quote after number", dialect: pg, sql: `SELECT 1E'a\'' ) x '`, want: "' directly after the number at offset 7 is ambiguous"},
 		{name: "dollar after number", dialect: pg, sql: "SELECT 1$$ ) $$", want: "$ directly after the number at offset 7 is ambiguous"},
 		{name: "semicolon inside parentheses", dialect: pg, sql: "SELECT (1; DELETE FROM t)", want: "';' at offset 9 inside parentheses"},
+		{name: "COPY breakout at CR", dialect: pg, sql: copyBreakout, want: "')' at offset 17 closes nothing"},
+		{name: "unicode identifier", dialect: pg, sql: `SELECT 1 AS U&"a"`, want: `U&"…" identifier at offset 12`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := lex(tt.sql, tt.dialect)
 			require.ErrorContains(t, err, tt.want)
 		})
+	}
+}
+
+func TestLexCalls(t *testing.T) {
+	tests := []struct {
+		sql   string
+		calls []string
+	}{
+		{"SELECT now(), lower(x) FROM t", []string{"now", "lower"}},
+		{"SELECT x FROM t WHERE id IN (1, 2)", []string{"in"}},
+		{`SELECT "PG_Notify"('a', 'b')`, []string{"pg_notify"}},
+		{`SELECT "a""b"(1)`, []string{`a"b`}},
+		{"SELECT pg_catalog . pg_notify /* c */ -- d\n ('a', 'b')", []string{"pg_notify"}},
+		{"SELECT f @a, g(@b)", []string{"f", "g"}},
+		{"SELECT 'f'(1), $$g$$(2), 3(4)", nil},
+		{"SELECT f ; SELECT g(1)", nil},
+	}
+	for _, tt := range tests {
+		lx, err := lex(tt.sql, dialectPostgres)
+		require.NoError(t, err, tt.sql)
+		require.Equal(t, tt.calls, lx.calls, tt.sql)
 	}
 }
 
@@ -174,15 +207,29 @@ func TestPGLiteral(t *testing.T) {
 
 // FuzzLex checks what StreamCSV's COPY path relies on: a statement the
 // lexer accepts stays one balanced statement inside COPY ( … ) whatever
-// string its parameters are rendered from, and param spans are exact.
+// string its parameters are rendered from, and param spans are exact. It
+// also holds the lexer against SQLite's own tokenizer (sqlite3_prepare_v2
+// in process): where SQLite sees several statements the lexer must refuse
+// the text, and where it sees one the lexer must not see several.
+// (PostgreSQL's parser is compared in TestLexAgreesWithPostgres: a round
+// trip per input is too slow for fuzzing.)
 func FuzzLex(f *testing.F) {
 	for _, s := range []string{
 		"SELECT @a", "SELECT '@a', @a -- @b", "SELECT $t$ @a $t$, E'\\'@a'", "SELECT /* /* */ @a */ @b",
 		"SELECT 1; SELECT 2", "SELECT (@a)::int)", `SELECT "a""b" FROM t WHERE x > @since`, "VALUES (@a),(@a)",
+		copyBreakout, "SELECT 1 --\r; SELECT 2", "SELECT 1 --\r\n) x", "SELECT U&'\\0027', U&\"a\"",
+		"SELECT pg_catalog . \"pg_notify\" /* */ ('a', 'b')", "SELECT [a;b], `c;d` -- x\r; y",
 	} {
 		f.Add(s, "it's \\' */ -- $$ )")
 	}
+	lite := newSQLitePreparer(f)
 	f.Fuzz(func(t *testing.T, sql, value string) {
+		if !strings.ContainsRune(sql, 0) {
+			lexed, server := lexVerdict(sql, dialectSQLite), lite.verdict(sql)
+			if server == multi && lexed != refused && lexed != multi || server == single && lexed == multi {
+				t.Fatalf("SQLite reads %q as %s, the lexer as %s", sql, server, lexed)
+			}
+		}
 		for _, d := range []dialect{dialectSQLite, dialectPostgres} {
 			lx, err := lex(sql, d)
 			if err != nil || lx.statements != 1 {
@@ -204,6 +251,10 @@ func FuzzLex(f *testing.F) {
 			wrapped, err := lex("COPY ("+body+"\n) TO STDOUT WITH (FORMAT csv, HEADER)", d)
 			if err != nil || wrapped.statements != 1 || len(wrapped.params) != 0 {
 				t.Fatalf("COPY wrapping of %q with %q: %v, %d statements, %d params", sql, value, err, wrapped.statements, len(wrapped.params))
+			}
+			// The deny list sees the same calls inside COPY.
+			if want := slices.Concat([]string{"copy"}, lx.calls, []string{"with"}); !slices.Equal(want, wrapped.calls) {
+				t.Fatalf("COPY wrapping of %q with %q changes the calls: %v, then %v", sql, value, lx.calls, wrapped.calls)
 			}
 		}
 	})

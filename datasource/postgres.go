@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // SQLSTATEs the errors are classified by.
@@ -21,6 +25,10 @@ const (
 	pgActiveTransaction   = "25001" // active_sql_transaction: cannot run in a transaction block
 	pgQueryCanceled       = "57014" // query_canceled, also by statement_timeout
 )
+
+// pgMessageSlack is what a server message may hold beyond twice
+// Config.MaxBytes.
+const pgMessageSlack = 1 << 20
 
 // pgGrace is how long past Config.Timeout the client waits for the server's
 // own statement_timeout before it cancels the statement itself.
@@ -45,7 +53,12 @@ func openPostgres(ctx context.Context, s *Source) (backend, error) {
 	pc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 	}
-	b := &pgBackend{s: s, pool: &pgPool{cfg: pc, slots: make(chan struct{}, s.cfg.MaxConns)}}
+	// No message the server sends may be longer than twice MaxBytes (a CSV
+	// line doubles quotes; numbers' text is longer than the 8 bytes they
+	// count for) plus room for many small columns: the host does not read,
+	// let alone allocate, a row far over the cap.
+	maxMessage := min(2*s.cfg.MaxBytes+pgMessageSlack, math.MaxInt32)
+	b := &pgBackend{s: s, pool: &pgPool{cfg: pc, slots: make(chan struct{}, s.cfg.MaxConns), maxMessage: int(maxMessage)}}
 	where := pc.Host
 	if !strings.HasPrefix(where, "/") {
 		where = net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))
@@ -53,15 +66,75 @@ func openPostgres(ctx context.Context, s *Source) (backend, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	c, _, err := b.pool.acquire(cctx)
+	var role string
+	var reasons []string
 	if err == nil {
-		err = c.Ping(cctx)
+		role, reasons, err = roleReasons(cctx, c)
 		b.pool.release(c, err == nil)
 	}
 	if err != nil {
 		b.pool.close()
 		return nil, s.fail(nil, "connecting to postgres at "+where, err)
 	}
+	if len(reasons) > 0 {
+		what := fmt.Sprintf("role %q %s", role, strings.Join(reasons, ", "))
+		if !s.cfg.AllowPrivilegedRole {
+			b.pool.close()
+			return nil, s.fail(ErrPrivilegedRole, what+"; connect as a role that may only read (CONNECT, USAGE and SELECT), or set allow_privileged_role = true", nil)
+		}
+		log := s.cfg.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("data source connects as a privileged role (allow_privileged_role = true): collectors' SQL runs read-only, but not as a role that can only read",
+			"datasource", s.cfg.Name, "role", role, "privileges", strings.Join(reasons, ", "))
+	}
 	return b, nil
+}
+
+// privilegeQuery lists what the session's role may do beyond reading, with
+// the roles it is a member of: role attributes, predefined roles that reach
+// outside the database, ownership of the database or of a schema or
+// relation outside the system schemas, and write privileges on a relation.
+// For a superuser it reports only that.
+const privilegeQuery = `WITH mine AS (SELECT * FROM pg_roles r WHERE pg_has_role(r.oid, 'MEMBER')),
+rels AS (SELECT c.oid, c.relkind, c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f'))
+SELECT current_user::text, CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN ARRAY['is a superuser']
+ELSE array_remove(ARRAY[
+	(SELECT 'has SUPERUSER through ' || string_agg(quote_ident(rolname), ', ') FROM mine WHERE rolsuper),
+	(SELECT 'has CREATEROLE' FROM mine WHERE rolcreaterole LIMIT 1),
+	(SELECT 'has CREATEDB' FROM mine WHERE rolcreatedb LIMIT 1),
+	(SELECT 'has REPLICATION' FROM mine WHERE rolreplication LIMIT 1),
+	(SELECT 'has BYPASSRLS' FROM mine WHERE rolbypassrls LIMIT 1),
+	(SELECT 'is a member of ' || string_agg(rolname, ', ' ORDER BY rolname) FROM mine WHERE rolname IN
+		('pg_write_all_data', 'pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program',
+		 'pg_signal_backend', 'pg_checkpoint', 'pg_maintain', 'pg_create_subscription', 'pg_use_reserved_connections')),
+	(SELECT 'owns database ' || quote_ident(datname) FROM pg_database WHERE datname = current_database() AND pg_has_role(datdba, 'MEMBER')),
+	(SELECT 'owns schema ' || min(quote_ident(nspname)) FROM pg_namespace
+		WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%' AND pg_has_role(nspowner, 'MEMBER') HAVING count(*) > 0),
+	(SELECT 'owns ' || min(oid::regclass::text) FROM rels WHERE pg_has_role(relowner, 'MEMBER') HAVING count(*) > 0),
+	(SELECT 'may write to ' || min(oid::regclass::text) FROM rels
+		WHERE relkind <> 'S' AND has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE') HAVING count(*) > 0),
+	(SELECT 'may update sequence ' || min(oid::regclass::text) FROM rels
+		WHERE CASE WHEN relkind = 'S' THEN has_sequence_privilege(oid, 'UPDATE') END HAVING count(*) > 0)
+], NULL) END`
+
+// roleReasons returns the session's role and what it may do beyond
+// reading (privilegeQuery), if anything.
+func roleReasons(ctx context.Context, c *pgconn.PgConn) (string, []string, error) {
+	res := c.ExecParams(ctx, privilegeQuery, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return "", nil, fmt.Errorf("checking the role's privileges: %w", res.Err)
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 2 {
+		return "", nil, errors.New("checking the role's privileges: unexpected result")
+	}
+	var reasons []string
+	if err := pgtype.NewMap().Scan(pgtype.TextArrayOID, pgtype.TextFormatCode, res.Rows[0][1], &reasons); err != nil {
+		return "", nil, fmt.Errorf("checking the role's privileges: %w", err)
+	}
+	return string(res.Rows[0][0]), reasons, nil
 }
 
 func (b *pgBackend) close() error {
@@ -211,9 +284,10 @@ func (b *pgBackend) streamCSV(ctx context.Context, st *statement, w io.Writer) (
 		return 0, true, err
 	}
 	cw := &copyWriter{w: w}
-	// The newline ends a trailing -- comment of the statement.
-	_, err = c.CopyTo(sctx, cw, "COPY ("+text+"\n) TO STDOUT WITH (FORMAT csv, HEADER)")
-	b.finish(c, sctx.Err() != nil)
+	err = copyOut(sctx, c, text, cw)
+	// Only an error from the server leaves the connection at a clean
+	// ReadyForQuery.
+	b.finish(c, sctx.Err() != nil || err != nil && (cw.err != nil || !isPgError(err)))
 	n := cw.writes - 1
 	if n < 0 {
 		n = 0
@@ -225,6 +299,65 @@ func (b *pgBackend) streamCSV(ctx context.Context, st *statement, w io.Writer) (
 		return n, true, b.mapErr(ctx, sctx, err)
 	}
 	return n, true, nil
+}
+
+// copyOut runs COPY (query) TO STDOUT WITH (FORMAT csv, HEADER) and writes
+// each row to w. It goes over the extended protocol, not the simple one
+// pgconn's CopyTo uses, so that whatever the text holds the server runs
+// one statement: Parse refuses a string of several. The query is first
+// parsed on its own, which fails unless it is one complete statement; so
+// its tokens stay its own inside the parentheses, a trailing -- comment
+// ends at the line break after it, and nothing can close the parenthesis
+// early to turn the COPY into something else (TO PROGRAM, FROM).
+func copyOut(ctx context.Context, c *pgconn.PgConn, query string, w io.Writer) error {
+	fe := c.Frontend()
+	fe.Send(&pgproto3.Parse{Query: query})
+	fe.Send(&pgproto3.Parse{Query: "COPY (" + query + "\n) TO STDOUT WITH (FORMAT csv, HEADER)"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		return err
+	}
+	// One watch of ctx for the whole copy rather than one per message (as
+	// ReceiveMessage(ctx) would): ask the server to cancel the statement,
+	// and if it does not end soon break the connection, which the caller
+	// then closes (ctx is done).
+	stop := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c.CancelRequest(cctx)
+		c.Conn().SetDeadline(time.Now().Add(2 * time.Second))
+	})
+	defer stop()
+	var pgErr error
+	for {
+		msg, err := c.ReceiveMessage(context.Background())
+		if err != nil {
+			return err
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if _, err := w.Write(msg.Data); err != nil {
+				// The caller closes the connection, which stops the
+				// statement.
+				return err
+			}
+		case *pgproto3.ErrorResponse:
+			if pgErr == nil {
+				pgErr = pgconn.ErrorResponseToPgError(msg)
+			}
+		case *pgproto3.ReadyForQuery:
+			return pgErr
+		}
+	}
+}
+
+// isPgError reports whether err came from the server, which leaves the
+// connection usable.
+func isPgError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
 }
 
 // copyWriter forwards each CopyData message, one line of CSV, as one Write.
@@ -246,6 +379,10 @@ func (c *copyWriter) Write(p []byte) (int, error) {
 
 // mapErr classifies an error from the server or the connection.
 func (b *pgBackend) mapErr(ctx, sctx context.Context, err error) error {
+	var long *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &long) {
+		return b.s.fail(ErrTooLarge, fmt.Sprintf("a row of the result is over %d bytes (twice max bytes %d, and some)", long.MaxExpectedBodyLen, b.s.cfg.MaxBytes), nil)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -267,8 +404,9 @@ func (b *pgBackend) mapErr(ctx, sctx context.Context, err error) error {
 
 // pgPool holds up to cap(slots) connections.
 type pgPool struct {
-	cfg   *pgconn.Config
-	slots chan struct{}
+	cfg        *pgconn.Config
+	slots      chan struct{}
+	maxMessage int // the longest message body a connection reads
 
 	mu     sync.Mutex
 	idle   []*pgconn.PgConn
@@ -304,6 +442,7 @@ func (p *pgPool) acquire(ctx context.Context) (c *pgconn.PgConn, fresh bool, err
 		<-p.slots
 		return nil, false, err
 	}
+	c.Frontend().SetMaxBodyLen(p.maxMessage)
 	return c, true, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/internal/testpg"
 )
 
 // TestWritesRefused tries every way of writing we know of, through Query
@@ -95,11 +97,22 @@ func containsDriver(ds []Driver, d Driver) bool {
 	return false
 }
 
+// TestAdvisoryLocksReleased checks the layer behind the deny list of
+// functions: a session advisory lock a statement takes is released after
+// it.
 func TestAdvisoryLocksReleased(t *testing.T) {
 	t.Parallel()
 	dsn := pgFixture(t)
-	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: dsn, MaxConns: 1})
-	r, err := query(context.Background(), s, "SELECT pg_backend_pid(), pg_advisory_lock(42)", nil)
+	s := open(t, Config{Name: "pg", Driver: Postgres, DSN: testpg.ReadOnlyDSN(t, dsn), MaxConns: 1})
+	_, err := query(context.Background(), s, "SELECT pg_advisory_lock(42)", nil)
+	require.ErrorIs(t, err, ErrReadOnly, "refused by name")
+	var r result
+	lx, err := lex("SELECT pg_backend_pid(), pg_advisory_lock(42)", s.dialect)
+	require.NoError(t, err)
+	err = s.be.query(context.Background(), &statement{lexed: lx}, func([]Column) error { return nil }, func(v []any) error {
+		r.rows = append(r.rows, append([]any(nil), v...))
+		return nil
+	})
 	require.NoError(t, err)
 	res := pgExec(t, dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
 	require.Equal(t, "0", string(res[0].Rows[0][0]))
@@ -152,7 +165,9 @@ func closedPort(t *testing.T) string {
 }
 
 // TestDefenceInDepth sends statements the lexer would refuse straight to
-// the drivers, to check the database-side layers on their own.
+// the drivers, to check the database-side layers on their own: on
+// PostgreSQL as the superuser, so that the read-only transaction alone
+// refuses.
 func TestDefenceInDepth(t *testing.T) {
 	t.Parallel()
 	outside := filepath.Join(t.TempDir(), "outside.db")
@@ -180,7 +195,11 @@ func TestDefenceInDepth(t *testing.T) {
 		},
 	}
 	for _, b := range backends(t) {
-		s := open(t, b.cfg)
+		cfg := b.cfg
+		if b.admin != "" {
+			cfg.DSN, cfg.AllowPrivilegedRole, cfg.Logger = b.admin, true, discard
+		}
+		s := open(t, cfg)
 		for _, sql := range tests[b.cfg.Driver] {
 			t.Run(b.name+"/"+sql, func(t *testing.T) {
 				lx, err := lex(sql, s.dialect)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,11 @@ type Config struct {
 	MaxRows int64
 	// MaxBytes is how many bytes of values one Query may return, counting
 	// the length of text and bytes, 8 for a number or timestamp, 1 for a
-	// bool and 0 for NULL; default 64 MiB.
+	// bool and 0 for NULL; default 64 MiB. It also bounds each row of
+	// StreamCSV. The cap holds before a row is read: on SQLite no value
+	// may be longer than the bytes left divided by the number of columns;
+	// on PostgreSQL no message from the server longer than twice MaxBytes
+	// plus 1 MiB is read.
 	MaxBytes int64
 	// Timeout bounds each statement, from its start to its last row (or
 	// its last Write); waiting for a free connection is bounded only by the
@@ -52,6 +57,21 @@ type Config struct {
 	Timeout time.Duration
 	// MaxConns is the most connections the source holds open; default 4.
 	MaxConns int
+	// AllowPrivilegedRole lets Open connect to PostgreSQL as a role that
+	// may do more than read: a superuser, a role with CREATEROLE,
+	// CREATEDB, REPLICATION or BYPASSRLS, a member of a predefined role
+	// that reaches outside the database (pg_signal_backend,
+	// pg_read_server_files, …), the owner of the database or of a schema or
+	// relation in it, or a role that may write to a table or sequence.
+	// Open refuses such a role with ErrPrivilegedRole unless this is set,
+	// and then logs a warning to Logger each time it opens the source.
+	AllowPrivilegedRole bool
+	// Logger gets the warnings of Open; default slog.Default(). It does not cross a process
+	// boundary: a worker opening the source sets its own.
+	Logger *slog.Logger `json:"-"`
+	// TimeFormat (SQLite only) is how the database's timestamp columns are written, and so how
+	// time.Time parameters are bound; default TimeISO8601. PostgreSQL binds them as timestamptz.
+	TimeFormat TimeFormat
 }
 
 // validate applies defaults and reports every problem at once.
@@ -67,6 +87,9 @@ func (c *Config) validate() error {
 	}
 	if c.DSN == "" {
 		errs = append(errs, errors.New("dsn is empty"))
+	}
+	if err := c.TimeFormat.valid(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxRows < 0 {
 		errs = append(errs, fmt.Errorf("max rows %d is negative", c.MaxRows))
@@ -103,6 +126,9 @@ var (
 	ErrMultiStatement = errors.New("datasource: more than one statement")
 	// ErrTimeout: the statement ran longer than Config.Timeout.
 	ErrTimeout = errors.New("datasource: statement timed out")
+	// ErrPrivilegedRole: Open refused a PostgreSQL role that may do more
+	// than read (see Config.AllowPrivilegedRole).
+	ErrPrivilegedRole = errors.New("datasource: privileged role")
 )
 
 // sourceError is an error of one source: its message names the source, Is
@@ -158,6 +184,10 @@ type backend interface {
 type statement struct {
 	lexed
 	args map[string]any
+	// rowBytes returns how many bytes of values the next row may hold:
+	// what is left of Config.MaxBytes for Query, all of it for StreamCSV.
+	// A backend that can enforce it before the row is built does.
+	rowBytes func() int64
 }
 
 // Open opens the source cfg describes. For PostgreSQL it connects and pings
@@ -225,6 +255,7 @@ func (s *Source) Query(ctx context.Context, sql string, params map[string]any, c
 		return err
 	}
 	var rows, size int64
+	st.rowBytes = func() int64 { return s.cfg.MaxBytes - size }
 	return s.be.query(ctx, st, columns, func(vals []any) error {
 		rows++
 		if rows > s.cfg.MaxRows {
@@ -259,7 +290,8 @@ func (s *Source) Query(ctx context.Context, sql string, params map[string]any, c
 // fewest digits; bools true and false; timestamps in RFC 3339 UTC with
 // trailing zeros of the fraction trimmed (time.RFC3339Nano); bytes as text.
 //
-// StreamCSV is not bound by MaxRows or MaxBytes.
+// StreamCSV is not bound by MaxRows, nor by MaxBytes but row by row (see
+// Config.MaxBytes).
 func (s *Source) StreamCSV(ctx context.Context, sql string, params map[string]any, w io.Writer) (int64, error) {
 	st, err := s.prepare(sql, params)
 	if err != nil {
@@ -314,6 +346,13 @@ func (s *Source) prepare(sql string, params map[string]any) (*statement, error) 
 		}
 		return nil, s.fail(ErrReadOnly, fmt.Sprintf("statement begins with %s; a read-only source runs only %s statements", kw, strings.Join(allowed, ", ")), nil)
 	}
+	if s.dialect == dialectPostgres {
+		for _, name := range lx.calls {
+			if deniedCall(name) {
+				return nil, s.fail(ErrReadOnly, fmt.Sprintf("function %s acts outside the statement; a read-only source does not call it", name), nil)
+			}
+		}
+	}
 	if lx.placeholder != "" {
 		return nil, s.fail(nil, fmt.Sprintf("parameter %s: only @name parameters are supported", lx.placeholder), nil)
 	}
@@ -326,7 +365,7 @@ func (s *Source) prepare(sql string, params map[string]any) (*statement, error) 
 			return nil, s.fail(nil, "parameter @"+p.name, err)
 		}
 	}
-	return &statement{lexed: lx, args: params}, nil
+	return &statement{lexed: lx, args: params, rowBytes: func() int64 { return s.cfg.MaxBytes }}, nil
 }
 
 // substitute returns st's body with each parameter reference replaced by

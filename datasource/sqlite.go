@@ -22,6 +22,7 @@ import (
 // SQLite result codes the errors are classified by.
 const (
 	sqliteReadOnly = 8  // SQLITE_READONLY
+	sqliteTooBig   = 18 // SQLITE_TOOBIG: a string or blob over SQLITE_LIMIT_LENGTH
 	sqliteAuth     = 23 // SQLITE_AUTH
 )
 
@@ -128,11 +129,51 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 	text, names := st.positional("?")
 	args := make([]any, len(names))
 	for i, name := range names {
-		args[i] = sqliteParam(st.args[name])
+		args[i] = sqliteParam(st.args[name], s.cfg.TimeFormat)
+	}
+	// The byte cap holds inside SQLite, before a value is built or copied:
+	// before each step, SQLITE_LIMIT_LENGTH is set to the row's byte budget
+	// divided among its columns, so no value of the row, stored or
+	// computed, can be longer than its share (SQLite fails it with
+	// SQLITE_TOOBIG), and the row as a whole stays within the budget.
+	ncols, err := sqliteColumnCount(conn, text)
+	if err != nil {
+		return b.mapErr(ctx, sctx, err)
+	}
+	prev, err := sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, -1)
+	if err != nil {
+		return s.fail(nil, "connection", err)
+	}
+	defer sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, prev)
+	rowBytes := st.rowBytes
+	if rowBytes == nil {
+		rowBytes = func() int64 { return s.cfg.MaxBytes }
+	}
+	var share int64
+	limit := func() error {
+		next := max(rowBytes()/int64(max(ncols, 1)), 1)
+		if next == share {
+			return nil // StreamCSV's budget per row does not change
+		}
+		share = next
+		_, err := sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, int(min(share, int64(prev))))
+		return err
+	}
+	// stepErr classifies an error from a step of row n.
+	stepErr := func(n int, err error) error {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqliteTooBig && s.contextError(ctx, sctx) == nil {
+			return s.fail(ErrTooLarge, fmt.Sprintf("result has more than %d bytes of values: row %d has a value over %d bytes (the %d bytes left, shared among %d columns)",
+				s.cfg.MaxBytes, n, share, rowBytes(), max(ncols, 1)), nil)
+		}
+		return b.mapErr(ctx, sctx, err)
+	}
+	if err := limit(); err != nil {
+		return s.fail(nil, "connection", err)
 	}
 	rows, err := conn.QueryContext(sctx, text, args...)
 	if err != nil {
-		return b.mapErr(ctx, sctx, err)
+		return stepErr(1, err)
 	}
 	defer rows.Close()
 
@@ -166,7 +207,8 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 		return err
 	}
 	vals := make([]any, len(cols))
-	for n := 1; more; n++ {
+	n := 1
+	for ; more; n++ {
 		if n > 1 {
 			if err := rows.Scan(ptrs...); err != nil {
 				return b.mapErr(ctx, sctx, err)
@@ -180,15 +222,36 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 		if err := row(vals); err != nil {
 			return err
 		}
+		if err := limit(); err != nil {
+			return s.fail(nil, "connection", err)
+		}
 		more = rows.Next()
 	}
 	if err := rows.Err(); err != nil {
-		return b.mapErr(ctx, sctx, err)
+		return stepErr(n, err)
 	}
 	if err := rows.Close(); err != nil {
 		return b.mapErr(ctx, sctx, err)
 	}
 	return s.contextError(ctx, sctx)
+}
+
+// sqliteColumnCount returns the number of result columns of sql, which it
+// prepares but does not run.
+func sqliteColumnCount(conn *sql.Conn, sql string) (int, error) {
+	var n int
+	err := conn.Raw(func(dc any) error {
+		ci, ok := dc.(interface {
+			ColumnInfo(string) ([]sqlite.ColumnInfo, error)
+		})
+		if !ok {
+			return fmt.Errorf("%T cannot describe a statement (has modernc.org/sqlite changed?)", dc)
+		}
+		info, err := ci.ColumnInfo(sql)
+		n = len(info)
+		return err
+	})
+	return n, err
 }
 
 // mapErr classifies an error from the driver.

@@ -251,8 +251,8 @@ func checkParam(v any) error {
 	return fmt.Errorf("unsupported type %T (want nil, bool, int64, float64, string, time.Time or []byte)", v)
 }
 
-// sqliteParam converts a parameter to the value bound to SQLite.
-func sqliteParam(v any) any {
+// sqliteParam converts a parameter to the value bound to SQLite, times in format f.
+func sqliteParam(v any, f TimeFormat) any {
 	switch x := v.(type) {
 	case bool:
 		if x {
@@ -260,7 +260,7 @@ func sqliteParam(v any) any {
 		}
 		return int64(0)
 	case time.Time:
-		return x.UTC().Format(SQLiteTimeFormat)
+		return f.bind(x)
 	default:
 		return v
 	}

@@ -160,3 +160,45 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// BenchmarkBothCores gathers about BENCH_GATHER_MIB (default 1024) MiB of job_events, sliced
+// hourly, dry-run, with worker processes one at a time (sequential) and two at a time (the gather
+// runs the next slice while it compresses the last): the second uses both cores.
+func BenchmarkBothCores(b *testing.B) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mib := 1024
+	if s := os.Getenv("BENCH_GATHER_MIB"); s != "" {
+		fmt.Sscan(s, &mib)
+	}
+	// About 300 bytes a row: 1 GiB is 3.6M rows, over 24 hourly slices.
+	perHour := int64(mib) << 20 / 300 / 24
+	toml := "[[collector]]\nkey = \"config\"\nversion = \"1\"\nconfig = true\nmodule = \"good.wasm\"\nfunction = \"ok\"\n\n" +
+		fmt.Sprintf("[[collector]]\nkey = \"events\"\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"go.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = %d\n", perHour)
+	path := testguests.Registry(b, map[string]string{"go.wasm": testguests.Go(b, "examples/job_events"), "good.wasm": testguests.WAT(b, "pointers")}, toml)
+	reg, err := registry.Load(path)
+	require.NoError(b, err)
+	since := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			r := *reg
+			r.Runtime.Workers = workers
+			var data int64
+			for b.Loop() {
+				x := gather.NewProcessExecutor(&r, quiet)
+				out := b.TempDir()
+				res, err := gather.Gather(ctx, gather.Options{Registry: &r, Executor: x, OutDir: out,
+					Store: state.NewFileStore(b.TempDir()), Since: since, Until: since.Add(24 * time.Hour), Logger: quiet})
+				require.NoError(b, err)
+				require.False(b, res.Failed())
+				require.NoError(b, x.Close())
+				data = 0
+				for _, t := range res.Tarballs {
+					data += t.DataSize
+				}
+				os.RemoveAll(out)
+			}
+			b.SetBytes(data)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"slices"
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/state"
@@ -17,6 +18,10 @@ import (
 //     the one that got least far;
 //   - <key>_full moves to when the full sync finished, only when all of it was delivered;
 //   - only collector keys are written, and, when final, the last gather moves to the window's end.
+//
+// Then the pending tarballs (state.Pending) are absorbed: a key advances over its slices the
+// ingress acknowledged, in time order up to the first one still pending, and never past one
+// that is still pending; records wholly behind their keys' entries are dropped.
 //
 // It is computed from the state as loaded, so it can be saved after every shipment and again at
 // the end: collectors that have not run yet are left alone until then.
@@ -63,6 +68,9 @@ func (g *gatherer) bookkeeping(final bool) state.State {
 	}
 	for _, key := range order {
 		p := byKey[key]
+		if from := unacknowledgedFrom(g.pending, key); !from.IsZero() && p.end.After(from) {
+			p.end = from // never past data that is still pending
+		}
 		switch {
 		case !p.stalled && p.end.After(st.Entries[key]):
 			st.Entries[key] = p.end
@@ -73,5 +81,7 @@ func (g *gatherer) bookkeeping(final bool) state.State {
 	if final {
 		st.LastGather = g.window.Until
 	}
+	st.Pending = slices.Clone(g.pending)
+	absorb(&st)
 	return st
 }

@@ -88,7 +88,8 @@ func openDataSource(ctx context.Context, cfg *registry.DataSource) (*datasource.
 // with its secrets resolved.
 func dataSourceConfig(cfg *registry.DataSource) (datasource.Config, error) {
 	dc := datasource.Config{Name: cfg.Name, Driver: datasource.Driver(cfg.Driver), MaxRows: cfg.MaxRows,
-		MaxBytes: cfg.MaxBytes, Timeout: cfg.Timeout}
+		MaxBytes: cfg.MaxBytes, Timeout: cfg.Timeout, AllowPrivilegedRole: cfg.AllowPrivilegedRole,
+		TimeFormat: datasource.TimeFormat(cfg.TimestampFormat)}
 	switch cfg.Driver {
 	case "sqlite":
 		dc.DSN = cfg.Path

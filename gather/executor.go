@@ -21,6 +21,9 @@ type Executor interface {
 	Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error)
 	// Isolation names how invocations run: IsolationProcess or IsolationInProcess.
 	Isolation() string
+	// Check loads and checks module m (ABI, the exports its collectors need, memory) and runs
+	// nothing; a failure is a *runtime.ModuleError.
+	Check(ctx context.Context, m *registry.Module) error
 }
 
 // Isolation modes, as [runtime] isolation names them.
@@ -61,33 +64,45 @@ func NewEngineExecutor(eng *runtime.Engine, reg *registry.Registry) *EngineExecu
 // Isolation implements Executor.
 func (x *EngineExecutor) Isolation() string { return IsolationInProcess }
 
+// Check implements Executor.
+func (x *EngineExecutor) Check(ctx context.Context, m *registry.Module) error {
+	_, err := x.load(ctx, m)
+	return err
+}
+
 // Close closes the data sources the executor opened.
 func (x *EngineExecutor) Close() error { return x.ds.Close() }
 
 // Run implements Executor. A module that fails to load fails every collector in it, each with
 // the same *runtime.ModuleError.
 func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error) {
-	x.mu.Lock()
-	lm := x.modules[c.Module]
-	if lm == nil {
-		lm = &loadedModule{}
-		x.modules[c.Module] = lm
-	}
-	x.mu.Unlock()
-	lm.once.Do(func() { lm.mod, lm.err = x.eng.Load(ctx, ModuleSpec(x.reg, c.Module)) })
-	if lm.err != nil {
-		return Outcome{}, lm.err
+	mod, err := x.load(ctx, c.Module)
+	if err != nil {
+		return Outcome{}, err
 	}
 	granted, err := x.ds.Granted(ctx, c)
 	if err != nil {
 		return Outcome{}, err
 	}
 	req.DataSources = granted
-	res, err := lm.mod.Invoke(ctx, runtime.Call{
+	res, err := mod.Invoke(ctx, runtime.Call{
 		Function: c.Function, Invocation: hostfuncs.NewInvocation(req),
 		Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes,
 	})
 	return Outcome{Report: res.Output, Elapsed: res.Elapsed}, err
+}
+
+// load loads a module once per executor.
+func (x *EngineExecutor) load(ctx context.Context, m *registry.Module) (*runtime.Module, error) {
+	x.mu.Lock()
+	lm := x.modules[m]
+	if lm == nil {
+		lm = &loadedModule{}
+		x.modules[m] = lm
+	}
+	x.mu.Unlock()
+	lm.once.Do(func() { lm.mod, lm.err = x.eng.Load(ctx, ModuleSpec(x.reg, m)) })
+	return lm.mod, lm.err
 }
 
 // NewEngine starts a runtime with the registry's settings.

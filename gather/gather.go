@@ -110,12 +110,17 @@ type gatherer struct {
 	total  int
 	runs   []*collectorRun
 	base   state.State // the bookkeeping as loaded; every save is computed from it
+	// pending is the current list of recorded tarballs (state.State.Pending); saveErr the first
+	// failure to save the bookkeeping, which stops shipping.
+	pending []state.Pending
+	saveErr error
 }
 
 // Gather runs one gather. It returns a Result whenever it got as far as running collectors, even
 // with an error; failures of single collectors or uploads are in the Result, not the error. The
 // error is for what stopped the gather: ErrNotLicensed, ErrShippingNotConfigured, state.ErrLocked,
-// ErrBadInterval, ErrBadSubset, an unreadable state, an unwritable output directory.
+// ErrBadInterval, ErrBadSubset, an unreadable state, an unwritable output directory, and
+// ErrStateNotSaved, which stops shipping at once.
 func Gather(ctx context.Context, opts Options) (*Result, error) {
 	g := &gatherer{opts: opts, reg: opts.Registry, log: opts.Logger, now: opts.Now}
 	if g.log == nil {
@@ -178,26 +183,44 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.slice(runs, st, now)
-
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gather: output directory: %w", err)
 	}
 	g.removeStale()
+	g.result = &Result{Type: o.Type, Isolation: o.Executor.Isolation(), Since: g.window.Since, Until: g.window.Until, Started: now}
+	g.base = st
+	if shipping {
+		// What earlier runs recorded and did not get acknowledged goes first, byte for byte.
+		g.pending = st.Pending
+		delivered, err := g.resend(ctx)
+		if err != nil {
+			return g.result, err
+		}
+		if !delivered {
+			g.log.Error("pending tarballs could not be re-sent; nothing new is collected until they are")
+			g.result.Elapsed = g.now().Sub(now)
+			return g.result, nil
+		}
+		st = g.base
+	}
+	g.slice(runs, st, now)
 	if g.stage, err = os.MkdirTemp(o.OutDir, ".staging-"); err != nil {
 		return nil, fmt.Errorf("gather: staging directory: %w", err)
 	}
 	defer os.RemoveAll(g.stage)
 
-	g.result = &Result{Type: o.Type, Isolation: o.Executor.Isolation(), Since: g.window.Since, Until: g.window.Until, Started: now}
 	g.recordDisabled()
-	g.runs, g.base = runs, st
+	g.runs = runs
+	if shipping {
+		// Leave no empty pending/ behind: Remove fails, harmlessly, while a tarball waits there.
+		defer os.Remove(filepath.Join(o.OutDir, PendingDir))
+	}
 	if err := g.collect(ctx, runs); err != nil {
 		return g.result, err
 	}
 	if shipping {
-		if err := o.Store.Save(ctx, g.bookkeeping(true)); err != nil {
-			return g.result, fmt.Errorf("gather: save bookkeeping: %w", err)
+		if err := g.save(ctx, g.bookkeeping(true)); err != nil {
+			return g.result, err
 		}
 		g.result.StateSaved = true
 	}
@@ -243,6 +266,9 @@ func (g *gatherer) slice(runs []*collectorRun, st state.State, now time.Time) {
 			continue
 		}
 		start := g.window.Start(st.Entries[c.Key], maxWindow)
+		if end := covered(st.Pending, c.Key); end.After(start) {
+			start = end // held by pending tarballs: never collected twice
+		}
 		if days := c.FullSyncIntervalDays; days > 0 && c.Slicing.Kind != registry.SliceNone {
 			last := st.Entries[c.Key+"_full"]
 			r.fullSync = last.IsZero() || last.Before(now.AddDate(0, 0, -days))
@@ -280,31 +306,11 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 	g.packer = packaging.NewPacker(packaging.Options{
 		Dir: g.opts.OutDir, Base: g.reg.Gather.TarballBase, Until: g.window.Until,
 		MaxDataSize: g.reg.Gather.MaxDataSize, Config: config,
+		// Names stay unique among the pending tarballs: a re-send goes out under its own name.
+		Reserved: g.reserved,
 	})
-	for _, r := range runs {
-		if r.c.Config {
-			continue
-		}
-		for _, s := range r.slices {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if r.stopped {
-				s.skipped = true
-				g.done++
-				continue
-			}
-			var err error
-			if r.c.Format == registry.FormatJSON {
-				err = g.collectJSON(ctx, s)
-			} else {
-				err = g.collectCSV(ctx, s)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		g.record(r)
+	if err := g.pipeline(ctx, runs); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err // interrupted: what shipped so far is recorded, the rest is collected next time
@@ -313,8 +319,7 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 	if err != nil {
 		return fmt.Errorf("gather: %w", err)
 	}
-	g.deliver(ctx, tarballs)
-	return nil
+	return g.deliver(ctx, tarballs)
 }
 
 // request describes an invocation of s; the executor adds the data sources granted to it.
@@ -354,62 +359,224 @@ func (g *gatherer) invokeToFile(ctx context.Context, s *sliceRun, path string) e
 	return nil
 }
 
-func (g *gatherer) collectJSON(ctx context.Context, s *sliceRun) error {
-	c := s.run.c
-	g.staged++
-	path := filepath.Join(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".json")
-	coll := g.collection(s)
-	if g.invokeToFile(ctx, s, path) == nil {
-		st, err := os.Stat(path)
-		if err != nil {
-			return fmt.Errorf("gather: %w", err)
-		}
-		coll.Path, coll.Size, coll.Failed = path, st.Size(), false
-	}
-	// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
-	coll.Started, coll.Finished = s.started, s.finished
-	s.parts = 1
-	return g.place(ctx, coll)
+// staged is what one invocation left in the staging directory, before it is placed.
+type staged struct {
+	s     *sliceRun
+	path  string              // JSON: the document's file
+	split *packaging.Splitter // CSV: the parts
+	parts []packaging.Part
+	err   error // the invocation failed; nothing is staged
 }
 
-func (g *gatherer) collectCSV(ctx context.Context, s *sliceRun) error {
+// discard removes what an invocation staged that will not be placed.
+func (st *staged) discard() {
+	if st.path != "" {
+		os.Remove(st.path)
+	}
+	for _, p := range st.parts {
+		os.Remove(p.Path)
+	}
+}
+
+// pipeline runs the slices of every non-config collector in declaration order, placing and
+// delivering each one's output in that order. With an executor that runs invocations in
+// parallel (worker processes), up to that many invocations run ahead of the one being placed:
+// the guests work while this goroutine compresses and ships, on other cores. Nothing observable
+// depends on it: staged names are given in order, outputs are placed in order, and a slice run
+// ahead whose collector then stops (an earlier slice failed or did not ship) is discarded, as
+// if it had been skipped.
+func (g *gatherer) pipeline(ctx context.Context, runs []*collectorRun) error {
+	type task struct {
+		s       *sliceRun
+		last    bool // the last slice of its collector: record the collector once it is placed
+		r       *collectorRun
+		done    chan staged // nil for a slice not run, or a collector without slices
+		stopped bool        // not run: its collector had stopped
+	}
+	var tasks []*task
+	for _, r := range runs {
+		if r.c.Config {
+			continue
+		}
+		if len(r.slices) == 0 {
+			tasks = append(tasks, &task{r: r, last: true})
+		}
+		for i, s := range r.slices {
+			tasks = append(tasks, &task{s: s, r: r, last: i == len(r.slices)-1})
+		}
+	}
+	ahead := 1
+	if p, ok := g.opts.Executor.(interface{ Parallelism() int }); ok {
+		ahead = max(1, p.Parallelism())
+	}
+	next := 0
+	dispatch := func() {
+		t := tasks[next]
+		next++
+		if t.s == nil {
+			return
+		}
+		if t.r.stopped {
+			t.stopped = true
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		t.done = make(chan staged, 1)
+		g.staged++
+		name := strconv.Itoa(g.staged) + "-" + t.r.c.Key
+		g.progress(t.s)
+		t.s.started = g.now().UTC()
+		go func() { t.done <- g.invoke(ctx, t.s, name) }()
+	}
+	var err error
+	for i, t := range tasks {
+		for next < len(tasks) && next <= i+ahead-1 {
+			dispatch()
+		}
+		if t.s == nil {
+			g.record(t.r)
+			continue
+		}
+		if t.done == nil || err != nil {
+			if t.done != nil {
+				st := <-t.done // stopped or interrupted: wait for it, keep nothing
+				st.discard()
+			}
+			if t.stopped {
+				t.s.skipped = true
+				g.done++
+			}
+			if t.last && err == nil {
+				g.record(t.r)
+			}
+			continue
+		}
+		st := <-t.done
+		switch {
+		case ctx.Err() != nil:
+			st.discard()
+			err = ctx.Err()
+		case t.r.stopped:
+			st.discard()
+			t.s.skipped = true
+		default:
+			if perr := g.place(ctx, &st); perr != nil {
+				err = perr
+			}
+		}
+		if t.last && err == nil {
+			g.record(t.r)
+		}
+	}
+	if err == nil {
+		err = ctx.Err() // interrupted: what shipped so far is recorded, the rest is collected next time
+	}
+	return err
+}
+
+// invoke runs one slice's invocation into the staging directory. It runs on its own goroutine:
+// it touches only s and its own files.
+func (g *gatherer) invoke(ctx context.Context, s *sliceRun, name string) staged {
 	c := s.run.c
-	g.staged++
-	split := packaging.NewSplitter(g.stage, strconv.Itoa(g.staged)+"-"+c.Key+".csv", g.reg.Gather.MaxDataSize)
-	g.progress(s)
-	s.started = g.now().UTC()
+	st := staged{s: s}
 	req := g.request(s)
+	if c.Format == registry.FormatJSON {
+		st.path = filepath.Join(g.stage, name+".json")
+		f, err := os.OpenFile(st.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			st.path, st.err = "", fmt.Errorf("stage %s: %w", filepath.Base(st.path), err)
+			s.finished = g.now().UTC()
+			return st
+		}
+		req.Output = f
+		out, err := g.opts.Executor.Run(ctx, c, req)
+		s.finished = g.now().UTC()
+		s.report = out.Report
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("stage %s: %w", filepath.Base(st.path), cerr)
+		}
+		if err == nil && out.Report.JSONDocuments == 0 {
+			err = errors.New("emitted no JSON document")
+		}
+		if err != nil {
+			os.Remove(st.path)
+			st.path, st.err = "", err
+		}
+		return st
+	}
+	split := packaging.NewSplitter(g.stage, name+".csv", g.reg.Gather.MaxDataSize)
 	req.Output = split
+	var guard *SliceGuard
+	if c.TimeColumn != "" {
+		guard = NewSliceGuard(split, c, s.slice, g.log)
+		req.Output = guard
+	}
 	out, err := g.opts.Executor.Run(ctx, c, req)
 	s.finished = g.now().UTC()
 	s.report = out.Report
-	var parts []packaging.Part
+	if guard != nil {
+		guard.Finish()
+		if guard.Err() != nil {
+			err = guard.Err() // the guard's reason, not how the output write failed
+		}
+	}
 	if err == nil {
-		parts, err = split.Close()
+		st.parts, err = split.Close()
 	} else {
 		split.Abort() // a failed CSV slice ships nothing (upstream) and stops its key here (D3)
 	}
-	if err != nil {
-		g.failed(s, err)
+	st.err = err
+	return st
+}
+
+// place packs what an invocation staged (or records its failure) and delivers the tarballs that
+// completes.
+func (g *gatherer) place(ctx context.Context, st *staged) error {
+	s, c := st.s, st.s.run.c
+	if c.Format == registry.FormatJSON {
+		coll := g.collection(s)
+		if st.err == nil {
+			info, err := os.Stat(st.path)
+			if err != nil {
+				return fmt.Errorf("gather: %w", err)
+			}
+			coll.Path, coll.Size, coll.Failed = st.path, info.Size(), false
+			s.ok = true
+		} else {
+			g.failed(s, st.err)
+		}
+		// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
+		coll.Started, coll.Finished = s.started, s.finished
+		s.parts = 1
+		coll.Ref = &partRef{s: s, part: 1}
+		tarballs, err := g.pack(coll)
+		if err != nil {
+			return err
+		}
+		return g.deliver(ctx, tarballs)
+	}
+	if st.err != nil {
+		g.failed(s, st.err)
 		return nil
 	}
 	s.ok = true
-	s.parts = len(parts)
-	for i, p := range parts {
-		if s.run.stopped {
-			// A part of this slice did not ship: the rest would only be sent twice.
-			for _, rest := range parts[i:] {
-				os.Remove(rest.Path)
-			}
-			break
-		}
+	s.parts = len(st.parts)
+	// Every part is placed before any is shipped, so that all of a slice's tarballs are recorded
+	// as pending together: a slice is then either wholly recorded or not at all.
+	var tarballs []*packaging.Tarball
+	for i, p := range st.parts {
 		coll := g.collection(s)
 		coll.Path, coll.Size, coll.Failed = p.Path, p.Size, false
-		if err := g.place(ctx, coll); err != nil {
+		coll.Ref = &partRef{s: s, part: i + 1}
+		tbs, err := g.pack(coll)
+		tarballs = append(tarballs, tbs...)
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return g.deliver(ctx, tarballs)
 }
 
 // stop skips the rest of a collector's slices in a gather that ships (see collectorRun.stopped).
@@ -425,17 +592,16 @@ func (g *gatherer) collection(s *sliceRun) packaging.Collection {
 	return packaging.Collection{
 		Key: c.Key, Version: c.Version, Format: string(c.Format), Group: c.ShippingGroup,
 		Since: s.slice.Since, Until: s.slice.Until, Started: s.started, Finished: s.finished,
-		Failed: true, Sliced: c.Slicing.Kind != registry.SliceNone, Ref: s,
+		Failed: true, Sliced: c.Slicing.Kind != registry.SliceNone,
 	}
 }
 
-func (g *gatherer) place(ctx context.Context, coll packaging.Collection) error {
+func (g *gatherer) pack(coll packaging.Collection) ([]*packaging.Tarball, error) {
 	tarballs, err := g.packer.Add(coll)
 	if err != nil {
-		return fmt.Errorf("gather: %w", err)
+		return tarballs, fmt.Errorf("gather: %w", err)
 	}
-	g.deliver(ctx, tarballs)
-	return nil
+	return tarballs, nil
 }
 
 func (g *gatherer) failed(s *sliceRun, err error) error {
@@ -445,17 +611,17 @@ func (g *gatherer) failed(s *sliceRun, err error) error {
 	return err
 }
 
-// deliver keeps (dry-run) or ships each tarball and records its fate. After a shipment the
-// bookkeeping is saved at once, so a crash later in the gather re-sends nothing that arrived.
-func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
-	shipped := false
-	defer func() {
-		if shipped {
-			if err := g.opts.Store.Save(ctx, g.bookkeeping(false)); err != nil {
-				g.log.Error("save bookkeeping", "error", err)
-			}
-		}
-	}()
+// deliver keeps (dry-run) or ships each tarball and records its fate. In a gather that ships,
+// all of tarballs are first recorded as pending, in one save, and only then sent one by one;
+// after each acknowledgement the bookkeeping is saved at once, so a crash later in the gather
+// re-sends nothing that arrived and loses nothing that did not. It returns an error only when
+// the bookkeeping could not be saved ([ErrStateNotSaved]): shipping stops there.
+func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) error {
+	if len(tarballs) == 0 {
+		return nil
+	}
+	var send []*packaging.Tarball
+	var results []*TarballResult
 	for _, t := range tarballs {
 		tr := &TarballResult{Name: t.Name, Path: t.Path, Group: t.Group, Size: t.Size, DataSize: t.DataSize, Fate: FateKept}
 		for _, m := range t.Members {
@@ -466,29 +632,51 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) {
 			g.log.Debug("tarball written", "tarball", t.Path, "size", t.Size)
 			continue
 		}
-		if err := g.opts.Shipper.Ship(ctx, t); err != nil {
-			tr.Fate, tr.Error = FateFailed, err.Error()
-			tr.Path = g.keepFailed(t)
-			for _, c := range t.Collections {
-				if s, ok := c.Ref.(*sliceRun); ok {
-					g.stop(s.run)
-				}
-			}
-			g.log.Error("upload failed; the tarball is kept and its window will be collected again", "tarball", t.Name, "error", err)
+		if g.saveErr != nil {
+			tr.Fate, tr.Error = FateFailed, g.saveErr.Error()
+			g.stopShipped(t)
 			continue
 		}
-		tr.Fate, shipped = FateShipped, true
-		for _, c := range t.Collections {
-			if s, ok := c.Ref.(*sliceRun); ok {
-				s.shipped++
-			}
+		p, err := g.recordPending(t)
+		if err != nil {
+			tr.Fate, tr.Error = FateFailed, fmt.Sprintf("record as pending: %v", err)
+			tr.Path = g.keepFailed(t)
+			g.stopShipped(t)
+			g.log.Error("a tarball could not be recorded as pending; its window will be collected again", "tarball", t.Name, "error", err)
+			continue
 		}
-		if err := os.Remove(t.Path); err != nil {
-			g.log.Warn("remove shipped tarball", "tarball", t.Path, "error", err)
-		} else {
-			tr.Path = ""
-		}
+		tr.Path = t.Path
+		g.pending = append(g.pending, p)
+		send, results = append(send, t), append(results, tr)
 	}
+	if len(send) == 0 {
+		return g.saveErr
+	}
+	if err := g.save(ctx, g.bookkeeping(false)); err != nil {
+		for i, tr := range results {
+			tr.Fate, tr.Error = FateFailed, err.Error()
+			g.stopShipped(send[i])
+		}
+		return err
+	}
+	for i, t := range send {
+		_, err := g.ship(ctx, t, results[i])
+		if err == nil && results[i].Fate != FatePending {
+			continue
+		}
+		// The bookkeeping could not be saved, or the ingress did not answer: the rest of the
+		// batch stays pending, unsent, for the next run.
+		why := "not sent: an earlier tarball was not acknowledged"
+		if err != nil {
+			why = err.Error()
+		}
+		for j := i + 1; j < len(send); j++ {
+			results[j].Fate, results[j].Error = FatePending, why
+			g.stopShipped(send[j])
+		}
+		return err
+	}
+	return nil
 }
 
 func (g *gatherer) progress(s *sliceRun) {

@@ -24,6 +24,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/shipping"
 	"github.com/wasmcollector/wasmcollector/state"
 )
 
@@ -74,12 +75,14 @@ func (e *env) gather(typ hostfuncs.CollectionType, shipper gather.Shipper, mod f
 }
 
 // dirShipper is a real Shipper that delivers tarballs into a directory, failing those whose name
-// it is told to fail.
+// it is told to fail: without an answer (io.ErrUnexpectedEOF), or, with reject, as an ingress
+// refusing the content (400).
 type dirShipper struct {
-	dir  string
-	mu   sync.Mutex
-	fail map[int]bool // by call number, 0-based
-	n    int
+	dir    string
+	mu     sync.Mutex
+	fail   map[int]bool // by call number, 0-based
+	reject bool
+	n      int
 }
 
 func (s *dirShipper) Configured() error { return nil }
@@ -89,6 +92,9 @@ func (s *dirShipper) Ship(_ context.Context, t *packaging.Tarball) error {
 	n := s.n
 	s.n++
 	s.mu.Unlock()
+	if s.fail[n] && s.reject {
+		return &shipping.UploadError{Tarball: t.Name, Attempts: 1, StatusCode: 400, Body: "bad tarball"}
+	}
 	if s.fail[n] {
 		return io.ErrUnexpectedEOF
 	}
@@ -298,8 +304,9 @@ func shippedRows(t *testing.T, dir string) map[string]int {
 	return rows
 }
 
-// TestUploadFailureStopsTheKey: a tarball the ingress did not take keeps its key from advancing
-// past it (D3), and it is kept on disk.
+// TestUploadFailureStopsTheKey: a tarball the ingress did not answer stays pending: its key does
+// not advance past it (D3), the collector's later slices wait, and the next run re-sends it byte
+// for byte under the same name before it collects the rest.
 func TestUploadFailureStopsTheKey(t *testing.T) {
 	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
 	e := eventsRegistry(t, "")
@@ -308,26 +315,50 @@ func TestUploadFailureStopsTheKey(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Failed())
 	var fates []string
+	var pending *gather.TarballResult
 	for _, tb := range res.Tarballs {
 		fates = append(fates, tb.Fate)
-		if tb.Fate == gather.FateFailed {
-			assert.Equal(t, filepath.Join(e.out, "failed", tb.Name), tb.Path, "kept in failed/")
+		if tb.Fate == gather.FatePending {
+			pending = tb
+			assert.Equal(t, filepath.Join(e.out, gather.PendingDir, tb.Name), tb.Path, "kept in pending/")
 			assert.FileExists(t, tb.Path)
 			assert.Contains(t, tb.Error, "unexpected EOF")
 		} else {
 			assert.Empty(t, tb.Path, "shipped tarballs are deleted")
 		}
 	}
-	assert.Equal(t, []string{"shipped", "shipped", "shipped", "failed"}, fates, "the fifth slice waits for the next run")
+	assert.Equal(t, []string{"shipped", "shipped", "shipped", "pending"}, fates, "the fifth slice waits for the next run")
+	pendingBytes, err := os.ReadFile(pending.Path)
+	require.NoError(t, err)
 	st, err := e.store.Load(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, start.Add(3*time.Hour), st.Entries["events"])
+	require.Len(t, st.Pending, 1)
+	assert.Equal(t, pending.Name, st.Pending[0].Name)
+	assert.False(t, st.Pending[0].Shipped)
 
-	// The next run ships the missing window: across both runs every row arrives once.
+	// The next run first re-sends the pending tarball, then ships the missing window: across both
+	// runs every row arrives once.
 	ship.fail = nil
+	e.now = e.now.Add(time.Hour)
 	res, err = e.gather(hostfuncs.Manual, ship, nil)
 	require.NoError(t, err)
 	require.False(t, res.Failed())
+	require.NotEmpty(t, res.Tarballs)
+	assert.Equal(t, pending.Name, res.Tarballs[0].Name, "re-sent first, under the same name")
+	assert.True(t, res.Tarballs[0].Resent)
+	resent, err := filepath.Glob(filepath.Join(ship.dir, pending.Name+".*"))
+	require.NoError(t, err)
+	require.Len(t, resent, 1)
+	got, err := os.ReadFile(resent[0])
+	require.NoError(t, err)
+	assert.Equal(t, pendingBytes, got, "byte for byte")
+	assert.Equal(t, start.Add(4*time.Hour), res.Collectors[1].Since, "its window is not collected again")
+	st, err = e.store.Load(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, st.Pending)
+	assert.Equal(t, e.now, st.Entries["events"])
+	assert.NoFileExists(t, pending.Path)
 	rows := shippedRows(t, ship.dir)
 	assert.Len(t, rows, int(e.now.Sub(start)/time.Minute))
 	for id, n := range rows {
@@ -478,7 +509,7 @@ func TestLicenseGate(t *testing.T) {
 
 func TestFailedRetention(t *testing.T) {
 	e := eventsRegistry(t, "")
-	always := &dirShipper{dir: t.TempDir(), fail: map[int]bool{}}
+	always := &dirShipper{dir: t.TempDir(), fail: map[int]bool{}, reject: true}
 	for i := range 100 {
 		always.fail[i] = true
 	}

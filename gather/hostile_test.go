@@ -35,6 +35,21 @@ type attack struct {
 	processOnly           bool   // see the comment where it is set
 	timeout               string // default 1s
 	swapped               bool   // the module file is replaced after the registry is loaded
+	bomb                  bool   // a compile bomb: runs in a registry of its own
+}
+
+// suiteGroups splits the suite into the compile bombs and the rest, each run with a registry of
+// its own.
+func suiteGroups(attacks []attack) [][]attack {
+	var rest, bombs []attack
+	for _, a := range attacks {
+		if a.bomb {
+			bombs = append(bombs, a)
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	return [][]attack{rest, bombs}
 }
 
 // hostileSuite is the hostile suite as collectors of one registry: every attack of
@@ -61,14 +76,14 @@ func hostileSuite() []attack {
 		{key: "unknown_import", module: "unknown_import.wasm", function: "collect", refused: true, contains: []string{"imports env.steal_secrets"}},
 		{key: "fifo", module: "fifo.wasm", function: "collect", refused: true, swapped: true, contains: []string{"is not a regular file (a named pipe)"}},
 		{key: "device", module: "device.wasm", function: "collect", refused: true, swapped: true, contains: []string{"is not a regular file (a device)"}},
-		// Host-side work for the guest: the worker hits its data limit (or the data source's cap)
-		// and only its invocation fails. In-process it is bounded by the data source's own caps.
-		{key: "randomblob", module: "dbprobe.wasm", function: "stream", format: "csv", processOnly: true},
+		// Host-side work for the guest: the data source's byte cap stops it inside SQLite; past
+		// that, a worker's data limit would.
+		{key: "randomblob", module: "dbprobe.wasm", function: "stream", format: "csv"},
 		// Compile bombs never finish compiling: in-process the compilation goroutine would go on
 		// burning a CPU for minutes after the load gave up, so they run in-process only in a
 		// child process (TestHostileGatherCLI).
-		{key: "nested_blocks", module: "nested_blocks.wasm", function: "bomb", refused: true, processOnly: true, contains: []string{"compilation did not finish within 2s"}},
-		{key: "br_table", module: "br_table.wasm", function: "bomb", refused: true, processOnly: true, contains: []string{"compilation did not finish within 2s"}},
+		{key: "nested_blocks", module: "nested_blocks.wasm", function: "bomb", refused: true, processOnly: true, bomb: true, contains: []string{"compilation did not finish within 2s"}},
+		{key: "br_table", module: "br_table.wasm", function: "bomb", refused: true, processOnly: true, bomb: true, contains: []string{"compilation did not finish within 2s"}},
 	}
 }
 
@@ -114,10 +129,24 @@ func hostileRegistry(t testing.TB, attacks []attack) (*registry.Registry, string
 		}
 		b.WriteString("\n[[collector]]\nkey = \"after_" + a.key + "\"\nversion = \"1\"\nformat = \"csv\"\nmodule = \"good.wasm\"\nfunction = \"ok_csv\"\n\n")
 	}
-	for _, m := range []string{"grow_bomb.wasm", "hostile.wasm"} {
-		b.WriteString("[modules.\"" + m + "\"]\nmemory_limit = \"16MiB\"\n")
+	used := map[string]bool{}
+	for _, a := range attacks {
+		used[a.module] = true
 	}
-	path := testguests.Registry(t, modules, b.String(), `compile_timeout = "2s"`)
+	for _, m := range []string{"grow_bomb.wasm", "hostile.wasm"} {
+		if used[m] {
+			b.WriteString("[modules.\"" + m + "\"]\nmemory_limit = \"16MiB\"\n")
+		}
+	}
+	// Compile bombs get a short compile_timeout; the rest a long one, so that a loaded machine
+	// loading compiled code from the cache is not mistaken for a bomb.
+	compileTimeout := "60s"
+	for _, a := range attacks {
+		if a.bomb {
+			compileTimeout = "2s"
+		}
+	}
+	path := testguests.Registry(t, modules, b.String(), `compile_timeout = "`+compileTimeout+`"`)
 	reg, err := registry.Load(path)
 	require.NoError(t, err)
 	// The Go guests take longer than the suite's 2 s compile_timeout to compile cold (under the
@@ -147,8 +176,13 @@ func hostileRegistry(t testing.TB, attacks []attack) (*registry.Registry, string
 // own invocation with the right kind and message, and the collector after it succeeds on the
 // same executor.
 func TestHostileSuiteBothExecutors(t *testing.T) {
-	attacks := hostileSuite()
-	reg, _ := hostileRegistry(t, attacks)
+	for _, attacks := range suiteGroups(hostileSuite()) {
+		reg, _ := hostileRegistry(t, attacks)
+		hostileSuiteOn(t, reg, attacks)
+	}
+}
+
+func hostileSuiteOn(t *testing.T, reg *registry.Registry, attacks []attack) {
 	for _, isolation := range []string{registry.IsolationProcess, registry.IsolationInProcess} {
 		t.Run(isolation, func(t *testing.T) {
 			r := *reg

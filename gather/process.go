@@ -46,6 +46,10 @@ func NewProcessExecutor(reg *registry.Registry, log *slog.Logger) *ProcessExecut
 // Isolation implements Executor.
 func (x *ProcessExecutor) Isolation() string { return IsolationProcess }
 
+// Parallelism is how many invocations the executor runs at once: the gather runs that many
+// ahead of the one it is placing.
+func (x *ProcessExecutor) Parallelism() int { return x.pool.Size() }
+
 // Prestart starts n workers ahead of the first invocation.
 func (x *ProcessExecutor) Prestart(n int) error { return x.pool.Prestart(n) }
 
@@ -115,18 +119,19 @@ func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req ho
 	return out, nil
 }
 
-// Check loads and checks a module in a worker, under the compile deadline, and runs nothing.
-func (x *ProcessExecutor) Check(ctx context.Context, m *registry.Module) (sha256 string, err error) {
+// Check implements Executor: it loads and checks the module in a worker, under the compile
+// deadline, and runs nothing.
+func (x *ProcessExecutor) Check(ctx context.Context, m *registry.Module) error {
 	job := &worker.Job{Module: x.moduleSpec(m), CompileOnly: true, CompileTimeout: x.compileTimeout(),
 		Timeout: x.reg.Runtime.Timeout, Output: worker.Output{Kind: worker.OutputStream}, Engine: x.engine()}
 	res, err := x.pool.Run(ctx, job, io.Discard, x.log)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if res.Error != nil {
-		return "", x.invocationError(res.Error, &registry.Collector{Module: m})
+		return x.invocationError(res.Error, &registry.Collector{Module: m})
 	}
-	return res.SHA256, nil
+	return nil
 }
 
 func (x *ProcessExecutor) invocationError(ei *worker.ErrorInfo, c *registry.Collector) error {

@@ -50,7 +50,10 @@ type CollectorResult struct {
 const (
 	FateKept    = "kept"    // dry-run: left in the output directory
 	FateShipped = "shipped" // accepted by the ingress and deleted
-	FateFailed  = "failed"  // not accepted; kept for the next run to replace
+	FateFailed  = "failed"  // not accepted and not to be re-sent; its window is collected again
+	// FatePending: recorded and sent, but not acknowledged (no answer, a 5xx, the gather was
+	// interrupted); kept in OutDir/pending, the next run re-sends it byte for byte.
+	FatePending = "pending"
 )
 
 // TarballResult is one tarball and what became of it.
@@ -63,6 +66,8 @@ type TarballResult struct {
 	Files    []string `json:"files"`
 	Fate     string   `json:"fate"`
 	Error    string   `json:"error,omitempty"`
+	// Resent marks a tarball an earlier run recorded as pending and this one re-sent.
+	Resent bool `json:"resent,omitempty"`
 }
 
 // Failed reports whether a collector or an upload failed.
@@ -73,7 +78,7 @@ func (r *Result) Failed() bool {
 		}
 	}
 	for _, t := range r.Tarballs {
-		if t.Fate == FateFailed {
+		if t.Fate == FateFailed || t.Fate == FatePending {
 			return true
 		}
 	}

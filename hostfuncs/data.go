@@ -263,6 +263,11 @@ func dbStreamCSV(ctx context.Context, m api.Module, stack []uint64) {
 	}
 	w := &streamWriter{inv: inv}
 	rows, err := src.StreamCSV(ctx, sql, params, w)
+	if w.outErr != nil {
+		// Raised only now, once the data source has ended its statement and freed its
+		// connection: a panic inside its stream would leak both.
+		panic(w.outErr)
+	}
 	if err == nil {
 		err = w.err
 	}
@@ -289,6 +294,18 @@ type streamWriter struct {
 	n      int
 	err    error
 	status abi.Status
+	outErr *OutputError // the output refused a write: ends the invocation once the stream is over
+}
+
+// write is inv.write returning, not panicking with, the output's error: the caller is inside a
+// data source's stream.
+func (w *streamWriter) write(p []byte) error {
+	if _, err := w.inv.req.Output.Write(p); err != nil {
+		w.outErr = &OutputError{Err: err}
+		return w.outErr
+	}
+	w.inv.report.Bytes += int64(len(p))
+	return nil
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -310,13 +327,17 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 			return w.fail(abi.OverBudget, fmt.Errorf("output would pass max_output_bytes (%d)", inv.limits.MaxOutputBytes))
 		}
 		inv.headerCols, inv.headerLine = len(cols), append([]byte(nil), p...)
-		inv.write(p)
+		if err := w.write(p); err != nil {
+			return 0, err
+		}
 		return len(p), nil
 	}
 	if inv.report.Bytes+int64(len(p)) > inv.limits.MaxOutputBytes {
 		return w.fail(abi.OverBudget, fmt.Errorf("output would pass max_output_bytes (%d) at row %d", inv.limits.MaxOutputBytes, inv.report.Rows+1))
 	}
-	inv.write(p)
+	if err := w.write(p); err != nil {
+		return 0, err
+	}
 	inv.report.Rows++
 	return len(p), nil
 }

@@ -32,6 +32,14 @@
 //
 //	{"request_id": "<32 hex digits>", "upload": {"name": "<filename>", "size": <bytes>}}
 //
+// An upload carrying a payload identifier (Idempotency-Key, else x-rh-insights-request-id; the
+// shipping package sends the tarball's SHA-256 in both) that repeats one already stored with the
+// same content is answered with that upload's 202 and request_id, and nothing is stored: so a
+// client that re-sends after a lost answer delivers exactly once. The same identifier with other
+// content is answered 422. [Config.KeepDuplicates] turns this off; uploads without an identifier
+// are never deduplicated; an identifier over 256 bytes is refused (400). The index lives as
+// long as the server.
+//
 // A rejected one is answered with its status and
 //
 //	{"errors": [{"status": 400, "detail": "<reason>"}]}

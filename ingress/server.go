@@ -70,6 +70,11 @@ type Config struct {
 	KeepUploads int
 	// Logger receives one line per request; nil discards them.
 	Logger *slog.Logger
+	// KeepDuplicates turns deduplication off. By default an upload carrying a payload
+	// identifier (Idempotency-Key, else x-rh-insights-request-id) that was stored before with
+	// the same content (SHA-256) is answered 202 with the first copy's request_id, and nothing
+	// new is stored; the same identifier with other content is answered 422.
+	KeepDuplicates bool
 }
 
 // defaultContentTypes are the generic types accepted when Config.ContentTypes is empty, besides
@@ -142,6 +147,9 @@ type Server struct {
 	uploads  []Upload
 	failN    int
 	failMode FailMode
+
+	dedupMu sync.Mutex
+	dedup   dedupIndex
 
 	// hangHook, when set (by tests, before serving), is called when a request starts hanging.
 	hangHook func()

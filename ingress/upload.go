@@ -53,7 +53,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 		err = s.validateTarball(tmp, &u)
 	}
 	if err == nil {
-		u.Path, err = s.store(tmp, received, u.Name)
+		var dup *dedupEntry
+		if dup, err = s.storeOnce(r, tmp, received, &u); dup != nil {
+			_ = os.Remove(tmp)
+			return answerDuplicate(w, dup, user)
+		}
 	}
 	if err != nil {
 		// Removed before answering, so a client that sees the rejection sees no file either.
@@ -64,7 +68,6 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) result {
 		res.name, res.size, res.user = u.Name, u.Size, user
 		return res
 	}
-	u.ID = newID()
 	s.remember(u)
 	writeJSON(w, http.StatusAccepted, acceptBody{RequestID: u.ID, Upload: acceptPart{Name: u.Name, Size: u.Size}})
 	return result{status: http.StatusAccepted, name: u.Name, size: u.Size, user: user, id: u.ID}

@@ -118,6 +118,9 @@ type Options struct {
 	// limits that matter — MaxDataSize and the ingress's 100 MB — assume only 50 % compression.
 	// The ingress reads the content, not the level.
 	Level int
+	// Reserved, when set, reports names a tarball must not take besides those of files in Dir:
+	// the gather reserves the names of its pending tarballs, which live elsewhere.
+	Reserved func(name string) bool
 }
 
 // Packer places collections into packages and writes each package as a tarball (upstream's

@@ -33,6 +33,9 @@ type Tarball struct {
 	Members []Member
 	// Collections lists the package's collections in insertion order, failed ones included.
 	Collections []Collection
+	// SHA256 is the hex SHA-256 of the file when the caller computed it (the gather does, before
+	// it records the tarball as pending); shipping sends it as the upload's identifier.
+	SHA256 string
 }
 
 // Member is one member of a tarball.
@@ -225,6 +228,9 @@ func (p *Packer) addBytes(tw *tar.Writer, tb *Tarball, name string, b []byte) er
 func (p *Packer) publish(tmp string, tb *Tarball) error {
 	for i := p.next; ; i++ {
 		name := p.name(i)
+		if p.opts.Reserved != nil && p.opts.Reserved(name) {
+			continue
+		}
 		final := filepath.Join(p.opts.Dir, name)
 		err := os.Link(tmp, final)
 		switch {

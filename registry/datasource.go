@@ -90,6 +90,17 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		if d, ok := l.timeout(src, dp.key("timeout"), t.Timeout); ok {
 			ds.Timeout = d
 		}
+		ds.AllowPrivilegedRole, _ = l.boolean(src, dp.key("allow_privileged_role"), t.AllowPrivilegedRole)
+		if s, ok := l.str(src, dp.key("timestamp_format"), t.TimestampFormat); ok {
+			switch {
+			case !slices.Contains(TimestampFormats, s):
+				l.add(src, dp.key("timestamp_format"), "invalid timestamp_format %q: must be one of %s", s, strings.Join(TimestampFormats, ", "))
+			case ds.Driver == "postgres":
+				l.add(src, dp.key("timestamp_format"), "not used by a postgres data source (@since and @until are bound as timestamptz)")
+			default:
+				ds.TimestampFormat = s
+			}
+		}
 		switch ds.Driver {
 		case "sqlite":
 			if ds.Path == "" {
@@ -99,6 +110,9 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 				if v != "" {
 					l.add(src, dp.key(key), "not used by a sqlite data source")
 				}
+			}
+			if ds.AllowPrivilegedRole {
+				l.add(src, dp.key("allow_privileged_role"), "not used by a sqlite data source")
 			}
 		case "postgres":
 			set := 0

@@ -337,7 +337,25 @@ type DataSource struct {
 	// Defaults 1,000,000 rows, 64 MiB, 30s.
 	MaxRows, MaxBytes int64
 	Timeout           time.Duration
+	// AllowPrivilegedRole lets a PostgreSQL data source connect as a role that may do more than
+	// read (superuser, owner, write privileges); without it such a role is refused. Default false.
+	AllowPrivilegedRole bool
+	// TimestampFormat (sqlite only) is how the source's timestamp columns are written, and so
+	// how @since and @until are bound for them to compare correctly: "iso8601" (the default,
+	// 2006-01-02T15:04:05.000000Z), "iso8601-seconds" (2006-01-02T15:04:05Z), "sqlite"
+	// (2006-01-02 15:04:05, what CURRENT_TIMESTAMP writes), "sqlite-ms" (2006-01-02
+	// 15:04:05.000), "unixepoch" (integer seconds) or "unixepoch-ms" (integer milliseconds).
+	TimestampFormat string
 }
+
+// Values of Collector.TimeGuard.
+const (
+	TimeGuardFail = "fail"
+	TimeGuardWarn = "warn"
+)
+
+// TimestampFormats lists the values DataSource.TimestampFormat may take.
+var TimestampFormats = []string{"iso8601", "iso8601-seconds", "sqlite", "sqlite-ms", "unixepoch", "unixepoch-ms"}
 
 // Format is the output format of a collector.
 type Format string
@@ -443,6 +461,12 @@ type Collector struct {
 	// DataSources are the data sources the collector may read: its own `datasources` and its
 	// module's, each once, in that order.
 	DataSources []string
+	// TimeColumn, for a CSV collector, names the column the slice guard checks: the host checks
+	// that every emitted row's value lies in the slice (since, until]. "" means no guard.
+	TimeColumn string
+	// TimeGuard is what a row outside the slice does: TimeGuardFail (default) fails the slice,
+	// TimeGuardWarn logs a warning and keeps the row.
+	TimeGuard string
 	// Source is where the [[collector]] header is.
 	Source Position
 }

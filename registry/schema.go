@@ -36,6 +36,11 @@ type dataSourceTable struct {
 	MaxBytes     any `toml:"max_bytes"`     // size
 	Timeout      any `toml:"timeout"`       // duration
 	Password     any `toml:"password"`      // refused: secrets never sit in the TOML
+	// AllowPrivilegedRole (bool, postgres) lets the data source connect as a role that may do
+	// more than read.
+	AllowPrivilegedRole any `toml:"allow_privileged_role"`
+	// TimestampFormat is how @since/@until are bound on sqlite: see DataSource.TimestampFormat.
+	TimestampFormat any `toml:"timestamp_format"`
 }
 
 // sidecarFile is a NAME.toml beside NAME.wasm in the modules directory.
@@ -145,4 +150,6 @@ type collectorTable struct {
 	Params               toml.Primitive `toml:"params"`                  // map[string]any
 	DataSources          any            `toml:"datasources"`             // []string
 	Limits               toml.Primitive `toml:"limits"`                  // limitsTable
+	TimeColumn           any            `toml:"time_column"`             // string: the slice guard's column
+	TimeGuard            any            `toml:"time_guard"`              // "fail" | "warn"
 }

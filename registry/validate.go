@@ -454,6 +454,26 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		c.Timeout = d
 		l.timeoutSet[c] = true
 	}
+	if s, ok := l.str(src, p.key("time_column"), t.TimeColumn); ok {
+		switch {
+		case s == "":
+			l.add(src, p.key("time_column"), "must not be empty (omit it for no slice guard)")
+		case c.Format != FormatCSV || c.Config:
+			l.add(src, p.key("time_column"), "the slice guard checks CSV rows: only allowed on a CSV collector")
+		default:
+			c.TimeColumn, c.TimeGuard = s, TimeGuardFail
+		}
+	}
+	if s, ok := l.str(src, p.key("time_guard"), t.TimeGuard); ok {
+		switch {
+		case s != TimeGuardFail && s != TimeGuardWarn:
+			l.add(src, p.key("time_guard"), `invalid time_guard %q: must be "fail" or "warn"`, s)
+		case c.TimeColumn == "":
+			l.add(src, p.key("time_guard"), "needs time_column (the column the guard checks)")
+		default:
+			c.TimeGuard = s
+		}
+	}
 	c.Params = map[string]any{}
 	l.decode(src, p.key("params"), t.Params, &c.Params, "a table")
 	if c.Params == nil {

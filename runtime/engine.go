@@ -38,9 +38,18 @@ type Engine struct {
 
 	sb *sandbox
 
-	mu       sync.Mutex
-	closed   bool
-	compiled map[string]*compileJob // by module sha256
+	mu        sync.Mutex
+	closed    bool
+	compiled  map[string]*compileJob // by module sha256
+	snapshots []*snapshot            // released at Close
+	compiling int                    // compilations running, abandoned ones included
+}
+
+// keep registers a snapshot to release when the engine closes.
+func (e *Engine) keep(s *snapshot) {
+	e.mu.Lock()
+	e.snapshots = append(e.snapshots, s)
+	e.mu.Unlock()
 }
 
 // sandbox is the wazero runtime every module runs in, with the host modules it provides. The
@@ -65,6 +74,15 @@ type compiledModule struct {
 	hasInit  bool
 	minPages uint32
 	exports  map[string]api.FunctionDefinition
+	// restore is set when cm is the module's restorable variant (snapshot.go).
+	restore *restoreInfo
+}
+
+// restoreInfo is what instantiating the restorable variant must do by hand.
+type restoreInfo struct {
+	segments []dataSegment
+	globals  []string
+	hasStart bool
 }
 
 // New returns an engine for cfg. It fails on an impossible setting or an unusable cache directory.
@@ -120,6 +138,19 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	for _, s := range e.snapshots {
+		s.mem.close()
+	}
+	if e.compiling > 0 {
+		// An abandoned compilation still uses the runtime: the last one to finish closes it
+		// (closing it under a compilation crashes wazero).
+		return nil
+	}
+	return e.release(ctx)
+}
+
+// release closes the runtime, then the cache. Called with e.mu held, once nothing compiles.
+func (e *Engine) release(ctx context.Context) error {
 	errs := []error{e.sb.r.Close(ctx)}
 	if e.cache != nil {
 		// The cache outlives the runtimes that use it (extism/go-sdk #99).
@@ -192,6 +223,10 @@ type Module struct {
 	mounts []Mount
 	env    []string
 	lookup func(string) (string, bool)
+
+	snapMu    sync.Mutex
+	snap      *snapshot
+	snapTried bool // a snapshot was taken or failed: do not try again
 }
 
 // Name returns the module's name as given in its spec.
@@ -236,8 +271,12 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return fail(errors.New("not a WebAssembly module (no \\0asm magic)"))
 	}
-	// The bytes compiled, with table maximums capped; the pin and the cache key stay the file's.
+	// The bytes compiled: table maximums capped, data segments merged. The pin and the cache
+	// key stay the file's.
 	compiled, err := limitTables(wasm)
+	if err == nil {
+		compiled, err = mergeData(compiled)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -315,14 +354,21 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compile
 	}
 	job := &compileJob{done: make(chan struct{})}
 	e.compiled[key] = job
-	e.mu.Unlock()
 
 	// Compilation cannot be interrupted (wazero #2329). It runs on its own goroutine so that the
 	// caller's context still ends the wait; in-process, an abandoned compilation keeps its CPU until
 	// it finishes (the process executor kills its worker instead).
+	e.compiling++
+	e.mu.Unlock()
 	go func() {
 		job.mod, job.err = compileAndCheck(context.WithoutCancel(ctx), e.sb, wasm, sha)
 		close(job.done)
+		e.mu.Lock()
+		e.compiling--
+		if e.closed && e.compiling == 0 {
+			_ = e.release(context.Background())
+		}
+		e.mu.Unlock()
 	}()
 	timeout := e.cfg.compileTimeout
 	timer := time.NewTimer(timeout)
@@ -367,11 +413,22 @@ func fileKind(m os.FileMode) string {
 }
 
 func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) (*compiledModule, error) {
-	cm, err := sb.r.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("invalid WebAssembly: %w", err)
+	// The restorable variant where the module allows one (snapshot.go); the module as it is
+	// otherwise, or if the variant does not compile.
+	var restore *restoreInfo
+	var cm wazero.CompiledModule
+	var err error
+	if variant, segments, globals, hasStart, ok := restorableVariant(wasm); ok {
+		if cm, err = sb.r.CompileModule(ctx, variant); err == nil {
+			restore = &restoreInfo{segments: segments, globals: globals, hasStart: hasStart}
+		}
 	}
-	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions()}
+	if restore == nil {
+		if cm, err = sb.r.CompileModule(ctx, wasm); err != nil {
+			return nil, fmt.Errorf("invalid WebAssembly: %w", err)
+		}
+	}
+	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions(), restore: restore}
 	if err := checkModule(cm, sb); err != nil {
 		cm.Close(ctx)
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -102,7 +103,15 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx = hostfuncs.WithInvocation(ctx, inv)
-	mem := newLinearMemory(m.limit)
+	// A restorable module starts from its snapshot once one was taken (snapshot.go).
+	var snap *snapshot
+	restore := m.c.restore
+	if restore != nil {
+		m.snapMu.Lock()
+		snap = m.snap
+		m.snapMu.Unlock()
+	}
+	mem := snap.memoryFor(m.limit)
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
 
 	// The sandbox: nothing is granted but clocks, randomness and the two capped output streams.
@@ -115,7 +124,7 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 		WithSysNanotime().
 		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }).
 		WithRandSource(rand.Reader)
-	if m.c.hasInit {
+	if m.c.hasInit && restore == nil {
 		mc = mc.WithStartFunctions("_initialize")
 	}
 	// Granted mounts, read-only, each an os.Root so that neither ".." nor a symlink leads out.
@@ -143,6 +152,11 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	inst, err := m.c.sb.r.InstantiateModule(ctx, m.c.cm, mc)
 	if err == nil {
 		defer inst.Close(context.Background())
+		if restore != nil {
+			err = m.prepare(ctx, inst, snap)
+		}
+	}
+	if err == nil {
 		var out []uint64
 		if out, err = inst.ExportedFunction(call.Function).Call(ctx); err == nil {
 			res.ReturnCode = int32(out[0])
@@ -172,6 +186,30 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 		return res, &InvocationError{Module: m.name, Function: call.Function, Kind: kind, Err: err, Stderr: res.Stderr.summary()}
 	}
 	return res, nil
+}
+
+// prepare brings a fresh instance of the restorable variant to its initialised state: from the
+// snapshot, or by initialising it (and keeping a snapshot of the result for the next ones).
+func (m *Module) prepare(ctx context.Context, inst api.Module, snap *snapshot) error {
+	if snap != nil {
+		return snap.restore(inst, m.c.restore.globals)
+	}
+	if err := m.c.restore.initialise(ctx, inst, m.c.hasInit); err != nil {
+		return err
+	}
+	m.snapMu.Lock()
+	defer m.snapMu.Unlock()
+	if !m.snapTried {
+		m.snapTried = true
+		s, err := takeSnapshot(inst, m.c.restore.globals)
+		if err != nil {
+			m.e.log.Debug("no snapshot; instances initialise one by one", "module", m.name, "error", err)
+			return nil
+		}
+		m.snap = s
+		m.e.keep(s)
+	}
+	return nil
 }
 
 // classify turns what wazero returned into a kind and a one-line cause (no wasm stack trace;

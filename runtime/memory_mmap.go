@@ -20,6 +20,7 @@ type mmapMemory struct {
 	size    uint64 // bytes handed to the guest
 	limit   uint64
 	refused bool
+	from    *snapshotMemory // mapped copy-on-write over the start, for a restored instance
 }
 
 // Allocate implements experimental.MemoryAllocator; wazero calls it once per instance.
@@ -39,6 +40,13 @@ func (m *mmapMemory) Reallocate(size uint64) []byte {
 		if err != nil {
 			m.refused = true // the OS refused the reservation (RLIMIT_DATA in a worker)
 			return nil
+		}
+		if m.from != nil {
+			if uint64(m.from.size) > m.limit || m.from.mapOver(b) != nil {
+				_ = syscall.Munmap(b)
+				m.refused = true
+				return nil
+			}
 		}
 		m.buf = b
 	}

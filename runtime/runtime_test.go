@@ -22,7 +22,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newEngine(t *testing.T, cfg runtime.Config) *runtime.Engine {
+func newEngine(t testing.TB, cfg runtime.Config) *runtime.Engine {
 	t.Helper()
 	eng, err := runtime.New(context.Background(), cfg.WithCacheDir(filepath.Join(testguests.CacheDir(t), "wazero")).WithLogger(quiet))
 	require.NoError(t, err)
@@ -30,7 +30,7 @@ func newEngine(t *testing.T, cfg runtime.Config) *runtime.Engine {
 	return eng
 }
 
-func load(t *testing.T, eng *runtime.Engine, path string, fns ...string) *runtime.Module {
+func load(t testing.TB, eng *runtime.Engine, path string, fns ...string) *runtime.Module {
 	t.Helper()
 	mod, err := eng.Load(context.Background(), runtime.ModuleSpec{Path: path, Functions: fns})
 	require.NoError(t, err)

@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Tables live outside linear memory: wazero allocates every table entry as a Go word, and
@@ -332,4 +334,146 @@ func uleb32(b []byte) (uint32, int, error) {
 		return 0, 0, errors.New("integer overflows 32 bits")
 	}
 	return uint32(v), n, nil
+}
+
+const (
+	sectionData      = 11
+	sectionDataCount = 12
+	// maxDataGap is the largest run of zeros merging two data segments may write between them.
+	maxDataGap = 256
+)
+
+// mergeData merges a module's active data segments into as few as cover the same bytes. A Go
+// guest has tens of thousands of small segments, and instantiation evaluates each one's offset
+// and copies it separately: half of a fresh instance's cost (issue 13). Merging is exact when
+// every segment is active on memory 0 at a constant offset and no two overlap: then the order in
+// which they are applied does not matter, and the gaps between merged neighbours (at most
+// maxDataGap bytes) are zero in a fresh memory and written by no other segment. Any other shape
+// (passive segments, computed offsets, overlaps) leaves the module as it is.
+func mergeData(wasm []byte) ([]byte, error) {
+	secs, err := sections(wasm)
+	if err != nil {
+		return nil, err
+	}
+	var data, count *wasmSection
+	for i := range secs {
+		switch secs[i].id {
+		case sectionData:
+			data = &secs[i]
+		case sectionDataCount:
+			count = &secs[i]
+		}
+	}
+	if data == nil {
+		return wasm, nil
+	}
+	type segment struct {
+		offset uint32
+		bytes  []byte
+	}
+	r := &wasmReader{b: wasm[data.start:data.end]}
+	n := r.u32()
+	if r.err != nil || n < 2 {
+		return wasm, nil
+	}
+	segs := make([]segment, 0, n)
+	for i := uint32(0); i < n; i++ {
+		if r.byte() != 0x00 || r.byte() != 0x41 { // active, memory 0, i32.const
+			return wasm, nil
+		}
+		off := r.s32()
+		if r.byte() != 0x0b || r.err != nil || off < 0 {
+			return wasm, nil
+		}
+		size := r.u32()
+		if r.err != nil || uint64(r.pos)+uint64(size) > uint64(len(r.b)) {
+			return wasm, nil
+		}
+		segs = append(segs, segment{uint32(off), r.b[r.pos : r.pos+int(size)]})
+		r.pos += int(size)
+	}
+	if r.err != nil || r.pos != len(r.b) {
+		return wasm, nil
+	}
+	sorted := slices.Clone(segs)
+	slices.SortStableFunc(sorted, func(a, b segment) int { return cmp.Compare(a.offset, b.offset) })
+	for i := 1; i < len(sorted); i++ {
+		if uint64(sorted[i-1].offset)+uint64(len(sorted[i-1].bytes)) > uint64(sorted[i].offset) {
+			return wasm, nil // overlapping: the order would matter
+		}
+	}
+	var merged []segment
+	for _, s := range sorted {
+		if len(merged) > 0 {
+			last := &merged[len(merged)-1]
+			end := uint64(last.offset) + uint64(len(last.bytes))
+			if gap := uint64(s.offset) - end; gap <= maxDataGap {
+				last.bytes = append(last.bytes, make([]byte, gap)...)
+				last.bytes = append(last.bytes, s.bytes...)
+				continue
+			}
+		}
+		merged = append(merged, segment{s.offset, slices.Clone(s.bytes)})
+	}
+	if len(merged) == len(segs) {
+		return wasm, nil
+	}
+	body := binary.AppendUvarint(nil, uint64(len(merged)))
+	for _, s := range merged {
+		body = append(body, 0x00, 0x41)
+		body = appendSleb(body, int64(int32(s.offset)))
+		body = append(body, 0x0b)
+		body = binary.AppendUvarint(body, uint64(len(s.bytes)))
+		body = append(body, s.bytes...)
+	}
+	out := make([]byte, 0, len(wasm))
+	for _, s := range secs {
+		switch {
+		case s.headStart == data.headStart:
+			out = append(out, sectionData)
+			out = binary.AppendUvarint(out, uint64(len(body)))
+			out = append(out, body...)
+		case count != nil && s.headStart == count.headStart:
+			c := binary.AppendUvarint(nil, uint64(len(merged)))
+			out = append(out, sectionDataCount)
+			out = binary.AppendUvarint(out, uint64(len(c)))
+			out = append(out, c...)
+		default:
+			out = append(out, wasm[s.headStart:s.end]...)
+		}
+	}
+	return append(wasm[:8:8], out...), nil
+}
+
+// s32 reads a signed LEB128 32-bit integer.
+func (r *wasmReader) s32() int32 {
+	var v int64
+	var shift uint
+	for i := 0; i < 5; i++ {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		v |= int64(c&0x7f) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return int32(v)
+		}
+	}
+	r.fail("bad signed LEB128 integer")
+	return 0
+}
+
+func appendSleb(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }

@@ -15,7 +15,12 @@
 // request carries its exact Content-Length. Credentials depend on [Config.Auth]: HTTP Basic
 // (user-pass), a base64 JSON identity in the x-rh-identity header (x-rh-identity, for
 // development ingresses), a TLS client certificate (mutual-tls), or nothing (none). This is the
-// request upstream's Package.ship sends (reference/upstream-behaviour.md 4.4).
+// request upstream's Package.ship sends (reference/upstream-behaviour.md 4.4), plus the payload
+// identifier: the hex SHA-256 of the tarball, in x-rh-insights-request-id (which the real ingress
+// adopts as its request id: it logs it, answers with it and passes it on) and in Idempotency-Key
+// (quoted, as the IETF draft has it). Every attempt, and every later re-send of the same tarball
+// by a later gather, carries the same identifier, so an ingress that deduplicates (the local one,
+// `wasmcollector ingress`) stores it once.
 //
 // # Outcomes
 //

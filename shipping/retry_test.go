@@ -2,6 +2,8 @@ package shipping
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -162,8 +164,11 @@ func TestFaults(t *testing.T) {
 
 			reqs := srv.requests()
 			require.Len(t, reqs, tt.wantRequests)
+			sum := sha256.Sum256(data)
 			for _, c := range reqs {
 				require.Equal(t, data, parseUpload(t, c).Data, "every attempt sends the whole tarball")
+				require.Equal(t, hex.EncodeToString(sum[:]), c.Header.Get(RequestIDHeader), "every attempt carries the payload identifier")
+				require.Equal(t, `"`+hex.EncodeToString(sum[:])+`"`, c.Header.Get(IdempotencyKeyHeader))
 			}
 			asked := sl.asked()
 			require.Len(t, asked, tt.wantRequests-1, "one wait between attempts")

@@ -3,7 +3,9 @@ package shipping
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,14 @@ import (
 
 // identityHeader is x-rh-identity in canonical form; header names are case-insensitive.
 const identityHeader = "X-Rh-Identity"
+
+// Headers carrying the payload identifier, the tarball's SHA-256 (see the package doc). The real
+// ingress takes x-rh-insights-request-id as its request id when a client sends one; the
+// Idempotency-Key header is the IETF draft's, a quoted string.
+const (
+	RequestIDHeader      = "X-Rh-Insights-Request-Id"
+	IdempotencyKeyHeader = "Idempotency-Key"
+)
 
 // drainLimit is how much of a response body is read past what is kept, so that the connection
 // can be reused; a longer body closes the connection instead.
@@ -125,6 +135,11 @@ func (u *Uploader) Ship(ctx context.Context, t *packaging.Tarball) error {
 	f, err := newForm(name, u.cfg.ContentType)
 	if err != nil {
 		return &UploadError{Tarball: name, Err: err}
+	}
+	if f.id = t.SHA256; f.id == "" {
+		if f.id, err = FileSHA256(t.Path); err != nil {
+			return &UploadError{Tarball: name, Err: err}
+		}
 	}
 
 	for n := 1; ; n++ {
@@ -280,6 +295,8 @@ func (u *Uploader) newRequest(ctx context.Context, path string, f *form) (*http.
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", f.contentType)
+	req.Header.Set(RequestIDHeader, f.id)
+	req.Header.Set(IdempotencyKeyHeader, `"`+f.id+`"`)
 	switch u.cfg.Auth {
 	case AuthUserPass:
 		req.SetBasicAuth(u.cfg.Username, u.cfg.Password)
@@ -293,6 +310,21 @@ func (u *Uploader) newRequest(ctx context.Context, path string, f *form) (*http.
 type form struct {
 	prefix, suffix []byte
 	contentType    string // multipart/form-data; boundary=…
+	id             string // the payload identifier: hex SHA-256 of the tarball
+}
+
+// FileSHA256 returns the hex SHA-256 of the file at path.
+func FileSHA256(path string) (string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", fileError("tarball", path, err)
+	}
+	defer file.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, file); err != nil {
+		return "", fileError("tarball", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // newForm frames a part named "file" with file name name and Content-Type partType, with a

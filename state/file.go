@@ -31,8 +31,9 @@ const (
 	tempPattern = ".state.json.tmp*"
 )
 
-// formatVersion is the "version" FileStore writes and the only one it reads.
-const formatVersion = 1
+// formatVersion is the "version" FileStore writes. It also reads version 1, which had no
+// pending tarballs.
+const formatVersion = 2
 
 // FileStore keeps a [State] in Dir/state.json and the gather lock in Dir/gather.lock; see the
 // package documentation for the format. It implements [Store] and [Locker].
@@ -65,6 +66,24 @@ type fileFormat struct {
 	Version    *int              `json:"version"`
 	LastGather string            `json:"last_gather,omitempty"`
 	Entries    map[string]string `json:"entries"`
+	Pending    []filePending     `json:"pending,omitempty"`
+}
+
+type filePending struct {
+	Name    string      `json:"name"`
+	Path    string      `json:"path"`
+	SHA256  string      `json:"sha256"`
+	Size    int64       `json:"size"`
+	Shipped bool        `json:"shipped,omitempty"`
+	Slices  []fileSlice `json:"slices"`
+}
+
+type fileSlice struct {
+	Key   string `json:"key"`
+	Since string `json:"since,omitempty"`
+	Until string `json:"until"`
+	Part  int    `json:"part"`
+	Parts int    `json:"parts"`
 }
 
 // Load reads Dir/state.json. A missing file is an empty State (nothing gathered yet), not an
@@ -105,8 +124,10 @@ func decode(data []byte) (State, error) {
 	switch {
 	case f.Version == nil:
 		return State{}, errors.New(`no "version" field`)
-	case *f.Version != formatVersion:
-		return State{}, fmt.Errorf("unsupported version %d (this wasmcollector reads version %d)", *f.Version, formatVersion)
+	case *f.Version != 1 && *f.Version != formatVersion:
+		return State{}, fmt.Errorf("unsupported version %d (this wasmcollector reads versions 1 and %d)", *f.Version, formatVersion)
+	case *f.Version == 1 && f.Pending != nil:
+		return State{}, errors.New(`version 1 has no "pending" field`)
 	}
 	st := State{Entries: make(map[string]time.Time, len(f.Entries))}
 	if f.LastGather != "" {
@@ -123,7 +144,54 @@ func decode(data []byte) (State, error) {
 		}
 		st.Entries[k] = t
 	}
+	for i, fp := range f.Pending {
+		p, err := decodePending(fp)
+		if err != nil {
+			return State{}, fmt.Errorf("pending[%d]: %w", i, err)
+		}
+		st.Pending = append(st.Pending, p)
+	}
 	return st, nil
+}
+
+func decodePending(fp filePending) (Pending, error) {
+	p := Pending{Name: fp.Name, Path: fp.Path, SHA256: fp.SHA256, Size: fp.Size, Shipped: fp.Shipped}
+	if err := CheckPending(p); err != nil {
+		return Pending{}, err
+	}
+	for j, fs := range fp.Slices {
+		s := PendingSlice{Key: fs.Key, Part: fs.Part, Parts: fs.Parts}
+		var err error
+		if fs.Since != "" {
+			if s.Since, err = parseTime(fs.Since); err != nil {
+				return Pending{}, fmt.Errorf("slices[%d].since: %w", j, err)
+			}
+		}
+		if s.Until, err = parseTime(fs.Until); err != nil {
+			return Pending{}, fmt.Errorf("slices[%d].until: %w", j, err)
+		}
+		if s.Key == "" || s.Part < 1 || s.Part > s.Parts {
+			return Pending{}, fmt.Errorf("slices[%d]: key %q part %d of %d: want a key and 1 <= part <= parts", j, s.Key, s.Part, s.Parts)
+		}
+		p.Slices = append(p.Slices, s)
+	}
+	return p, nil
+}
+
+// CheckPending reports what is wrong with p's name, path, digest or size, so that a damaged
+// record is refused on loading rather than re-sent wrongly.
+func CheckPending(p Pending) error {
+	switch {
+	case p.Name == "" || strings.ContainsAny(p.Name, "/\\\x00"):
+		return fmt.Errorf("name %q is not a file name", p.Name)
+	case !filepath.IsAbs(p.Path):
+		return fmt.Errorf("path %q is not absolute", p.Path)
+	case len(p.SHA256) != 64 || strings.Trim(p.SHA256, "0123456789abcdef") != "":
+		return fmt.Errorf("sha256 %q is not 64 lower-case hex digits", p.SHA256)
+	case p.Size < 0:
+		return fmt.Errorf("size %d is negative", p.Size)
+	}
+	return nil
 }
 
 // jsonError turns a decoder error into one that says where in the file the problem is: the
@@ -205,6 +273,23 @@ func encode(st State) ([]byte, error) {
 			return nil, fmt.Errorf("entries[%q]: %w", k, err)
 		}
 		f.Entries[k] = s
+	}
+	for i, p := range st.Pending {
+		fp := filePending{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Size: p.Size, Shipped: p.Shipped, Slices: []fileSlice{}}
+		for j, sl := range p.Slices {
+			fs := fileSlice{Key: sl.Key, Part: sl.Part, Parts: sl.Parts}
+			var err error
+			if !sl.Since.IsZero() {
+				if fs.Since, err = formatTime(sl.Since); err != nil {
+					return nil, fmt.Errorf("pending[%d].slices[%d].since: %w", i, j, err)
+				}
+			}
+			if fs.Until, err = formatTime(sl.Until); err != nil {
+				return nil, fmt.Errorf("pending[%d].slices[%d].until: %w", i, j, err)
+			}
+			fp.Slices = append(fp.Slices, fs)
+		}
+		f.Pending = append(f.Pending, fp)
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

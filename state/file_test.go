@@ -30,6 +30,18 @@ func TestFileStoreRoundTrip(t *testing.T) {
 			}},
 		},
 		{
+			name: "pending tarballs",
+			in: State{LastGather: t0, Entries: map[string]time.Time{"jobs": t1}, Pending: []Pending{
+				{Name: "x-1.tar.gz", Path: "/out/pending/x-1.tar.gz", SHA256: strings.Repeat("0f", 32), Size: 10, Slices: []PendingSlice{
+					{Key: "jobs", Since: t1, Until: t0, Part: 1, Parts: 1},
+					{Key: "config_less", Until: t0, Part: 1, Parts: 1},
+				}},
+				{Name: "x-0.tar.gz", Path: "/out/pending/x-0.tar.gz", SHA256: strings.Repeat("f0", 32), Shipped: true, Slices: []PendingSlice{
+					{Key: "jobs", Since: t2, Until: t1, Part: 2, Parts: 3},
+				}},
+			}},
+		},
+		{
 			name: "nanoseconds kept",
 			in:   State{LastGather: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), Entries: map[string]time.Time{"a": time.Date(2026, 1, 2, 3, 4, 5, 1, time.UTC)}},
 		},
@@ -59,6 +71,7 @@ func TestFileStoreRoundTrip(t *testing.T) {
 				require.True(t, w.Equal(g), "entry %q = %v, want %v", k, g, w)
 				require.Equal(t, time.UTC, g.Location())
 			}
+			require.Equal(t, want.Pending, got.Pending)
 		})
 	}
 }
@@ -74,7 +87,7 @@ func TestFileFormat(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
 	require.NoError(t, err)
 	require.Equal(t, `{
-  "version": 1,
+  "version": 2,
   "last_gather": "2026-11-26T16:16:54.53162Z",
   "entries": {
     "events_table": "2026-11-26T16:00:00Z",
@@ -86,7 +99,7 @@ func TestFileFormat(t *testing.T) {
 	require.NoError(t, fs.Save(context.Background(), State{}))
 	data, err = os.ReadFile(filepath.Join(dir, "state.json"))
 	require.NoError(t, err)
-	require.Equal(t, "{\n  \"version\": 1,\n  \"entries\": {}\n}\n", string(data), "a zero last gather is left out")
+	require.Equal(t, "{\n  \"version\": 2,\n  \"entries\": {}\n}\n", string(data), "a zero last gather is left out")
 }
 
 func TestLoadMissing(t *testing.T) {
@@ -111,7 +124,13 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "data after the object", content: "{\"version\": 1}\n{}", want: "invalid JSON at byte 15: data after the JSON object"},
 		{name: "null", content: `null`, want: `no "version" field`},
 		{name: "no version", content: `{"entries": {}}`, want: `no "version" field`},
-		{name: "version 2", content: `{"version": 2, "entries": {}}`, want: "unsupported version 2 (this wasmcollector reads version 1)"},
+		{name: "version 3", content: `{"version": 3, "entries": {}}`, want: "unsupported version 3 (this wasmcollector reads versions 1 and 2)"},
+		{name: "pending in version 1", content: `{"version": 1, "pending": []}`, want: `version 1 has no "pending" field`},
+		{name: "pending relative path", content: `{"version": 2, "pending": [{"name": "a.tar.gz", "path": "a.tar.gz", "sha256": "` + strings.Repeat("a", 64) + `", "size": 1, "slices": []}]}`, want: `pending[0]: path "a.tar.gz" is not absolute`},
+		{name: "pending name with slash", content: `{"version": 2, "pending": [{"name": "../a.tar.gz", "path": "/a", "sha256": "` + strings.Repeat("a", 64) + `", "size": 1, "slices": []}]}`, want: `pending[0]: name "../a.tar.gz" is not a file name`},
+		{name: "pending bad digest", content: `{"version": 2, "pending": [{"name": "a.tar.gz", "path": "/a", "sha256": "XY", "size": 1, "slices": []}]}`, want: `pending[0]: sha256 "XY" is not 64 lower-case hex digits`},
+		{name: "pending bad part", content: `{"version": 2, "pending": [{"name": "a.tar.gz", "path": "/a", "sha256": "` + strings.Repeat("a", 64) + `", "size": 1, "slices": [{"key": "k", "until": "2026-01-01T00:00:00Z", "part": 2, "parts": 1}]}]}`, want: `pending[0]: slices[0]: key "k" part 2 of 1`},
+		{name: "pending bad until", content: `{"version": 2, "pending": [{"name": "a.tar.gz", "path": "/a", "sha256": "` + strings.Repeat("a", 64) + `", "size": 1, "slices": [{"key": "k", "until": "soon", "part": 1, "parts": 1}]}]}`, want: `pending[0]: slices[0].until: invalid time "soon"`},
 		{name: "version 0", content: `{"version": 0}`, want: "unsupported version 0"},
 		{name: "version a string", content: `{"version": "1"}`, want: "invalid JSON: version must be a number, not a string"},
 		{name: "entry not a string", content: `{"version": 1, "entries": {"a": 5}}`, want: "invalid JSON: each value of entries must be a string, not a number"},

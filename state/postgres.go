@@ -22,7 +22,8 @@ const DefaultLockName = "gather_analytics_lock"
 // its connection for the whole gather. When the process dies the server closes the connection and
 // releases the lock, so no node is ever locked out by a crashed one.
 //
-// The tables (wasmcollector_state, wasmcollector_entries, wasmcollector_schema) are created and
+// The tables (wasmcollector_state, wasmcollector_entries, wasmcollector_pending,
+// wasmcollector_schema) are created and
 // migrated by [OpenPostgres]. Every Save is one transaction. A PGStore uses one connection and is
 // safe for concurrent use; Close it when done.
 type PGStore struct {
@@ -34,7 +35,7 @@ type PGStore struct {
 }
 
 // schemaVersion is the version [OpenPostgres] migrates to; migrations[i] moves version i to i+1.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var migrations = []string{
 	// 0 → 1: the bookkeeping.
@@ -49,6 +50,25 @@ var migrations = []string{
 	// 1 → 2: which node wrote an entry, and when, for operators reading the table.
 	`ALTER TABLE wasmcollector_entries ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
 	ALTER TABLE wasmcollector_entries ADD COLUMN updated_by text NOT NULL DEFAULT ''`,
+	// 2 → 3: tarballs recorded before they are sent (State.Pending), in recording order.
+	`CREATE TABLE wasmcollector_pending (
+		position integer PRIMARY KEY,
+		name text NOT NULL,
+		path text NOT NULL,
+		sha256 text NOT NULL,
+		size bigint NOT NULL,
+		shipped boolean NOT NULL,
+		slices jsonb NOT NULL
+	)`,
+}
+
+// pgSlice is one PendingSlice in the slices column.
+type pgSlice struct {
+	Key   string    `json:"key"`
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+	Part  int       `json:"part"`
+	Parts int       `json:"parts"`
 }
 
 // OpenPostgres connects to dsn, creates or migrates the tables, and returns the store. lockName
@@ -140,10 +160,32 @@ func (s *PGStore) Load(ctx context.Context) (State, error) {
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("state: load: %w", err)
 	}
+	prows, err := s.conn.Query(ctx, `SELECT name, path, sha256, size, shipped, slices FROM wasmcollector_pending ORDER BY position`)
+	if err != nil {
+		return st, fmt.Errorf("state: load pending: %w", err)
+	}
+	for prows.Next() {
+		var p Pending
+		var sl []pgSlice
+		if err := prows.Scan(&p.Name, &p.Path, &p.SHA256, &p.Size, &p.Shipped, &sl); err != nil {
+			return st, fmt.Errorf("state: load pending: %w", err)
+		}
+		if err := CheckPending(p); err != nil {
+			return st, fmt.Errorf("state: load pending %q: %w", p.Name, err)
+		}
+		for _, x := range sl {
+			p.Slices = append(p.Slices, PendingSlice{Key: x.Key, Since: x.Since.UTC(), Until: x.Until.UTC(), Part: x.Part, Parts: x.Parts})
+		}
+		st.Pending = append(st.Pending, p)
+	}
+	if err := prows.Err(); err != nil {
+		return st, fmt.Errorf("state: load pending: %w", err)
+	}
 	return st, nil
 }
 
-// Save implements Store: one transaction replaces the last gather and the entries.
+// Save implements Store: one transaction replaces the last gather, the entries and the pending
+// tarballs.
 func (s *PGStore) Save(ctx context.Context, st State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,8 +208,23 @@ func (s *PGStore) Save(ctx context.Context, st State) error {
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM wasmcollector_entries WHERE NOT (key = ANY($1))`, keys)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM wasmcollector_entries WHERE NOT (key = ANY($1))`, keys); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM wasmcollector_pending`); err != nil {
+			return err
+		}
+		for i, p := range st.Pending {
+			sl := make([]pgSlice, 0, len(p.Slices))
+			for _, x := range p.Slices {
+				sl = append(sl, pgSlice{Key: x.Key, Since: x.Since.UTC(), Until: x.Until.UTC(), Part: x.Part, Parts: x.Parts})
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO wasmcollector_pending (position, name, path, sha256, size, shipped, slices)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, i, p.Name, p.Path, p.SHA256, p.Size, p.Shipped, sl); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("state: save: %w", err)

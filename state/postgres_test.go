@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,26 @@ func TestPGStoreRoundTrip(t *testing.T) {
 	want.Entries = map[string]time.Time{"counts": t0}
 	require.NoError(t, other.Save(ctx, want))
 	got, err = s.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	// Pending tarballs survive in their order, and a save without them drops them.
+	want.Pending = []state.Pending{
+		{Name: "b.tar.gz", Path: "/out/pending/b.tar.gz", SHA256: strings.Repeat("ab", 32), Size: 7, Slices: []state.PendingSlice{
+			{Key: "events", Since: t0.Add(-4 * time.Hour), Until: t0, Part: 1, Parts: 2},
+			{Key: "jobs", Since: t0.Add(-time.Hour), Until: t0, Part: 1, Parts: 1},
+		}},
+		{Name: "a.tar.gz", Path: "/out/pending/a.tar.gz", SHA256: strings.Repeat("01", 32), Size: 9, Shipped: true, Slices: []state.PendingSlice{
+			{Key: "events", Since: t0.Add(-4 * time.Hour), Until: t0, Part: 2, Parts: 2},
+		}},
+	}
+	require.NoError(t, s.Save(ctx, want))
+	got, err = other.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	want.Pending = nil
+	require.NoError(t, s.Save(ctx, want))
+	got, err = other.Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 }
@@ -100,6 +121,17 @@ func TestPGLock(t *testing.T) {
 	require.ErrorIs(t, err, state.ErrLocked)
 	assert.Contains(t, err.Error(), `the cluster lock "test_lock"`)
 	require.NoError(t, holder.Close())
+	// The server releases the lock when the closed connection's backend has exited, which it
+	// does asynchronously: wait for that by taking the lock, blocking, on another connection.
+	waiter, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer waiter.Close(ctx)
+	_, err = waiter.Exec(ctx, `SET statement_timeout = '10s'`)
+	require.NoError(t, err)
+	_, err = waiter.Exec(ctx, `SELECT pg_advisory_lock($1)`, state.LockKey("test_lock"))
+	require.NoError(t, err, "the dead holder's lock is released")
+	_, err = waiter.Exec(ctx, `SELECT pg_advisory_unlock($1)`, state.LockKey("test_lock"))
+	require.NoError(t, err)
 	unlock, err := stores[0].TryLock(ctx)
 	require.NoError(t, err)
 	require.NoError(t, unlock())
@@ -139,7 +171,7 @@ func TestPGMigrations(t *testing.T) {
 		assert.Equal(t, map[string]time.Time{"events": time.Date(2026, 11, 19, 22, 0, 0, 0, time.UTC)}, st.Entries)
 		var version int
 		require.NoError(t, conn.QueryRow(ctx, `SELECT version FROM wasmcollector_schema`).Scan(&version))
-		assert.Equal(t, 2, version)
+		assert.Equal(t, 3, version)
 		var by string
 		require.NoError(t, conn.QueryRow(ctx, `SELECT updated_by FROM wasmcollector_entries WHERE key = 'events'`).Scan(&by))
 		assert.Equal(t, "", by, "the new column has its default for old rows")
@@ -155,6 +187,6 @@ func TestPGMigrations(t *testing.T) {
 		_, err = conn.Exec(ctx, `UPDATE wasmcollector_schema SET version = 9`)
 		require.NoError(t, err)
 		_, err = state.OpenPostgres(ctx, dsn, "")
-		require.ErrorContains(t, err, "schema version 9; this wasmcollector knows up to 2")
+		require.ErrorContains(t, err, "schema version 9; this wasmcollector knows up to 3")
 	})
 }

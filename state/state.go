@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -18,18 +19,57 @@ type State struct {
 	// "<key>_full" to when the last full sync of that key finished. [Store.Load] never returns
 	// it nil.
 	Entries map[string]time.Time
+	// Pending lists the tarballs recorded before they were sent and not yet absorbed into
+	// Entries, in the order they were recorded. See [Pending].
+	Pending []Pending
+}
+
+// Pending is a tarball recorded in the bookkeeping before it is sent (design.md "Nothing is
+// lost, nothing is sent twice"). Until the ingress acknowledges it, every gather re-sends the
+// file at Path byte for byte under Name, and never collects its slices again. Once acknowledged
+// (Shipped) it stays listed until Entries has advanced past all its slices: it may hold a later
+// slice of a key whose earlier slice is still pending.
+type Pending struct {
+	// Name is the tarball's name, as uploaded.
+	Name string
+	// Path is where the file is kept until it is acknowledged, on durable storage.
+	Path string
+	// SHA256 is the hex SHA-256 of the file: its identifier towards the ingress, and the check
+	// that the file re-sent is the file recorded.
+	SHA256 string
+	// Size is the file's size in bytes.
+	Size int64
+	// Shipped reports that the ingress acknowledged the tarball.
+	Shipped bool
+	// Slices lists the collector slices whose data the tarball holds: the keys it advances.
+	Slices []PendingSlice
+}
+
+// PendingSlice is one collector slice's data, or one part of it, in a [Pending] tarball.
+type PendingSlice struct {
+	// Key is the collector key; Since and Until its slice, (Since, Until].
+	Key          string
+	Since, Until time.Time
+	// Part is this part's number, 1 to Parts, when the slice's data was split over several
+	// tarballs; a slice advances its key only once all its parts are shipped.
+	Part, Parts int
 }
 
 // Clone returns a deep copy of s; its Entries is never nil.
 func (s State) Clone() State {
 	c := State{LastGather: s.LastGather, Entries: make(map[string]time.Time, len(s.Entries))}
 	maps.Copy(c.Entries, s.Entries)
+	for _, p := range s.Pending {
+		p.Slices = slices.Clone(p.Slices)
+		c.Pending = append(c.Pending, p)
+	}
 	return c
 }
 
 // Reset forgets key: it removes the entries key and key+"_full", so that the next gather
 // collects that key from the start of its window. Key "" forgets everything: every entry and
-// the last gather. It is what `wasmcollector state reset [KEY]` does.
+// the last gather. Pending tarballs are kept either way: they hold data collected and not yet
+// acknowledged, which would otherwise be lost. It is what `wasmcollector state reset [KEY]` does.
 func (s *State) Reset(key string) {
 	if key == "" {
 		s.LastGather = time.Time{}

@@ -259,3 +259,36 @@ func TestState(t *testing.T) {
 	assert.Equal(t, 4, code)
 	assert.Contains(t, errs, "another gather holds the lock")
 }
+
+// TestStateShowPending: `state show` lists the pending tarballs, in text and in JSON, and
+// `state reset` keeps them (they hold data not yet acknowledged).
+func TestStateShowPending(t *testing.T) {
+	reg, _, stateDir := gatherRegistry(t, "")
+	store := state.NewFileStore(stateDir)
+	until := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	p := state.Pending{Name: "analytics-x-0.tar.gz", Path: "/srv/out/pending/analytics-x-0.tar.gz", SHA256: strings.Repeat("ab", 32), Size: 99,
+		Slices: []state.PendingSlice{{Key: "rows", Since: until.Add(-time.Hour), Until: until, Part: 1, Parts: 1}}}
+	require.NoError(t, store.Save(context.Background(), state.State{LastGather: until, Entries: map[string]time.Time{"rows": until.Add(-time.Hour)}, Pending: []state.Pending{p}}))
+
+	stdout, errs, code := runCLI(t, "state", "show", "-c", reg)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, stdout, "tarball analytics-x-0.tar.gz (/srv/out/pending/analytics-x-0.tar.gz): pending: the next gather re-sends it")
+
+	_, errs, code = runCLI(t, "state", "reset", "-c", reg)
+	require.Equal(t, 0, code, errs)
+	stdout, _, _ = runCLI(t, "state", "show", "-c", reg, "-o", "json")
+	var doc struct {
+		Entries map[string]time.Time
+		Pending []struct {
+			Name, Path, SHA256 string
+			Size               int64
+			Shipped            bool
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &doc))
+	assert.Empty(t, doc.Entries)
+	require.Len(t, doc.Pending, 1)
+	assert.Equal(t, p.Name, doc.Pending[0].Name)
+	assert.Equal(t, p.SHA256, doc.Pending[0].SHA256)
+	assert.Equal(t, int64(99), doc.Pending[0].Size)
+}

@@ -38,7 +38,7 @@ func BenchmarkEvents(b *testing.B) {
 	rows := countEvents(b, dsn)
 	b.Logf("loaded %d events in %s", rows, time.Since(start).Round(time.Second))
 
-	reg, _ := awxRegistry(b, backend{"postgres", fmt.Sprintf("driver = \"postgres\"\ndsn = %q\ntimeout = \"1h\"\nmax_rows = 100000", dsn), dsn}, `
+	reg, _ := awxRegistry(b, backend{"postgres", fmt.Sprintf("driver = \"postgres\"\ndsn = %q\ntimeout = \"1h\"\nmax_rows = 100000", testpg.ReadOnlyDSN(b, dsn)), dsn}, `
 [limits]
 max_output_bytes = "16GiB"
 

@@ -51,7 +51,7 @@ func backends(t testing.TB) []backend {
 	require.NoError(t, awxdata.LoadPostgres(ctx, dsn, opts))
 	return []backend{
 		{"sqlite", fmt.Sprintf("driver = \"sqlite\"\npath = %q", file), file},
-		{"postgres", fmt.Sprintf("driver = \"postgres\"\ndsn = %q\ntimeout = \"2s\"", dsn), dsn},
+		{"postgres", fmt.Sprintf("driver = \"postgres\"\ndsn = %q\ntimeout = \"2s\"", testpg.ReadOnlyDSN(t, dsn)), dsn},
 	}
 }
 

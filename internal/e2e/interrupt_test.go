@@ -69,9 +69,10 @@ func sleepers(t testing.TB, dsn string) int {
 // on for two minutes under a killed worker.
 func TestDeadlineCancelsBlockedQuery(t *testing.T) {
 	dsn := testpg.DSN(t)
+	ro := testpg.ReadOnlyDSN(t, dsn)
 	for _, isolation := range []string{"process", "in-process"} {
 		t.Run(isolation, func(t *testing.T) {
-			reg := sleepRegistry(t, dsn, isolation)
+			reg := sleepRegistry(t, ro, isolation)
 			start := time.Now()
 			out, errs, code := cliRun(t, "run", "-c", reg, "sleeper")
 			took := time.Since(start)

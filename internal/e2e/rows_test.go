@@ -86,9 +86,10 @@ func valsDatabases(t *testing.T) []backend {
 		_, err := c.Exec(context.Background(), s).ReadAll()
 		require.NoError(t, err, s)
 	}
+	ro := testpg.ReadOnlyDSN(t, dsn)
 	return []backend{
 		{"sqlite", fmt.Sprintf("driver = \"sqlite\"\npath = %q", file), file},
-		{"postgres", fmt.Sprintf("driver = \"postgres\"\ndsn = %q\ntimeout = \"5s\"", dsn), dsn},
+		{"postgres", fmt.Sprintf("driver = \"postgres\"\ndsn = %q\ntimeout = \"5s\"", ro), ro},
 	}
 }
 

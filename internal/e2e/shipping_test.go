@@ -316,24 +316,25 @@ func TestFaults(t *testing.T) {
 		requests int    // requests the first run made
 		stored   int    // uploads the ingress stored in the first run
 		stdout   string
+		kept     string // where the unshipped tarball waits: failed/ (rejected) or pending/ (re-sent next run)
 	}{
 		{name: "503 twice, then accepted", fail: func(rc *receiver) { rc.ing.FailNext(2, ingress.FailStatus503) },
 			code: 0, entry: t3, requests: 5, stored: 3},
 		{name: "400 is not retried", fail: func(rc *receiver) {
 			rc.answers = append(rc.answers, pass, status(400, `{"errors": [{"detail": "payload rejected"}]}`))
-		}, code: 3, entry: "2026-11-25T01:00:00Z", requests: 2, stored: 1, stdout: `ingress answered 400 Bad Request after 1 attempt: {"errors": [{"detail": "payload rejected"}]}`},
+		}, code: 3, entry: "2026-11-25T01:00:00Z", requests: 2, stored: 1, stdout: `ingress answered 400 Bad Request after 1 attempt: {"errors": [{"detail": "payload rejected"}]}`, kept: "failed"},
 		{name: "dropped connection, retried", fail: func(rc *receiver) { rc.ing.FailNext(1, ingress.FailDrop) },
 			code: 0, entry: t3, requests: 4, stored: 3},
 		{name: "never answers", fail: func(rc *receiver) { rc.ing.FailNext(2, ingress.FailHang) },
-			shipping: "timeout = \"300ms\"\nmax_attempts = 2", code: 3, entry: t0, requests: 2, stored: 0, stdout: "2 attempts"},
+			shipping: "timeout = \"300ms\"\nmax_attempts = 2", code: 3, entry: t0, requests: 2, stored: 0, stdout: "2 attempts", kept: "pending"},
 		{name: "307 redirect is followed", fail: func(rc *receiver) {
 			rc.answers = append(rc.answers, redirect(http.StatusTemporaryRedirect, ingress.DefaultPath+"?moved=1"))
 		}, code: 0, entry: t3, requests: 4, stored: 3},
 		{name: "302 redirect is a failure", fail: func(rc *receiver) {
 			rc.answers = append(rc.answers, pass, pass, redirect(http.StatusFound, "/elsewhere"))
-		}, code: 3, entry: "2026-11-25T02:00:00Z", requests: 3, stored: 2, stdout: "not followed"},
+		}, code: 3, entry: "2026-11-25T02:00:00Z", requests: 3, stored: 2, stdout: "not followed", kept: "pending"},
 		{name: "500 until attempts run out", fail: func(rc *receiver) { rc.ing.FailNext(3, ingress.FailStatus500) },
-			shipping: "max_attempts = 3", code: 3, entry: t0, requests: 3, stored: 0, stdout: "500 Internal Server Error after 3 attempts"},
+			shipping: "max_attempts = 3", code: 3, entry: t0, requests: 3, stored: 0, stdout: "500 Internal Server Error after 3 attempts", kept: "pending"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,10 +350,10 @@ func TestFaults(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, want, s.entry(t, "events"), "D3: the key stops at the last slice that, with all before it, shipped")
 			if tt.code != 0 {
-				failed, err := filepath.Glob(filepath.Join(s.out, "failed", "*.tar.gz"))
+				kept, err := filepath.Glob(filepath.Join(s.out, tt.kept, "*.tar.gz"))
 				require.NoError(t, err)
-				assert.NotEmpty(t, failed, "the unshipped tarball is kept in failed/")
-				assert.Contains(t, stdout, filepath.Join(s.out, "failed"))
+				assert.NotEmpty(t, kept, "the unshipped tarball is kept in %s/", tt.kept)
+				assert.Contains(t, stdout, filepath.Join(s.out, tt.kept))
 			}
 
 			// The second run, faults gone, ships the missing window, up to 05:00.

@@ -109,13 +109,66 @@ func DSN(tb testing.TB) string {
 	return srv.dsn(name)
 }
 
+// ReadOnlyDSN returns a connection string for the database of dsn (a DSN
+// returned by DSN) as a role of its own that may only read: LOGIN, CONNECT
+// on the database, USAGE on schema public and SELECT on its tables and
+// sequences, those that exist now and those the user postgres creates later.
+// It is what an operator should give a data source. The role is dropped
+// when tb's test ends.
+func ReadOnlyDSN(tb testing.TB, dsn string) string {
+	tb.Helper()
+	db := dsnDatabase(dsn)
+	if db == "" || srv == nil {
+		tb.Fatalf("testpg: ReadOnlyDSN takes a DSN that DSN returned, not %q", dsn)
+	}
+	role := "ro_" + db
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := srv
+	if err := s.execIn(ctx, db, "CREATE ROLE "+role+" LOGIN;"+
+		" GRANT CONNECT ON DATABASE "+db+" TO "+role+";"+
+		" GRANT USAGE ON SCHEMA public TO "+role+";"+
+		" GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role+";"+
+		" GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO "+role+";"+
+		" ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO "+role+";"+
+		" ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON SEQUENCES TO "+role); err != nil {
+		tb.Fatalf("testpg: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// DROP OWNED revokes what the role was granted in the database,
+		// which DROP ROLE requires; the database may be gone already.
+		s.execIn(ctx, db, "DROP OWNED BY "+role)
+		if err := s.exec(ctx, "DROP ROLE IF EXISTS "+role); err != nil {
+			tb.Logf("testpg: %v", err)
+		}
+	})
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s sslmode=disable", s.port, role, db)
+}
+
+// dsnDatabase returns the dbname of a DSN that DSN returned.
+func dsnDatabase(dsn string) string {
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "dbname="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 func (s *server) dsn(db string) string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.port, db)
 }
 
 // exec runs sql in the postgres database.
 func (s *server) exec(ctx context.Context, sql string) error {
-	c, err := pgconn.Connect(ctx, s.dsn("postgres"))
+	return s.execIn(ctx, "postgres", sql)
+}
+
+// execIn runs sql in database db as the user postgres.
+func (s *server) execIn(ctx context.Context, db, sql string) error {
+	c, err := pgconn.Connect(ctx, s.dsn(db))
 	if err != nil {
 		return err
 	}

@@ -66,3 +66,42 @@ func run(t *testing.T, dsn, sql string) []string {
 	}
 	return out
 }
+
+func TestReadOnlyDSN(t *testing.T) {
+	var role string
+	t.Run("user", func(t *testing.T) {
+		admin := DSN(t)
+		run(t, admin, "CREATE TABLE before (x int); INSERT INTO before VALUES (1); CREATE SEQUENCE s")
+		ro := ReadOnlyDSN(t, admin)
+		role = dsnField(ro, "user")
+		require.Equal(t, "ro_"+dsnField(admin, "dbname"), role)
+		run(t, admin, "CREATE TABLE after (x int); INSERT INTO after VALUES (2)")
+		require.Equal(t, []string{"1"}, run(t, ro, "SELECT x FROM before"))
+		require.Equal(t, []string{"2"}, run(t, ro, "SELECT x FROM after"), "tables created later are readable too")
+		require.Equal(t, []string{"1"}, run(t, ro, "SELECT last_value FROM s"))
+		require.Equal(t, []string{"f"}, run(t, ro, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
+		for _, sql := range []string{
+			"INSERT INTO before VALUES (3)", "UPDATE after SET x = 3", "DELETE FROM before", "TRUNCATE after",
+			"CREATE TABLE mine (x int)", "SELECT nextval('s')", "DROP TABLE before",
+		} {
+			c, err := pgconn.Connect(context.Background(), ro)
+			require.NoError(t, err)
+			_, err = c.Exec(context.Background(), sql).ReadAll()
+			c.Close(context.Background())
+			var pe *pgconn.PgError
+			require.ErrorAs(t, err, &pe, sql)
+			require.Equal(t, "42501", pe.Code, "%s: insufficient_privilege", sql)
+		}
+	})
+	require.Equal(t, []string{"0"}, run(t, srv.dsn("postgres"), "SELECT count(*) FROM pg_roles WHERE rolname = '"+role+"'"), "role dropped")
+}
+
+// dsnField returns the value of key in a key=value DSN.
+func dsnField(dsn, key string) string {
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}

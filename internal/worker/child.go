@@ -128,6 +128,8 @@ func (w *child) flush() {
 
 func (w *child) run(ctx context.Context, job *Job) *Result {
 	res := &Result{}
+	// The data limit covers compiling too: a module whose compilation eats memory ends this worker.
+	setMemoryBudget(job.Module.MemoryLimit)
 	logger := slog.New(&frameHandler{w: w})
 	eng, err := w.engine(ctx, job.Engine, logger)
 	if err != nil {
@@ -154,9 +156,8 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	if job.CompileOnly {
 		return res
 	}
-	setMemoryBudget(mod.MemoryLimit())
 
-	granted, err := w.dataSources(ctx, job.DataSources)
+	granted, err := w.dataSources(ctx, job.DataSources, logger)
 	if err != nil {
 		res.Error = &ErrorInfo{Class: classHost, Message: err.Error()}
 		return res
@@ -264,7 +265,7 @@ func (w *child) load(ctx context.Context, eng *runtime.Engine, spec ModuleSpec) 
 }
 
 // dataSources opens the granted data sources, keeping each open for later jobs.
-func (w *child) dataSources(ctx context.Context, cfgs []datasource.Config) (map[string]hostfuncs.DataSource, error) {
+func (w *child) dataSources(ctx context.Context, cfgs []datasource.Config, log *slog.Logger) (map[string]hostfuncs.DataSource, error) {
 	if len(cfgs) == 0 {
 		return nil, nil
 	}
@@ -274,6 +275,7 @@ func (w *child) dataSources(ctx context.Context, cfgs []datasource.Config) (map[
 		src := w.sources[string(key)]
 		if src == nil {
 			var err error
+			cfg.Logger = log // its warnings reach the host's log
 			if src, err = datasource.Open(ctx, cfg); err != nil {
 				return nil, err
 			}

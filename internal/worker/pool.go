@@ -60,6 +60,9 @@ func NewPool(cfg Config) *Pool {
 	return &Pool{cfg: cfg, log: log, sem: make(chan struct{}, cfg.Size)}
 }
 
+// Size returns the most workers the pool runs at once.
+func (p *Pool) Size() int { return p.cfg.Size }
+
 // Stats counts worker processes over the pool's life.
 type Stats struct {
 	Started int64 // processes started

@@ -81,7 +81,7 @@ func sources(t *testing.T) map[string]*datasource.Source {
 	require.NoError(t, awxdata.LoadPostgres(context.Background(), dsn, opts))
 	return map[string]*datasource.Source{
 		"sqlite":   openSource(t, datasource.SQLite, sqliteDB(t)),
-		"postgres": openSource(t, datasource.Postgres, dsn),
+		"postgres": openSource(t, datasource.Postgres, testpg.ReadOnlyDSN(t, dsn)),
 	}
 }
 

@@ -16,9 +16,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,13 +60,20 @@ type Options struct {
 	Output   cmdutil.OutputFormat
 	Timeout  time.Duration
 	CacheDir string
+	// Fixtures maps a data source name to a SQLite database file (--fixture NAME=FILE):
+	// collectors reading that source run against it. TimestampFormat is how its timestamp
+	// columns are written; Until ends the sample slice (default now).
+	Fixtures        map[string]string
+	TimestampFormat string
+	Until           string
 }
 
 // NewCmdCheck returns the check command; runF replaces the real run in tests when not nil.
 func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{Factory: f}
+	var fixtures []string
 	cmd := &cobra.Command{
-		Use:   "check <module.wasm> [--toml <sidecar>] [--timeout <duration>] [-o json]",
+		Use:   "check <module.wasm> [--toml <sidecar>] [--timeout <duration>] [--fixture <name=file>]... [-o json]",
 		Short: "Check whether a module and its sidecar are fit to ship",
 		Long: `Check a collector module the way a product will run it, and report one line per item:
 
@@ -79,8 +89,12 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
   run <key>      each collector runs for an empty slice (since = until) and a sample slice (the
                  last hour, a day when daily; the slicing interval when shorter), under the default
                  limits and --timeout, and its output is valid: one JSON document, or a CSV header
-                 and rows. Collectors that read data sources are not run (a warning): check has no
-                 database.
+                 and rows. Collectors that read data sources run only against fixture databases
+                 the vendor names (--fixture NAME=FILE, SQLite; --timestamp-format as the
+                 product's timestamp_format; --until to end the sample slice where the fixture
+                 has data); otherwise they are not run (a warning). A CSV collector with
+                 time_column has its rows checked by the slice guard: a row outside the slice
+                 fails the run, naming the row, its value and the bounds.
 
 The sidecar is read by the registry alone, as if dropped into an empty modules directory; the
 module is compiled and run by the real sandbox. Items that cannot be checked because an earlier
@@ -97,6 +111,25 @@ warn, fail or skip.`,
 			if opts.Timeout <= 0 {
 				return cmdutil.BadInput("--timeout %s: must be more than 0", opts.Timeout)
 			}
+			opts.Fixtures = map[string]string{}
+			for _, fx := range fixtures {
+				name, file, ok := strings.Cut(fx, "=")
+				if !ok || !dataSourceName.MatchString(name) || file == "" {
+					return cmdutil.BadInput("--fixture %q: want NAME=FILE, NAME a data source name", fx)
+				}
+				if _, err := os.Stat(file); err != nil {
+					return cmdutil.BadInput("--fixture %s: %w", name, err)
+				}
+				opts.Fixtures[name] = file
+			}
+			if opts.TimestampFormat != "" && !slices.Contains(registry.TimestampFormats, opts.TimestampFormat) {
+				return cmdutil.BadInput("--timestamp-format %q: must be one of %s", opts.TimestampFormat, strings.Join(registry.TimestampFormats, ", "))
+			}
+			if opts.Until != "" {
+				if _, err := cmdutil.ParseTime("until", opts.Until); err != nil {
+					return err
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -108,6 +141,9 @@ warn, fail or skip.`,
 	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
 	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "deadline of each collector run (the collector's own timeout when shorter)")
 	fl.StringVar(&opts.CacheDir, "cache-dir", "", "compilation cache `directory` (default: the runtime's)")
+	fl.StringArrayVar(&fixtures, "fixture", nil, "run collectors reading data source NAME against this SQLite `NAME=FILE` (repeatable)")
+	fl.StringVar(&opts.TimestampFormat, "timestamp-format", "", "how the fixtures' timestamp columns are written, as timestamp_format (default iso8601)")
+	fl.StringVar(&opts.Until, "until", "", "end of the sample slice (RFC 3339; default now)")
 	return cmd
 }
 
@@ -199,6 +235,9 @@ func (c *checker) add(name, status, format string, args ...any) {
 func check(ctx context.Context, opts *Options) (*Report, error) {
 	f := opts.Factory
 	c := &checker{opts: opts, log: f.Logger, now: f.Clock().Truncate(time.Second), rep: &Report{Module: opts.Module, Checks: []Check{}}}
+	if opts.Until != "" {
+		c.now, _ = cmdutil.ParseTime("until", opts.Until) // checked with the flags
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -493,6 +532,8 @@ type run struct {
 	empty        bool // counts for startup
 }
 
+// fixtureSources opens the --fixture databases as the data sources they stand for: SQLite,
+// read-only, with --timestamp-format.
 func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 	cols := c.sidecarCollectors()
 	if mod == nil {
@@ -507,6 +548,14 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 	// Collectors run as a gather runs them: through the executor, in a worker process.
 	reg := *c.sc.reg
 	reg.Runtime.CacheDir = c.opts.CacheDir
+	// --fixture files are the data sources the collectors read, as SQLite.
+	reg.DataSources = maps.Clone(reg.DataSources)
+	if reg.DataSources == nil {
+		reg.DataSources = map[string]*registry.DataSource{}
+	}
+	for name, file := range c.opts.Fixtures {
+		reg.DataSources[name] = &registry.DataSource{Name: name, Driver: "sqlite", Path: file, TimestampFormat: c.opts.TimestampFormat}
+	}
 	exec, closeExec, err := gather.NewExecutor(ctx, &reg, c.log)
 	if err != nil {
 		c.add("run", StatusFail, "cannot start the executor: %v", err)
@@ -523,8 +572,17 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 	c.add("startup", StatusSkip, "not measured: no collector ran")
 	for _, col := range cols {
 		if len(col.DataSources) > 0 {
-			c.add("run "+col.Key, StatusWarn, "needs data source %s; check runs without databases", strings.Join(col.DataSources, ", "))
-			continue
+			var missing []string
+			for _, name := range col.DataSources {
+				if c.opts.Fixtures[name] == "" {
+					missing = append(missing, name)
+				}
+			}
+			if len(missing) > 0 {
+				c.add("run "+col.Key, StatusWarn, "needs data source %s; check runs without databases unless given --fixture %s=FILE",
+					strings.Join(col.DataSources, ", "), missing[0])
+				continue
+			}
 		}
 		for _, r := range c.plan(col) {
 			c.invoke(ctx, exec, &m, r)
@@ -567,11 +625,21 @@ func (c *checker) invoke(ctx context.Context, exec gather.Executor, m *registry.
 		col.Timeout = c.opts.Timeout
 	}
 	out := &sink{json: col.Format == registry.FormatJSON}
+	var output io.Writer = out
+	var guard *gather.SliceGuard
+	if col.TimeColumn != "" && !r.until.IsZero() {
+		guard = gather.NewSliceGuard(out, &col, gather.Slice{Since: r.since, Until: r.until}, c.log)
+		output = guard
+	}
 	res, err := exec.Run(ctx, &col, hostfuncs.Request{
 		Key: col.Key, Format: hostfuncs.Format(col.Format), Since: r.since, Until: r.until,
-		CollectionType: hostfuncs.DryRun, Params: col.Params, Limits: gather.Limits(&col), Output: out, Logger: c.log,
+		CollectionType: hostfuncs.DryRun, Params: col.Params, Limits: gather.Limits(&col), Output: output, Logger: c.log,
 	})
 	took := res.Elapsed.Round(100 * time.Microsecond)
+	if guard != nil && guard.Err() != nil {
+		c.add(r.name, StatusFail, "%v", guard.Err())
+		return
+	}
 	if err != nil {
 		var ie *runtime.InvocationError
 		if errors.As(err, &ie) {
@@ -598,6 +666,11 @@ func (c *checker) invoke(ctx context.Context, exec gather.Executor, m *registry.
 	}
 	if col.Format == registry.FormatJSON {
 		c.add(r.name, StatusPass, "1 document, %s in %s, %s", cmdutil.FormatBytes(res.Report.Bytes), took, window)
+		return
+	}
+	if guard != nil && guard.Outside() > 0 {
+		c.add(r.name, StatusWarn, "%d %s outside the slice %s (time_guard = \"warn\" keeps them)", guard.Outside(),
+			plural(int(guard.Outside()), "row", "rows"), window)
 		return
 	}
 	c.add(r.name, StatusPass, "%d %s, %d columns, %s in %s, %s", res.Report.Rows, plural(int(res.Report.Rows), "row", "rows"),

@@ -2,6 +2,7 @@ package checkcmd_test
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite" // the fixture database
 
 	"github.com/wasmcollector/wasmcollector/internal/cli"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
@@ -148,7 +150,7 @@ func TestCheckPassesExamples(t *testing.T) {
 		require.Equal(t, 0, code, "%+v", rep)
 		warn := byStatus(rep, "warn")
 		require.Contains(t, warn, "run job_events")
-		assert.Equal(t, "needs data source awx; check runs without databases", warn["run job_events"].Detail)
+		assert.Equal(t, "needs data source awx; check runs without databases unless given --fixture awx=FILE", warn["run job_events"].Detail)
 		// The sidecar only asks for the data source; check grants it, and says so loudly.
 		require.Contains(t, warn, "grants")
 		assert.Equal(t, "WARNING: check granted the sidecar's requests to run the module; a product's operator must grant them explicitly, in collectors.toml:\n"+
@@ -173,6 +175,55 @@ func TestCheckGrantsTheSidecarsRequests(t *testing.T) {
 	assert.Regexp(t, `(?m)^PASS  memory +.*the sidecar's memory_limit of 4 GiB`, out)
 	assert.Regexp(t, `(?m)^PASS  run ok \(sample slice\)`, out)
 	assert.Contains(t, errs, "check granted what the sidecar requests; a product's operator must grant these explicitly in collectors.toml")
+}
+
+// TestCheckFixture: with --fixture, a collector reading a data source runs against the vendor's
+// SQLite database, and the slice guard checks its rows: a query that ignores @since and @until
+// fails the check, naming the row, its value and the bounds; one that binds them passes.
+func TestCheckFixture(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "fixture.db")
+	conn, err := sql.Open("sqlite", db)
+	require.NoError(t, err)
+	_, err = conn.Exec(`CREATE TABLE events (id INTEGER PRIMARY KEY, modified DATETIME)`)
+	require.NoError(t, err)
+	for i, at := range []string{"2026-11-26 09:30:00", "2026-11-26 10:00:00", "2026-11-26 10:00:01", "2026-11-25 10:00:00"} {
+		_, err = conn.Exec(`INSERT INTO events VALUES (?, ?)`, i+1, at)
+		require.NoError(t, err)
+	}
+	require.NoError(t, conn.Close())
+	sidecar := func(query string) string {
+		return `
+[[collector]]
+key = "events"
+version = "1.0"
+format = "csv"
+slicing = "1h"
+function = "stream"
+datasources = ["product"]
+time_column = "modified"
+[collector.params]
+source = "product"
+sql = "` + query + `"
+`
+	}
+	probe := testguests.Go(t, "internal/testguests/dbprobe")
+	args := []string{"--fixture", "product=" + db, "--timestamp-format", "sqlite", "--until", "2026-11-26T10:00:00Z"}
+
+	path := module(t, probe, "dbprobe", sidecar("SELECT id, modified FROM events WHERE modified > @since AND modified <= @until"))
+	rep, code := check(t, path, args...)
+	require.Equal(t, 0, code, "%+v", rep)
+	assert.Equal(t, "pass", statusOf(rep, "run events (sample slice)"))
+	assert.Contains(t, byStatus(rep, "pass")["run events (sample slice)"].Detail, "2 rows")
+
+	path = module(t, probe, "dbprobe", sidecar("SELECT id, modified FROM events ORDER BY id"))
+	rep, code = check(t, path, args...)
+	require.Equal(t, 1, code, "%+v", rep)
+	assert.Equal(t, `slice guard: row 3: modified = "2026-11-26T10:00:01Z" is outside the slice (2026-11-26T09:00:00Z, 2026-11-26T10:00:00Z]`,
+		byStatus(rep, "fail")["run events (sample slice)"].Detail)
+
+	_, errs, code := runCLI(t, "check", path, "--fixture", "product")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `--fixture "product": want NAME=FILE`)
 }
 
 func statusOf(rep report, name string) string {

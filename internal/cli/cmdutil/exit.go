@@ -10,7 +10,7 @@ const (
 	ExitOK       = 0 // done
 	ExitFailed   = 1 // the command ran and failed (a collector failed, validation found problems)
 	ExitBadInput = 2 // bad flags, TOML or interval; nothing was written
-	ExitPartial  = 3 // finished, but some collectors or uploads failed
+	ExitPartial  = 3 // some collectors or uploads failed, or the bookkeeping could not be saved
 	ExitLockHeld = 4 // another gather holds the lock
 )
 
@@ -19,7 +19,7 @@ const ExitCodes = `Exit codes:
   0  ok
   1  failed (a collector failed; validate found problems)
   2  bad input: flags, TOML, interval (nothing written)
-  3  finished with failed collectors or uploads
+  3  failed collectors or uploads, or bookkeeping not saved (shipping stopped)
   4  another gather holds the lock`
 
 // ExitError carries an exit code with the error the CLI prints.

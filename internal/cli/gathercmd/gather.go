@@ -200,7 +200,7 @@ func runOnce(ctx context.Context, opts *Options) error {
 		// Another node (or process) is doing this round's work: not an error for a timer.
 		f.Logger.Info("not gathering: another node holds the gather lock", "reason", err)
 		return nil
-	case err != nil:
+	case err != nil && !(res != nil && errors.Is(err, gather.ErrStateNotSaved)):
 		return classify(err)
 	}
 	switch {
@@ -210,6 +210,9 @@ func runOnce(ctx context.Context, opts *Options) error {
 		}
 	case typ != hostfuncs.Scheduled || res.Failed():
 		Summary(f.Stdout, res, out)
+	}
+	if err != nil { // the bookkeeping could not be saved: say so after the summary
+		return classify(err)
 	}
 	if res.Failed() {
 		return &cmdutil.SilentError{Code: cmdutil.ExitPartial}
@@ -277,8 +280,10 @@ func classify(err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitBadInput, Err: err}
 	case errors.Is(err, state.ErrLocked):
 		return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
+	case errors.Is(err, gather.ErrStateNotSaved):
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: err}
 	case errors.Is(err, context.Canceled):
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; what was shipped is recorded, the next run collects the rest")}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("gather: interrupted; what was shipped is recorded, the next run re-sends what is pending and collects the rest")}
 	}
 	return cmdutil.Failed(err)
 }
@@ -333,7 +338,11 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 			if t.Path != "" {
 				name = filepath.Join(filepath.Dir(t.Path), t.Name)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, t.Fate, cmdutil.FormatBytes(t.Size),
+			fate := t.Fate
+			if t.Resent {
+				fate += " (re-sent)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, fate, cmdutil.FormatBytes(t.Size),
 				cmdutil.FormatBytes(t.DataSize), strings.Join(t.Files, " "))
 		}
 		tw.Flush()

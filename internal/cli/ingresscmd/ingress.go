@@ -44,6 +44,7 @@ type Options struct {
 	FailMode        string
 	TLSCert, TLSKey string
 	ClientCA        string
+	KeepDuplicates  bool
 }
 
 // NewCmdIngress returns the ingress command.
@@ -57,7 +58,9 @@ It checks each upload as the real service does: credentials (HTTP Basic with --u
 from --password-env or --password-file, or an x-rh-identity header with --require-identity), the
 part's content type, a size limit (100 MB, like the real service), and that the file is a readable
 tar.gz whose manifest.json lists its members. It stores what it accepts in --dir and answers 202;
-anything else gets a 4xx with the reason.
+anything else gets a 4xx with the reason. An upload repeating the payload identifier of one it
+stored (Idempotency-Key or x-rh-insights-request-id; wasmcollector sends the tarball's sha256) is
+answered with the same 202 and not stored again, unless --keep-duplicates.
 
 To watch retries, make it fail the next uploads: --fail-next 2 --fail-mode 503 (or 500, drop, hang),
 or while it runs: curl -X POST 'http://ADDR/api/ingress/v1/upload/_fail?n=2&mode=drop'.
@@ -100,6 +103,7 @@ certificates signed by that CA (mutual TLS). It runs until interrupted.`,
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `file`")
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "PEM key `file` of --tls-cert")
 	fl.StringVar(&opts.ClientCA, "client-ca", "", "require client certificates signed by this PEM CA `file`")
+	fl.BoolVar(&opts.KeepDuplicates, "keep-duplicates", false, "store every copy of a repeated upload (default: a repeat of a stored payload identifier is answered 202 and not stored)")
 	return cmd
 }
 
@@ -127,7 +131,7 @@ func Run(ctx context.Context, opts *Options) error {
 	srv, err := ingress.New(ingress.Config{
 		Dir: opts.Dir, Path: opts.Path, MaxBytes: maxBytes, Username: opts.User, Password: password,
 		RequireIdentity: opts.RequireIdentity, ContentTypes: opts.ContentTypes, KeepUploads: opts.KeepUploads,
-		Logger: f.Logger,
+		Logger: f.Logger, KeepDuplicates: opts.KeepDuplicates,
 	})
 	if err != nil {
 		return cmdutil.BadInput("%w", err)

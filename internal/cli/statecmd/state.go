@@ -32,6 +32,16 @@ type Doc struct {
 	Dir        string               `json:"where"`
 	LastGather time.Time            `json:"last_gather,omitzero"`
 	Entries    map[string]time.Time `json:"entries"`
+	Pending    []PendingDoc         `json:"pending"`
+}
+
+// PendingDoc is one pending tarball in Doc: recorded before it was sent, not yet absorbed.
+type PendingDoc struct {
+	Name    string `json:"name"`
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size"`
+	Shipped bool   `json:"shipped"`
 }
 
 func newCmdShow(f *cmdutil.Factory) *cobra.Command {
@@ -54,8 +64,12 @@ func newCmdShow(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return cmdutil.Failed(err)
 			}
+			pending := []PendingDoc{}
+			for _, p := range st.Pending {
+				pending = append(pending, PendingDoc{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Size: p.Size, Shipped: p.Shipped})
+			}
 			if output == cmdutil.OutputJSON {
-				return cmdutil.WriteJSON(f.Stdout, Doc{Dir: store.Where(), LastGather: st.LastGather, Entries: st.Entries})
+				return cmdutil.WriteJSON(f.Stdout, Doc{Dir: store.Where(), LastGather: st.LastGather, Entries: st.Entries, Pending: pending})
 			}
 			fmt.Fprintf(f.Stdout, "state in %s\n", store.Where())
 			if st.LastGather.IsZero() {
@@ -68,6 +82,13 @@ func newCmdShow(f *cmdutil.Factory) *cobra.Command {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
+			for _, p := range pending {
+				what := "pending: the next gather re-sends it"
+				if p.Shipped {
+					what = "shipped; waits for an earlier slice of its keys"
+				}
+				fmt.Fprintf(f.Stdout, "tarball %s (%s): %s\n", p.Name, p.Path, what)
+			}
 			if len(keys) == 0 {
 				return nil
 			}
@@ -90,7 +111,8 @@ func newCmdReset(f *cmdutil.Factory) *cobra.Command {
 		Short: "Forget a key's entry (and its full-sync entry), or everything",
 		Long: `Forget a key's entry and its <key>_full entry, so the next gather collects that key from the
 last gather (or the whole max window); without a key, forget everything, including the last
-gather. It takes the gather lock, so it never races a running gather.`,
+gather. Pending tarballs are kept: they hold data collected and not yet acknowledged, and the
+next gather re-sends them. It takes the gather lock, so it never races a running gather.`,
 		Example: `  wasmcollector state reset job_events
   wasmcollector state reset`,
 		Args: cobra.MaximumNArgs(1),

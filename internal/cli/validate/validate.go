@@ -142,14 +142,16 @@ func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registr
 	if len(reg.Modules) == 0 {
 		return nil
 	}
-	eng, err := gather.NewEngine(ctx, reg, f.Logger)
+	// Compiled where a gather would compile them: in a worker process by default, so that a
+	// compile bomb costs validate nothing but the compile_timeout.
+	exec, closeExec, err := gather.NewExecutor(ctx, reg, f.Logger)
 	if err != nil {
 		return registry.Problems{{File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
 	}
-	defer eng.Close(ctx)
+	defer closeExec()
 	var out registry.Problems
 	for _, m := range reg.Modules {
-		if _, err := eng.Load(ctx, gather.ModuleSpec(reg, m)); err != nil {
+		if err := exec.Check(ctx, m); err != nil {
 			var me *runtime.ModuleError
 			if errors.As(err, &me) {
 				err = me.Err // the field already names the module
