@@ -94,7 +94,7 @@ check: test ## Same as test
 bench: deps guests-all ## Run the benchmarks (no race detector); each reports a native baseline beside it
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v -e '/gather$$' -e '/e2e$$')
 	$(GO) test -run '^$$' -bench Gather -benchtime 1x ./gather/
-	$(GO) test -run '^$$' -bench Events -benchtime 1x -timeout 60m ./internal/e2e/
+	$(GO) test -run '^$$' -bench 'Events|Rows' -benchtime 1x -timeout 60m ./internal/e2e/
 
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')

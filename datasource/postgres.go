@@ -389,6 +389,10 @@ func (b *pgBackend) mapErr(ctx, sctx context.Context, err error) error {
 		case pgReadOnlyTransaction, pgActiveTransaction:
 			return b.s.fail(ErrReadOnly, "statement refused", err)
 		case pgQueryCanceled:
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Millisecond && dl.Before(time.Now().Add(b.s.cfg.Timeout)) {
+				// statement_timeout was the caller's remaining time (begin).
+				return b.s.fail(ErrTimeout, "statement stopped at the caller's deadline", nil)
+			}
 			if ctx.Err() == nil {
 				// Canceled by statement_timeout, or by the client
 				// after the grace period.

@@ -137,13 +137,14 @@ type Invocation struct {
 	logBytes   int64
 	failed     bool
 	code       int32
-	rowBuf     []byte  // scratch: the encoded header
-	headerLine []byte  // the header as written, for streams that repeat it
-	dbResult   []byte  // the last db_query result, until db_result copies it
-	lastError  string  // why the last data call failed
-	batchBuf   []byte  // scratch: one encoded batch
-	rowEnds    []int   // scratch: where each row of batchBuf ends
-	fields     []field // scratch: one decoded row
+	rowBuf     []byte      // scratch: the encoded header
+	headerLine []byte      // the header as written, for streams that repeat it
+	dbResult   []byte      // the last db_query result, until db_result copies it
+	rows       *rowsCursor // the last db_query_rows result, until read to its end
+	lastError  string      // why the last data call failed
+	batchBuf   []byte      // scratch: one encoded batch
+	rowEnds    []int       // scratch: where each row of batchBuf ends
+	fields     []field     // scratch: one decoded row
 	params     *paramTable
 }
 

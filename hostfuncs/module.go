@@ -32,6 +32,9 @@ var functions = []struct {
 	{abi.FuncDBResult, dbResultFn, []string{"buf_ptr", "buf_cap", "len_out_ptr"}, []api.ValueType{i32}},
 	{abi.FuncDBStreamCSV, dbStreamCSV, []string{"src_ptr", "src_len", "sql_ptr", "sql_len", "params_ptr", "params_len", "rows_out_ptr"}, []api.ValueType{i32}},
 	{abi.FuncLastError, lastError, []string{"buf_ptr", "buf_cap", "len_out_ptr"}, []api.ValueType{i32}},
+	{abi.FuncDBQueryRows, dbQueryRows, []string{"src_ptr", "src_len", "sql_ptr", "sql_len", "params_ptr", "params_len", "len_out_ptr"}, []api.ValueType{i32}},
+	{abi.FuncDBRowsNext, dbRowsNext, []string{"buf_ptr", "buf_cap", "len_out_ptr"}, []api.ValueType{i32}},
+	{abi.FuncDBStreamCSVTransform, dbStreamCSVTransform, []string{"src_ptr", "src_len", "sql_ptr", "sql_len", "params_ptr", "params_len", "spec_ptr", "spec_len", "rows_out_ptr"}, []api.ValueType{i32}},
 }
 
 // Instantiate adds the ABI v1 host module ("wasmcollector_v1") to r. Call it once per runtime,

@@ -267,12 +267,14 @@ func TestJSONCollectors(t *testing.T) {
 				Columns []struct{ Name string }
 				Rows    [][]any
 			}
+			Cursor             [][]any
 			Bad, Error, Denied string
 		}
 		require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
 		require.Len(t, doc.Result.Columns, 2)
 		assert.Equal(t, "name", doc.Result.Columns[1].Name)
 		assert.Equal(t, [][]any{{2.0, "b"}, {3.0, "c"}}, doc.Result.Rows)
+		assert.Equal(t, doc.Result.Rows, doc.Cursor, "the row cursor reads the same rows")
 		assert.Equal(t, abi.QueryFailed.String(), doc.Bad)
 		assert.Contains(t, doc.Error, "no such table")
 		assert.Equal(t, abi.Denied.String(), doc.Denied)
@@ -414,6 +416,8 @@ func TestHeaderMatchesABI(t *testing.T) {
 		"WC_SLICE_RECORD_SIZE":    abi.SliceRecordSize, "WC_SLICE_FLAG_SINCE_SET": abi.SliceFlagSinceSet,
 		"WC_SLICE_FLAG_UNTIL_SET": abi.SliceFlagUntilSet, "WC_SLICE_FLAG_FULL_SYNC": abi.SliceFlagFullSync,
 		"WC_NULL_FIELD": abi.NullField, "WC_NO_HOST": -1,
+		"WC_TAG_NULL": abi.TagNull, "WC_TAG_INT": abi.TagInt, "WC_TAG_FLOAT": abi.TagFloat, "WC_TAG_TEXT": abi.TagText,
+		"WC_TAG_BOOL": abi.TagBool, "WC_TAG_TIMESTAMP": abi.TagTimestamp, "WC_TAG_BYTES": abi.TagBytes,
 	}
 	for st := abi.OK; st <= abi.QueryFailed; st++ {
 		want["WC_"+strings.ToUpper(st.String())] = int64(st)

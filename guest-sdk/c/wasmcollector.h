@@ -78,6 +78,7 @@
  *   yourself, or use wc_csv_field_decimal for fixed-point values (1250, 3 -> "1.250").
  * - The read functions (wc_param, wc_params_json, wc_query_result, wc_last_error) take your buffer
  *   and NUL-terminate it; wc_param_dup allocates instead.
+ * - Row cursors (wc_query_rows) are plain structs: call wc_rows_close to free their buffers.
  *
  * Outside WebAssembly (a native build of the collector's pure logic, for unit tests) the host
  * functions are stand-ins that return WC_NO_HOST.
@@ -195,6 +196,18 @@ int32_t wc_host_db_stream_csv(const void *src_ptr, uint32_t src_len, const void 
 __attribute__((import_module("wasmcollector_v1"), import_name("last_error")))
 int32_t wc_host_last_error(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
 
+__attribute__((import_module("wasmcollector_v1"), import_name("db_query_rows")))
+int32_t wc_host_db_query_rows(const void *src_ptr, uint32_t src_len, const void *sql_ptr, uint32_t sql_len,
+                              const void *params_ptr, uint32_t params_len, uint32_t *len_out_ptr);
+
+__attribute__((import_module("wasmcollector_v1"), import_name("db_rows_next")))
+int32_t wc_host_db_rows_next(void *buf_ptr, uint32_t buf_cap, uint32_t *len_out_ptr);
+
+__attribute__((import_module("wasmcollector_v1"), import_name("db_stream_csv_transform")))
+int32_t wc_host_db_stream_csv_transform(const void *src_ptr, uint32_t src_len, const void *sql_ptr, uint32_t sql_len,
+                                        const void *params_ptr, uint32_t params_len, const void *spec_ptr,
+                                        uint32_t spec_len, uint64_t *rows_out_ptr);
+
 #else /* a native build: stand-ins, so the collector's pure logic compiles and can be unit tested */
 
 static inline int32_t wc_host_emit_json(const void *p, uint32_t n) { (void)p; (void)n; return WC_NO_HOST; }
@@ -218,6 +231,18 @@ static inline int32_t wc_host_db_stream_csv(const void *sp, uint32_t sn, const v
     (void)sp; (void)sn; (void)qp; (void)qn; (void)pp; (void)pn; (void)r; return WC_NO_HOST;
 }
 static inline int32_t wc_host_last_error(void *b, uint32_t c, uint32_t *l) { (void)b; (void)c; (void)l; return WC_NO_HOST; }
+static inline int32_t wc_host_db_query_rows(const void *sp, uint32_t sn, const void *qp, uint32_t qn, const void *pp,
+                                            uint32_t pn, uint32_t *l) {
+    (void)sp; (void)sn; (void)qp; (void)qn; (void)pp; (void)pn; (void)l;
+    return WC_NO_HOST;
+}
+static inline int32_t wc_host_db_rows_next(void *b, uint32_t c, uint32_t *l) { (void)b; (void)c; (void)l; return WC_NO_HOST; }
+static inline int32_t wc_host_db_stream_csv_transform(const void *sp, uint32_t sn, const void *qp, uint32_t qn,
+                                                      const void *pp, uint32_t pn, const void *xp, uint32_t xn,
+                                                      uint64_t *r) {
+    (void)sp; (void)sn; (void)qp; (void)qn; (void)pp; (void)pn; (void)xp; (void)xn; (void)r;
+    return WC_NO_HOST;
+}
 
 #endif
 
@@ -438,6 +463,22 @@ static inline wc_status wc_stream_csv(const char *source, const char *sql, const
     return (wc_status)st;
 }
 
+/* wc_stream_csv_transform is wc_stream_csv with per-column operations done by the host, given as
+ * spec_json, a JSON array such as
+ *   [{"column": "email", "hash": "sha256", "salt": "s3", "rename": "email_hash"},
+ *    {"column": "password", "drop": true}, {"column": "created", "timestamp": "2006-01-02"}]
+ * (hostfuncs/ABI.md "db_stream_csv_transform"). Values take the forms of wc_csv_copy_row on both
+ * databases. Any failure, a bad spec included, fails the invocation. */
+static inline wc_status wc_stream_csv_transform(const char *source, const char *sql, const char *params_json,
+                                                const char *spec_json, uint64_t *rows) {
+    uint64_t n = 0;
+    int32_t st = wc_host_db_stream_csv_transform(source, (uint32_t)strlen(source), sql, (uint32_t)strlen(sql),
+                                                 params_json, wc__strlen0(params_json), spec_json,
+                                                 wc__strlen0(spec_json), &n);
+    if (rows) *rows = st == WC_OK ? n : 0;
+    return (wc_status)st;
+}
+
 /* wc_last_error copies the message of the last failed data call into buf, NUL-terminated, with the
  * conventions of wc_param (WC_NOT_FOUND when there is none). */
 static inline wc_status wc_last_error(char *buf, size_t cap, size_t *len) {
@@ -484,17 +525,24 @@ static inline char *wc__digits(char *p, uint64_t v, int width) {
  * bytes), NUL-terminated, and returns its length. frac_digits 0..9 gives exactly that many fraction
  * digits (truncated, as Go's .000 layouts: 6 -> 2026-11-25T00:00:06.000000Z); -1 gives as many as
  * needed without trailing zeros, none for whole seconds (Go's time.RFC3339Nano). */
+static inline size_t wc_format_rfc3339_parts(int64_t secs, uint32_t nanos, char out[WC_RFC3339_SIZE], int frac_digits);
 static inline size_t wc_format_rfc3339(int64_t unix_nanos, char out[WC_RFC3339_SIZE], int frac_digits) {
     int64_t secs = unix_nanos / WC_NANOS_PER_SECOND;
     int64_t nanos = unix_nanos % WC_NANOS_PER_SECOND;
     if (nanos < 0) nanos += WC_NANOS_PER_SECOND, secs--;
+    return wc_format_rfc3339_parts(secs, (uint32_t)nanos, out, frac_digits);
+}
+
+/* wc_format_rfc3339_parts is wc_format_rfc3339 for Unix seconds and nanoseconds (0..999999999),
+ * as a row cursor gives timestamps; years 0 … 9999. */
+static inline size_t wc_format_rfc3339_parts(int64_t secs, uint32_t nanos, char out[WC_RFC3339_SIZE], int frac_digits) {
     int64_t days = secs / 86400, sod = secs % 86400;
     if (sod < 0) sod += 86400, days--;
     int64_t year;
     int month, day;
     wc_civil_from_days(days, &year, &month, &day);
     char *p = out;
-    p = wc__digits(p, (uint64_t)year, 4); /* int64 nanoseconds span 1677 … 2262 */
+    p = wc__digits(p, (uint64_t)year, 4);
     *p++ = '-';
     p = wc__digits(p, (uint64_t)month, 2);
     *p++ = '-';
@@ -830,6 +878,329 @@ static inline wc_status wc_csv_flush(wc_csv *w) {
         return wc__csv_abort(w, WC_WRONG_STATE,
                              "collector: csv writer holds an unfinished row: call wc_csv_end_row before wc_csv_flush");
     return WC_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Row cursor (hostfuncs/ABI.md "db_query_rows", "Row pages"): a query's rows read one by one, a page
+ * of about 64 KiB at a time, without JSON:
+ *
+ *   wc_rows r;
+ *   if (wc_query_rows(&r, "awx", "SELECT id, name FROM main_host", NULL) != WC_OK) return 1;
+ *   while (wc_rows_next(&r)) {
+ *       int64_t id = wc_rows_int64(&r, 0);
+ *       size_t n;
+ *       const char *name = wc_rows_text(&r, 1, &n);   // not NUL-terminated; valid until the next row
+ *   }
+ *   wc_status st = wc_rows_status(&r);                 // WC_OK after a complete read
+ *   wc_rows_close(&r);
+ *
+ * One cursor reads at a time: a later wc_query_rows abandons the earlier one on the host.
+ * --------------------------------------------------------------------------------------------- */
+
+/* Value tags: the type byte of a column, and the first byte of every value (a value's tag can
+ * differ from its column's type on SQLite; NULL is WC_TAG_NULL). */
+enum { WC_TAG_NULL = 0, WC_TAG_INT = 1, WC_TAG_FLOAT = 2, WC_TAG_TEXT = 3, WC_TAG_BOOL = 4, WC_TAG_TIMESTAMP = 5, WC_TAG_BYTES = 6 };
+
+/* The size the host fills a page to; a page is at most this plus one row. */
+#define WC_ROWS_PAGE_BYTES (64 * 1024)
+
+typedef struct wc_rows_value {
+    uint8_t tag;
+    uint32_t off, len; /* the payload in the page */
+} wc_rows_value;
+
+typedef struct wc_rows {
+    unsigned char *header; /* the column header (malloc) */
+    size_t header_len;
+    uint32_t columns;
+    const unsigned char **names; /* per column: its name in header, and the name's length */
+    uint32_t *name_lens;
+    uint8_t *types;
+    unsigned char *page; /* the current page (malloc, grown to need) */
+    size_t cap, len, pos;
+    uint32_t left;         /* rows of the page not yet read */
+    wc_rows_value *values; /* the current row */
+    wc_status status;      /* the first failure; sticky */
+    bool done, have_row;
+} wc_rows;
+
+static inline uint64_t wc__get_u64(const unsigned char *p) {
+    return (uint64_t)wc__get_u32(p) | ((uint64_t)wc__get_u32(p + 4) << 32);
+}
+
+/* wc_rows_close frees the cursor's buffers; safe to call twice. */
+static inline void wc_rows_close(wc_rows *r) {
+    free(r->header);
+    free((void *)r->names);
+    free(r->name_lens);
+    free(r->types);
+    free(r->page);
+    free(r->values);
+    r->header = NULL, r->names = NULL, r->name_lens = NULL, r->types = NULL, r->page = NULL, r->values = NULL;
+    r->done = true, r->have_row = false;
+}
+
+static inline wc_status wc__rows_fail(wc_rows *r, wc_status st) {
+    r->status = st;
+    r->done = true;
+    r->have_row = false;
+    return st;
+}
+
+/* wc_query_rows runs a query (as wc_query) and opens a cursor over its rows. A failure (WC_DENIED,
+ * WC_INVALID, WC_TOO_LARGE, WC_QUERY_FAILED) does not fail the invocation; wc_last_error says why.
+ * Call wc_rows_close in every case. */
+static inline wc_status wc_query_rows(wc_rows *r, const char *source, const char *sql, const char *params_json) {
+    memset(r, 0, sizeof *r);
+    r->status = WC_OK;
+    uint32_t n = 0;
+    int32_t st = wc_host_db_query_rows(source, (uint32_t)strlen(source), sql, (uint32_t)strlen(sql), params_json,
+                                       wc__strlen0(params_json), &n);
+    if (st != WC_OK) return wc__rows_fail(r, (wc_status)st);
+    r->header = (unsigned char *)malloc(n ? n : 1);
+    if (!r->header) return wc__rows_fail(r, WC_TOO_LARGE);
+    uint32_t got = 0;
+    st = wc_host_db_result(r->header, n, &got);
+    if (st != WC_OK || got != n || n < 4) return wc__rows_fail(r, st != WC_OK ? (wc_status)st : WC_INVALID);
+    r->header_len = n;
+    uint32_t cols = wc__get_u32(r->header);
+    if (cols > (n - 4) / 5) return wc__rows_fail(r, WC_INVALID);
+    r->columns = cols;
+    r->names = (const unsigned char **)calloc(cols ? cols : 1, sizeof *r->names);
+    r->name_lens = (uint32_t *)calloc(cols ? cols : 1, sizeof *r->name_lens);
+    r->types = (uint8_t *)calloc(cols ? cols : 1, 1);
+    r->values = (wc_rows_value *)calloc(cols ? cols : 1, sizeof *r->values);
+    r->cap = WC_ROWS_PAGE_BYTES + WC_ROWS_PAGE_BYTES / 4;
+    r->page = (unsigned char *)malloc(r->cap);
+    if (!r->names || !r->name_lens || !r->types || !r->values || !r->page) return wc__rows_fail(r, WC_TOO_LARGE);
+    size_t p = 4;
+    for (uint32_t i = 0; i < cols; i++) {
+        if (n - p < 5) return wc__rows_fail(r, WC_INVALID);
+        r->types[i] = r->header[p];
+        uint32_t l = wc__get_u32(r->header + p + 1);
+        p += 5;
+        if (l > n - p || r->types[i] == WC_TAG_NULL || r->types[i] > WC_TAG_BYTES) return wc__rows_fail(r, WC_INVALID);
+        r->names[i] = r->header + p;
+        r->name_lens[i] = l;
+        p += l;
+    }
+    if (p != n) return wc__rows_fail(r, WC_INVALID);
+    return WC_OK;
+}
+
+/* wc_rows_columns, wc_rows_column_name (not NUL-terminated; *len gets its length) and
+ * wc_rows_column_type (a WC_TAG_*) describe the result. */
+static inline uint32_t wc_rows_columns(const wc_rows *r) { return r->columns; }
+static inline const char *wc_rows_column_name(const wc_rows *r, uint32_t col, size_t *len) {
+    *len = r->name_lens[col];
+    return (const char *)r->names[col];
+}
+static inline uint8_t wc_rows_column_type(const wc_rows *r, uint32_t col) { return r->types[col]; }
+
+/* wc_rows_status returns the cursor's sticky status: WC_OK until something failed. WC_INVALID means
+ * a malformed page; a query that failed part-way gives the host's status (wc_last_error says why),
+ * and the rows read are incomplete. */
+static inline wc_status wc_rows_status(const wc_rows *r) { return r->status; }
+
+/* wc__rows_fetch reads the next page; false at the end or on a failure. */
+static inline bool wc__rows_fetch(wc_rows *r) {
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint32_t n = 0;
+        int32_t st = wc_host_db_rows_next(r->page, (uint32_t)r->cap, &n);
+        if (st == WC_BUFFER_TOO_SMALL) {
+            unsigned char *p = (unsigned char *)realloc(r->page, n);
+            if (!p) return wc__rows_fail(r, WC_TOO_LARGE), false;
+            r->page = p, r->cap = n;
+            continue;
+        }
+        if (st != WC_OK) return wc__rows_fail(r, (wc_status)st), false;
+        if (n == 0) {
+            r->done = true;
+            return false;
+        }
+        if (n < 4 || n > r->cap || wc__get_u32(r->page) == 0) return wc__rows_fail(r, WC_INVALID), false;
+        r->len = n, r->pos = 4, r->left = wc__get_u32(r->page);
+        return true;
+    }
+    return wc__rows_fail(r, WC_BUFFER_TOO_SMALL), false;
+}
+
+/* wc_rows_next moves to the next row: true when there is one, false at the end or on a failure
+ * (wc_rows_status). */
+static inline bool wc_rows_next(wc_rows *r) {
+    r->have_row = false;
+    if (r->done || r->status != WC_OK) return false;
+    while (r->left == 0) {
+        if (r->pos != r->len) return wc__rows_fail(r, WC_INVALID), false;
+        if (!wc__rows_fetch(r)) return false;
+    }
+    const unsigned char *p = r->page;
+    size_t pos = r->pos, end = r->len;
+    for (uint32_t i = 0; i < r->columns; i++) {
+        if (pos >= end) return wc__rows_fail(r, WC_INVALID), false;
+        wc_rows_value *v = &r->values[i];
+        v->tag = p[pos++];
+        switch (v->tag) {
+        case WC_TAG_NULL: v->len = 0; break;
+        case WC_TAG_INT:
+        case WC_TAG_FLOAT: v->len = 8; break;
+        case WC_TAG_BOOL: v->len = 1; break;
+        case WC_TAG_TIMESTAMP: v->len = 12; break;
+        case WC_TAG_TEXT:
+        case WC_TAG_BYTES:
+            if (end - pos < 4) return wc__rows_fail(r, WC_INVALID), false;
+            v->len = wc__get_u32(p + pos);
+            pos += 4;
+            break;
+        default: return wc__rows_fail(r, WC_INVALID), false;
+        }
+        if (end - pos < v->len) return wc__rows_fail(r, WC_INVALID), false;
+        v->off = (uint32_t)pos;
+        pos += v->len;
+    }
+    r->pos = pos;
+    r->left--;
+    r->have_row = true;
+    return true;
+}
+
+/* wc_rows_tag returns the tag of column col's value in the current row (WC_TAG_NULL for NULL). */
+static inline uint8_t wc_rows_tag(const wc_rows *r, uint32_t col) { return r->values[col].tag; }
+static inline bool wc_rows_is_null(const wc_rows *r, uint32_t col) { return r->values[col].tag == WC_TAG_NULL; }
+
+/* wc_rows_float64 returns a float, or an int converted; anything else is 0. */
+static inline double wc_rows_float64(const wc_rows *r, uint32_t col) {
+    const wc_rows_value *v = &r->values[col];
+    uint64_t bits = v->tag == WC_TAG_INT || v->tag == WC_TAG_FLOAT ? wc__get_u64(r->page + v->off) : 0;
+    if (v->tag == WC_TAG_INT) return (double)(int64_t)bits;
+    double d = 0;
+    if (v->tag == WC_TAG_FLOAT) memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* wc_rows_int64 returns an int, a float truncated, a bool as 0 or 1; NULL, text and bytes are 0. */
+static inline int64_t wc_rows_int64(const wc_rows *r, uint32_t col) {
+    const wc_rows_value *v = &r->values[col];
+    switch (v->tag) {
+    case WC_TAG_INT: return (int64_t)wc__get_u64(r->page + v->off);
+    case WC_TAG_FLOAT: return (int64_t)wc_rows_float64(r, col);
+    case WC_TAG_BOOL: return r->page[v->off] != 0;
+    }
+    return 0;
+}
+
+/* wc_rows_bool returns a bool, or a number not 0; anything else is false. */
+static inline bool wc_rows_bool(const wc_rows *r, uint32_t col) {
+    const wc_rows_value *v = &r->values[col];
+    if (v->tag == WC_TAG_BOOL) return r->page[v->off] != 0;
+    return wc_rows_float64(r, col) != 0;
+}
+
+/* wc_rows_time returns a timestamp as Unix seconds and nanoseconds (0, 0 for another type). */
+static inline void wc_rows_time(const wc_rows *r, uint32_t col, int64_t *sec, uint32_t *nsec) {
+    const wc_rows_value *v = &r->values[col];
+    *sec = 0, *nsec = 0;
+    if (v->tag != WC_TAG_TIMESTAMP) return;
+    *sec = (int64_t)wc__get_u64(r->page + v->off);
+    *nsec = wc__get_u32(r->page + v->off + 8);
+}
+
+/* wc_rows_text returns text or bytes without copying (not NUL-terminated, valid until the next
+ * wc_rows_next); *len gets the length. NULL and other types give NULL and 0. */
+static inline const char *wc_rows_text(const wc_rows *r, uint32_t col, size_t *len) {
+    const wc_rows_value *v = &r->values[col];
+    if (v->tag != WC_TAG_TEXT && v->tag != WC_TAG_BYTES) {
+        *len = 0;
+        return NULL;
+    }
+    *len = v->len;
+    return (const char *)r->page + v->off;
+}
+
+/* wc_format_float writes v as Go's strconv.FormatFloat(v, 'g', -1, 64) does (the shortest digits
+ * that read back exactly; exponent form below 1e-4 and from 1e6: 1.5, 1e+06, 5e-324, NaN, +Inf)
+ * at out (32 bytes suffice; no NUL) and returns the length. */
+static inline size_t wc_format_float(char *out, double v) {
+    if (v != v) return memcpy(out, "NaN", 3), 3;
+    if (v > 1.7976931348623157e308) return memcpy(out, "+Inf", 4), 4;
+    if (v < -1.7976931348623157e308) return memcpy(out, "-Inf", 4), 4;
+    char e[40];
+    int prec = 0;
+    for (; prec < 17; prec++) { /* the shortest %.*e that reads back exactly */
+        snprintf(e, sizeof e, "%.*e", prec, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    /* e is [-]d[.ddd]e±XX: split into sign, digits and exponent. */
+    char digits[20];
+    int nd = 0;
+    const char *p = e;
+    bool neg = *p == '-';
+    if (neg) p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    int exp = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    char *o = out;
+    if (neg) *o++ = '-';
+    if (exp < -4 || exp >= 6) {
+        *o++ = digits[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, digits + 1, (size_t)(nd - 1));
+            o += nd - 1;
+        }
+        *o++ = 'e';
+        *o++ = exp < 0 ? '-' : '+';
+        int ax = exp < 0 ? -exp : exp;
+        if (ax >= 100) *o++ = (char)('0' + ax / 100);
+        *o++ = (char)('0' + ax / 10 % 10);
+        *o++ = (char)('0' + ax % 10);
+    } else if (exp < 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = -1; i > exp; i--) *o++ = '0';
+        memcpy(o, digits, (size_t)nd);
+        o += nd;
+    } else {
+        for (int i = 0; i <= exp; i++) *o++ = i < nd ? digits[i] : '0';
+        if (nd > exp + 1) {
+            *o++ = '.';
+            memcpy(o, digits + exp + 1, (size_t)(nd - exp - 1));
+            o += nd - exp - 1;
+        }
+    }
+    return (size_t)(o - out);
+}
+
+/* wc_csv_copy_row adds the current row of r as a CSV row, each value in the Go SDK's form (the
+ * forms db_stream_csv writes on SQLite): ints in decimal, floats as wc_format_float, bools
+ * true/false, timestamps RFC 3339 UTC with the fraction trimmed, text and bytes as they are.
+ * Returns the writer's status, as wc_csv_end_row. */
+static inline wc_status wc_csv_copy_row(wc_csv *w, const wc_rows *r) {
+    if (!r->have_row) return wc__csv_abort(w, WC_WRONG_STATE, "collector: wc_csv_copy_row without a current row");
+    for (uint32_t i = 0; i < r->columns; i++) {
+        const wc_rows_value *v = &r->values[i];
+        switch (v->tag) {
+        case WC_TAG_NULL: wc_csv_field_null(w); break;
+        case WC_TAG_INT: wc_csv_field_i64(w, wc_rows_int64(r, i)); break;
+        case WC_TAG_FLOAT: {
+            char d[32];
+            wc_csv_field(w, d, wc_format_float(d, wc_rows_float64(r, i)));
+            break;
+        }
+        case WC_TAG_BOOL: wc_csv_field_bool(w, wc_rows_bool(r, i)); break;
+        case WC_TAG_TIMESTAMP: {
+            int64_t sec;
+            uint32_t nsec;
+            wc_rows_time(r, i, &sec, &nsec);
+            char t[WC_RFC3339_SIZE];
+            wc_csv_field(w, t, wc_format_rfc3339_parts(sec, nsec, t, -1));
+            break;
+        }
+        default: wc_csv_field(w, (const char *)r->page + v->off, v->len);
+        }
+    }
+    return wc_csv_end_row(w);
 }
 
 #ifdef __cplusplus

@@ -58,6 +58,7 @@ type CSV struct {
 	columns int   // header field count; 0 until Header succeeded
 	rows    int64 // rows accepted so far
 	err     error // the first failure; sticky
+	dates   dateCache
 }
 
 // writers holds the CSV writers created since Run started, so Run can refuse to succeed while one
@@ -235,7 +236,7 @@ func (w *CSV) FieldTime(t time.Time) {
 		return
 	}
 	at := w.openField()
-	w.buf = t.UTC().AppendFormat(w.buf, time.RFC3339Nano)
+	w.buf = appendRFC3339NanoCached(w.buf, t.Unix(), t.Nanosecond(), &w.dates)
 	w.closeField(at)
 }
 
@@ -444,7 +445,7 @@ func appendValue(b []byte, v any) (_ []byte, null bool) {
 	case bool:
 		return strconv.AppendBool(b, x), false
 	case time.Time:
-		return x.UTC().AppendFormat(b, time.RFC3339Nano), false
+		return appendRFC3339Nano(b, x.Unix(), x.Nanosecond()), false
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {

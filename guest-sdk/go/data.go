@@ -36,6 +36,11 @@ type Result struct {
 //
 //	r, err := collector.Query("awx", "SELECT id, name FROM main_organization WHERE id > @after", map[string]any{"after": 3})
 func Query(source, sql string, params map[string]any) (*Result, error) {
+	if activeRows == nil {
+		return queryBinary(source, sql, params)
+	}
+	// A Rows is being read, and the host keeps one row cursor: take the JSON path, which leaves
+	// it alone.
 	var n uint32
 	if err := dbCall(abi.FuncDBQuery, hostDBQuery, source, sql, params, unsafe.Pointer(&n)); err != nil {
 		return nil, err
@@ -49,6 +54,27 @@ func Query(source, sql string, params map[string]any) (*Result, error) {
 	return decodeResult(raw)
 }
 
+// queryBinary is Query through db_query_rows: the same values as the JSON path, decoded without
+// JSON (hostfuncs/ABI.md "Row pages").
+func queryBinary(source, sql string, params map[string]any) (*Result, error) {
+	rows, err := QueryRows(source, sql, params)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: rows.Columns(), Rows: [][]any{}}
+	for rows.Next() {
+		row := make([]any, len(res.Columns))
+		for i := range row {
+			row[i] = rows.Value(i)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 // StreamCSV runs one read-only statement on the data source named source and writes its result
 // straight into this collector's CSV output, without passing it through guest memory: the header
 // from the column names, then the rows. It returns the number of rows. If a header is already set
@@ -57,6 +83,61 @@ func StreamCSV(source, sql string, params map[string]any) (int64, error) {
 	var rows uint64
 	if err := dbCall(abi.FuncDBStreamCSV, hostDBStreamCSV, source, sql, params, unsafe.Pointer(&rows)); err != nil {
 		return 0, err
+	}
+	return int64(rows), nil
+}
+
+// ColumnOp is one column operation of [StreamCSVTransform] (hostfuncs/ABI.md
+// "db_stream_csv_transform"): it names a column of the result and says what the host does with it.
+// Columns no ColumnOp names are written as they are.
+type ColumnOp struct {
+	// Column names a column of the result. Required.
+	Column string `json:"column"`
+	// Rename gives the column another name in the header.
+	Rename string `json:"rename,omitempty"`
+	// Drop leaves the column out; it takes no other operation.
+	Drop bool `json:"drop,omitempty"`
+	// Hash replaces each value by the hex SHA-256 of Salt followed by the value's text ("sha256"
+	// is the only algorithm); NULL stays NULL.
+	Hash string `json:"hash,omitempty"`
+	// Salt is hashed before each value.
+	Salt string `json:"salt,omitempty"`
+	// Timestamp formats a timestamp column with this Go layout, in UTC ("2006-01-02").
+	Timestamp string `json:"timestamp,omitempty"`
+}
+
+// StreamCSVTransform is [StreamCSV] with per-column operations done by the host (rename, drop,
+// hash, format a timestamp), so per-row logic of that kind never enters the guest. Values take the
+// forms of [CSV.CopyRow] on both databases. The source's row and byte caps apply (as for [Query]).
+// Any failure, a bad spec included, fails the invocation.
+//
+//	n, err := collector.StreamCSVTransform("awx", "SELECT id, email, created FROM main_user", nil,
+//		collector.ColumnOp{Column: "email", Hash: "sha256", Salt: salt, Rename: "email_hash"},
+//		collector.ColumnOp{Column: "created", Timestamp: "2006-01-02"})
+func StreamCSVTransform(source, sql string, params map[string]any, ops ...ColumnOp) (int64, error) {
+	if ops == nil {
+		ops = []ColumnOp{}
+	}
+	spec, err := json.Marshal(ops)
+	if err != nil {
+		return 0, fmt.Errorf("collector: transform spec: %w", err)
+	}
+	p, err := encodeParams(params)
+	if err != nil {
+		return 0, err
+	}
+	var rows uint64
+	sp, sn := stringArg(source)
+	qp, qn := stringArg(sql)
+	pp, pn := bytesArg(p)
+	xp, xn := bytesArg(spec)
+	st := hostDBStreamCSVTransform(sp, sn, qp, qn, pp, pn, xp, xn, unsafe.Pointer(&rows))
+	runtime.KeepAlive(source)
+	runtime.KeepAlive(sql)
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(spec)
+	if st != uint32(abi.OK) {
+		return 0, dataErr(abi.FuncDBStreamCSVTransform, st)
 	}
 	return int64(rows), nil
 }

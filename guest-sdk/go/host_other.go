@@ -30,3 +30,11 @@ func hostDBStreamCSV(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Poin
 	return statusNoHost
 }
 func hostLastError(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
+
+func hostDBQueryRows(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32 {
+	return statusNoHost
+}
+func hostDBRowsNext(unsafe.Pointer, uint32, unsafe.Pointer) uint32 { return statusNoHost }
+func hostDBStreamCSVTransform(unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer, uint32, unsafe.Pointer) uint32 {
+	return statusNoHost
+}

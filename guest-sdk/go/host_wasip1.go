@@ -62,3 +62,15 @@ func hostDBStreamCSV(src unsafe.Pointer, srcLen uint32, sql unsafe.Pointer, sqlL
 //go:wasmimport wasmcollector_v1 last_error
 //go:noescape
 func hostLastError(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32
+
+//go:wasmimport wasmcollector_v1 db_query_rows
+//go:noescape
+func hostDBQueryRows(src unsafe.Pointer, srcLen uint32, sql unsafe.Pointer, sqlLen uint32, params unsafe.Pointer, paramsLen uint32, lenOut unsafe.Pointer) uint32
+
+//go:wasmimport wasmcollector_v1 db_rows_next
+//go:noescape
+func hostDBRowsNext(buf unsafe.Pointer, bufCap uint32, lenOut unsafe.Pointer) uint32
+
+//go:wasmimport wasmcollector_v1 db_stream_csv_transform
+//go:noescape
+func hostDBStreamCSVTransform(src unsafe.Pointer, srcLen uint32, sql unsafe.Pointer, sqlLen uint32, params unsafe.Pointer, paramsLen uint32, spec unsafe.Pointer, specLen uint32, rowsOut unsafe.Pointer) uint32

@@ -14,19 +14,22 @@ import (
 
 // abiParams is the number of i32 parameters of each function, from the table in hostfuncs/ABI.md.
 var abiParams = map[string]int{
-	abi.FuncEmitJSON:       2,
-	abi.FuncCSVHeader:      2,
-	abi.FuncCSVRows:        2,
-	abi.FuncSliceBounds:    1,
-	abi.FuncCollectionType: 0,
-	abi.FuncParam:          5,
-	abi.FuncParamsJSON:     3,
-	abi.FuncLog:            3,
-	abi.FuncFail:           2,
-	abi.FuncDBQuery:        7,
-	abi.FuncDBResult:       3,
-	abi.FuncDBStreamCSV:    7,
-	abi.FuncLastError:      3,
+	abi.FuncEmitJSON:             2,
+	abi.FuncCSVHeader:            2,
+	abi.FuncCSVRows:              2,
+	abi.FuncSliceBounds:          1,
+	abi.FuncCollectionType:       0,
+	abi.FuncParam:                5,
+	abi.FuncParamsJSON:           3,
+	abi.FuncLog:                  3,
+	abi.FuncFail:                 2,
+	abi.FuncDBQuery:              7,
+	abi.FuncDBResult:             3,
+	abi.FuncDBStreamCSV:          7,
+	abi.FuncLastError:            3,
+	abi.FuncDBQueryRows:          7,
+	abi.FuncDBRowsNext:           3,
+	abi.FuncDBStreamCSVTransform: 9,
 }
 
 // host_wasip1.go declares exactly one //go:wasmimport per ABI v1 function, from module

@@ -6,6 +6,12 @@
 // two agree.
 package abi
 
+import (
+	"encoding/binary"
+	"math"
+	"time"
+)
+
 // ModuleName is the import module every ABI v1 host function lives in. The version is part of the
 // name, so a module built against another ABI fails at load time with a clear message instead of
 // misbehaving at run time.
@@ -29,6 +35,10 @@ const (
 	FuncDBResult       = "db_result"       // (buf_ptr, buf_cap, len_out_ptr i32) -> status
 	FuncDBStreamCSV    = "db_stream_csv"   // (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, rows_out_ptr i32) -> status
 	FuncLastError      = "last_error"      // (buf_ptr, buf_cap, len_out_ptr i32) -> status
+	FuncDBQueryRows    = "db_query_rows"   // (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, len_out_ptr i32) -> status
+	FuncDBRowsNext     = "db_rows_next"    // (buf_ptr, buf_cap, len_out_ptr i32) -> status
+	// (src_ptr, src_len, sql_ptr, sql_len, params_ptr, params_len, spec_ptr, spec_len, rows_out_ptr i32) -> status
+	FuncDBStreamCSVTransform = "db_stream_csv_transform"
 )
 
 // Functions lists every ABI v1 host function name.
@@ -37,6 +47,7 @@ func Functions() []string {
 		FuncEmitJSON, FuncCSVHeader, FuncCSVRows, FuncSliceBounds, FuncCollectionType,
 		FuncParam, FuncParamsJSON, FuncLog, FuncFail,
 		FuncDBQuery, FuncDBResult, FuncDBStreamCSV, FuncLastError,
+		FuncDBQueryRows, FuncDBRowsNext, FuncDBStreamCSVTransform,
 	}
 }
 
@@ -133,3 +144,56 @@ const (
 // NullField is the field length that marks a NULL value in a csv_rows batch. A NULL is written as
 // an empty unquoted field, an empty string as "" (as PostgreSQL's COPY … CSV does).
 const NullField = 0xFFFFFFFF
+
+// Value tags of the binary row encoding (ABI.md "Row pages"): the first byte of every value in a
+// db_rows_next page, and the type byte of every column in the db_query_rows header. A value's tag
+// can differ from its column's type (SQLite's columns are dynamically typed), so a reader
+// dispatches on the value's tag.
+const (
+	TagNull      = 0 // no payload
+	TagInt       = 1 // i64
+	TagFloat     = 2 // f64 (IEEE 754 bits)
+	TagText      = 3 // u32 len, UTF-8 bytes
+	TagBool      = 4 // u8: 0 false, 1 true
+	TagTimestamp = 5 // i64 Unix seconds, u32 nanoseconds (0..999999999), UTC
+	TagBytes     = 6 // u32 len, bytes
+)
+
+// RowsPageBytes is the size the host fills a db_rows_next page to before it hands it over: a page
+// holds whole rows, so it is at most this plus one row.
+const RowsPageBytes = 64 << 10
+
+// AppendRowValue appends v in the row-page value encoding (a tag byte, then the payload). v is one
+// of the values data sources give: nil, int64, float64, string, bool, time.Time or []byte; ok is
+// false for any other type, or a text or bytes value longer than a u32 length can say.
+func AppendRowValue(b []byte, v any) (_ []byte, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, TagNull), true
+	case int64:
+		return binary.LittleEndian.AppendUint64(append(b, TagInt), uint64(x)), true
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(b, TagFloat), math.Float64bits(x)), true
+	case string:
+		if uint64(len(x)) > math.MaxUint32 {
+			return b, false
+		}
+		b = binary.LittleEndian.AppendUint32(append(b, TagText), uint32(len(x)))
+		return append(b, x...), true
+	case bool:
+		if x {
+			return append(b, TagBool, 1), true
+		}
+		return append(b, TagBool, 0), true
+	case time.Time:
+		b = binary.LittleEndian.AppendUint64(append(b, TagTimestamp), uint64(x.Unix()))
+		return binary.LittleEndian.AppendUint32(b, uint32(x.Nanosecond())), true
+	case []byte:
+		if uint64(len(x)) > math.MaxUint32 {
+			return b, false
+		}
+		b = binary.LittleEndian.AppendUint32(append(b, TagBytes), uint32(len(x)))
+		return append(b, x...), true
+	}
+	return b, false
+}

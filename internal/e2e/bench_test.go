@@ -83,6 +83,10 @@ datasources = ["awx"]
 	}
 }
 
+// benchEventColumns are the columns of the events table (dbprobe's rowwise reads the same).
+const benchEventColumns = `id, created, modified, job_created, uuid, parent_uuid, event, task_action, resolved_action,
+  resolved_role, failed, changed, playbook, play, task, role, job_id, host_id, host_name, start, end_time, duration, warnings_count`
+
 func countEvents(tb testing.TB, dsn string) int64 {
 	tb.Helper()
 	c, err := pgconn.Connect(context.Background(), dsn)
@@ -96,9 +100,16 @@ func countEvents(tb testing.TB, dsn string) int64 {
 }
 
 // child runs a command line given by a parent test in E2E_CHILD (arguments separated by \x1f):
-// a wasmcollector command, or native-copy for BenchmarkEvents.
+// a wasmcollector command, native-copy for BenchmarkEvents or native-rows for BenchmarkRows.
 func child(spec string) int {
 	args := strings.Split(spec, "\x1f")
+	if args[0] == "native-rows" {
+		if err := nativeRows(args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
 	if args[0] != "native-copy" {
 		return cli.Main(args, os.Stdout, os.Stderr)
 	}

@@ -253,7 +253,6 @@ func TestSliceGuardCatchesIgnoredBounds(t *testing.T) {
 func TestSliceGuardOnCopy(t *testing.T) {
 	ctx := context.Background()
 	dsn := testpg.DSN(t)
-	readOnly := testpg.ReadOnlyDSN(t, dsn)
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -264,11 +263,12 @@ func TestSliceGuardOnCopy(t *testing.T) {
 		_, err := conn.Exec(ctx, `INSERT INTO events VALUES ($1, $2)`, i+1, tm)
 		require.NoError(t, err)
 	}
+	ro := testpg.ReadOnlyDSN(t, dsn) // a superuser is refused as a data source
 	registry := func(query string) string {
 		reg, _ := boundaryRegistry(t, "", "", query, `time_column = "modified"`)
 		b, err := os.ReadFile(reg)
 		require.NoError(t, err)
-		text := strings.Replace(string(b), "driver = \"sqlite\"\npath = \"\"", fmt.Sprintf("driver = \"postgres\"\ndsn = %q", readOnly), 1)
+		text := strings.Replace(string(b), "driver = \"sqlite\"\npath = \"\"", fmt.Sprintf("driver = \"postgres\"\ndsn = %q", ro), 1)
 		require.NoError(t, os.WriteFile(reg, []byte(text), 0o644))
 		return reg
 	}

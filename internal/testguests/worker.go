@@ -1,6 +1,8 @@
 package testguests
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,7 +38,11 @@ func UseWorkerBinary(tb testing.TB) {
 		}
 		// Built under a name of its own, then renamed into place: the test packages of a run build
 		// the same source, and a worker already running keeps the file it started from.
-		out := filepath.Join(dir, "wasmcollector-worker")
+		// The cache is shared by every checkout on the machine: the name carries the checkout's
+		// path, so a run in another worktree cannot swap in a worker built from other sources.
+		root, _ := filepath.Abs(Root(tb))
+		sum := sha256.Sum256([]byte(root))
+		out := filepath.Join(dir, "wasmcollector-worker-"+hex.EncodeToString(sum[:6]))
 		tmp := out + ".tmp" + strconv.Itoa(os.Getpid())
 		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/wasmcollector")
 		cmd.Dir = Root(tb)

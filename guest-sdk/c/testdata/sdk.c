@@ -130,7 +130,7 @@ WC_EXPORT("reads") int32_t reads(void) {
     return emit();
 }
 
-/* query: db_query, db_result, last_error. */
+/* query: db_query, db_result, last_error; db_query_rows, db_rows_next. */
 WC_EXPORT("query") int32_t query(void) {
     outn = 0;
     size_t n = 0, m = 0;
@@ -151,6 +151,39 @@ WC_EXPORT("query") int32_t query(void) {
     CHECK(wc_last_error(err, sizeof err, &m) == WC_OK && m == strlen(err));
     puts_(",\"error\":");
     put_str(err);
+
+    /* The same rows through the row cursor. */
+    wc_rows r;
+    CHECK(wc_query_rows(&r, "db", "SELECT id, name FROM t WHERE id > @after ORDER BY id", "{\"after\": 1}") == WC_OK);
+    size_t cn = 0;
+    CHECK(wc_rows_columns(&r) == 2 && wc_rows_column_type(&r, 0) == WC_TAG_INT && wc_rows_column_type(&r, 1) == WC_TAG_TEXT);
+    CHECK(memcmp(wc_rows_column_name(&r, 1, &cn), "name", 4) == 0 && cn == 4);
+    puts_(",\"cursor\":[");
+    for (int i = 0; wc_rows_next(&r); i++) {
+        size_t tn = 0;
+        const char *text = wc_rows_text(&r, 1, &tn);
+        putf("%s[%lld,\"%.*s\"]", i ? "," : "", (long long)wc_rows_int64(&r, 0), (int)tn, text);
+        CHECK(wc_rows_tag(&r, 0) == WC_TAG_INT && !wc_rows_is_null(&r, 1) && wc_rows_text(&r, 0, &tn) == NULL);
+    }
+    puts_("]");
+    CHECK(wc_rows_status(&r) == WC_OK && !wc_rows_next(&r));
+    wc_rows_close(&r);
+    wc_rows_close(&r);
+    CHECK(wc_query_rows(&r, "other", "SELECT 1", NULL) == WC_DENIED && !wc_rows_next(&r));
+    wc_rows_close(&r);
+
+    /* Go's float form. */
+    static const struct { double v; const char *s; } floats[] = {
+        {1.5, "1.5"}, {1e6, "1e+06"}, {123456, "123456"}, {0.0001, "0.0001"}, {0.00001, "1e-05"}, {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"}, {-0.5, "-0.5"}, {0, "0"}, {100, "100"},
+        {0.30000000000000004, "0.30000000000000004"}, {1.0 / 0.0, "+Inf"}, {-1.0 / 0.0, "-Inf"},
+    };
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        char d[32];
+        size_t n = wc_format_float(d, floats[i].v);
+        CHECK(n == strlen(floats[i].s) && memcmp(d, floats[i].s, n) == 0);
+    }
+
     st = wc_query("other", "SELECT 1", NULL, NULL);
     putf(",\"denied\":\"%s\"}", wc_status_name(st));
     return emit();
@@ -158,11 +191,15 @@ WC_EXPORT("query") int32_t query(void) {
 
 /* ---- CSV collectors -------------------------------------------------------------------------- */
 
-/* stream: db_stream_csv writes the header and rows; the writer appends rows under that header. */
+/* stream: db_stream_csv writes the header and rows (db_stream_csv_transform none); the writer
+ * appends rows under that header. */
 WC_EXPORT("stream") int32_t stream(void) {
     uint64_t rows = 0;
     wc_status st = wc_stream_csv("db", "SELECT id, name FROM t ORDER BY id", NULL, &rows);
     CHECK(st == WC_OK && rows == 3);
+    /* The transforming stream: the same header (a spec naming a column it leaves alone), no rows. */
+    st = wc_stream_csv_transform("db", "SELECT id, name FROM t WHERE id > 99", NULL, "[{\"column\": \"name\"}]", &rows);
+    CHECK(st == WC_OK && rows == 0);
     wc_csv w;
     wc_csv_init(&w, NULL, 0);
     wc_csv_field_i64(&w, 99);

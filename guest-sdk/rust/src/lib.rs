@@ -143,6 +143,9 @@ pub mod sys {
         pub fn db_result(buf_ptr: *mut u8, buf_cap: usize, len_out_ptr: *mut u8) -> i32;
         pub fn db_stream_csv(src_ptr: *const u8, src_len: usize, sql_ptr: *const u8, sql_len: usize, params_ptr: *const u8, params_len: usize, rows_out_ptr: *mut u8) -> i32;
         pub fn last_error(buf_ptr: *mut u8, buf_cap: usize, len_out_ptr: *mut u8) -> i32;
+        pub fn db_query_rows(src_ptr: *const u8, src_len: usize, sql_ptr: *const u8, sql_len: usize, params_ptr: *const u8, params_len: usize, len_out_ptr: *mut u8) -> i32;
+        pub fn db_rows_next(buf_ptr: *mut u8, buf_cap: usize, len_out_ptr: *mut u8) -> i32;
+        pub fn db_stream_csv_transform(src_ptr: *const u8, src_len: usize, sql_ptr: *const u8, sql_len: usize, params_ptr: *const u8, params_len: usize, spec_ptr: *const u8, spec_len: usize, rows_out_ptr: *mut u8) -> i32;
     }
 
     // Stand-ins for builds on the build machine (cargo test, cargo check): there is no host, so
@@ -167,6 +170,9 @@ pub mod sys {
         pub unsafe fn db_result(_: *mut u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
         pub unsafe fn db_stream_csv(_: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
         pub unsafe fn last_error(_: *mut u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
+        pub unsafe fn db_query_rows(_: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
+        pub unsafe fn db_rows_next(_: *mut u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
+        pub unsafe fn db_stream_csv_transform(_: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize, _: *mut u8) -> i32 { NO_HOST }
     }
 }
 
@@ -626,6 +632,22 @@ pub fn stream_csv(source: &str, sql: &str, params_json: &str) -> Result<u64, Err
     Ok(u64::from_le_bytes(rows))
 }
 
+/// [`stream_csv`] with per-column operations done by the host, given as `spec_json`, a JSON array
+/// such as `[{"column": "email", "hash": "sha256", "rename": "email_hash"}, {"column": "password",
+/// "drop": true}, {"column": "created", "timestamp": "2006-01-02"}]` (hostfuncs/ABI.md
+/// "db_stream_csv_transform"). Values take the forms of [`Csv::copy_row`] on both databases. Any
+/// failure, a bad spec included, fails the invocation.
+pub fn stream_csv_transform(source: &str, sql: &str, params_json: &str, spec_json: &str) -> Result<u64, Error> {
+    let (sp, sn) = arg(source.as_bytes());
+    let (qp, qn) = arg(sql.as_bytes());
+    let (pp, pn) = arg(params_json.as_bytes());
+    let (xp, xn) = arg(spec_json.as_bytes());
+    let mut rows = [0u8; 8];
+    let st = unsafe { sys::db_stream_csv_transform(sp, sn, qp, qn, pp, pn, xp, xn, rows.as_mut_ptr()) };
+    data_check("db_stream_csv_transform", st)?;
+    Ok(u64::from_le_bytes(rows))
+}
+
 /// [`check`] with the host's reason from `last_error`.
 fn data_check(func: &'static str, st: i32) -> Result<(), Error> {
     check(func, st).map_err(|mut e| {
@@ -640,6 +662,396 @@ fn data_check(func: &'static str, st: i32) -> Result<(), Error> {
         }
         e
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row cursor
+
+/// The type of a column, and of a value in a row (`hostfuncs/ABI.md`, "Row pages"). A value's type
+/// can differ from its column's on SQLite; a NULL value is [`Tag::Null`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tag {
+    /// NULL (values only).
+    Null,
+    /// A 64-bit integer.
+    Int,
+    /// A 64-bit float.
+    Float,
+    /// UTF-8 text.
+    Text,
+    /// A boolean.
+    Bool,
+    /// A timestamp: Unix seconds and nanoseconds, UTC.
+    Timestamp,
+    /// Raw bytes.
+    Bytes,
+}
+
+impl Tag {
+    fn from_byte(b: u8) -> Option<Tag> {
+        Some(match b {
+            0 => Tag::Null,
+            1 => Tag::Int,
+            2 => Tag::Float,
+            3 => Tag::Text,
+            4 => Tag::Bool,
+            5 => Tag::Timestamp,
+            6 => Tag::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+/// One column of a [`Rows`] result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name as the query gives it.
+    pub name: String,
+    /// Its type.
+    pub tag: Tag,
+}
+
+/// The size the host fills a page to; a page is at most this plus one row.
+pub const ROWS_PAGE_BYTES: usize = 64 << 10;
+
+#[derive(Clone, Copy)]
+struct Value {
+    tag: Tag,
+    off: usize,
+    len: usize,
+}
+
+/// A query result read row by row, a page of about 64 KiB at a time, without JSON: memory holds one
+/// page however many rows there are, and reading a number allocates nothing.
+///
+/// ```no_run
+/// # fn main() -> Result<(), wasmcollector::Error> {
+/// let mut rows = wasmcollector::query_rows("awx", "SELECT id, name FROM main_host", "")?;
+/// let mut csv = wasmcollector::Csv::new();
+/// csv.header(&["id", "name"])?;
+/// while let Some(row) = rows.next() {
+///     let _id = row.i64(0);
+///     let _name = row.str(1); // borrowed until the next row
+///     csv.copy_row(&row)?;
+/// }
+/// if let Some(e) = rows.err() {
+///     return Err(e.clone());
+/// }
+/// csv.flush()
+/// # }
+/// ```
+///
+/// One cursor reads at a time: a later [`query_rows`] abandons the earlier one on the host.
+pub struct Rows {
+    columns: Vec<Column>,
+    fetch: fn(&mut Vec<u8>) -> Result<(), Error>,
+    page: Vec<u8>,
+    pos: usize,
+    left: u32,
+    values: Vec<Value>,
+    err: Option<Error>,
+    done: bool,
+}
+
+/// Runs one read-only statement (as [`query`], with the same parameters) with `db_query_rows` and
+/// returns a cursor over its rows. A failed query does not fail the invocation.
+pub fn query_rows(source: &str, sql: &str, params_json: &str) -> Result<Rows, Error> {
+    let (sp, sn) = arg(source.as_bytes());
+    let (qp, qn) = arg(sql.as_bytes());
+    let (pp, pn) = arg(params_json.as_bytes());
+    let mut len = [0u8; 4];
+    let st = unsafe { sys::db_query_rows(sp, sn, qp, qn, pp, pn, len.as_mut_ptr()) };
+    data_check("db_query_rows", st)?;
+    let header = match read_value(|buf, cap, len_out| unsafe { sys::db_result(buf, cap, len_out) }) {
+        Ok(b) => b,
+        Err(st) => return Err(check("db_result", st).unwrap_err()),
+    };
+    Rows::new(&header, host_page)
+}
+
+/// Reads the next page with `db_rows_next` into `buf`, growing it when the host asks.
+fn host_page(buf: &mut Vec<u8>) -> Result<(), Error> {
+    for _ in 0..MAX_READ_ATTEMPTS {
+        let mut n = [0u8; 4];
+        let cap = buf.capacity();
+        let st = unsafe { sys::db_rows_next(buf.as_mut_ptr(), cap, n.as_mut_ptr()) };
+        let n = u32::from_le_bytes(n) as usize;
+        if st == Status::BufferTooSmall as i32 {
+            buf.clear();
+            buf.reserve_exact(n);
+            continue;
+        }
+        data_check("db_rows_next", st)?;
+        if n > cap {
+            return Err(Error::sdk("db_rows_next", Status::Invalid, "the host claimed a page larger than the buffer".into()));
+        }
+        // Safety: the host wrote n bytes, within the capacity, at the buffer.
+        unsafe { buf.set_len(n) };
+        return Ok(());
+    }
+    Err(Error::sdk("db_rows_next", Status::BufferTooSmall, "the page never fit".into()))
+}
+
+fn malformed(what: &str) -> Error {
+    Error::sdk("db_rows_next", Status::Invalid, format!("malformed query result: {}", what))
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+impl Rows {
+    fn new(header: &[u8], fetch: fn(&mut Vec<u8>) -> Result<(), Error>) -> Result<Rows, Error> {
+        if header.len() < 4 {
+            return Err(malformed("short header"));
+        }
+        let n = le_u32(header) as usize;
+        let mut b = &header[4..];
+        if n > b.len() / 5 {
+            return Err(malformed("header claims too many columns"));
+        }
+        let mut columns = Vec::with_capacity(n);
+        for _ in 0..n {
+            if b.len() < 5 {
+                return Err(malformed("header ends inside a column"));
+            }
+            let tag = match Tag::from_byte(b[0]) {
+                Some(Tag::Null) | None => return Err(malformed("unknown column type")),
+                Some(t) => t,
+            };
+            let l = le_u32(&b[1..]) as usize;
+            b = &b[5..];
+            if l > b.len() {
+                return Err(malformed("header ends inside a column name"));
+            }
+            columns.push(Column { name: String::from_utf8_lossy(&b[..l]).into_owned(), tag });
+            b = &b[l..];
+        }
+        if !b.is_empty() {
+            return Err(malformed("bytes after the header's columns"));
+        }
+        let values = vec![Value { tag: Tag::Null, off: 0, len: 0 }; n];
+        Ok(Rows { columns, fetch, page: Vec::with_capacity(ROWS_PAGE_BYTES + ROWS_PAGE_BYTES / 4), pos: 0, left: 0, values, err: None, done: false })
+    }
+
+    /// The result's columns.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The error that ended the rows early, `None` after a complete read. A query that failed
+    /// part-way leaves the rows incomplete: return the error rather than ship them.
+    pub fn err(&self) -> Option<&Error> {
+        self.err.as_ref()
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Row<'_>> {
+        self.err = Some(e);
+        self.done = true;
+        None
+    }
+
+    /// Moves to the next row and returns it (borrowed until the next call), or `None` at the end
+    /// or on an error ([`Rows::err`]).
+    #[allow(clippy::should_implement_trait)] // a lending iterator: a Row borrows the page
+    pub fn next(&mut self) -> Option<Row<'_>> {
+        if self.done {
+            return None;
+        }
+        while self.left == 0 {
+            if self.pos != self.page.len() {
+                return self.fail(malformed("bytes after a page's last row"));
+            }
+            if let Err(e) = (self.fetch)(&mut self.page) {
+                return self.fail(e);
+            }
+            if self.page.is_empty() {
+                self.done = true;
+                return None;
+            }
+            if self.page.len() < 4 || le_u32(&self.page) == 0 {
+                return self.fail(malformed("page without rows"));
+            }
+            self.left = le_u32(&self.page);
+            self.pos = 4;
+        }
+        let mut pos = self.pos;
+        let end = self.page.len();
+        for i in 0..self.values.len() {
+            if pos >= end {
+                return self.fail(malformed("page ends inside a row"));
+            }
+            let tag = match Tag::from_byte(self.page[pos]) {
+                Some(t) => t,
+                None => return self.fail(malformed("unknown value tag")),
+            };
+            pos += 1;
+            let len = match tag {
+                Tag::Null => 0,
+                Tag::Int | Tag::Float => 8,
+                Tag::Bool => 1,
+                Tag::Timestamp => 12,
+                Tag::Text | Tag::Bytes => {
+                    if end - pos < 4 {
+                        return self.fail(malformed("page ends inside a row"));
+                    }
+                    let l = le_u32(&self.page[pos..]) as usize;
+                    pos += 4;
+                    l
+                }
+            };
+            if end - pos < len {
+                return self.fail(malformed("page ends inside a row"));
+            }
+            self.values[i] = Value { tag, off: pos, len };
+            pos += len;
+        }
+        self.pos = pos;
+        self.left -= 1;
+        Some(Row { rows: self })
+    }
+}
+
+/// The current row of a [`Rows`]; the getters take a column index.
+pub struct Row<'a> {
+    rows: &'a Rows,
+}
+
+impl<'a> Row<'a> {
+    fn payload(&self, i: usize) -> &'a [u8] {
+        let v = self.rows.values[i];
+        &self.rows.page[v.off..v.off + v.len]
+    }
+
+    /// The number of values (the result's column count).
+    pub fn len(&self) -> usize {
+        self.rows.values.len()
+    }
+
+    /// True for a result without columns.
+    pub fn is_empty(&self) -> bool {
+        self.rows.values.is_empty()
+    }
+
+    /// The type of column `i`'s value ([`Tag::Null`] for NULL).
+    pub fn tag(&self, i: usize) -> Tag {
+        self.rows.values[i].tag
+    }
+
+    /// Whether column `i` is NULL.
+    pub fn is_null(&self, i: usize) -> bool {
+        self.tag(i) == Tag::Null
+    }
+
+    /// An integer; a float truncated, a bool as 0 or 1; `None` for NULL, text, bytes, timestamps.
+    pub fn i64(&self, i: usize) -> Option<i64> {
+        match self.tag(i) {
+            Tag::Int => Some(le_u64(self.payload(i)) as i64),
+            Tag::Float => self.f64(i).map(|f| f as i64),
+            Tag::Bool => Some((self.payload(i)[0] != 0) as i64),
+            _ => None,
+        }
+    }
+
+    /// A float, or an integer converted; `None` otherwise.
+    pub fn f64(&self, i: usize) -> Option<f64> {
+        match self.tag(i) {
+            Tag::Float => Some(f64::from_bits(le_u64(self.payload(i)))),
+            Tag::Int => Some(le_u64(self.payload(i)) as i64 as f64),
+            _ => None,
+        }
+    }
+
+    /// A boolean; `None` for anything else.
+    pub fn bool(&self, i: usize) -> Option<bool> {
+        match self.tag(i) {
+            Tag::Bool => Some(self.payload(i)[0] != 0),
+            _ => None,
+        }
+    }
+
+    /// A timestamp as Unix seconds and nanoseconds (UTC); `None` for anything else.
+    pub fn time(&self, i: usize) -> Option<(i64, u32)> {
+        match self.tag(i) {
+            Tag::Timestamp => {
+                let p = self.payload(i);
+                Some((le_u64(p) as i64, le_u32(&p[8..])))
+            }
+            _ => None,
+        }
+    }
+
+    /// Text or bytes, borrowed from the page; `None` for anything else.
+    pub fn bytes(&self, i: usize) -> Option<&'a [u8]> {
+        match self.tag(i) {
+            Tag::Text | Tag::Bytes => Some(self.payload(i)),
+            _ => None,
+        }
+    }
+
+    /// Text, borrowed from the page; `None` for anything else or bytes that are not UTF-8.
+    pub fn str(&self, i: usize) -> Option<&'a str> {
+        self.bytes(i).and_then(|b| std::str::from_utf8(b).ok())
+    }
+}
+
+/// Appends `v` as Go's `strconv.FormatFloat(v, 'g', -1, 64)` does (the Go SDK's form): the
+/// shortest digits that read back exactly, in exponent form below 1e-4 and from 1e6 (`1.5`,
+/// `1e+06`, `5e-324`, `NaN`, `+Inf`).
+pub fn append_go_float(buf: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        return buf.extend_from_slice(b"NaN");
+    }
+    if v.is_infinite() {
+        return buf.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    }
+    let e = format!("{:e}", v); // shortest round-trip digits: "-1.2345e-7"
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mant) = match mant.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mant),
+    };
+    let digits: Vec<u8> = mant.bytes().filter(|c| *c != b'.').collect();
+    if neg {
+        buf.push(b'-');
+    }
+    if !(-4..6).contains(&exp) {
+        buf.push(digits[0]);
+        if digits.len() > 1 {
+            buf.push(b'.');
+            buf.extend_from_slice(&digits[1..]);
+        }
+        buf.push(b'e');
+        buf.push(if exp < 0 { b'-' } else { b'+' });
+        let a = exp.unsigned_abs();
+        if a >= 100 {
+            buf.push(b'0' + (a / 100) as u8);
+        }
+        buf.push(b'0' + (a / 10 % 10) as u8);
+        buf.push(b'0' + (a % 10) as u8);
+    } else if exp < 0 {
+        buf.extend_from_slice(b"0.");
+        for _ in 0..(-exp - 1) {
+            buf.push(b'0');
+        }
+        buf.extend_from_slice(&digits);
+    } else {
+        let int = exp as usize + 1;
+        for k in 0..int {
+            buf.push(*digits.get(k).unwrap_or(&b'0'));
+        }
+        if digits.len() > int {
+            buf.push(b'.');
+            buf.extend_from_slice(&digits[int..]);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -836,6 +1248,38 @@ impl Csv {
         let n = (self.buf.len() - at - 4) as u32;
         self.buf[at..at + 4].copy_from_slice(&n.to_le_bytes());
         self.row_fields += 1;
+    }
+
+    /// Adds the current row of a [`Rows`] as a CSV row, each value in the Go SDK's form (the forms
+    /// `db_stream_csv` writes on SQLite): integers in decimal, floats as [`append_go_float`],
+    /// `true`/`false`, timestamps RFC 3339 UTC with the fraction trimmed, text and bytes as they are
+    /// (the host refuses bytes that are not UTF-8). Errors as [`Csv::end_row`].
+    pub fn copy_row(&mut self, row: &Row<'_>) -> Result<(), Error> {
+        for i in 0..row.len() {
+            match row.tag(i) {
+                Tag::Null => self.field_null(),
+                Tag::Int => self.field_i64(row.i64(i).unwrap_or(0)),
+                Tag::Bool => self.field_bool(row.bool(i).unwrap_or(false)),
+                Tag::Float | Tag::Timestamp => {
+                    if self.err.is_some() {
+                        continue;
+                    }
+                    self.open();
+                    let at = self.buf.len();
+                    self.buf.extend_from_slice(&[0; 4]);
+                    if let Some((secs, nanos)) = row.time(i) {
+                        append_rfc3339(&mut self.buf, secs, nanos, None);
+                    } else {
+                        append_go_float(&mut self.buf, row.f64(i).unwrap_or(0.0));
+                    }
+                    let n = (self.buf.len() - at - 4) as u32;
+                    self.buf[at..at + 4].copy_from_slice(&n.to_le_bytes());
+                    self.row_fields += 1;
+                }
+                Tag::Text | Tag::Bytes => self.field_bytes(row.bytes(i).unwrap_or(&[])),
+            }
+        }
+        self.end_row()
     }
 
     /// Ends the row built with the field methods and adds it to the batch, sending the batch with
@@ -1207,5 +1651,65 @@ mod tests {
         for code in 0..10 {
             assert_eq!(Status::from_code(code) as i32, code);
         }
+    }
+
+    #[test]
+    fn go_float_form() {
+        let cases: &[(f64, &str)] = &[
+            (1.5, "1.5"), (1e6, "1e+06"), (123456.0, "123456"), (0.0001, "0.0001"), (0.00001, "1e-05"),
+            (5e-324, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308"), (-0.5, "-0.5"),
+            (0.0, "0"), (-0.0, "-0"), (100.0, "100"), (0.1 + 0.2, "0.30000000000000004"),
+            (f64::NAN, "NaN"), (f64::INFINITY, "+Inf"), (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for (v, want) in cases {
+            let mut b = Vec::new();
+            append_go_float(&mut b, *v);
+            assert_eq!(String::from_utf8(b).unwrap(), *want, "{}", v);
+        }
+    }
+
+    thread_local! {
+        static PAGES: std::cell::RefCell<Vec<Vec<u8>>> = std::cell::RefCell::new(Vec::new());
+    }
+
+    fn test_pages(buf: &mut Vec<u8>) -> Result<(), Error> {
+        buf.clear();
+        PAGES.with(|p| {
+            let mut p = p.borrow_mut();
+            if !p.is_empty() {
+                buf.extend_from_slice(&p.remove(0));
+            }
+        });
+        Ok(())
+    }
+
+    #[test]
+    fn rows_decode() {
+        let mut header = 2u32.to_le_bytes().to_vec();
+        header.extend_from_slice(&[1, 2, 0, 0, 0, b'i', b'd', 3, 4, 0, 0, 0]);
+        header.extend_from_slice(b"name");
+        let mut page = 2u32.to_le_bytes().to_vec();
+        page.push(1);
+        page.extend_from_slice(&(-7i64).to_le_bytes());
+        page.extend_from_slice(&[3, 3, 0, 0, 0, b'a', b',', b'b']);
+        page.push(0);
+        page.push(0);
+        PAGES.with(|p| *p.borrow_mut() = vec![page.clone()]);
+        let mut rows = Rows::new(&header, test_pages).unwrap();
+        assert_eq!(rows.columns()[1], Column { name: "name".into(), tag: Tag::Text });
+        let row = rows.next().unwrap();
+        assert_eq!((row.i64(0), row.str(1)), (Some(-7), Some("a,b")));
+        let row = rows.next().unwrap();
+        assert!(row.is_null(0) && row.is_null(1));
+        assert!(rows.next().is_none());
+        assert!(rows.err().is_none());
+
+        // A page cut inside a row is an error, not a panic.
+        PAGES.with(|p| *p.borrow_mut() = vec![page[..page.len() - 1].to_vec()]);
+        let mut rows = Rows::new(&header, test_pages).unwrap();
+        assert!(rows.next().is_some());
+        assert!(rows.next().is_none());
+        assert_eq!(rows.err().unwrap().status, Status::Invalid);
+        assert!(Rows::new(&header[..header.len() - 1], test_pages).is_err());
     }
 }

@@ -9,11 +9,20 @@
 //	rowwise   CSV: the events of main_jobevent with id above param after, paged through
 //	          collector.Query and written row by row with the SDK: the slow path the benchmark
 //	          compares with stream.
+//	rows      CSV: collector.QueryRows of param sql on param source, each row copied to the output
+//	          with CSV.CopyRow: the row cursor path.
+//	transform CSV: collector.StreamCSVTransform of param sql with the column operations of param
+//	          spec (a JSON array of collector.ColumnOp).
+//	scan      JSON: collector.QueryRows of param sql, every value scanned into *any and described
+//	          (Go type and exact value), plus the typed getters' view, as {"rows": [[…]]}.
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"time"
 
 	collector "github.com/wasmcollector/wasmcollector/guest-sdk/go"
 )
@@ -99,5 +108,124 @@ func rowwise() int32 {
 			}
 			after = res.Rows[len(res.Rows)-1][0].(int64)
 		}
+	})
+}
+
+//go:wasmexport rows
+func rows() int32 {
+	return collector.Run(func() error {
+		sql, _ := collector.Param("sql")
+		rows, err := collector.QueryRows(source(), sql, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		names := make([]string, len(rows.Columns()))
+		for i, c := range rows.Columns() {
+			names[i] = c.Name
+		}
+		w := collector.NewCSV()
+		if err := w.Header(names...); err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := w.CopyRow(rows); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
+}
+
+//go:wasmexport scan
+func scan() int32 {
+	return collector.Run(func() error {
+		sql, _ := collector.Param("sql")
+		rows, err := collector.QueryRows(source(), sql, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var out [][]string
+		dest := make([]any, len(rows.Columns()))
+		vals := make([]any, len(dest))
+		for i := range dest {
+			dest[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			row := make([]string, len(vals))
+			for i, v := range vals {
+				row[i] = Describe(v)
+				// The typed getters must agree with Scan.
+				var got any
+				switch v.(type) {
+				case int64:
+					got = rows.Int64(i)
+				case float64:
+					got = rows.Float64(i)
+				case bool:
+					got = rows.Bool(i)
+				case time.Time:
+					got = rows.Time(i)
+				case string:
+					got = string(rows.Text(i))
+				case []byte:
+					got = append([]byte{}, rows.Text(i)...)
+				}
+				if v != nil && Describe(got) != row[i] {
+					return fmt.Errorf("column %d: getter gives %s, Scan %s", i, Describe(got), row[i])
+				}
+				if rows.IsNull(i) != (v == nil) {
+					return fmt.Errorf("column %d: IsNull disagrees with Scan", i)
+				}
+			}
+			out = append(out, row)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return collector.EmitJSON(map[string]any{"rows": out})
+	})
+}
+
+// Describe names a value's Go type and its exact value; the e2e test describes the data source's
+// own values the same way.
+func Describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case int64:
+		return "int64:" + strconv.FormatInt(x, 10)
+	case float64:
+		return "float64:" + strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		return "string:" + strconv.Quote(x)
+	case bool:
+		return "bool:" + strconv.FormatBool(x)
+	case time.Time:
+		return "time:" + x.Format(time.RFC3339Nano)
+	case []byte:
+		return "bytes:" + hex.EncodeToString(x)
+	}
+	return fmt.Sprintf("unexpected %T", v)
+}
+
+//go:wasmexport transform
+func transform() int32 {
+	return collector.Run(func() error {
+		sql, _ := collector.Param("sql")
+		raw, _ := collector.Param("spec")
+		var ops []collector.ColumnOp
+		if err := json.Unmarshal([]byte(raw), &ops); err != nil {
+			return err
+		}
+		_, err := collector.StreamCSVTransform(source(), sql, nil, ops...)
+		return err
 	})
 }

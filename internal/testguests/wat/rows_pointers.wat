@@ -1,0 +1,52 @@
+;; rows_pointers.wat: db_query_rows and db_rows_next called with pointers outside memory (oob_*),
+;; huge lengths (huge_*) and out of order. Each export returns the status it got, or 0 for a sequence
+;; that went as ABI.md says. Memory is one 64 KiB page.
+;; Data: 32 = data source name "db" (2 B); 48 = "SELECT 1 AS a" (13 B).
+(module
+  (import "wasmcollector_v1" "db_query_rows" (func $db_query_rows (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasmcollector_v1" "db_rows_next" (func $db_rows_next (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "db")
+  (data (i32.const 48) "SELECT 1 AS a")
+  (func $query (result i32)
+    (call $db_query_rows (i32.const 32) (i32.const 2) (i32.const 48) (i32.const 13) (i32.const 0) (i32.const 0) (i32.const 200)))
+
+  (func (export "next_no_query") (result i32)
+    (call $db_rows_next (i32.const 1024) (i32.const 4096) (i32.const 200)))
+  (func (export "oob_query_rows") (result i32)
+    (call $db_query_rows (i32.const 0xfffffff0) (i32.const 2) (i32.const 48) (i32.const 13) (i32.const 0) (i32.const 0) (i32.const 200)))
+  (func (export "huge_query_rows") (result i32)
+    (call $db_query_rows (i32.const 32) (i32.const 2) (i32.const 48) (i32.const 0x7fffffff) (i32.const 0) (i32.const 0) (i32.const 200)))
+  (func (export "oob_query_rows_len") (result i32)
+    (call $db_query_rows (i32.const 32) (i32.const 2) (i32.const 48) (i32.const 13) (i32.const 0) (i32.const 0) (i32.const 0xfffffff0)))
+  (func (export "oob_rows_next_buf") (result i32)
+    (drop (call $query))
+    (call $db_rows_next (i32.const 0xfffffff0) (i32.const 4096) (i32.const 200)))
+  (func (export "huge_rows_next_buf") (result i32)
+    (drop (call $query))
+    (call $db_rows_next (i32.const 65530) (i32.const 0x7fffffff) (i32.const 200)))
+  (func (export "oob_rows_next_len") (result i32)
+    (drop (call $query))
+    (call $db_rows_next (i32.const 1024) (i32.const 4096) (i32.const 0xfffffff0)))
+  ;; A buffer of 1 byte: buffer_too_small with the page's length; the page is kept, so a big enough
+  ;; buffer then gets it, and after it come a 0 length and again a 0 length.
+  (func (export "small_then_end") (result i32)
+    (local $need i32)
+    (if (i32.ne (call $query) (i32.const 0)) (then (return (i32.const 100))))
+    (if (i32.ne (call $db_rows_next (i32.const 1024) (i32.const 1) (i32.const 200)) (i32.const 7))
+      (then (return (i32.const 101))))
+    (local.set $need (i32.load (i32.const 200)))
+    ;; one row of one int: u32 count + tag + 8 bytes
+    (if (i32.ne (local.get $need) (i32.const 13)) (then (return (i32.const 102))))
+    (if (i32.ne (call $db_rows_next (i32.const 1024) (i32.const 13) (i32.const 200)) (i32.const 0))
+      (then (return (i32.const 103))))
+    (if (i32.ne (i32.load (i32.const 200)) (i32.const 13)) (then (return (i32.const 104))))
+    (if (i32.ne (i32.load8_u (i32.const 1028)) (i32.const 1)) (then (return (i32.const 105))))
+    (if (i64.ne (i64.load (i32.const 1029)) (i64.const 1)) (then (return (i32.const 106))))
+    (if (i32.ne (call $db_rows_next (i32.const 1024) (i32.const 13) (i32.const 200)) (i32.const 0))
+      (then (return (i32.const 107))))
+    (if (i32.ne (i32.load (i32.const 200)) (i32.const 0)) (then (return (i32.const 108))))
+    (if (i32.ne (call $db_rows_next (i32.const 1024) (i32.const 13) (i32.const 200)) (i32.const 0))
+      (then (return (i32.const 109))))
+    (i32.load (i32.const 200)))
+)
