@@ -31,8 +31,8 @@ import (
 //     encoding/csv, the floor of the host's work (it does not generate them);
 //   - startup/LANG/ISOLATION: one invocation over an empty slice (instance, initialisation, call);
 //   - worker_start: a worker process started and stopped;
-//   - gather168/ISOLATION: a dry-run gather of a week sliced hourly (168 invocations of the Go
-//     guest, a few rows each), per slice.
+//   - gather168/GUEST/ISOLATION: a dry-run gather of a week sliced hourly (168 invocations of the
+//     Go guest, or of a WAT one, a few rows each), per slice.
 func BenchmarkIsolation(b *testing.B) {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -46,7 +46,8 @@ func BenchmarkIsolation(b *testing.B) {
 	for _, lang := range []string{"go", "c", "rust"} {
 		toml += fmt.Sprintf("[[collector]]\nkey = %q\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"%s.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = 1000000\n\n", lang, lang)
 	}
-	toml += "[[collector]]\nkey = \"week\"\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"go.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = 2\n"
+	toml += "[[collector]]\nkey = \"week\"\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"go.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = 2\n\n"
+	toml += "[[collector]]\nkey = \"week_wat\"\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"good.wasm\"\nfunction = \"ok_csv\"\n"
 	path := testguests.Registry(b, mods, toml, `workers = 1`)
 	reg, err := registry.Load(path)
 	require.NoError(b, err)
@@ -132,21 +133,24 @@ func BenchmarkIsolation(b *testing.B) {
 	})
 
 	for _, isolation := range []string{registry.IsolationProcess, registry.IsolationInProcess} {
-		b.Run("gather168/"+isolation, func(b *testing.B) {
-			r := *reg
-			r.Runtime.Isolation = isolation
-			for b.Loop() {
-				x, closeX, err := gather.NewExecutor(ctx, &r, quiet)
-				require.NoError(b, err)
-				res, err := gather.Gather(ctx, gather.Options{Registry: &r, Executor: x, OutDir: b.TempDir(),
-					Store: state.NewFileStore(b.TempDir()), Subset: []string{"week"},
-					Since: since, Until: since.Add(7 * 24 * time.Hour), Logger: quiet})
-				require.NoError(b, err)
-				require.False(b, res.Failed())
-				require.NoError(b, closeX())
-			}
-			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/168, "ms/slice")
-		})
+		for _, key := range []string{"week", "week_wat"} {
+			guest := map[string]string{"week": "go", "week_wat": "wat"}[key]
+			b.Run("gather168/"+guest+"/"+isolation, func(b *testing.B) {
+				r := *reg
+				r.Runtime.Isolation = isolation
+				for b.Loop() {
+					x, closeX, err := gather.NewExecutor(ctx, &r, quiet)
+					require.NoError(b, err)
+					res, err := gather.Gather(ctx, gather.Options{Registry: &r, Executor: x, OutDir: b.TempDir(),
+						Store: state.NewFileStore(b.TempDir()), Subset: []string{key},
+						Since: since, Until: since.Add(7 * 24 * time.Hour), Logger: quiet})
+					require.NoError(b, err)
+					require.False(b, res.Failed())
+					require.NoError(b, closeX())
+				}
+				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/168, "ms/slice")
+			})
+		}
 	}
 }
 

@@ -308,6 +308,8 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 		MaxDataSize: g.reg.Gather.MaxDataSize, Config: config,
 		// Names stay unique among the pending tarballs: a re-send goes out under its own name.
 		Reserved: g.reserved,
+		// A dry run records nothing, so nothing depends on its tarballs surviving a power loss.
+		NoSync: g.opts.Type == hostfuncs.DryRun,
 	})
 	if err := g.pipeline(ctx, runs); err != nil {
 		return err

@@ -151,8 +151,10 @@ func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
 	if err := bw.Flush(); err != nil {
 		return tmp, err
 	}
-	if err := f.Sync(); err != nil {
-		return tmp, err
+	if !p.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return tmp, err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return tmp, err
@@ -248,7 +250,9 @@ func (p *Packer) publish(tmp string, tb *Tarball) error {
 				return err
 			}
 		}
-		syncDir(p.opts.Dir)
+		if !p.opts.NoSync {
+			syncDir(p.opts.Dir)
+		}
 		p.next = i + 1
 		tb.Name, tb.Path, tb.Index = name, final, i
 		return nil
