@@ -39,11 +39,15 @@ func (c *capturedOutput) captured() Captured {
 	return Captured{Text: c.buf.String(), Dropped: c.dropped}
 }
 
-// summary returns the most telling line of a guest's stderr for an error message: the first line
-// of a Go panic or fatal error if there is one, otherwise the first non-empty line.
-func (c Captured) summary() string {
+// summary returns the most telling line of a guest's stderr for an error message.
+func (c Captured) summary() string { return Summary(c.Text) }
+
+// Summary returns the most telling line of what a Go program (a guest, or a worker process)
+// printed on stderr: the first line of a panic or fatal error if there is one, otherwise the
+// first non-empty line, clipped to 300 bytes.
+func Summary(stderr string) string {
 	first := ""
-	for _, line := range strings.Split(c.Text, "\n") {
+	for _, line := range strings.Split(stderr, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue

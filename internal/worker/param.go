@@ -58,25 +58,9 @@ func encodeParam(v any, depth int) (Param, error) {
 	case time.Time:
 		return Param{Time: &x}, nil
 	case []any:
-		l := make([]Param, len(x))
-		for i, e := range x {
-			p, err := encodeParam(e, depth+1)
-			if err != nil {
-				return Param{}, err
-			}
-			l[i] = p
-		}
-		return Param{List: l, IsList: true}, nil
+		return encodeList(x, depth)
 	case []map[string]any:
-		l := make([]Param, len(x))
-		for i, e := range x {
-			p, err := encodeParam(e, depth+1)
-			if err != nil {
-				return Param{}, err
-			}
-			l[i] = p
-		}
-		return Param{List: l, IsList: true}, nil
+		return encodeList(x, depth)
 	case map[string]any:
 		m := make(map[string]Param, len(x))
 		for k, e := range x {
@@ -133,4 +117,16 @@ func decodeParam(p Param, depth int) any {
 		return m
 	}
 	return nil
+}
+
+func encodeList[E any](x []E, depth int) (Param, error) {
+	l := make([]Param, len(x))
+	for i, e := range x {
+		p, err := encodeParam(e, depth+1)
+		if err != nil {
+			return Param{}, err
+		}
+		l[i] = p
+	}
+	return Param{List: l, IsList: true}, nil
 }

@@ -488,7 +488,7 @@ func (w *proc) died(job *Job, doing string, ioErr error) *ErrorInfo {
 		msg += "; it ran out of memory (its data limit is the module's memory limit plus " + fmt.Sprint(dataOverhead>>20) + " MiB)"
 	}
 	return &ErrorInfo{Class: classInvocation, Kind: kind, Module: job.Module.Name, Function: job.Function,
-		Message: msg, Stderr: summary(tail)}
+		Message: msg, Stderr: wcruntime.Summary(tail)}
 }
 
 // tailBuffer keeps the first max bytes of a worker's stderr (a Go fatal error starts with its
@@ -519,28 +519,10 @@ func (t *tailBuffer) String() string {
 }
 
 func (t *tailBuffer) suffix() string {
-	if s := summary(t.String()); s != "" {
+	if s := wcruntime.Summary(t.String()); s != "" {
 		return " (worker stderr: " + s + ")"
 	}
 	return ""
-}
-
-// summary picks the telling line of a worker's stderr: a Go fatal error or panic, else the first.
-func summary(s string) string {
-	first := ""
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if strings.HasPrefix(line, "fatal error:") || strings.HasPrefix(line, "panic:") || strings.HasPrefix(line, "runtime: out of memory") {
-			return clip(line)
-		}
-		if first == "" {
-			first = line
-		}
-	}
-	return clip(first)
 }
 
 func clip(s string) string {
