@@ -175,9 +175,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// BenchmarkBothCores gathers about BENCH_GATHER_MIB (default 1024) MiB of job_events, sliced
-// hourly, dry-run, with worker processes one at a time (sequential) and two at a time (the gather
-// runs the next slice while it compresses the last): the second uses both cores.
+// BenchmarkBothCores gathers about BENCH_GATHER_MIB (default 1024) MiB of job_events, dry-run:
+// sliced hourly with worker processes one at a time and two at a time (the gather runs the next
+// slice while it packs the last), and as one invocation (its parts, 200 MiB each, are compressed
+// in the worker while the collector writes the next).
 func BenchmarkBothCores(b *testing.B) {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -188,20 +189,29 @@ func BenchmarkBothCores(b *testing.B) {
 	// About 300 bytes a row: 1 GiB is 3.6M rows, over 24 hourly slices.
 	perHour := int64(mib) << 20 / 300 / 24
 	toml := "[[collector]]\nkey = \"config\"\nversion = \"1\"\nconfig = true\nmodule = \"good.wasm\"\nfunction = \"ok\"\n\n" +
-		fmt.Sprintf("[[collector]]\nkey = \"events\"\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"go.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = %d\n", perHour)
+		fmt.Sprintf("[[collector]]\nkey = \"events\"\nversion = \"1\"\nformat = \"csv\"\nslicing = \"1h\"\nmodule = \"go.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = %d\n\n", perHour) +
+		fmt.Sprintf("[[collector]]\nkey = \"whole\"\nversion = \"1\"\nformat = \"csv\"\nmodule = \"go.wasm\"\nfunction = \"job_events\"\n[collector.params]\nevents_per_hour = %d\n", perHour)
 	path := testguests.Registry(b, map[string]string{"go.wasm": testguests.Go(b, "examples/job_events"), "good.wasm": testguests.WAT(b, "pointers")}, toml)
 	reg, err := registry.Load(path)
 	require.NoError(b, err)
 	since := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	for _, workers := range []int{1, 2} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+	for _, run := range []struct {
+		key     string
+		workers int
+	}{{"events", 1}, {"events", 2}, {"whole", 1}} {
+		key, workers := run.key, run.workers
+		name := fmt.Sprintf("hourly/workers=%d", workers)
+		if key == "whole" {
+			name = "one-invocation/workers=1"
+		}
+		b.Run(name, func(b *testing.B) {
 			r := *reg
 			r.Runtime.Workers = workers
 			var data int64
 			for b.Loop() {
 				x := gather.NewProcessExecutor(&r, quiet)
 				out := b.TempDir()
-				res, err := gather.Gather(ctx, gather.Options{Registry: &r, Executor: x, OutDir: out,
+				res, err := gather.Gather(ctx, gather.Options{Registry: &r, Executor: x, OutDir: out, Subset: []string{key},
 					Store: state.NewFileStore(b.TempDir()), Since: since, Until: since.Add(24 * time.Hour), Logger: quiet})
 				require.NoError(b, err)
 				require.False(b, res.Failed())

@@ -509,6 +509,9 @@ func (g *gatherer) invoke(ctx context.Context, s *sliceRun, name string) staged 
 		return st
 	}
 	split := packaging.NewSplitter(g.stage, name+".csv", g.reg.Gather.MaxDataSize)
+	// Each part is compressed into its tarball member as soon as it is finished, while the
+	// collector goes on (packaging/member.go).
+	split.CompressParts(packaging.MemberSpec{Name: c.Key + "." + string(c.Format), ModTime: g.window.Until})
 	req.Output = split
 	var guard *SliceGuard
 	if c.TimeColumn != "" {
@@ -570,7 +573,7 @@ func (g *gatherer) place(ctx context.Context, st *staged) error {
 	var tarballs []*packaging.Tarball
 	for i, p := range st.parts {
 		coll := g.collection(s)
-		coll.Path, coll.Size, coll.Failed = p.Path, p.Size, false
+		coll.Path, coll.Size, coll.Failed, coll.Compressed = p.Path, p.Size, false, p.Compressed
 		coll.Ref = &partRef{s: s, part: i + 1}
 		tbs, err := g.pack(coll)
 		tarballs = append(tarballs, tbs...)

@@ -62,6 +62,7 @@ func (x *ProcessExecutor) WorkerStats() worker.Stats { return x.pool.Stats() }
 // splitOutput is an output a worker can write itself: a [packaging.Splitter].
 type splitOutput interface {
 	Target() (dir, name string, maxBytes int64)
+	Compression() (packaging.MemberSpec, bool)
 	Adopt(parts []packaging.Part) error
 }
 
@@ -82,6 +83,9 @@ func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req ho
 	split, isSplit := req.Output.(splitOutput)
 	if isSplit {
 		job.Output.Dir, job.Output.Name, job.Output.MaxBytes = split.Target()
+		if spec, ok := split.Compression(); ok {
+			job.Output.Compress = &spec
+		}
 		job.Output.Kind = worker.OutputSplit
 	} else {
 		job.Output.Kind, stream = worker.OutputStream, req.Output

@@ -34,6 +34,10 @@
 //     never over an existing file: an index whose name is taken is skipped. Upstream counted the
 //     files already there. The output directory is never deleted or emptied (D6).
 //   - The default gzip level is 6, not 9 (see [Options.Level]).
+//   - The gzip stream is a concatenation of members (RFC 1952): one per data file, then one for
+//     config.json, the status file, the manifest and the end of the archive. Readers see one tar
+//     archive (Go's gzip reader, Python's tarfile and GNU tar are tested); a part can then be
+//     compressed ahead, while its collector still runs (member.go).
 //   - Timestamps are written in UTC (upstream's always were) and sizes of JSON documents are
 //     their byte size, not their length in characters.
 package packaging

@@ -49,6 +49,10 @@ type Collection struct {
 	Group string
 	// Path is the staged file; empty for a failed collection, which adds nothing to the tarball.
 	Path string
+	// Compressed, when set, is the staged file's tarball member compressed ahead (a Part's
+	// Compressed, under the packer's Until and level): the tarball copies it instead of
+	// compressing Path. It is removed with Path.
+	Compressed string
 	// Size is the number of bytes counted against [Options.MaxDataSize]: the staged file's size.
 	// It is ignored (taken as 0) for a failed collection.
 	Size int64

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 )
 
 // splitterBufSize is the write buffer of a Splitter: rows are small, so 64 KiB turns many row
@@ -22,6 +23,9 @@ type Part struct {
 	Path string
 	// Size is the part's size in bytes, header included.
 	Size int64
+	// Compressed is the part's tarball member compressed ahead, Path+".gz", when the Splitter
+	// was asked to (CompressParts) and managed to; "" otherwise.
+	Compressed string `json:",omitempty"`
 }
 
 // Splitter is an io.Writer for one collector's CSV output that cuts it into part files of at most
@@ -53,6 +57,63 @@ type Splitter struct {
 
 	err    error
 	closed bool
+
+	// compress, when set, compresses each finished part in the background (CompressParts).
+	compress   *MemberSpec
+	compressWG sync.WaitGroup
+	compressMu sync.Mutex
+	compressed map[int]string // part index → its compressed member
+}
+
+// CompressParts has the Splitter compress each part into its tarball member (Part.Compressed) in
+// the background as soon as the part is finished, while the collector goes on writing the next:
+// the packer then copies the member instead of compressing the part. Call it before the first
+// Write. A part whose compression fails is simply left for the packer to compress.
+func (s *Splitter) CompressParts(spec MemberSpec) {
+	if spec.Level == 0 {
+		spec.Level = DefaultLevel
+	}
+	s.compress = &spec
+	s.compressed = map[int]string{}
+}
+
+// Compression returns what CompressParts set, if it was called.
+func (s *Splitter) Compression() (MemberSpec, bool) {
+	if s.compress == nil {
+		return MemberSpec{}, false
+	}
+	return *s.compress, true
+}
+
+// startCompress compresses part i in the background.
+func (s *Splitter) startCompress(i int) {
+	if s.compress == nil {
+		return
+	}
+	p, spec := s.parts[i], *s.compress
+	s.compressWG.Add(1)
+	go func() {
+		defer s.compressWG.Done()
+		if out, err := compressPart(p, spec); err == nil {
+			s.compressMu.Lock()
+			s.compressed[i] = out
+			s.compressMu.Unlock()
+		}
+	}()
+}
+
+// collectCompressed waits for the background compressions and records them in the parts.
+func (s *Splitter) collectCompressed() {
+	s.compressWG.Wait()
+	s.compressMu.Lock()
+	defer s.compressMu.Unlock()
+	for i, out := range s.compressed {
+		if i < len(s.parts) {
+			s.parts[i].Compressed = out
+		} else {
+			os.Remove(out)
+		}
+	}
 }
 
 // NewSplitter returns a Splitter writing parts of at most maxBytes bytes into dir, named after
@@ -127,8 +188,12 @@ func (s *Splitter) Close() ([]Part, error) {
 	if err := s.finish(); err != nil {
 		return nil, s.fail(err)
 	}
+	s.collectCompressed()
 	// Only the first part can hold the header alone: later parts are opened for a row.
 	if last := s.parts[len(s.parts)-1]; last.Size <= int64(len(s.header)) {
+		if last.Compressed != "" {
+			os.Remove(last.Compressed)
+		}
 		if err := os.Remove(last.Path); err != nil {
 			return nil, s.fail(err)
 		}
@@ -146,7 +211,13 @@ func (s *Splitter) Abort() error {
 		_ = s.f.Close()
 		s.f = nil
 	}
+	if s.compress != nil {
+		s.collectCompressed()
+	}
 	for _, p := range s.parts {
+		if p.Compressed != "" {
+			os.Remove(p.Compressed)
+		}
 		if rerr := os.Remove(p.Path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
 			err = fmt.Errorf("split %s: %w", s.name, rerr)
 		}
@@ -185,6 +256,9 @@ func (s *Splitter) finish() error {
 	}
 	s.f = nil
 	s.parts[len(s.parts)-1].Size = s.size
+	if err == nil && s.size > int64(len(s.header)) {
+		s.startCompress(len(s.parts) - 1)
+	}
 	return err
 }
 
@@ -219,6 +293,16 @@ func (s *Splitter) Adopt(parts []Part) error {
 		}
 		if !st.Mode().IsRegular() || st.Size() != p.Size {
 			return s.fail(fmt.Errorf("adopt: part %s is not a regular file of %d bytes", p.Path, p.Size))
+		}
+		if p.Compressed != "" {
+			// Another process's compressed member is used only if it is exactly the member this
+			// part makes; otherwise the packer compresses the part itself.
+			if s.compress == nil || p.Compressed != p.Path+".gz" || VerifyMember(p.Compressed, *s.compress, p.Size) != nil {
+				if p.Compressed == p.Path+".gz" {
+					os.Remove(p.Compressed)
+				}
+				p.Compressed = ""
+			}
 		}
 		s.parts = append(s.parts, p)
 	}

@@ -91,6 +91,9 @@ func (p *Packer) process(pk *pkg) (*Tarball, error) {
 		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
+		if c.Compressed != "" {
+			_ = os.Remove(c.Compressed)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return tb, fmt.Errorf("packaging: %s written, removing staged files: %w", tb.Name, err)
@@ -113,9 +116,12 @@ func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
 	}()
 	cw := &countWriter{w: f}
 	bw := bufio.NewWriterSize(cw, 64<<10)
-	p.gz.Reset(bw)
-	tw := tar.NewWriter(p.gz)
+	if p.buf == nil {
+		p.buf = make([]byte, copyBufSize)
+	}
 
+	// One gzip member per data file (compressed ahead when the part came with one), then one for
+	// the rest: see member.go.
 	var manifest []ManifestEntry
 	rows := make([]StatusRow, 0, len(pk.colls))
 	for i := range pk.colls {
@@ -124,11 +130,13 @@ func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
 		if !c.hasMember() {
 			continue
 		}
-		if err := p.addFile(tw, tb, c.fileName(), c.Path); err != nil {
+		if err := p.addMember(bw, tb, c); err != nil {
 			return tmp, err
 		}
 		manifest = append(manifest, ManifestEntry{File: c.fileName(), Version: c.Version})
 	}
+	p.gz.Reset(bw)
+	tw := tar.NewWriter(p.gz)
 	if cfg := p.opts.Config; cfg != nil && cfg.Path != "" {
 		if err := p.addFile(tw, tb, configName, cfg.Path); err != nil {
 			return tmp, err
@@ -165,14 +173,41 @@ func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
 
 // header returns the normalised header of a member: see the package doc.
 func (p *Packer) header(name string, size int64) *tar.Header {
-	return &tar.Header{
-		Typeflag: tar.TypeReg,
-		Name:     memberPrefix + name,
-		Size:     size,
-		Mode:     0o644,
-		ModTime:  p.opts.Until,
-		Format:   tar.FormatPAX,
+	return memberHeader(name, size, p.opts.Until)
+}
+
+// addMember writes the gzip member of collection c: the one compressed ahead if there is one,
+// otherwise compressed now.
+func (p *Packer) addMember(w io.Writer, tb *Tarball, c *Collection) error {
+	name := memberPrefix + c.fileName()
+	f, err := os.Open(c.Path)
+	if err != nil {
+		return fmt.Errorf("member %s: %w", name, err)
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("member %s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("member %s: %s is not a regular file", name, c.Path)
+	}
+	if c.Compressed != "" {
+		if z, err := os.Open(c.Compressed); err == nil {
+			_, err = io.CopyBuffer(w, z, p.buf)
+			z.Close()
+			if err != nil {
+				return fmt.Errorf("member %s: %w", name, err)
+			}
+			tb.Members = append(tb.Members, Member{Name: name, Size: fi.Size()})
+			return nil
+		}
+	}
+	if err := writeMember(w, p.gz, p.buf, c.fileName(), p.opts.Until, f, fi.Size()); err != nil {
+		return err
+	}
+	tb.Members = append(tb.Members, Member{Name: name, Size: fi.Size()})
+	return nil
 }
 
 // addFile copies the staged file path into the tar as member name.

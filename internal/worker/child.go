@@ -172,6 +172,9 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	switch job.Output.Kind {
 	case OutputSplit:
 		split = packaging.NewSplitter(job.Output.Dir, job.Output.Name, job.Output.MaxBytes)
+		if job.Output.Compress != nil {
+			split.CompressParts(*job.Output.Compress)
+		}
 		req.Output = split
 	default:
 		stream = &streamWriter{w: w}

@@ -115,6 +115,9 @@ type Output struct {
 	Dir      string `json:"dir,omitempty"`
 	Name     string `json:"name,omitempty"`
 	MaxBytes int64  `json:"max_bytes,omitempty"`
+	// Compress, for OutputSplit, has the worker compress each part into its tarball member in
+	// the background while the collector runs.
+	Compress *packaging.MemberSpec `json:"compress,omitempty"`
 }
 
 // Result is what a worker reports for a Job.
