@@ -125,8 +125,8 @@ type Options struct {
 	// Reserved, when set, reports names a tarball must not take besides those of files in Dir:
 	// the gather reserves the names of its pending tarballs, which live elsewhere.
 	Reserved func(name string) bool
-	// NoSync skips flushing each tarball and its directory entry to disk. A gather that ships
-	// needs them durable before it records them; a dry run, which records nothing, does not.
+	// NoSync skips flushing each tarball's content to disk. A gather that ships needs it durable
+	// before it records the tarball; a dry run, which records nothing, does not.
 	NoSync bool
 }
 

@@ -285,24 +285,13 @@ func (p *Packer) publish(tmp string, tb *Tarball) error {
 				return err
 			}
 		}
-		if !p.opts.NoSync {
-			syncDir(p.opts.Dir)
-		}
+		// The directory entry is not synced: until the gather records the tarball (moving it into
+		// pending/, whose directory it syncs), losing the entry only means collecting its window
+		// again. One fsync per tarball, of its content.
 		p.next = i + 1
 		tb.Name, tb.Path, tb.Index = name, final, i
 		return nil
 	}
-}
-
-// syncDir makes the new directory entry durable. Best effort: some systems cannot sync a
-// directory, and the tarball's content is already synced.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }
 
 // tempSuffix ends the name of a tarball being written; it is renamed into place when complete.
