@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -97,26 +96,16 @@ func BenchmarkStreamCSVNative(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
 }
 
-// appendCSVField renders a value as the stream path does, without CSV quoting (encoding/csv
-// quotes).
+// appendCSVField renders a value as the stream path does, leaving text unquoted (encoding/csv
+// quotes it).
 func appendCSVField(b []byte, v any) []byte {
 	switch x := v.(type) {
-	case nil:
-		return b
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case float64:
-		return strconv.AppendFloat(b, x, 'g', -1, 64)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case time.Time:
-		return x.UTC().AppendFormat(b, time.RFC3339Nano)
-	case []byte:
-		return append(b, x...)
 	case string:
 		return append(b, x...)
+	case []byte:
+		return append(b, x...)
 	}
-	return b
+	return appendCSVValue(b, v)
 }
 
 type countingWriter struct{ bytes int64 }

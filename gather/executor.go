@@ -28,8 +28,8 @@ type Executor interface {
 
 // Isolation modes, as [runtime] isolation names them.
 const (
-	IsolationProcess   = "process"
-	IsolationInProcess = "in-process"
+	IsolationProcess   = registry.IsolationProcess
+	IsolationInProcess = registry.IsolationInProcess
 )
 
 // Outcome is what one invocation reported.

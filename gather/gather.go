@@ -297,9 +297,13 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 			continue
 		}
 		s := r.slices[0]
-		path := filepath.Join(g.stage, "config.json")
-		if err := g.invokeToFile(ctx, s, path); err == nil {
-			config = &packaging.Config{Version: r.c.Version, Path: path}
+		g.progress(s)
+		s.started = g.now().UTC()
+		if st := g.invoke(ctx, s, "config"); st.err != nil {
+			g.failed(s, st.err)
+		} else {
+			s.ok = true
+			config = &packaging.Config{Version: r.c.Version, Path: st.path}
 		}
 		g.record(r)
 	}
@@ -332,33 +336,6 @@ func (g *gatherer) request(s *sliceRun) hostfuncs.Request {
 		FullSync: s.slice.FullSync, CollectionType: g.opts.Type, Params: c.Params, Limits: Limits(c),
 		Logger: g.log,
 	}
-}
-
-// invokeToFile runs a JSON invocation into path; on failure the file is removed.
-func (g *gatherer) invokeToFile(ctx context.Context, s *sliceRun, path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return g.failed(s, fmt.Errorf("stage %s: %w", filepath.Base(path), err))
-	}
-	g.progress(s)
-	s.started = g.now().UTC()
-	req := g.request(s)
-	req.Output = f
-	out, err := g.opts.Executor.Run(ctx, s.run.c, req)
-	s.finished = g.now().UTC()
-	s.report = out.Report
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("stage %s: %w", filepath.Base(path), cerr)
-	}
-	if err == nil && out.Report.JSONDocuments == 0 {
-		err = errors.New("emitted no JSON document")
-	}
-	if err != nil {
-		os.Remove(path)
-		return g.failed(s, err)
-	}
-	s.ok = true
-	return nil
 }
 
 // staged is what one invocation left in the staging directory, before it is placed.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
@@ -27,8 +28,9 @@ type ProcessExecutor struct {
 	reg  *registry.Registry
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	failed map[*registry.Module]error // modules that failed to load: their later collectors fail at once
+	mu      sync.Mutex
+	failed  map[*registry.Module]error   // modules that failed to load: their later collectors fail at once
+	sources map[string]datasource.Config // data sources with their secrets resolved, once per executor
 }
 
 // NewProcessExecutor returns an executor for reg's collectors running in a pool of worker
@@ -39,7 +41,7 @@ func NewProcessExecutor(reg *registry.Registry, log *slog.Logger) *ProcessExecut
 	}
 	return &ProcessExecutor{
 		pool: worker.NewPool(worker.Config{Size: reg.Runtime.Workers, Logger: log}),
-		reg:  reg, log: log, failed: map[*registry.Module]error{},
+		reg:  reg, log: log, failed: map[*registry.Module]error{}, sources: map[string]datasource.Config{},
 	}
 }
 
@@ -214,17 +216,33 @@ func (x *ProcessExecutor) job(c *registry.Collector, req hostfuncs.Request) (*wo
 			CollectionType: req.CollectionType, Params: params, Limits: req.Limits},
 	}
 	for _, name := range c.DataSources {
-		cfg := x.reg.DataSources[name]
-		if cfg == nil {
-			return nil, fmt.Errorf("data source %q is not declared", name)
-		}
-		dc, err := dataSourceConfig(cfg)
+		dc, err := x.dataSource(name)
 		if err != nil {
 			return nil, err
 		}
 		job.DataSources = append(job.DataSources, dc)
 	}
 	return job, nil
+}
+
+// dataSource returns a data source's configuration, its secrets read once per executor rather
+// than once per invocation, as the in-process executor opens each source once.
+func (x *ProcessExecutor) dataSource(name string) (datasource.Config, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if dc, ok := x.sources[name]; ok {
+		return dc, nil
+	}
+	cfg := x.reg.DataSources[name]
+	if cfg == nil {
+		return datasource.Config{}, fmt.Errorf("data source %q is not declared", name)
+	}
+	dc, err := dataSourceConfig(cfg)
+	if err != nil {
+		return dc, err
+	}
+	x.sources[name] = dc
+	return dc, nil
 }
 
 // NewExecutor returns the executor reg's [runtime] isolation asks for, and a function that

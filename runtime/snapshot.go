@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 )
 
 // A fresh instance of a Go guest used to cost its data segments (tens of thousands, applied one
@@ -29,9 +28,9 @@ import (
 // Each instance is still fresh: it starts from the state after initialisation, never from what
 // an earlier invocation left. What the snapshot shares between invocations is what _initialize
 // computed once: in a Go guest, its hash seeds. A module the variant cannot be made for (passive
-// data segments, computed offsets, imported globals, a reserved export name) or whose
+// data segments, computed offsets, v128 or reference globals, a reserved export name) or whose
 // initialisation fails runs the ordinary way. See RATIONALE.md "Why restore instances from a
-// snapshot?".
+// snapshot?". (Modules importing globals never get here: the loader refuses them.)
 
 const (
 	sectionGlobal = 6
@@ -67,10 +66,6 @@ func restorableVariant(wasm []byte) (variant []byte, segments []dataSegment, glo
 		s := &secs[i]
 		body := wasm[s.start:s.end]
 		switch s.id {
-		case sectionImport:
-			if importsGlobals(body) {
-				return nil, nil, nil, false, false
-			}
 		case sectionGlobal:
 			if mutable, ok = mutableGlobals(body); !ok {
 				return nil, nil, nil, false, false
@@ -156,26 +151,6 @@ func restorableVariant(wasm []byte) (variant []byte, segments []dataSegment, glo
 func appendName(b []byte, name string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(name)))
 	return append(b, name...)
-}
-
-func importsGlobals(b []byte) bool {
-	r := &wasmReader{b: b}
-	n := r.u32()
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		r.name()
-		r.name()
-		switch r.byte() {
-		case 0x00:
-			r.u32()
-		case 0x01:
-			r.tableType()
-		case 0x02:
-			r.limits()
-		default:
-			return true // a global, or what we cannot read
-		}
-	}
-	return r.err != nil
 }
 
 // mutableGlobals returns the indexes of the mutable globals a global section defines.
@@ -321,5 +296,3 @@ func (s *snapshot) memoryFor(limit uint64) memoryBacking {
 	}
 	return s.mem.backing(limit)
 }
-
-var _ experimental.MemoryAllocator = memoryBacking(nil)

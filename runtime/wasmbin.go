@@ -367,42 +367,18 @@ func mergeData(wasm []byte) ([]byte, error) {
 	if data == nil {
 		return wasm, nil
 	}
-	type segment struct {
-		offset uint32
-		bytes  []byte
-	}
-	r := &wasmReader{b: wasm[data.start:data.end]}
-	n := r.u32()
-	if r.err != nil || n < 2 {
-		return wasm, nil
-	}
-	segs := make([]segment, 0, n)
-	for i := uint32(0); i < n; i++ {
-		if r.byte() != 0x00 || r.byte() != 0x41 { // active, memory 0, i32.const
-			return wasm, nil
-		}
-		off := r.s32()
-		if r.byte() != 0x0b || r.err != nil || off < 0 {
-			return wasm, nil
-		}
-		size := r.u32()
-		if r.err != nil || uint64(r.pos)+uint64(size) > uint64(len(r.b)) {
-			return wasm, nil
-		}
-		segs = append(segs, segment{uint32(off), r.b[r.pos : r.pos+int(size)]})
-		r.pos += int(size)
-	}
-	if r.err != nil || r.pos != len(r.b) {
+	segs, ok := activeSegments(wasm[data.start:data.end])
+	if !ok || len(segs) < 2 {
 		return wasm, nil
 	}
 	sorted := slices.Clone(segs)
-	slices.SortStableFunc(sorted, func(a, b segment) int { return cmp.Compare(a.offset, b.offset) })
+	slices.SortStableFunc(sorted, func(a, b dataSegment) int { return cmp.Compare(a.offset, b.offset) })
 	for i := 1; i < len(sorted); i++ {
 		if uint64(sorted[i-1].offset)+uint64(len(sorted[i-1].bytes)) > uint64(sorted[i].offset) {
 			return wasm, nil // overlapping: the order would matter
 		}
 	}
-	var merged []segment
+	var merged []dataSegment
 	for _, s := range sorted {
 		if len(merged) > 0 {
 			last := &merged[len(merged)-1]
@@ -413,7 +389,7 @@ func mergeData(wasm []byte) ([]byte, error) {
 				continue
 			}
 		}
-		merged = append(merged, segment{s.offset, slices.Clone(s.bytes)})
+		merged = append(merged, dataSegment{s.offset, slices.Clone(s.bytes)})
 	}
 	if len(merged) == len(segs) {
 		return wasm, nil
