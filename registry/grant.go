@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // The operator grants, the vendor asks (design.md; RATIONALE.md "Why does only the operator
@@ -41,7 +43,7 @@ func (l *loader) checkRequests() {
 			req.MemoryLimit = s.mem
 			if s.mem > m.MemoryLimit {
 				l.add(s.src, s.p.key("memory_limit"), "the module requests memory_limit %s, above the %s collectors.toml allows it; lower it, or %s",
-					formatSize(int64(s.mem)), formatSize(int64(m.MemoryLimit)), grantHint(m.Name, "memory_limit = "+strconv.Quote(formatSize(int64(s.mem)))))
+					bytesize.Format(int64(s.mem)), bytesize.Format(int64(m.MemoryLimit)), grantHint(m.Name, "memory_limit = "+strconv.Quote(bytesize.Format(int64(s.mem)))))
 			} else {
 				m.MemoryLimit = s.mem
 			}
@@ -155,7 +157,7 @@ func (l *loader) checkLimits(e entry, req *Requests) {
 		}
 		*f.requested = max(*f.requested, f.got)
 		l.add(e.src, e.p.key("limits").key(f.key), "the collector requests %s %s, above the %s collectors.toml allows; lower it, or to allow it set in collectors.toml:\n  [limits]\n  %s = %q",
-			f.key, formatSize(f.got), formatSize(f.max), f.key, formatSize(f.got))
+			f.key, bytesize.Format(f.got), bytesize.Format(f.max), f.key, bytesize.Format(f.got))
 	}
 }
 
@@ -189,7 +191,7 @@ func (r Requests) GrantTOML(module string) string {
 		lines = append(lines, "env = "+stringsTOML(r.Env))
 	}
 	if r.MemoryLimit > 0 {
-		lines = append(lines, "memory_limit = "+strconv.Quote(formatSize(int64(r.MemoryLimit))))
+		lines = append(lines, "memory_limit = "+strconv.Quote(bytesize.Format(int64(r.MemoryLimit))))
 	}
 	if r.Timeout > 0 {
 		lines = append(lines, "timeout = "+strconv.Quote(formatDuration(r.Timeout)))
@@ -208,7 +210,7 @@ func (r Requests) GrantTOML(module string) string {
 		{"max_stdio_bytes", r.Limits.MaxStdioBytes},
 	} {
 		if f.n > 0 {
-			limits = append(limits, fmt.Sprintf("  %s = %q", f.key, formatSize(f.n)))
+			limits = append(limits, fmt.Sprintf("  %s = %q", f.key, bytesize.Format(f.n)))
 		}
 	}
 	if len(limits) > 0 {

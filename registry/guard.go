@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // Guards checked before a TOML file reaches the decoder. BurntSushi/toml is a recursive-descent
@@ -54,9 +56,9 @@ type tooLargeError struct {
 
 func (e *tooLargeError) Error() string {
 	if e.size > 0 {
-		return fmt.Sprintf("file is %s, over the cap of %s", formatSize(e.size), formatSize(e.max))
+		return fmt.Sprintf("file is %s, over the cap of %s", bytesize.Format(e.size), bytesize.Format(e.max))
 	}
-	return fmt.Sprintf("file is over the cap of %s", formatSize(e.max))
+	return fmt.Sprintf("file is over the cap of %s", bytesize.Format(e.max))
 }
 
 // nestingLine returns the 1-based line where text first nests deeper than max levels, or 0 when

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // Bounds the schema puts on values; sample.toml explains them to users.
@@ -112,7 +113,7 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	rt.MaxSidecarSize = defaultMaxSidecarSize
 	if n, ok := l.size(src, p.key("max_sidecar_size"), t.MaxSidecarSize); ok {
 		if n < minMaxSidecarSize || n > maxMaxSidecarSize {
-			l.add(src, p.key("max_sidecar_size"), "max_sidecar_size %s is out of range: must be from %s to %s", formatSize(n), formatSize(minMaxSidecarSize), formatSize(maxMaxSidecarSize))
+			l.add(src, p.key("max_sidecar_size"), "max_sidecar_size %s is out of range: must be from %s to %s", bytesize.Format(n), bytesize.Format(minMaxSidecarSize), bytesize.Format(maxMaxSidecarSize))
 		} else {
 			rt.MaxSidecarSize = n
 		}
@@ -174,7 +175,7 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 	}
 	if n, ok := l.size(src, p.key("max_data_size"), t.MaxDataSize); ok {
 		if n < minMaxDataSize {
-			l.add(src, p.key("max_data_size"), "max_data_size %s is too small: must be at least %s", formatSize(n), formatSize(minMaxDataSize))
+			l.add(src, p.key("max_data_size"), "max_data_size %s is too small: must be at least %s", bytesize.Format(n), bytesize.Format(minMaxDataSize))
 		} else {
 			g.MaxDataSize = n
 		}

@@ -3,6 +3,8 @@ package registry
 import (
 	"fmt"
 	"time"
+
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // The helpers in this file convert one decoded schema value v, found at p in src, to its Go
@@ -71,7 +73,7 @@ func (l *loader) size(src *source, p path, v any) (int64, bool) {
 		}
 		return t, true
 	case string:
-		n, err := ParseSize(t)
+		n, err := bytesize.Parse(t)
 		if err != nil {
 			l.add(src, p, "%v", err)
 			return 0, false
@@ -90,10 +92,10 @@ func (l *loader) memoryLimit(src *source, p path, v any) (uint64, bool) {
 	}
 	switch {
 	case n < minMemoryLimit || n > maxMemoryLimit:
-		l.add(src, p, "memory_limit %s is out of range: must be from 1 MiB to 4 GiB", formatSize(n))
+		l.add(src, p, "memory_limit %s is out of range: must be from 1 MiB to 4 GiB", bytesize.Format(n))
 		return 0, false
 	case n%wasmPage != 0:
-		l.add(src, p, "memory_limit %s is not a multiple of 64 KiB (the wasm page size)", formatSize(n))
+		l.add(src, p, "memory_limit %s is not a multiple of 64 KiB (the wasm page size)", bytesize.Format(n))
 		return 0, false
 	}
 	return uint64(n), true

@@ -30,6 +30,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
@@ -295,7 +296,7 @@ func (c *checker) read() bool {
 		c.add("read", StatusFail, "%s is not a regular file", path)
 		return false
 	case st.Size() > maxModuleBytes:
-		c.add("read", StatusFail, "%s is %s, over the %d MiB module size limit", path, cmdutil.FormatBytes(st.Size()), maxModuleBytes>>20)
+		c.add("read", StatusFail, "%s is %s, over the %d MiB module size limit", path, bytesize.Approx(st.Size()), maxModuleBytes>>20)
 		return false
 	}
 	wasm, err := os.ReadFile(path)
@@ -313,7 +314,7 @@ func (c *checker) read() bool {
 	c.add("read", StatusPass, "%s", path)
 	size := fmt.Sprintf("%d bytes", len(wasm))
 	if len(wasm) >= 1<<10 {
-		size += " (" + cmdutil.FormatBytes(int64(len(wasm))) + ")"
+		size += " (" + bytesize.Approx(int64(len(wasm))) + ")"
 	}
 	if len(wasm) > warnModuleBytes {
 		c.add("size", StatusWarn, "%s, over %d MiB: strip debug information (Go: -ldflags='-s -w'; wasm-strip)", size, warnModuleBytes>>20)
@@ -391,7 +392,7 @@ func (c *checker) memory(ctx context.Context) {
 	limit, which := c.memoryLimit()
 	declared := ""
 	if c.info != nil && c.info.hasMemory {
-		declared = fmt.Sprintf("declares %d %s (%s) at least", c.info.memMin, plural(int(c.info.memMin), "page", "pages"), formatSize(c.info.memMin*64<<10))
+		declared = fmt.Sprintf("declares %d %s (%s) at least", c.info.memMin, plural(int(c.info.memMin), "page", "pages"), bytesize.Exact(int64(c.info.memMin*64<<10)))
 		if c.info.hasMemMax {
 			declared += fmt.Sprintf(", %d at most", c.info.memMax)
 		}
@@ -402,9 +403,9 @@ func (c *checker) memory(ctx context.Context) {
 		case !c.compOK || declared == "":
 			c.add("memory", StatusSkip, "not checked: the module did not load")
 		case c.info.memMin*64<<10 > limit:
-			c.add("memory", StatusFail, "%s, over %s of %s", declared, which, formatSize(limit))
+			c.add("memory", StatusFail, "%s, over %s of %s", declared, which, bytesize.Exact(int64(limit)))
 		default:
-			c.add("memory", StatusPass, "%s, within %s of %s", declared, which, formatSize(limit))
+			c.add("memory", StatusPass, "%s, within %s of %s", declared, which, bytesize.Exact(int64(limit)))
 		}
 		return
 	}
@@ -416,7 +417,7 @@ func (c *checker) memory(ctx context.Context) {
 	if declared == "" {
 		declared = "fits"
 	}
-	c.add("memory", StatusPass, "%s, within %s of %s", declared, which, formatSize(limit))
+	c.add("memory", StatusPass, "%s, within %s of %s", declared, which, bytesize.Exact(int64(limit)))
 }
 
 // loadSidecar loads the sidecar and returns its item.
@@ -665,7 +666,7 @@ func (c *checker) invoke(ctx context.Context, exec gather.Executor, m *registry.
 		window = "(" + r.since.Format(time.RFC3339) + ", " + r.until.Format(time.RFC3339) + "]"
 	}
 	if col.Format == registry.FormatJSON {
-		c.add(r.name, StatusPass, "1 document, %s in %s, %s", cmdutil.FormatBytes(res.Report.Bytes), took, window)
+		c.add(r.name, StatusPass, "1 document, %s in %s, %s", bytesize.Approx(res.Report.Bytes), took, window)
 		return
 	}
 	if guard != nil && guard.Outside() > 0 {
@@ -674,7 +675,7 @@ func (c *checker) invoke(ctx context.Context, exec gather.Executor, m *registry.
 		return
 	}
 	c.add(r.name, StatusPass, "%d %s, %d columns, %s in %s, %s", res.Report.Rows, plural(int(res.Report.Rows), "row", "rows"),
-		out.columns, cmdutil.FormatBytes(res.Report.Bytes), took, window)
+		out.columns, bytesize.Approx(res.Report.Bytes), took, window)
 }
 
 // sink takes a collector's output: it keeps the JSON document, and reads the CSV header (the
@@ -719,20 +720,6 @@ func (s *sink) problem(format registry.Format, rep hostfuncs.Report) string {
 	}
 	s.columns = len(cols)
 	return ""
-}
-
-// formatSize renders a size exactly when it is a whole number of GiB, MiB or (under 1 MiB) KiB, as
-// the runtime's messages do.
-func formatSize(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n < 1<<20 && n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return cmdutil.FormatBytes(int64(n))
 }
 
 func plural(n int, one, many string) string {
