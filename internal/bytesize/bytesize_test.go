@@ -66,7 +66,6 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-
 func TestApprox(t *testing.T) {
 	for in, want := range map[int64]string{0: "0 B", 512: "512 B", 1024: "1.0 KiB", 18637: "18.2 KiB", 3 << 20: "3.0 MiB", 5 << 30: "5.0 GiB"} {
 		require.Equal(t, want, Approx(in), "Approx(%d)", in)
