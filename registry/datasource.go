@@ -10,13 +10,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Defaults of a [datasources.NAME] table.
-const (
-	defaultDSMaxRows  = 1_000_000
-	defaultDSMaxBytes = 64 << 20
-	defaultDSTimeout  = 30_000_000_000 // 30s
-)
-
 var (
 	dataSourceNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	envNamePattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -229,7 +222,7 @@ func (l *loader) finishGrants() {
 
 // stateSettings decodes [state].
 func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
-	st := StateSettings{Driver: "file", LockName: "gather_analytics_lock"}
+	st := StateSettings{Driver: defaultStateDriver, LockName: defaultLockName}
 	p := path{}.key("state")
 	var t stateTable
 	if !l.decode(src, p, prim, &t, "a table") {

@@ -3,6 +3,13 @@ package registry
 import (
 	"strings"
 	"time"
+
+	"github.com/wasmcollector/wasmcollector/datasource"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/runtime"
+	"github.com/wasmcollector/wasmcollector/shipping"
+	"github.com/wasmcollector/wasmcollector/state"
 )
 
 // Registry is everything collectors.toml and its sidecars declare, after defaults were applied.
@@ -206,32 +213,39 @@ type ShippingSettings struct {
 	Headers map[string]string
 }
 
-// Defaults of the [runtime], [limits] and [gather] tables; see the sample for why each is what
-// it is.
+// Defaults of the registry's tables. Each setting's default is declared by the package that owns
+// the setting (runtime, hostfuncs, shipping, datasource, packaging, state); the registry refers to
+// it, so that a default changes in one place. Those the registry alone owns are declared here; see
+// the sample for why each is what it is.
 const (
-	defaultContentType    = "application/vnd.redhat.wasmcollector.analytics+tgz"
-	defaultAuth           = "user-pass"
-	defaultConnectTimeout = 31 * time.Second
-	defaultUploadTimeout  = 5 * time.Minute
-	defaultMaxAttempts    = 5
-	defaultRetryBackoff   = time.Second
-	defaultFailedKeep     = 20
+	defaultContentType    = shipping.DefaultContentType
+	defaultAuth           = string(shipping.DefaultAuth)
+	defaultConnectTimeout = shipping.DefaultConnectTimeout
+	defaultUploadTimeout  = shipping.DefaultTimeout
+	defaultMaxAttempts    = shipping.DefaultMaxAttempts
+	defaultRetryBackoff   = shipping.DefaultInitialBackoff
+	defaultFailedKeep     = shipping.DefaultFailedKeep
 	defaultModulesDir     = "modules"
-	defaultMemoryLimit    = 64 << 20
+	defaultMemoryLimit    = runtime.DefaultMemoryLimit
 	defaultMaxSidecarSize = DefaultMaxSidecarSize
-	defaultTimeout        = 60 * time.Second
-	defaultCompileTimeout = 30 * time.Second
-	defaultCacheMaxSize   = 1 << 30
-	defaultMaxJSONBytes   = 16 << 20
-	defaultMaxBatchBytes  = 16 << 20
-	defaultMaxOutputBytes = 1 << 30
-	defaultMaxLogBytes    = 64 << 10
-	defaultMaxStdioBytes  = 64 << 10
-	defaultShippingGroup  = "default"
-	defaultMaxDataSize    = 200 << 20 // upstream's Package.MAX_DATA_SIZE
+	defaultTimeout        = runtime.DefaultTimeout
+	defaultCompileTimeout = runtime.DefaultCompileTimeout
+	defaultCacheMaxSize   = runtime.DefaultCacheMaxSize
+	defaultMaxJSONBytes   = hostfuncs.DefaultMaxJSONBytes
+	defaultMaxBatchBytes  = hostfuncs.DefaultMaxBatchBytes
+	defaultMaxOutputBytes = hostfuncs.DefaultMaxOutputBytes
+	defaultMaxLogBytes    = hostfuncs.DefaultMaxLogBytes
+	defaultMaxStdioBytes  = runtime.DefaultStdioLimit
+	defaultShippingGroup  = packaging.DefaultGroup
+	defaultMaxDataSize    = packaging.DefaultMaxDataSize // upstream's Package.MAX_DATA_SIZE
 	defaultMaxWindow      = 28 * 24 * time.Hour
-	defaultTarballBase    = "analytics"
+	defaultTarballBase    = packaging.DefaultBase
 	defaultOutDir         = "out"
+	defaultStateDriver    = "file"
+	defaultLockName       = state.DefaultLockName
+	defaultDSMaxRows      = datasource.DefaultMaxRows
+	defaultDSMaxBytes     = datasource.DefaultMaxBytes
+	defaultDSTimeout      = datasource.DefaultTimeout
 )
 
 // DefaultMaxSidecarSize is the default of [runtime] max_sidecar_size (Runtime.MaxSidecarSize).

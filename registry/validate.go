@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
+	"github.com/wasmcollector/wasmcollector/shipping"
 )
 
 // Bounds the schema puts on values; sample.toml explains them to users.
@@ -234,8 +237,17 @@ func (l *loader) license(src *source, prim toml.Primitive) LicenseSettings {
 	return lic
 }
 
-// authModes are the values of [shipping] auth.
-var authModes = map[string]bool{"user-pass": true, "x-rh-identity": true, "mutual-tls": true, "none": true}
+// orList quotes values as a message lists alternatives: "a", "b" or "c".
+func orList[T ~string](values []T) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(string(v))
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
 
 // shipping decodes [shipping] and applies its defaults. Whether files exist and parse is checked
 // when a gather builds its uploader, which names the file.
@@ -271,11 +283,11 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	authOK := true
 	if s, ok := l.str(src, p.key("auth"), t.Auth); ok {
-		if authModes[s] {
+		if slices.Contains(shipping.AuthModes(), shipping.Auth(s)) {
 			sh.Auth = s
 		} else {
 			authOK = false
-			l.add(src, p.key("auth"), `invalid auth %q: must be "user-pass", "x-rh-identity", "mutual-tls" or "none"`, s)
+			l.add(src, p.key("auth"), "invalid auth %q: must be %s", s, orList(shipping.AuthModes()))
 		}
 	}
 	sh.Username, _ = l.str(src, p.key("username"), t.Username)

@@ -38,9 +38,9 @@ import (
 
 // Thresholds of the checks.
 const (
-	maxModuleBytes     = 64 << 20 // the runtime refuses larger modules
+	maxModuleBytes     = runtime.MaxModuleBytes
 	warnModuleBytes    = 8 << 20
-	defaultMemoryLimit = 64 << 20 // the registry's default runtime.memory_limit
+	defaultMemoryLimit = runtime.DefaultMemoryLimit // [runtime] memory_limit by default
 	warnStartup        = 50 * time.Millisecond
 	anyMemory          = 1 << 32 // a limit no declaration is over, to check the ABI apart from memory
 )
