@@ -34,7 +34,7 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 	for _, name := range sortedKeys(tables, src, p) {
 		dp := p.key(name)
 		if !dataSourceNamePattern.MatchString(name) {
-			l.add(src, dp, `invalid data source name %q: use 1 to 64 letters, digits, "_", "." or "-"`, name)
+			l.add(src, dp, CodeInvalid, `invalid data source name %q: use 1 to 64 letters, digits, "_", "." or "-"`, name)
 			continue
 		}
 		var t dataSourceTable
@@ -43,13 +43,13 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		}
 		ds := &DataSource{Name: name, MaxRows: defaultDSMaxRows, MaxBytes: defaultDSMaxBytes, Timeout: defaultDSTimeout}
 		if t.Password != nil {
-			l.add(src, dp.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+			l.add(src, dp.key("password"), CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
 		}
 		driver, ok := l.required(src, dp.key("driver"), t.Driver)
 		switch {
 		case !ok:
 		case driver != "sqlite" && driver != "postgres":
-			l.add(src, dp.key("driver"), `invalid driver %q: must be "sqlite" or "postgres"`, driver)
+			l.add(src, dp.key("driver"), CodeInvalid, `invalid driver %q: must be "sqlite" or "postgres"`, driver)
 		default:
 			ds.Driver = driver
 		}
@@ -68,14 +68,14 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		ds.PasswordEnv, ds.PasswordFile = str("password_env", t.PasswordEnv), file("password_file", t.PasswordFile)
 		if n, ok := l.integer(src, dp.key("max_rows"), t.MaxRows); ok {
 			if n < 1 {
-				l.add(src, dp.key("max_rows"), "max_rows %d must be at least 1", n)
+				l.add(src, dp.key("max_rows"), CodeInvalid, "max_rows %d must be at least 1", n)
 			} else {
 				ds.MaxRows = n
 			}
 		}
 		if n, ok := l.size(src, dp.key("max_bytes"), t.MaxBytes); ok {
 			if n < 1 {
-				l.add(src, dp.key("max_bytes"), "max_bytes must be more than 0")
+				l.add(src, dp.key("max_bytes"), CodeInvalid, "max_bytes must be more than 0")
 			} else {
 				ds.MaxBytes = n
 			}
@@ -87,9 +87,9 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		if s, ok := l.str(src, dp.key("timestamp_format"), t.TimestampFormat); ok {
 			switch {
 			case !slices.Contains(TimestampFormats, s):
-				l.add(src, dp.key("timestamp_format"), "invalid timestamp_format %q: must be one of %s", s, strings.Join(TimestampFormats, ", "))
+				l.add(src, dp.key("timestamp_format"), CodeInvalid, "invalid timestamp_format %q: must be one of %s", s, strings.Join(TimestampFormats, ", "))
 			case ds.Driver == "postgres":
-				l.add(src, dp.key("timestamp_format"), "not used by a postgres data source (@since and @until are bound as timestamptz)")
+				l.add(src, dp.key("timestamp_format"), CodeNotAllowed, "not used by a postgres data source (@since and @until are bound as timestamptz)")
 			default:
 				ds.TimestampFormat = s
 			}
@@ -97,15 +97,15 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		switch ds.Driver {
 		case "sqlite":
 			if ds.Path == "" {
-				l.add(src, dp.key("path"), "a sqlite data source needs path (the database file)")
+				l.add(src, dp.key("path"), CodeMissing, "a sqlite data source needs path (the database file)")
 			}
 			for key, v := range map[string]string{"dsn": ds.DSN, "dsn_env": ds.DSNEnv, "dsn_file": ds.DSNFile, "password_env": ds.PasswordEnv, "password_file": ds.PasswordFile} {
 				if v != "" {
-					l.add(src, dp.key(key), "not used by a sqlite data source")
+					l.add(src, dp.key(key), CodeNotAllowed, "not used by a sqlite data source")
 				}
 			}
 			if ds.AllowPrivilegedRole {
-				l.add(src, dp.key("allow_privileged_role"), "not used by a sqlite data source")
+				l.add(src, dp.key("allow_privileged_role"), CodeNotAllowed, "not used by a sqlite data source")
 			}
 		case "postgres":
 			set := 0
@@ -115,16 +115,16 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 				}
 			}
 			if set != 1 {
-				l.add(src, dp.key("dsn"), "a postgres data source needs exactly one of dsn, dsn_env and dsn_file")
+				l.add(src, dp.key("dsn"), CodeMissing, "a postgres data source needs exactly one of dsn, dsn_env and dsn_file")
 			}
 			if ds.PasswordEnv != "" && ds.PasswordFile != "" {
-				l.add(src, dp.key("password_env"), "set password_env or password_file, not both")
+				l.add(src, dp.key("password_env"), CodeInvalid, "set password_env or password_file, not both")
 			}
 			if strings.Contains(strings.ToLower(ds.DSN), "password") {
-				l.add(src, dp.key("dsn"), "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
+				l.add(src, dp.key("dsn"), CodeSecret, "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
 			}
 			if ds.Path != "" {
-				l.add(src, dp.key("path"), "not used by a postgres data source")
+				l.add(src, dp.key("path"), CodeNotAllowed, "not used by a postgres data source")
 			}
 		}
 		out[name] = ds
@@ -139,7 +139,7 @@ func (l *loader) names(src *source, p path, v any) ([]string, bool) {
 	}
 	arr, ok := v.([]any)
 	if !ok {
-		l.add(src, p, "must be an array of strings, not %s", tomlType(v))
+		l.add(src, p, CodeWrongType, "must be an array of strings, not %s", tomlType(v))
 		return nil, false
 	}
 	out := []string{}
@@ -148,10 +148,10 @@ func (l *loader) names(src *source, p path, v any) ([]string, bool) {
 		s, ok := e.(string)
 		switch {
 		case !ok:
-			l.add(src, p, "must be an array of strings; found %s", tomlType(e))
+			l.add(src, p, CodeWrongType, "must be an array of strings; found %s", tomlType(e))
 			return nil, false
 		case seen[s]:
-			l.add(src, p, "%q is listed twice", s)
+			l.add(src, p, CodeDuplicate, "%q is listed twice", s)
 		default:
 			seen[s] = true
 			out = append(out, s)
@@ -173,15 +173,15 @@ func (l *loader) mounts(src *source, p path, prim toml.Primitive) []Mount {
 		mp := p.key(guest)
 		switch {
 		case !ok:
-			l.add(src, mp, "must be a string (the host directory), not %s", tomlType(table[guest]))
+			l.add(src, mp, CodeWrongType, "must be a string (the host directory), not %s", tomlType(table[guest]))
 			continue
 		case !strings.HasPrefix(guest, "/") || strings.Contains(guest, ".."):
-			l.add(src, mp, "guest path %q must be absolute, without ..", guest)
+			l.add(src, mp, CodeInvalid, "guest path %q must be absolute, without ..", guest)
 			continue
 		}
 		host = absDir(base, host)
 		if st, err := os.Stat(host); err != nil || !st.IsDir() {
-			l.add(src, mp, "host directory %s does not exist or is not a directory", host)
+			l.add(src, mp, CodeNotFound, "host directory %s does not exist or is not a directory", host)
 			continue
 		}
 		out = append(out, Mount{Guest: filepath.Clean(guest), Host: host})
@@ -204,7 +204,7 @@ func (l *loader) finishGrants() {
 				if len(declared) > 0 {
 					known = "declared: " + strings.Join(declared, ", ")
 				}
-				l.add(g.src, g.p, "unknown data source %q (%s)", n, known)
+				l.add(g.src, g.p, CodeUndeclared, "unknown data source %q (%s)", n, known)
 			}
 		}
 	}
@@ -230,13 +230,13 @@ func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
 	}
 	base := filepath.Dir(src.abs)
 	if t.Password != nil {
-		l.add(src, p.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+		l.add(src, p.key("password"), CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
 	}
 	if s, ok := l.str(src, p.key("driver"), t.Driver); ok {
 		if s == "file" || s == "postgres" {
 			st.Driver = s
 		} else {
-			l.add(src, p.key("driver"), `invalid driver %q: must be "file" or "postgres"`, s)
+			l.add(src, p.key("driver"), CodeInvalid, `invalid driver %q: must be "file" or "postgres"`, s)
 		}
 	}
 	str := func(key string, v any) string {
@@ -262,10 +262,10 @@ func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
 			}
 		}
 		if set != 1 {
-			l.add(src, p.key("dsn"), "a postgres state needs exactly one of dsn, dsn_env and dsn_file")
+			l.add(src, p.key("dsn"), CodeMissing, "a postgres state needs exactly one of dsn, dsn_env and dsn_file")
 		}
 		if strings.Contains(strings.ToLower(st.DSN), "password") {
-			l.add(src, p.key("dsn"), "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
+			l.add(src, p.key("dsn"), CodeSecret, "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
 		}
 	}
 	return st

@@ -128,9 +128,10 @@ type loader struct {
 }
 
 // add records a problem about the value at p in src.
-func (l *loader) add(src *source, p path, format string, args ...any) {
+func (l *loader) add(src *source, p path, code Code, format string, args ...any) {
 	field := p.String()
 	l.problems = append(l.problems, &Problem{
+		Code:    code,
 		File:    src.display,
 		Line:    src.loc.line(p),
 		Field:   field,
@@ -145,7 +146,7 @@ func (l *loader) add(src *source, p path, format string, args ...any) {
 func (l *loader) load(name string) *Registry {
 	abs, err := filepath.Abs(name)
 	if err != nil {
-		l.problems = append(l.problems, &Problem{File: name, Message: err.Error()})
+		l.problems = append(l.problems, &Problem{Code: CodeUnreadable, File: name, Message: err.Error()})
 		return nil
 	}
 	var f rootFile
@@ -192,21 +193,21 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 	var tooLarge *tooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
-		l.problems = append(l.problems, &Problem{File: display, Message: fmt.Sprintf("%v (%s); refused unread", err, capName)})
+		l.problems = append(l.problems, &Problem{Code: CodeTooLarge, File: display, Message: fmt.Sprintf("%v (%s); refused unread", err, capName)})
 		return nil
 	case err != nil:
-		l.problems = append(l.problems, &Problem{File: display, Message: "cannot read file: " + unwrapPath(err).Error()})
+		l.problems = append(l.problems, &Problem{Code: CodeUnreadable, File: display, Message: "cannot read file: " + unwrapPath(err).Error()})
 		return nil
 	}
 	if line := nestingLine(data, maxNesting); line > 0 {
-		l.problems = append(l.problems, &Problem{File: display, Line: line, Message: fmt.Sprintf(
+		l.problems = append(l.problems, &Problem{Code: CodeTooLarge, File: display, Line: line, Message: fmt.Sprintf(
 			"nests deeper than %d levels (arrays, inline tables, table headers and dotted keys together); refused before parsing", maxNesting)})
 		return nil
 	}
 	text := string(data)
 	md, err := toml.Decode(text, v)
 	if err != nil {
-		p := &Problem{File: display, Message: err.Error()}
+		p := &Problem{Code: CodeSyntax, File: display, Message: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			p.Line = pe.Position.Line
@@ -218,7 +219,7 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(text)}
 	if _, err := toml.Decode(text, &src.doc); err != nil {
 		// Unreachable: the text decoded once already.
-		l.problems = append(l.problems, &Problem{File: display, Message: err.Error()})
+		l.problems = append(l.problems, &Problem{Code: CodeSyntax, File: display, Message: err.Error()})
 		return nil
 	}
 	return src
@@ -253,7 +254,7 @@ func (l *loader) decode(src *source, p path, prim toml.Primitive, v any, what st
 		ok = false
 	}
 	if !ok || src.md.PrimitiveDecode(prim, v) != nil {
-		l.add(src, p, "must be %s", what)
+		l.add(src, p, CodeWrongType, "must be %s", what)
 		return false
 	}
 	return true
@@ -288,7 +289,7 @@ func (l *loader) sidecars() {
 	dir := l.reg.Runtime.ModulesDir
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		l.add(l.root, path{}.key("runtime").key("modules_dir"), "cannot read modules directory %s: %v", l.modulesShow, err)
+		l.add(l.root, path{}.key("runtime").key("modules_dir"), CodeUnreadable, "cannot read modules directory %s: %v", l.modulesShow, err)
 		return
 	}
 	rootInfo, _ := os.Stat(l.root.abs)
@@ -309,6 +310,7 @@ func (l *loader) sidecars() {
 		if _, err := os.Lstat(filepath.Join(dir, module)); err != nil {
 			l.files = append(l.files, display)
 			l.problems = append(l.problems, &Problem{
+				Code:    CodeNotFound,
 				File:    display,
 				Message: fmt.Sprintf("sidecar %s has no %s beside it", name, module),
 			})
@@ -358,12 +360,12 @@ func (l *loader) unknownKeys(src *source) {
 			case src.sidecar && rootOnly[k[0]]:
 				top := path{}.key(k[0])
 				if !l.covered(src, top) {
-					l.add(src, top, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
+					l.add(src, top, CodeNotAllowed, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
 				}
 			case wrongCase:
-				l.add(src, p, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(k[len(k)-1]))
+				l.add(src, p, CodeUnknownKey, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(k[len(k)-1]))
 			default:
-				l.add(src, p, "unknown key")
+				l.add(src, p, CodeUnknownKey, "unknown key")
 			}
 		}
 	}

@@ -57,7 +57,7 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	dir, dirSet := defaultModulesDir, false
 	if s, ok := l.str(src, p.key("modules_dir"), t.ModulesDir); ok {
 		if s == "" {
-			l.add(src, p.key("modules_dir"), "must not be empty (the default is %q)", defaultModulesDir)
+			l.add(src, p.key("modules_dir"), CodeInvalid, "must not be empty (the default is %q)", defaultModulesDir)
 		} else {
 			dir, dirSet = s, true
 		}
@@ -70,11 +70,11 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	}
 	switch info, err := os.Stat(rt.ModulesDir); {
 	case errors.Is(err, fs.ErrNotExist):
-		l.add(src, p.key("modules_dir"), "modules directory %s does not exist%s", l.modulesShow, defaultNote(dirSet))
+		l.add(src, p.key("modules_dir"), CodeNotFound, "modules directory %s does not exist%s", l.modulesShow, defaultNote(dirSet))
 	case err != nil:
-		l.add(src, p.key("modules_dir"), "modules directory %s: %v", l.modulesShow, unwrapPath(err))
+		l.add(src, p.key("modules_dir"), CodeUnreadable, "modules directory %s: %v", l.modulesShow, unwrapPath(err))
 	case !info.IsDir():
-		l.add(src, p.key("modules_dir"), "modules directory %s is not a directory", l.modulesShow)
+		l.add(src, p.key("modules_dir"), CodeInvalid, "modules directory %s is not a directory", l.modulesShow)
 	default:
 		l.modulesOK = true
 	}
@@ -96,13 +96,13 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 		case IsolationProcess, IsolationInProcess:
 			rt.Isolation = s
 		default:
-			l.add(src, p.key("isolation"), "unknown isolation %q: want %q (a worker process per invocation, the default) or %q",
+			l.add(src, p.key("isolation"), CodeInvalid, "unknown isolation %q: want %q (a worker process per invocation, the default) or %q",
 				s, IsolationProcess, IsolationInProcess)
 		}
 	}
 	if n, ok := l.integer(src, p.key("workers"), t.Workers); ok {
 		if n < 0 || n > 256 {
-			l.add(src, p.key("workers"), "workers %d must be from 0 (one per CPU) to 256", n)
+			l.add(src, p.key("workers"), CodeInvalid, "workers %d must be from 0 (one per CPU) to 256", n)
 		} else {
 			rt.Workers = int(n)
 		}
@@ -116,7 +116,7 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	rt.MaxSidecarSize = defaultMaxSidecarSize
 	if n, ok := l.size(src, p.key("max_sidecar_size"), t.MaxSidecarSize); ok {
 		if n < minMaxSidecarSize || n > maxMaxSidecarSize {
-			l.add(src, p.key("max_sidecar_size"), "max_sidecar_size %s is out of range: must be from %s to %s", bytesize.Format(n), bytesize.Format(minMaxSidecarSize), bytesize.Format(maxMaxSidecarSize))
+			l.add(src, p.key("max_sidecar_size"), CodeInvalid, "max_sidecar_size %s is out of range: must be from %s to %s", bytesize.Format(n), bytesize.Format(minMaxSidecarSize), bytesize.Format(maxMaxSidecarSize))
 		} else {
 			rt.MaxSidecarSize = n
 		}
@@ -154,7 +154,7 @@ func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) L
 			continue
 		}
 		if n <= 0 {
-			l.add(src, fp, "must be more than 0 bytes")
+			l.add(src, fp, CodeInvalid, "must be more than 0 bytes")
 			continue
 		}
 		*f.dst = n
@@ -178,7 +178,7 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 	}
 	if n, ok := l.size(src, p.key("max_data_size"), t.MaxDataSize); ok {
 		if n < minMaxDataSize {
-			l.add(src, p.key("max_data_size"), "max_data_size %s is too small: must be at least %s", bytesize.Format(n), bytesize.Format(minMaxDataSize))
+			l.add(src, p.key("max_data_size"), CodeInvalid, "max_data_size %s is too small: must be at least %s", bytesize.Format(n), bytesize.Format(minMaxDataSize))
 		} else {
 			g.MaxDataSize = n
 		}
@@ -187,11 +187,11 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 		d, err := ParseDuration(s)
 		switch {
 		case err != nil:
-			l.add(src, p.key("max_window"), "%v", err)
+			l.add(src, p.key("max_window"), CodeInvalid, "%v", err)
 		case d <= 0:
-			l.add(src, p.key("max_window"), "max_window %q must be more than 0", s)
+			l.add(src, p.key("max_window"), CodeInvalid, "max_window %q must be more than 0", s)
 		case d > maxMaxWindow:
-			l.add(src, p.key("max_window"), "max_window %q must be at most %dd", s, maxMaxWindow/day)
+			l.add(src, p.key("max_window"), CodeInvalid, "max_window %q must be at most %dd", s, maxMaxWindow/day)
 		default:
 			g.MaxWindow = d
 		}
@@ -200,12 +200,12 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 		if tarballBasePattern.MatchString(s) {
 			g.TarballBase = s
 		} else {
-			l.add(src, p.key("tarball_base"), `invalid tarball_base %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
+			l.add(src, p.key("tarball_base"), CodeInvalid, `invalid tarball_base %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
 		}
 	}
 	if s, ok := l.str(src, p.key("out_dir"), t.OutDir); ok {
 		if s == "" {
-			l.add(src, p.key("out_dir"), "must not be empty (the default is %q)", defaultOutDir)
+			l.add(src, p.key("out_dir"), CodeInvalid, "must not be empty (the default is %q)", defaultOutDir)
 		} else {
 			g.OutDir = absDir(base, s)
 		}
@@ -231,7 +231,7 @@ func (l *loader) license(src *source, prim toml.Primitive) LicenseSettings {
 	}
 	// A file of the wrong type was reported already.
 	if required && lic.File == "" && (t.File == nil || fileOK) {
-		l.add(src, p.key("file"), "required when license.required = true: the license file a gather checks")
+		l.add(src, p.key("file"), CodeMissing, "required when license.required = true: the license file a gather checks")
 	}
 	lic.Required = required
 	return lic
@@ -266,17 +266,17 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	base := filepath.Dir(src.abs)
 	if s, ok := l.str(src, p.key("url"), t.URL); ok && s != "" {
 		if msg := checkURL(s); msg != "" {
-			l.add(src, p.key("url"), "invalid url %q: %s", s, msg)
+			l.add(src, p.key("url"), CodeInvalid, "invalid url %q: %s", s, msg)
 		} else {
 			sh.URL = s
 		}
 	}
 	if t.Password != nil {
-		l.add(src, p.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+		l.add(src, p.key("password"), CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
 	}
 	if s, ok := l.str(src, p.key("content_type"), t.ContentType); ok {
 		if s == "" || strings.ContainsAny(s, "\r\n") {
-			l.add(src, p.key("content_type"), "invalid content_type %q", s)
+			l.add(src, p.key("content_type"), CodeInvalid, "invalid content_type %q", s)
 		} else {
 			sh.ContentType = s
 		}
@@ -287,7 +287,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 			sh.Auth = s
 		} else {
 			authOK = false
-			l.add(src, p.key("auth"), "invalid auth %q: must be %s", s, orList(shipping.AuthModes()))
+			l.add(src, p.key("auth"), CodeInvalid, "invalid auth %q: must be %s", s, orList(shipping.AuthModes()))
 		}
 	}
 	sh.Username, _ = l.str(src, p.key("username"), t.Username)
@@ -315,7 +315,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	if n, ok := l.integer(src, p.key("max_attempts"), t.MaxAttempts); ok {
 		if n < 1 || n > 100 {
-			l.add(src, p.key("max_attempts"), "max_attempts %d must be from 1 to 100", n)
+			l.add(src, p.key("max_attempts"), CodeInvalid, "max_attempts %d must be from 1 to 100", n)
 		} else {
 			sh.MaxAttempts = int(n)
 		}
@@ -325,7 +325,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	if n, ok := l.integer(src, p.key("failed_keep"), t.FailedKeep); ok {
 		if n < 0 || n > 100000 {
-			l.add(src, p.key("failed_keep"), "failed_keep %d must be from 0 to 100000", n)
+			l.add(src, p.key("failed_keep"), CodeInvalid, "failed_keep %d must be from 0 to 100000", n)
 		} else {
 			sh.FailedKeep = int(n)
 		}
@@ -336,9 +336,9 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 			s, ok := v.(string)
 			switch {
 			case !ok:
-				l.add(src, p.key("headers").key(name), "must be a string, not %s", tomlType(v))
+				l.add(src, p.key("headers").key(name), CodeWrongType, "must be a string, not %s", tomlType(v))
 			case !headerNamePattern.MatchString(name) || strings.ContainsAny(s, "\r\n"):
-				l.add(src, p.key("headers").key(name), "invalid header %q", name)
+				l.add(src, p.key("headers").key(name), CodeInvalid, "invalid header %q", name)
 			default:
 				sh.Headers[name] = s
 			}
@@ -351,17 +351,17 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	switch sh.Auth {
 	case "user-pass":
 		if sh.Username == "" && sh.UsernameEnv == "" {
-			l.add(src, p.key("username"), "user-pass needs a username (username or username_env)")
+			l.add(src, p.key("username"), CodeMissing, "user-pass needs a username (username or username_env)")
 		}
 		if (sh.PasswordEnv == "") == (sh.PasswordFile == "") {
-			l.add(src, p.key("password_env"), "user-pass needs exactly one of password_env and password_file")
+			l.add(src, p.key("password_env"), CodeMissing, "user-pass needs exactly one of password_env and password_file")
 		}
 	case "mutual-tls":
 		if sh.ClientCert == "" {
-			l.add(src, p.key("client_cert"), "mutual-tls needs client_cert")
+			l.add(src, p.key("client_cert"), CodeMissing, "mutual-tls needs client_cert")
 		}
 		if sh.ClientKey == "" {
-			l.add(src, p.key("client_key"), "mutual-tls needs client_key")
+			l.add(src, p.key("client_key"), CodeMissing, "mutual-tls needs client_key")
 		}
 	}
 	return sh
@@ -406,9 +406,9 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		c.Key = s
 		switch {
 		case !keyPattern.MatchString(s):
-			l.add(src, p.key("key"), `invalid key %q: use 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, s)
+			l.add(src, p.key("key"), CodeInvalid, `invalid key %q: use 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, s)
 		case strings.Contains(s, ".."):
-			l.add(src, p.key("key"), `invalid key %q: must not contain ".."`, s)
+			l.add(src, p.key("key"), CodeInvalid, `invalid key %q: must not contain ".."`, s)
 		}
 	}
 	if s, ok := l.required(src, p.key("version"), t.Version); ok {
@@ -422,7 +422,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		case FormatJSON, FormatCSV:
 			c.Format = f
 		default:
-			l.add(src, p.key("format"), `invalid format %q: must be "json" or "csv"`, s)
+			l.add(src, p.key("format"), CodeInvalid, `invalid format %q: must be "json" or "csv"`, s)
 		}
 	}
 	if b, ok := l.boolean(src, p.key("config"), t.Config); ok {
@@ -432,7 +432,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("slicing"), t.Slicing); ok {
 		sl, msg := parseSlicing(s)
 		if msg != "" {
-			l.add(src, p.key("slicing"), "%s", msg)
+			l.add(src, p.key("slicing"), CodeInvalid, "%s", msg)
 			slicingOK = false
 		}
 		c.Slicing = sl
@@ -441,15 +441,15 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		if shippingGroupPattern.MatchString(s) {
 			c.ShippingGroup = s
 		} else {
-			l.add(src, p.key("shipping_group"), `invalid shipping_group %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
+			l.add(src, p.key("shipping_group"), CodeInvalid, `invalid shipping_group %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
 		}
 	}
 	if n, ok := l.integer(src, p.key("full_sync_interval_days"), t.FullSyncIntervalDays); ok {
 		switch {
 		case n < 1 || n > 36500:
-			l.add(src, p.key("full_sync_interval_days"), "must be a number of days from 1 to 36500, not %d", n)
+			l.add(src, p.key("full_sync_interval_days"), CodeInvalid, "must be a number of days from 1 to 36500, not %d", n)
 		case slicingOK && c.Slicing.Kind == SliceNone:
-			l.add(src, p.key("full_sync_interval_days"), "only allowed on a sliced collector (slicing is \"none\")")
+			l.add(src, p.key("full_sync_interval_days"), CodeNotAllowed, "only allowed on a sliced collector (slicing is \"none\")")
 		default:
 			c.FullSyncIntervalDays = int(n)
 		}
@@ -458,7 +458,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	c.Function = c.Key
 	if s, ok := l.str(src, p.key("function"), t.Function); ok {
 		if s == "" {
-			l.add(src, p.key("function"), "must not be empty (omit it to call the export named like the key)")
+			l.add(src, p.key("function"), CodeInvalid, "must not be empty (omit it to call the export named like the key)")
 		} else {
 			c.Function = s
 		}
@@ -470,9 +470,9 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("time_column"), t.TimeColumn); ok {
 		switch {
 		case s == "":
-			l.add(src, p.key("time_column"), "must not be empty (omit it for no slice guard)")
+			l.add(src, p.key("time_column"), CodeInvalid, "must not be empty (omit it for no slice guard)")
 		case c.Format != FormatCSV || c.Config:
-			l.add(src, p.key("time_column"), "the slice guard checks CSV rows: only allowed on a CSV collector")
+			l.add(src, p.key("time_column"), CodeNotAllowed, "the slice guard checks CSV rows: only allowed on a CSV collector")
 		default:
 			c.TimeColumn, c.TimeGuard = s, TimeGuardFail
 		}
@@ -480,9 +480,9 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("time_guard"), t.TimeGuard); ok {
 		switch {
 		case s != TimeGuardFail && s != TimeGuardWarn:
-			l.add(src, p.key("time_guard"), `invalid time_guard %q: must be "fail" or "warn"`, s)
+			l.add(src, p.key("time_guard"), CodeInvalid, `invalid time_guard %q: must be "fail" or "warn"`, s)
 		case c.TimeColumn == "":
-			l.add(src, p.key("time_guard"), "needs time_column (the column the guard checks)")
+			l.add(src, p.key("time_guard"), CodeNotAllowed, "needs time_column (the column the guard checks)")
 		default:
 			c.TimeGuard = s
 		}
@@ -500,10 +500,10 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 
 	if c.Config {
 		if c.Format != FormatJSON {
-			l.add(src, p.key("format"), `the config collector must use format "json"`)
+			l.add(src, p.key("format"), CodeNotAllowed, `the config collector must use format "json"`)
 		}
 		if c.Slicing.Kind != SliceNone {
-			l.add(src, p.key("slicing"), "the config collector must not be sliced")
+			l.add(src, p.key("slicing"), CodeNotAllowed, "the config collector must not be sliced")
 		}
 	}
 	return c
@@ -541,10 +541,11 @@ func (l *loader) checkConfig() {
 			first = e
 			continue
 		}
-		l.add(e.src, e.p.key("config"), "a second config collector; the first is %q at %s:%d", first.c.Key, first.c.Source.File, first.c.Source.Line)
+		l.add(e.src, e.p.key("config"), CodeDuplicate, "a second config collector; the first is %q at %s:%d", first.c.Key, first.c.Source.File, first.c.Source.Line)
 	}
 	if first == nil {
 		l.noConfig = &Problem{
+			Code:    CodeNoConfig,
 			File:    l.root.display,
 			Field:   "collector",
 			Message: "no config collector: exactly one collector must set config = true",
@@ -574,7 +575,7 @@ func (l *loader) checkDuplicates() {
 			allSliced = allSliced && o.c.Slicing.Kind != SliceNone
 		}
 		if !allSliced {
-			l.add(e.src, e.p.key("key"), "duplicate key %q, first declared at %s:%d; a key may repeat only if every collector with it is sliced", e.c.Key, g[0].c.Source.File, g[0].c.Source.Line)
+			l.add(e.src, e.p.key("key"), CodeDuplicate, "duplicate key %q, first declared at %s:%d; a key may repeat only if every collector with it is sliced", e.c.Key, g[0].c.Source.File, g[0].c.Source.Line)
 		}
 	}
 }
