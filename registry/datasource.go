@@ -199,6 +199,13 @@ func (l *loader) finishGrants() {
 	slices.Sort(declared)
 	for _, g := range l.grants {
 		for _, n := range g.names {
+			if l.alone {
+				// No root file declares data sources: the product will. The name must still be one.
+				if !dataSourceNamePattern.MatchString(n) {
+					l.add(g.src, g.p, CodeInvalid, `invalid data source name %q: use 1 to 64 letters, digits, "_", "." or "-"`, n)
+				}
+				continue
+			}
 			if _, ok := l.reg.DataSources[n]; !ok {
 				known := "none is declared"
 				if len(declared) > 0 {
@@ -222,7 +229,7 @@ func (l *loader) finishGrants() {
 
 // stateSettings decodes [state].
 func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
-	st := StateSettings{Driver: defaultStateDriver, LockName: defaultLockName}
+	st := defaultState()
 	p := path{}.key("state")
 	var t stateTable
 	if !l.decode(src, p, prim, &t, "a table") {

@@ -122,20 +122,3 @@ func nestingLine(text []byte, max int) int {
 	}
 	return 0
 }
-
-// Precheck reports whether a sidecar's text may be handed to a TOML decoder: at most maxSize
-// bytes (0 means the default [runtime] max_sidecar_size, 1 MiB) and nested at most 64 levels.
-// [Load] applies the same checks to every file it reads; Precheck is for tools that decode a
-// sidecar themselves first, such as `wasmcollector check`. The error says what is wrong.
-func Precheck(text []byte, maxSize int64) error {
-	if maxSize <= 0 {
-		maxSize = defaultMaxSidecarSize
-	}
-	if int64(len(text)) > maxSize {
-		return &tooLargeError{size: int64(len(text)), max: maxSize}
-	}
-	if line := nestingLine(text, maxNesting); line > 0 {
-		return fmt.Errorf("line %d: nests deeper than %d levels", line, maxNesting)
-	}
-	return nil
-}

@@ -34,7 +34,7 @@ import (
 // Problems name files by path as given (relative paths stay relative), so that
 // `wasmcollector validate` output matches what the user typed.
 func Load(path string) (*Registry, error) {
-	l := &loader{states: map[string]*moduleState{}, fields: map[string]map[string]bool{}, sidecarMods: map[string]string{}, timeoutSet: map[*Collector]bool{}}
+	l := newLoader()
 	reg := l.load(path)
 	if len(l.problems) == 0 {
 		return reg, nil
@@ -125,10 +125,20 @@ type loader struct {
 	sidecarMods map[string]string          // sidecar display path → its module's name
 	timeoutSet  map[*Collector]bool        // collectors that set their own timeout
 	noConfig    *Problem                   // "no config collector", if reported
+	alone       bool                       // LoadSidecar: a sidecar without a root file
+	grantAll    bool                       // LoadSidecar: grant whatever the sidecar requests
+}
+
+// newLoader returns the state of one load.
+func newLoader() *loader {
+	return &loader{states: map[string]*moduleState{}, fields: map[string]map[string]bool{}, sidecarMods: map[string]string{}, timeoutSet: map[*Collector]bool{}}
 }
 
 // add records a problem about the value at p in src.
 func (l *loader) add(src *source, p path, code Code, format string, args ...any) {
+	if code == CodeNotGranted && l.grantAll {
+		return // LoadSidecar was asked to grant every request
+	}
 	field := p.String()
 	l.problems = append(l.problems, &Problem{
 		Code:    code,
@@ -157,13 +167,7 @@ func (l *loader) load(name string) *Registry {
 	l.root = root
 	l.reg = &Registry{File: abs}
 	l.reg.Runtime = l.runtime(root, f.Runtime)
-	l.reg.Limits = l.limits(root, path{}.key("limits"), f.Limits, Limits{
-		MaxJSONBytes:   defaultMaxJSONBytes,
-		MaxBatchBytes:  defaultMaxBatchBytes,
-		MaxOutputBytes: defaultMaxOutputBytes,
-		MaxLogBytes:    defaultMaxLogBytes,
-		MaxStdioBytes:  defaultMaxStdioBytes,
-	})
+	l.reg.Limits = l.limits(root, path{}.key("limits"), f.Limits, defaultLimits())
 	l.reg.Gather = l.gather(root, f.Gather)
 	l.reg.License = l.license(root, f.License)
 	l.reg.Shipping = l.shipping(root, f.Shipping)
@@ -316,20 +320,27 @@ func (l *loader) sidecars() {
 			})
 			continue
 		}
-		var f sidecarFile
-		src := l.read(display, abs, true, &f)
-		if src == nil {
-			continue
-		}
-		st := l.state(module)
-		st.sidecar = abs
-		var t moduleTable
-		if p := (path{}.key("module")); l.decode(src, p, f.Module, &t, "a table") && src.md.IsDefined("module") {
-			st.side = l.moduleCfg(src, p, module, &t)
-		}
-		l.collectors(src, f.Collector, module)
-		l.unknownKeys(src)
+		l.sidecar(display, abs, module)
 	}
+}
+
+// sidecar reads the sidecar at abs (display as problems show it) of module and loads its
+// [module] table and its collectors. It returns nil when the file could not be read or parsed.
+func (l *loader) sidecar(display, abs, module string) *source {
+	var f sidecarFile
+	src := l.read(display, abs, true, &f)
+	if src == nil {
+		return nil
+	}
+	st := l.state(module)
+	st.sidecar = abs
+	var t moduleTable
+	if p := (path{}.key("module")); l.decode(src, p, f.Module, &t, "a table") && src.md.IsDefined("module") {
+		st.side = l.moduleCfg(src, p, module, &t)
+	}
+	l.collectors(src, f.Collector, module)
+	l.unknownKeys(src)
+	return src
 }
 
 // unknownKeys reports the keys of src no schema field claims, and keys that match one only

@@ -279,7 +279,7 @@ func TestLoadDefaults(t *testing.T) {
 		OutDir:      filepath.Join(dir, "out"),
 	}, reg.Gather)
 	require.Equal(t, LicenseSettings{}, reg.License)
-	require.Equal(t, defaultShipping(), reg.Shipping)
+	require.Equal(t, unsetShipping(), reg.Shipping)
 	require.Len(t, reg.Modules, 1)
 	require.Equal(t, uint64(64<<20), reg.Modules[0].MemoryLimit)
 	require.Empty(t, reg.Modules[0].SHA256)
@@ -308,7 +308,7 @@ func TestLoadSettings(t *testing.T) {
 			MaxWindow:   28 * 24 * time.Hour,
 			TarballBase: "analytics",
 			OutDir:      filepath.Join(dir, "out"),
-		}, LicenseSettings{}, defaultShipping()
+		}, LicenseSettings{}, unsetShipping()
 	}
 	tests := []struct {
 		name  string
@@ -1404,8 +1404,8 @@ m/x.toml: sidecar x.toml has no x.wasm beside it`, ps.Error())
 	require.Len(t, ps.Unwrap(), 3)
 }
 
-// defaultShipping is [shipping] with nothing set.
-func defaultShipping() ShippingSettings {
+// unsetShipping is [shipping] with nothing set.
+func unsetShipping() ShippingSettings {
 	return ShippingSettings{
 		ContentType: "application/vnd.redhat.wasmcollector.analytics+tgz", Auth: "user-pass",
 		ConnectTimeout: 31 * time.Second, Timeout: 5 * time.Minute, MaxAttempts: 5, FailedKeep: 20,

@@ -232,7 +232,9 @@ func (l *loader) checkFile(st *moduleState, realDir string, pin *moduleCfg) {
 		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
 		return
 	}
-	if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if l.alone {
+		// LoadSidecar: the module file is wherever the caller says, not inside a modules_dir.
+	} else if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		l.add(ref.src, ref.p, CodeInvalid, "module file %s resolves to %s, outside modules_dir %s", show, real, l.modulesShow)
 		return
 	}

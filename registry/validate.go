@@ -47,8 +47,7 @@ var (
 
 // runtime decodes [runtime] and applies its defaults.
 func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
-	rt := Runtime{MemoryLimit: defaultMemoryLimit, Timeout: defaultTimeout, Isolation: IsolationProcess,
-		CompileTimeout: defaultCompileTimeout, CacheMaxSize: defaultCacheMaxSize}
+	rt := defaultRuntime()
 	p := path{}.key("runtime")
 	var t runtimeTable
 	l.decode(src, p, prim, &t, "a table")
@@ -113,7 +112,6 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	if n, ok := l.size(src, p.key("cache_max_size"), t.CacheMaxSize); ok {
 		rt.CacheMaxSize = n
 	}
-	rt.MaxSidecarSize = defaultMaxSidecarSize
 	if n, ok := l.size(src, p.key("max_sidecar_size"), t.MaxSidecarSize); ok {
 		if n < minMaxSidecarSize || n > maxMaxSidecarSize {
 			l.add(src, p.key("max_sidecar_size"), CodeInvalid, "max_sidecar_size %s is out of range: must be from %s to %s", bytesize.Format(n), bytesize.Format(minMaxSidecarSize), bytesize.Format(maxMaxSidecarSize))
@@ -165,12 +163,7 @@ func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) L
 // gather decodes [gather] and applies its defaults.
 func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 	base := filepath.Dir(src.abs)
-	g := GatherSettings{
-		MaxDataSize: defaultMaxDataSize,
-		MaxWindow:   defaultMaxWindow,
-		TarballBase: defaultTarballBase,
-		OutDir:      filepath.Join(base, defaultOutDir),
-	}
+	g := defaultGather(base)
 	p := path{}.key("gather")
 	var t gatherTable
 	if !l.decode(src, p, prim, &t, "a table") {
@@ -252,12 +245,7 @@ func orList[T ~string](values []T) string {
 // shipping decodes [shipping] and applies its defaults. Whether files exist and parse is checked
 // when a gather builds its uploader, which names the file.
 func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
-	sh := ShippingSettings{
-		ContentType: defaultContentType, Auth: defaultAuth, ConnectTimeout: defaultConnectTimeout,
-		Timeout: defaultUploadTimeout, MaxAttempts: defaultMaxAttempts, FailedKeep: defaultFailedKeep,
-		RetryBackoff: defaultRetryBackoff,
-		Headers:      map[string]string{},
-	}
+	sh := defaultShipping()
 	p := path{}.key("shipping")
 	var t shippingTable
 	if !l.decode(src, p, prim, &t, "a table") {

@@ -271,7 +271,6 @@ func check(ctx context.Context, opts *Options) (*Report, error) {
 
 	// The sidecar first: it may set the memory limit. Its item is reported after memory.
 	sidecarItem, err := c.loadSidecar()
-	defer c.sc.close()
 	if err != nil {
 		return nil, err
 	}
@@ -430,10 +429,7 @@ func (c *checker) loadSidecar() (Check, error) {
 				"no sidecar %s: nothing declares the module's collectors (a product's collectors.toml must; or write one, see registry/sample.toml)", path)}, nil
 		}
 	}
-	sc, err := loadSidecar(path, c.name, c.wasm)
-	if err != nil {
-		return Check{}, err
-	}
+	sc := loadSidecar(path, c.opts.Module)
 	c.sc = sc
 	if len(sc.problems) > 0 {
 		return Check{Name: "sidecar", Status: StatusFail, Detail: strings.Join(sc.problems, "; ")}, nil
@@ -506,9 +502,6 @@ func (c *checker) exports(ctx context.Context) *runtime.Module {
 	}
 	spec := gather.ModuleSpec(c.sc.reg, c.sc.module)
 	spec.Path, spec.Wasm = "", c.wasm
-	for i := range spec.Mounts {
-		spec.Mounts[i].Host = c.sc.hostDir(spec.Mounts[i].Host)
-	}
 	mod, err := c.eng.Load(ctx, spec)
 	if err != nil {
 		c.add("load", StatusFail, "%s", moduleErr(err))
@@ -563,12 +556,8 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 		return
 	}
 	defer closeExec()
-	// The module as the loader checked it, with its mounts mapped back to the user's directories.
-	m := *c.sc.module
-	m.Mounts = append([]registry.Mount(nil), m.Mounts...)
-	for i := range m.Mounts {
-		m.Mounts[i].Host = c.sc.hostDir(m.Mounts[i].Host)
-	}
+	// The module as the loader checked it.
+	m := c.sc.module
 	startAt := len(c.rep.Checks)
 	c.add("startup", StatusSkip, "not measured: no collector ran")
 	for _, col := range cols {
@@ -586,7 +575,7 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 			}
 		}
 		for _, r := range c.plan(col) {
-			c.invoke(ctx, exec, &m, r)
+			c.invoke(ctx, exec, m, r)
 		}
 	}
 	switch st := &c.rep.Checks[startAt]; {
