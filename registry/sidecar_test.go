@@ -109,4 +109,3 @@ func TestLoadSidecarAlone(t *testing.T) {
 		require.Equal(t, CodeTooLarge, ps[0].Code)
 	})
 }
-
