@@ -220,7 +220,7 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 		l.problems = append(l.problems, p)
 		return nil
 	}
-	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(text)}
+	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(data)}
 	if _, err := toml.Decode(text, &src.doc); err != nil {
 		// Unreachable: the text decoded once already.
 		l.problems = append(l.problems, &Problem{Code: CodeSyntax, File: display, Message: err.Error()})
