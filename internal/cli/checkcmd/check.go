@@ -2,7 +2,7 @@
 // ship, item by item, the way a vendor's CI asks before a release.
 //
 // Every verdict comes from the code a product runs: the module is compiled and checked by the
-// runtime (runtime.Engine.Load), the sidecar is read by the registry (registry.Load, see
+// runtime (runtime.Engine.Load), the sidecar is read by the registry (registry.LoadSidecar, see
 // [loadSidecar] for how it is read alone), and each collector is invoked in the real sandbox under
 // the default limits. check only sorts the answers into items.
 package checkcmd
