@@ -176,11 +176,10 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 			g.MaxDataSize = n
 		}
 	}
-	if s, ok := l.str(src, p.key("max_window"), t.MaxWindow); ok {
-		d, err := ParseDuration(s)
+	var window Duration
+	if l.text(src, p.key("max_window"), t.MaxWindow, &window) {
+		s, d := t.MaxWindow, time.Duration(window)
 		switch {
-		case err != nil:
-			l.add(src, p.key("max_window"), CodeInvalid, "%v", err)
 		case d <= 0:
 			l.add(src, p.key("max_window"), CodeInvalid, "max_window %q must be more than 0", s)
 		case d > maxMaxWindow:
@@ -405,26 +404,12 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("description"), t.Description); ok {
 		c.Description = s
 	}
-	if s, ok := l.str(src, p.key("format"), t.Format); ok {
-		switch f := Format(s); f {
-		case FormatJSON, FormatCSV:
-			c.Format = f
-		default:
-			l.add(src, p.key("format"), CodeInvalid, `invalid format %q: must be "json" or "csv"`, s)
-		}
-	}
+	l.text(src, p.key("format"), t.Format, &c.Format)
 	if b, ok := l.boolean(src, p.key("config"), t.Config); ok {
 		c.Config = b
 	}
-	slicingOK := true
-	if s, ok := l.str(src, p.key("slicing"), t.Slicing); ok {
-		sl, msg := parseSlicing(s)
-		if msg != "" {
-			l.add(src, p.key("slicing"), CodeInvalid, "%s", msg)
-			slicingOK = false
-		}
-		c.Slicing = sl
-	}
+	_, slicingSet := t.Slicing.(string)
+	slicingOK := l.text(src, p.key("slicing"), t.Slicing, &c.Slicing) || !slicingSet
 	if s, ok := l.str(src, p.key("shipping_group"), t.ShippingGroup); ok {
 		if shippingGroupPattern.MatchString(s) {
 			c.ShippingGroup = s

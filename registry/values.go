@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding"
 	"fmt"
 	"time"
 
@@ -35,6 +36,20 @@ func (l *loader) required(src *source, p path, v any) (string, bool) {
 		return "", false
 	}
 	return s, ok
+}
+
+// text accepts a string and parses it into dst, a value type of the schema; the error of its
+// UnmarshalText is the problem's message.
+func (l *loader) text(src *source, p path, v any, dst encoding.TextUnmarshaler) bool {
+	s, ok := l.str(src, p, v)
+	if !ok {
+		return false
+	}
+	if err := dst.UnmarshalText([]byte(s)); err != nil {
+		l.add(src, p, CodeInvalid, "%v", err)
+		return false
+	}
+	return true
 }
 
 // boolean accepts true or false.
@@ -73,12 +88,11 @@ func (l *loader) size(src *source, p path, v any) (int64, bool) {
 		}
 		return t, true
 	case string:
-		n, err := bytesize.Parse(t)
-		if err != nil {
-			l.add(src, p, CodeInvalid, "%v", err)
+		var n Size
+		if !l.text(src, p, t, &n) {
 			return 0, false
 		}
-		return n, true
+		return int64(n), true
 	}
 	l.add(src, p, CodeWrongType, `must be a size such as "64MiB" or an integer number of bytes, not %s`, tomlType(v))
 	return 0, false
