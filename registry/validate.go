@@ -336,14 +336,14 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	// What each auth mode needs, once there is somewhere to ship.
 	switch sh.Auth {
-	case "user-pass":
+	case string(shipping.AuthUserPass):
 		if sh.Username == "" && sh.UsernameEnv == "" {
 			l.add(src, p.key("username"), CodeMissing, "user-pass needs a username (username or username_env)")
 		}
 		if (sh.PasswordEnv == "") == (sh.PasswordFile == "") {
 			l.add(src, p.key("password_env"), CodeMissing, "user-pass needs exactly one of password_env and password_file")
 		}
-	case "mutual-tls":
+	case string(shipping.AuthMutualTLS):
 		if sh.ClientCert == "" {
 			l.add(src, p.key("client_cert"), CodeMissing, "mutual-tls needs client_cert")
 		}
