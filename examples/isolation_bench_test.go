@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -75,7 +76,7 @@ func BenchmarkIsolation(b *testing.B) {
 	for _, isolation := range []string{registry.IsolationProcess, registry.IsolationInProcess} {
 		r := *reg
 		r.Runtime.Isolation = isolation
-		x, closeX, err := gather.NewExecutor(ctx, &r, quiet)
+		x, closeX, err := executor.New(ctx, &r, quiet)
 		require.NoError(b, err)
 		defer closeX()
 		executors[isolation] = x
@@ -129,7 +130,7 @@ func BenchmarkIsolation(b *testing.B) {
 
 	b.Run("worker_start", func(b *testing.B) {
 		for b.Loop() {
-			x := gather.NewProcessExecutor(reg, quiet)
+			x := executor.NewProcessExecutor(reg, quiet)
 			require.NoError(b, x.Prestart(1))
 			require.NoError(b, x.Close())
 		}
@@ -144,7 +145,7 @@ func BenchmarkIsolation(b *testing.B) {
 				// The executor outlives the gathers, as in `gather --interval` or a product embedding
 				// the host: what is measured is the cost per slice, not the workers' start and the
 				// module's first load (worker_start measures those).
-				x, closeX, err := gather.NewExecutor(ctx, &r, quiet)
+				x, closeX, err := executor.New(ctx, &r, quiet)
 				require.NoError(b, err)
 				defer closeX()
 				gather168 := func() {
@@ -209,7 +210,7 @@ func BenchmarkBothCores(b *testing.B) {
 			r.Runtime.Workers = workers
 			var data int64
 			for b.Loop() {
-				x := gather.NewProcessExecutor(&r, quiet)
+				x := executor.NewProcessExecutor(&r, quiet)
 				out := b.TempDir()
 				res, err := gather.Gather(ctx, gather.Options{Registry: &r, Executor: x, OutDir: out, Subset: []string{key},
 					Store: state.NewFileStore(b.TempDir()), Since: since, Until: since.Add(24 * time.Hour), Logger: quiet})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -119,13 +120,13 @@ width = %d
 	if err != nil {
 		return err
 	}
-	eng, err := gather.NewEngine(ctx, reg, quiet)
+	eng, err := executor.NewEngine(ctx, reg, quiet)
 	if err != nil {
 		return err
 	}
 	defer eng.Close(ctx)
 	res, err := gather.Gather(ctx, gather.Options{
-		Registry: reg, Executor: gather.NewEngineExecutor(eng, reg), Type: hostfuncs.DryRun,
+		Registry: reg, Executor: executor.NewEngineExecutor(eng, reg), Type: hostfuncs.DryRun,
 		OutDir: out, Store: state.NewFileStore(filepath.Join(dir, "state")), Logger: quiet,
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -55,11 +56,11 @@ module = "config.wasm"
 `+collectors)
 	reg, err := registry.Load(path)
 	require.NoError(t, err)
-	eng, err := gather.NewEngine(context.Background(), reg, quiet)
+	eng, err := executor.NewEngine(context.Background(), reg, quiet)
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close(context.Background()) })
 	dir := t.TempDir()
-	return &env{t: t, reg: reg, exec: gather.NewEngineExecutor(eng, reg), store: state.NewFileStore(filepath.Join(dir, "state")),
+	return &env{t: t, reg: reg, exec: executor.NewEngineExecutor(eng, reg), store: state.NewFileStore(filepath.Join(dir, "state")),
 		out: filepath.Join(dir, "out"), now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 }
 
@@ -417,15 +418,6 @@ func TestBadIntervalWritesNothing(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "no state")
 }
 
-func TestShippingNotConfigured(t *testing.T) {
-	e := eventsRegistry(t, "")
-	shipper, err := gather.ShipperFromRegistry(e.reg, "test", quiet)
-	require.NoError(t, err)
-	_, err = e.gather(hostfuncs.Manual, shipper, nil)
-	require.ErrorIs(t, err, gather.ErrShippingNotConfigured)
-	assert.Contains(t, err.Error(), "--dry-run")
-}
-
 func TestFullSync(t *testing.T) {
 	e := newEnv(t, `
 [[collector]]
@@ -469,42 +461,6 @@ function = "events"
 
 func loggerTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-func TestLicenseGate(t *testing.T) {
-	e := eventsRegistry(t, "")
-	dir := t.TempDir()
-	tests := []struct {
-		name    string
-		content *string
-		want    string
-	}{
-		{"missing file", nil, "no such file"},
-		{"empty file", new(string), "is empty"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(dir, tt.name)
-			if tt.content != nil {
-				require.NoError(t, os.WriteFile(path, []byte(*tt.content), 0o644))
-			}
-			reg := *e.reg
-			reg.License = registry.LicenseSettings{Required: true, File: path}
-			_, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.License = gather.LicenseFromRegistry(&reg) })
-			require.ErrorIs(t, err, gather.ErrNotLicensed)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
-	t.Run("valid license", func(t *testing.T) {
-		path := filepath.Join(dir, "license")
-		require.NoError(t, os.WriteFile(path, []byte("key"), 0o644))
-		reg := *e.reg
-		reg.License = registry.LicenseSettings{Required: true, File: path}
-		_, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) {
-			o.License, o.Since = gather.LicenseFromRegistry(&reg), e.now.Add(-time.Hour)
-		})
-		require.NoError(t, err)
-	})
 }
 
 func TestFailedRetention(t *testing.T) {
@@ -587,11 +543,11 @@ function = "events"
 	reg, err := registry.Load(path)
 	require.NoError(t, err)
 	require.Len(t, reg.Disabled, 1)
-	eng, err := gather.NewEngine(context.Background(), reg, quiet)
+	eng, err := executor.NewEngine(context.Background(), reg, quiet)
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close(context.Background()) })
 	dir := t.TempDir()
-	e := &env{t: t, reg: reg, exec: gather.NewEngineExecutor(eng, reg), store: state.NewFileStore(filepath.Join(dir, "state")),
+	e := &env{t: t, reg: reg, exec: executor.NewEngineExecutor(eng, reg), store: state.NewFileStore(filepath.Join(dir, "state")),
 		out: filepath.Join(dir, "out"), now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 
 	res, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Since = e.now.Add(-2 * time.Hour) })

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -187,7 +188,7 @@ func hostileSuiteOn(t *testing.T, reg *registry.Registry, attacks []attack) {
 		t.Run(isolation, func(t *testing.T) {
 			r := *reg
 			r.Runtime.Isolation = isolation
-			exec, closeExec, err := gather.NewExecutor(context.Background(), &r, quiet)
+			exec, closeExec, err := executor.New(context.Background(), &r, quiet)
 			require.NoError(t, err)
 			defer closeExec()
 			require.Equal(t, isolation, exec.Isolation())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/state"
 )
@@ -70,7 +71,7 @@ events_per_hour = 50
 `, "")
 		r := *e.reg
 		r.Runtime.Workers = workers
-		x := gather.NewProcessExecutor(&r, quiet)
+		x := executor.NewProcessExecutor(&r, quiet)
 		defer x.Close()
 		require.Equal(t, workers, x.Parallelism())
 		ship := &recordingShipper{}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/state"
 )
@@ -40,14 +41,14 @@ func childGather() int {
 		return 2
 	}
 	now, _ := time.Parse(time.RFC3339, os.Getenv("CHILD_NOW"))
-	eng, err := gather.NewEngine(ctx, reg, quiet)
+	eng, err := executor.NewEngine(ctx, reg, quiet)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	store := state.NewFileStore(os.Getenv("CHILD_STATE"))
 	_, err = gather.Gather(ctx, gather.Options{
-		Registry: reg, Executor: gather.NewEngineExecutor(eng, reg), Type: hostfuncs.Manual,
+		Registry: reg, Executor: executor.NewEngineExecutor(eng, reg), Type: hostfuncs.Manual,
 		OutDir: os.Getenv("CHILD_OUT"), Store: store, Locker: store, Shipper: &dirShipper{dir: os.Getenv("CHILD_SHIP")},
 		Now: func() time.Time { return now }, Logger: loggerTo(os.Stderr),
 	})

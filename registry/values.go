@@ -76,7 +76,7 @@ func (l *loader) integer(src *source, p path, v any) (int64, bool) {
 	return n, ok
 }
 
-// size accepts a size string (see ParseSize) or an integer number of bytes.
+// size accepts a size string (see [Size]) or an integer number of bytes.
 func (l *loader) size(src *source, p path, v any) (int64, bool) {
 	switch t := v.(type) {
 	case nil:

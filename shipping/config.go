@@ -52,7 +52,7 @@ func AuthModes() []Auth { return []Auth{AuthUserPass, AuthIdentity, AuthMutualTL
 // defaultIdentity is upstream's development identity (reference/upstream-behaviour.md 4.4).
 const defaultIdentity = `{"identity": {"type": "User", "account_number": "0000001", "org_id": "000001", "internal": {"org_id": "000001"}, "user": {"is_org_admin": true}}}`
 
-// Config is everything an [Uploader] needs, with secrets already resolved (see [Secret]). Zero
+// Config is everything an [Uploader] needs, with secrets already resolved by the caller. Zero
 // values take the defaults documented on each field; [New] applies them to its own copy and
 // never writes into the caller's value. Error messages name fields by their TOML key
 // (url, username, client_key, ca_bundle, …).

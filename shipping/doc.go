@@ -4,8 +4,8 @@
 // It sits at the end of the flow (design.md, "The flow"): [packaging] writes each package as a
 // .tar.gz file, the gather hands every [packaging.Tarball] to a shipper, and an [Uploader] posts it
 // to the ingress, one HTTP request per tarball. An Uploader implements the gather's Shipper
-// interface; the CLI builds one from the TOML's [shipping] table (design.md D10), resolving
-// passwords and keys through [Secret] so they never sit in the TOML itself.
+// interface; the front door builds one from the TOML's [shipping] table (design.md D10), resolving
+// the passwords and keys it names in variables or files, so they never sit in the TOML itself.
 //
 // # The request
 //

@@ -29,7 +29,7 @@ func Example() {
 	path := filepath.Join(dir, "analytics-2024-06-30-000000+0000-0.tar.gz")
 	_ = os.WriteFile(path, []byte("not really a tarball"), 0o644)
 
-	// The CLI resolves the password with shipping.Secret{Env: "…"}.Resolve() or Secret{File: "…"}.
+	// The password comes resolved: the front door reads it from the variable or file [shipping] names.
 	up, err := shipping.New(shipping.Config{
 		URL:      ingress.URL + "/api/ingress/v1/upload",
 		Username: "collector",

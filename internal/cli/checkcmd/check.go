@@ -32,6 +32,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/abi"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
@@ -500,7 +501,7 @@ func (c *checker) exports(ctx context.Context) *runtime.Module {
 	if !c.memOK {
 		return nil
 	}
-	spec := gather.ModuleSpec(c.sc.reg, c.sc.module)
+	spec := executor.ModuleSpec(c.sc.reg, c.sc.module)
 	spec.Path, spec.Wasm = "", c.wasm
 	mod, err := c.eng.Load(ctx, spec)
 	if err != nil {
@@ -550,7 +551,7 @@ func (c *checker) runs(ctx context.Context, mod *runtime.Module) {
 	for name, file := range c.opts.Fixtures {
 		reg.DataSources[name] = &registry.DataSource{Name: name, Driver: "sqlite", Path: file, TimestampFormat: c.opts.TimestampFormat}
 	}
-	exec, closeExec, err := gather.NewExecutor(ctx, &reg, c.log)
+	exec, closeExec, err := executor.New(ctx, &reg, c.log)
 	if err != nil {
 		c.add("run", StatusFail, "cannot start the executor: %v", err)
 		return

@@ -2,7 +2,9 @@ package cmdutil
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/registry"
 )
 
@@ -43,6 +46,30 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 		}
 	}
 	return reg, nil
+}
+
+// Host loads the registry as [Factory.Registry] does and returns the front door over it, logging
+// to Logger and uploading as wasmcollector/Version. The caller closes it.
+func (f *Factory) Host() (*wasmcollector.Host, error) {
+	reg, err := f.Registry()
+	if err != nil {
+		return nil, err
+	}
+	return wasmcollector.New(reg, &wasmcollector.Options{Logger: f.Logger, UserAgent: "wasmcollector/" + f.Version, Now: f.Now}), nil
+}
+
+// OpenState opens reg's bookkeeping through the front door: a setting that cannot be used is
+// bad input (exit 2), a store that cannot be opened a failure (exit 1).
+func (f *Factory) OpenState(ctx context.Context, reg *registry.Registry) (wasmcollector.Bookkeeping, error) {
+	store, err := wasmcollector.New(reg, &wasmcollector.Options{Logger: f.Logger, Now: f.Now}).State(ctx)
+	var ce *wasmcollector.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		return nil, BadInput("%w", err)
+	case err != nil:
+		return nil, Failed(err)
+	}
+	return store, nil
 }
 
 // Clock returns the current time in UTC.

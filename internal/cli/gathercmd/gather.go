@@ -17,11 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
-	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/state"
 )
 
@@ -150,11 +150,6 @@ func runOnce(ctx context.Context, opts *Options) error {
 	if out == "" {
 		out = reg.Gather.OutDir
 	}
-	store, err := OpenStore(ctx, reg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	now := f.Now
 	if opts.Now != "" {
 		t, err := cmdutil.ParseTime("now", opts.Now)
@@ -163,35 +158,19 @@ func runOnce(ctx context.Context, opts *Options) error {
 		}
 		now = func() time.Time { return t }
 	}
-	var shipper gather.Shipper
-	if typ != hostfuncs.DryRun {
-		if shipper, err = gather.ShipperFromRegistry(reg, "wasmcollector/"+f.Version, f.Logger); err != nil {
-			return cmdutil.BadInput("%w", err)
-		}
-	}
-	exec, closeExec, err := gather.NewExecutor(ctx, reg, f.Logger)
-	if err != nil {
-		return err
-	}
+	host := wasmcollector.New(reg, &wasmcollector.Options{Logger: f.Logger, UserAgent: "wasmcollector/" + f.Version, Now: now})
 	defer func() {
-		if err := closeExec(); err != nil {
+		if err := host.Close(); err != nil {
 			f.Logger.Warn("release the executor", "error", err)
 		}
 	}()
-
-	g := gather.Options{
-		Registry: reg, Executor: exec, Type: typ,
-		Since: since, Until: until, Subset: opts.Subset, OutDir: out,
-		Store: store, Locker: store, License: gather.LicenseFromRegistry(reg), Shipper: shipper,
-		FailedKeep: reg.Shipping.FailedKeep, MinInterval: opts.MinInterval,
-		Now: now, Logger: f.Logger,
-	}
+	g := wasmcollector.GatherOptions{Type: typ, Since: since, Until: until, Subset: opts.Subset, OutDir: out, MinInterval: opts.MinInterval}
 	var bar *progressLine
 	if typ != hostfuncs.Scheduled && cmdutil.IsTerminal(f.Stderr) {
 		bar = &progressLine{w: f.Stderr}
 		g.Progress = bar.show
 	}
-	res, err := gather.Gather(ctx, g)
+	res, err := host.Gather(ctx, g)
 	bar.clear()
 	switch {
 	case errors.Is(err, gather.ErrTooSoon):
@@ -228,55 +207,12 @@ func btoi(b bool) int {
 	return 0
 }
 
-// Bookkeeping is where a gather's state and lock live: a [state.FileStore] or a
-// [state.PGStore].
-type Bookkeeping interface {
-	state.Store
-	state.Locker
-	// Where says where, for people: a directory or "postgres (lock …)".
-	Where() string
-	Close() error
-}
-
-// OpenStore opens the registry's bookkeeping: [state] driver = "postgres", or the file store in
-// [gather] state_dir (default the user's state directory).
-func OpenStore(ctx context.Context, reg *registry.Registry) (Bookkeeping, error) {
-	if st := reg.State; st.Driver == "postgres" {
-		dsn, err := gather.ResolveDSN(st.DSN, st.DSNEnv, st.DSNFile, st.PasswordEnv, st.PasswordFile)
-		if err != nil {
-			return nil, cmdutil.BadInput("[state] %w", err)
-		}
-		s, err := state.OpenPostgres(ctx, dsn, st.LockName)
-		if err != nil {
-			return nil, cmdutil.Failed(err)
-		}
-		return pgBookkeeping{s, st.LockName}, nil
-	}
-	dir := reg.Gather.StateDir
-	if dir == "" {
-		var err error
-		if dir, err = state.DefaultDir(); err != nil {
-			return nil, cmdutil.BadInput("state directory: %w (set [gather] state_dir)", err)
-		}
-	}
-	return fileBookkeeping{state.NewFileStore(dir)}, nil
-}
-
-type fileBookkeeping struct{ *state.FileStore }
-
-func (b fileBookkeeping) Where() string { return b.Dir }
-func (fileBookkeeping) Close() error    { return nil }
-
-type pgBookkeeping struct {
-	*state.PGStore
-	lock string
-}
-
-func (b pgBookkeeping) Where() string { return fmt.Sprintf("postgres (cluster lock %q)", b.lock) }
-
 // classify maps what stopped a gather to its exit code.
 func classify(err error) error {
+	var ce *wasmcollector.ConfigError
 	switch {
+	case errors.As(err, &ce):
+		return cmdutil.BadInput("%w", err)
 	case errors.Is(err, gather.ErrBadInterval), errors.Is(err, gather.ErrBadSubset):
 		return &cmdutil.ExitError{Code: cmdutil.ExitBadInput, Err: err}
 	case errors.Is(err, state.ErrLocked):

@@ -20,7 +20,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/ingress"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
-	"github.com/wasmcollector/wasmcollector/shipping"
+	"github.com/wasmcollector/wasmcollector/internal/secret"
 )
 
 // Options are the flags of ingress.
@@ -121,7 +121,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if minRate <= 0 || opts.MaxConns <= 0 || opts.HeaderTimeout <= 0 || opts.IdleTimeout <= 0 || opts.KeepUploads <= 0 {
 		return cmdutil.BadInput("--min-upload-rate, --max-conns, --header-timeout, --idle-timeout and --keep-uploads must be positive")
 	}
-	password, err := shipping.Secret{Env: opts.PasswordEnv, File: opts.PasswordFile}.Resolve()
+	password, err := secret.Ref{Env: opts.PasswordEnv, File: opts.PasswordFile}.Resolve()
 	if err != nil {
 		return cmdutil.BadInput("password: %w", err)
 	}

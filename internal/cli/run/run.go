@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +16,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/gather"
-	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -76,111 +75,72 @@ collector gets no slice unless you give one. Times are RFC 3339 or plain dates, 
 // Run runs the collector.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
-	reg, err := f.Registry()
+	host, err := f.Host()
 	if err != nil {
 		return err
 	}
-	c, err := pick(reg, opts.Key, opts.Function)
+	defer host.Close()
+	var since, until time.Time
+	if opts.Until != "" {
+		if until, err = cmdutil.ParseTime("until", opts.Until); err != nil {
+			return err
+		}
+	}
+	if opts.Since != "" {
+		if since, err = cmdutil.ParseTime("since", opts.Since); err != nil {
+			return err
+		}
+	}
+	params, err := overrideParams(opts.Params)
 	if err != nil {
 		return err
 	}
-	since, until, err := slice(f, c, opts.Since, opts.Until)
-	if err != nil {
-		return err
-	}
-	params, err := overrideParams(c.Params, opts.Params)
-	if err != nil {
-		return err
-	}
-
-	// The same executor as gather: a worker process unless [runtime] isolation = "in-process".
-	exec, closeExec, err := gather.NewExecutor(ctx, reg, f.Logger)
-	if err != nil {
-		return err
-	}
-	defer closeExec()
 	out, err := openOutput(f.Stdout, opts.Out)
 	if err != nil {
 		return err
 	}
-	res, err := exec.Run(ctx, c, hostfuncs.Request{
-		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: since, Until: until, FullSync: opts.FullSync,
-		CollectionType: hostfuncs.DryRun, Params: params, Limits: gather.Limits(c), Output: out, Logger: f.Logger,
+	// The same executor as gather: a worker process unless [runtime] isolation = "in-process".
+	res, err := host.Run(ctx, wasmcollector.RunOptions{
+		Key: opts.Key, Function: opts.Function, Since: since, Until: until, FullSync: opts.FullSync,
+		Params: params, Output: out,
 	})
+	var ce *wasmcollector.CollectorError
+	switch {
+	case errors.As(err, &ce) && ce.Disabled != nil:
+		out.finish(false)
+		return cmdutil.Failed(fmt.Errorf("collector %q does not run: its module %s is disabled by problems in its sidecar (wasmcollector validate):\n%s",
+			ce.Key, ce.Disabled.Name, ce.Disabled.Problems.Error()))
+	case errors.As(err, &ce):
+		out.finish(false)
+		if ce.Function != "" {
+			return cmdutil.BadInput("%s", ce.Error())
+		}
+		return cmdutil.BadInput("%s (wasmcollector list shows them)", ce.Error())
+	case errors.Is(err, wasmcollector.ErrEmptySlice):
+		out.finish(false)
+		return cmdutil.BadInput("--since %s is not before --until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
+	case res == nil:
+		out.finish(false)
+		return cmdutil.Failed(err)
+	}
+	c := res.Collector
 	if err == nil && c.Format == registry.FormatJSON && res.Report.JSONDocuments == 1 {
 		_, err = out.Write([]byte("\n"))
 	}
 	if cerr := out.finish(err == nil); err == nil {
 		err = cerr
 	}
-	summarize(f.Stderr, c, since, until, res, err)
+	summarize(f.Stderr, c, res.Since, res.Until, res.Outcome, err)
 	if err != nil {
 		return cmdutil.Failed(fmt.Errorf("collector %q: %w", c.Key, err))
 	}
 	return nil
 }
 
-func pick(reg *registry.Registry, key, function string) (*registry.Collector, error) {
-	cs := reg.Collector(key)
-	if len(cs) == 0 {
-		for _, d := range reg.Disabled {
-			for _, c := range d.Collectors {
-				if c.Key == key {
-					return nil, cmdutil.Failed(fmt.Errorf("collector %q does not run: its module %s is disabled by problems in its sidecar (wasmcollector validate):\n%s", key, d.Name, d.Problems.Error()))
-				}
-			}
-		}
-		return nil, cmdutil.BadInput("no collector with key %q (wasmcollector list shows them)", key)
-	}
-	if function == "" {
-		return cs[0], nil
-	}
-	for _, c := range cs {
-		if c.Function == function {
-			return c, nil
-		}
-	}
-	return nil, cmdutil.BadInput("collector %q has no entry with function %q", key, function)
-}
-
-// slice works out (since, until] as the help text says.
-func slice(f *cmdutil.Factory, c *registry.Collector, sinceFlag, untilFlag string) (since, until time.Time, err error) {
-	if untilFlag != "" {
-		if until, err = cmdutil.ParseTime("until", untilFlag); err != nil {
-			return
-		}
-	}
-	if sinceFlag != "" {
-		if since, err = cmdutil.ParseTime("since", sinceFlag); err != nil {
-			return
-		}
-	}
-	if c.Config && sinceFlag == "" && untilFlag == "" {
-		return since, until, nil
-	}
-	if until.IsZero() {
-		until = f.Clock().Truncate(time.Second)
-	}
-	if since.IsZero() {
-		width := 24 * time.Hour
-		if c.Slicing.Kind == registry.SliceFixed {
-			width = c.Slicing.Interval
-		}
-		since = until.Add(-width)
-	}
-	if !since.Before(until) {
-		return since, until, cmdutil.BadInput("--since %s is not before --until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
-	}
-	return since, until, nil
-}
-
-// overrideParams returns the TOML params with --param overrides; a value is read as a TOML value
+// overrideParams returns the --param overrides of the TOML params; a value is read as a TOML value
 // when it is one (42, true, [1, 2]) and as a string otherwise.
-func overrideParams(base map[string]any, overrides []string) (map[string]any, error) {
-	out := maps.Clone(base)
-	if out == nil {
-		out = map[string]any{}
-	}
+func overrideParams(overrides []string) (map[string]any, error) {
+	out := map[string]any{}
 	for _, kv := range overrides {
 		name, raw, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {

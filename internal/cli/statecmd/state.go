@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
-	"github.com/wasmcollector/wasmcollector/internal/cli/gathercmd"
 )
 
 // NewCmdState returns the state command with its subcommands.
@@ -55,7 +54,7 @@ func newCmdShow(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := gathercmd.OpenStore(context.Background(), reg)
+			store, err := f.OpenState(context.Background(), reg)
 			if err != nil {
 				return err
 			}
@@ -122,7 +121,7 @@ next gather re-sends them. It takes the gather lock, so it never races a running
 			if err != nil {
 				return err
 			}
-			store, err := gathercmd.OpenStore(ctx, reg)
+			store, err := f.OpenState(ctx, reg)
 			if err != nil {
 				return err
 			}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/executor"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
@@ -144,7 +144,7 @@ func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registr
 	}
 	// Compiled where a gather would compile them: in a worker process by default, so that a
 	// compile bomb costs validate nothing but the compile_timeout.
-	exec, closeExec, err := gather.NewExecutor(ctx, reg, f.Logger)
+	exec, closeExec, err := executor.New(ctx, reg, f.Logger)
 	if err != nil {
 		return registry.Problems{{File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
 	}

@@ -1,4 +1,6 @@
-package shipping
+// Package secret resolves the secrets a configuration names: an environment variable or a file,
+// never the TOML itself.
+package secret
 
 import (
 	"errors"
@@ -8,10 +10,10 @@ import (
 	"strings"
 )
 
-// Secret names where a secret (a password, say) comes from: an environment variable or a file,
+// Ref names where a secret (a password, say) comes from: an environment variable or a file,
 // never the TOML itself, so a configuration file can be shared and committed. The TOML holds
-// the Secret; the CLI resolves it into [Config].
-type Secret struct {
+// the reference; whoever builds a component resolves it.
+type Ref struct {
 	// Env is the name of an environment variable holding the secret.
 	Env string
 	// File is the path of a file holding the secret, such as a mounted Kubernetes secret.
@@ -19,11 +21,11 @@ type Secret struct {
 }
 
 // Resolve returns the secret. At most one of Env and File may be set; with neither it returns
-// "" and no error, leaving it to [New] to say which credential is missing. An environment
+// "" and no error, leaving it to the component to say which credential is missing. An environment
 // variable that is unset or empty is an error naming the variable; a file that cannot be read
 // or is empty is an error naming the file. Trailing line breaks of a file are trimmed, since
 // editors and `echo` add them; an environment variable is used as is.
-func (s Secret) Resolve() (string, error) {
+func (s Ref) Resolve() (string, error) {
 	switch {
 	case s.Env != "" && s.File != "":
 		return "", fmt.Errorf("secret: set env %q or file %q, not both", s.Env, s.File)
@@ -39,7 +41,11 @@ func (s Secret) Resolve() (string, error) {
 	case s.File != "":
 		b, err := os.ReadFile(s.File)
 		if err != nil {
-			return "", fileError("secret file", s.File, err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == s.File {
+				err = fmt.Errorf("%s: %w", pe.Op, pe.Err) // the path is said once
+			}
+			return "", fmt.Errorf("secret file %s: %w", s.File, err)
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
@@ -48,14 +54,4 @@ func (s Secret) Resolve() (string, error) {
 		return v, nil
 	}
 	return "", nil
-}
-
-// fileError names what and path once: "ca_bundle /x.pem: open: no such file or directory",
-// where the *fs.PathError would repeat the path.
-func fileError(what, path string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == path {
-		return fmt.Errorf("%s %s: %s: %w", what, path, pe.Op, pe.Err)
-	}
-	return fmt.Errorf("%s %s: %w", what, path, err)
 }

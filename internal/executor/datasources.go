@@ -1,4 +1,4 @@
-package gather
+package executor
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/secret"
 	"github.com/wasmcollector/wasmcollector/registry"
-	"github.com/wasmcollector/wasmcollector/shipping"
 )
 
 // DataSources opens the registry's data sources on first use and hands each collector the ones
@@ -106,14 +106,14 @@ func dataSourceConfig(cfg *registry.DataSource) (datasource.Config, error) {
 // ResolveDSN builds a PostgreSQL connection string from the TOML's parts: dsn, or the variable
 // (dsnEnv) or file (dsnFile) holding it, plus the password from passwordEnv or passwordFile.
 func ResolveDSN(dsn, dsnEnv, dsnFile, passwordEnv, passwordFile string) (string, error) {
-	whole, err := shipping.Secret{Env: dsnEnv, File: dsnFile}.Resolve()
+	whole, err := secret.Ref{Env: dsnEnv, File: dsnFile}.Resolve()
 	if err != nil {
 		return "", fmt.Errorf("dsn: %w", err)
 	}
 	if whole != "" {
 		dsn = whole
 	}
-	password, err := shipping.Secret{Env: passwordEnv, File: passwordFile}.Resolve()
+	password, err := secret.Ref{Env: passwordEnv, File: passwordFile}.Resolve()
 	if err != nil {
 		return "", fmt.Errorf("password: %w", err)
 	}

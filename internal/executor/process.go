@@ -1,4 +1,4 @@
-package gather
+package executor
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/datasource"
+	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
@@ -46,7 +47,7 @@ func NewProcessExecutor(reg *registry.Registry, log *slog.Logger) *ProcessExecut
 }
 
 // Isolation implements Executor.
-func (x *ProcessExecutor) Isolation() string { return IsolationProcess }
+func (x *ProcessExecutor) Isolation() string { return gather.IsolationProcess }
 
 // Parallelism is how many invocations the executor runs at once: the gather runs that many
 // ahead of the one it is placing.
@@ -70,16 +71,16 @@ type splitOutput interface {
 
 // Run implements Executor. A module that fails to load fails every collector in it, each with
 // the same *runtime.ModuleError.
-func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (Outcome, error) {
+func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (gather.Outcome, error) {
 	x.mu.Lock()
 	err := x.failed[c.Module]
 	x.mu.Unlock()
 	if err != nil {
-		return Outcome{}, err
+		return gather.Outcome{}, err
 	}
 	job, err := x.job(c, req)
 	if err != nil {
-		return Outcome{}, err
+		return gather.Outcome{}, err
 	}
 	var stream io.Writer
 	split, isSplit := req.Output.(splitOutput)
@@ -98,9 +99,9 @@ func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req ho
 	}
 	res, err := x.pool.Run(ctx, job, stream, log)
 	if err != nil {
-		return Outcome{}, err
+		return gather.Outcome{}, err
 	}
-	out := Outcome{Elapsed: res.Elapsed, Report: hostfuncs.Report{
+	out := gather.Outcome{Elapsed: res.Elapsed, Report: hostfuncs.Report{
 		Rows: res.Report.Rows, Bytes: res.Report.Bytes, JSONDocuments: res.Report.JSONDocuments,
 		LogDropped: res.Report.LogDropped, FailMessage: res.Report.FailMessage,
 	}}
@@ -245,11 +246,11 @@ func (x *ProcessExecutor) dataSource(name string) (datasource.Config, error) {
 	return dc, nil
 }
 
-// NewExecutor returns the executor reg's [runtime] isolation asks for, and a function that
+// New returns the executor reg's [runtime] isolation asks for, and a function that
 // releases it (workers, engine, data sources) and prunes the compilation cache to
 // cache_max_size. Where worker processes are not supported, "process" falls back to in-process
 // with a warning.
-func NewExecutor(ctx context.Context, reg *registry.Registry, log *slog.Logger) (Executor, func() error, error) {
+func New(ctx context.Context, reg *registry.Registry, log *slog.Logger) (gather.Executor, func() error, error) {
 	if log == nil {
 		log = slog.Default()
 	}

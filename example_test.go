@@ -1,0 +1,92 @@
+package wasmcollector_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector"
+	"github.com/wasmcollector/wasmcollector/internal/testguests"
+)
+
+// exampleRegistry is the collectors.toml the examples load: the config and counts example
+// collectors, built from source by TestMain.
+var exampleRegistry string
+
+func TestMain(m *testing.M) {
+	tb, cleanup := testguests.MainTB()
+	exampleRegistry = testguests.Registry(tb, map[string]string{
+		"config.wasm": testguests.Go(tb, "examples/config"),
+		"counts.wasm": testguests.Go(tb, "examples/counts"),
+	}, `
+[gather]
+state_dir = "state"
+out_dir = "out"
+
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "config.wasm"
+
+[[collector]]
+key = "counts"
+version = "1.0"
+module = "counts.wasm"
+params = { scale = 2 }
+`)
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// Embed the host: load a registry, gather its collectors into tarballs, and run one collector on
+// its own to see what it sends.
+func Example() {
+	ctx := context.Background()
+	host, err := wasmcollector.Load(exampleRegistry, &wasmcollector.Options{
+		Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		fmt.Println(err) // every problem of the TOML, one per line: file:line: field: message
+		return
+	}
+	defer host.Close()
+
+	// A dry run: tarballs in [gather] out_dir, nothing shipped or recorded.
+	res, err := host.Gather(ctx, wasmcollector.GatherOptions{Type: wasmcollector.DryRun})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range res.Collectors {
+		fmt.Println(c.Key, c.Status)
+	}
+	fmt.Println(len(res.Tarballs), "tarball with", res.Tarballs[0].Files)
+
+	// One collector, one slice, its document into a buffer.
+	var out bytes.Buffer
+	run, err := host.Run(ctx, wasmcollector.RunOptions{Key: "counts", Output: &out})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var counts struct {
+		Organization int    `json:"organization"`
+		Until        string `json:"until"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &counts); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(run.Collector.Key, run.Since.Format(time.RFC3339), counts.Until, counts.Organization > 0)
+	// Output:
+	// config ok
+	// counts ok
+	// 1 tarball with [./counts.json ./config.json ./data_collection_status.csv ./manifest.json]
+	// counts 2026-11-25T12:00:00Z 2026-11-26T12:00:00Z true
+}

@@ -1,0 +1,111 @@
+package executor
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
+)
+
+// EngineExecutor runs collectors in-process on a [runtime.Engine], loading each module on first
+// use. It is safe for concurrent use.
+type EngineExecutor struct {
+	eng *runtime.Engine
+	reg *registry.Registry
+	ds  *DataSources
+
+	mu      sync.Mutex
+	modules map[*registry.Module]*loadedModule
+}
+
+type loadedModule struct {
+	once sync.Once
+	mod  *runtime.Module
+	err  error
+}
+
+// NewEngineExecutor returns an executor for reg's collectors on eng. The caller closes eng, and
+// the executor (which closes the data sources it opened).
+func NewEngineExecutor(eng *runtime.Engine, reg *registry.Registry) *EngineExecutor {
+	return &EngineExecutor{eng: eng, reg: reg, ds: NewDataSources(reg), modules: map[*registry.Module]*loadedModule{}}
+}
+
+// Isolation implements Executor.
+func (x *EngineExecutor) Isolation() string { return gather.IsolationInProcess }
+
+// Check implements Executor.
+func (x *EngineExecutor) Check(ctx context.Context, m *registry.Module) error {
+	_, err := x.load(ctx, m)
+	return err
+}
+
+// Close closes the data sources the executor opened.
+func (x *EngineExecutor) Close() error { return x.ds.Close() }
+
+// Run implements Executor. A module that fails to load fails every collector in it, each with
+// the same *runtime.ModuleError.
+func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (gather.Outcome, error) {
+	mod, err := x.load(ctx, c.Module)
+	if err != nil {
+		return gather.Outcome{}, err
+	}
+	granted, err := x.ds.Granted(ctx, c)
+	if err != nil {
+		return gather.Outcome{}, err
+	}
+	req.DataSources = granted
+	res, err := mod.Invoke(ctx, runtime.Call{
+		Function: c.Function, Invocation: hostfuncs.NewInvocation(req),
+		Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes,
+	})
+	return gather.Outcome{Report: res.Output, Elapsed: res.Elapsed}, err
+}
+
+// load loads a module once per executor.
+func (x *EngineExecutor) load(ctx context.Context, m *registry.Module) (*runtime.Module, error) {
+	x.mu.Lock()
+	lm := x.modules[m]
+	if lm == nil {
+		lm = &loadedModule{}
+		x.modules[m] = lm
+	}
+	x.mu.Unlock()
+	lm.once.Do(func() { lm.mod, lm.err = x.eng.Load(ctx, ModuleSpec(x.reg, m)) })
+	return lm.mod, lm.err
+}
+
+// NewEngine starts a runtime with the registry's settings.
+func NewEngine(ctx context.Context, reg *registry.Registry, log *slog.Logger) (*runtime.Engine, error) {
+	cfg := runtime.NewConfig().
+		WithMemoryLimit(reg.Runtime.MemoryLimit).
+		WithTimeout(reg.Runtime.Timeout).
+		WithStdioLimit(reg.Limits.MaxStdioBytes).
+		WithLogger(log)
+	if reg.Runtime.CompileTimeout > 0 {
+		cfg = cfg.WithCompileTimeout(reg.Runtime.CompileTimeout)
+	}
+	if reg.Runtime.CacheDir != "" {
+		cfg = cfg.WithCacheDir(reg.Runtime.CacheDir)
+	}
+	return runtime.New(ctx, cfg)
+}
+
+// ModuleSpec describes a registry module to the runtime, with the exports its collectors need.
+func ModuleSpec(reg *registry.Registry, m *registry.Module) runtime.ModuleSpec {
+	spec := runtime.ModuleSpec{Name: m.Name, Path: m.Path, SHA256: m.SHA256, MemoryLimit: m.MemoryLimit, Env: m.Env}
+	for _, mt := range m.Mounts {
+		spec.Mounts = append(spec.Mounts, runtime.Mount{Host: mt.Host, Guest: mt.Guest})
+	}
+	seen := map[string]bool{}
+	for _, c := range reg.Collectors {
+		if c.Module == m && !seen[c.Function] {
+			seen[c.Function] = true
+			spec.Functions = append(spec.Functions, c.Function)
+		}
+	}
+	return spec
+}
