@@ -12,6 +12,9 @@ type SidecarOptions struct {
 	// sidecar's path with ".wasm" for ".toml". The file must exist; a sha256 pin in the sidecar
 	// is checked against it.
 	Module string
+	// Name is the module's name as collectors.toml would know it, such as "jobs.wasm"; "" means
+	// the base name of Module.
+	Name string
 	// MaxSize caps the sidecar file, as [runtime] max_sidecar_size does in a registry; 0 means
 	// [DefaultMaxSidecarSize].
 	MaxSize int64
@@ -84,13 +87,19 @@ func (l *loader) loadSidecar(name string, opts SidecarOptions) *Sidecar {
 	// The module's directory stands for modules_dir: the module's Path is its file.
 	l.reg.Runtime.ModulesDir = filepath.Dir(modAbs)
 	l.modulesShow, l.modulesOK = filepath.Dir(modPath), true
-	module := filepath.Base(modAbs)
+	module := opts.Name
+	if module == "" {
+		module = filepath.Base(modAbs)
+	}
 	src := l.sidecar(name, abs, module)
 	if src == nil {
 		return nil
 	}
 	st := l.state(module)
 	st.hasSide = true
+	if st.mod != nil {
+		st.mod.Path = modAbs // the file given, whatever its name
+	}
 	if l.grantAll && st.mod != nil {
 		st.root = grantOf(st.side, src, module, l.entries)
 	}

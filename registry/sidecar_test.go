@@ -70,6 +70,14 @@ func TestLoadSidecarAlone(t *testing.T) {
 		require.Equal(t, filepath.Join(dir, "elsewhere", "jobs.wasm"), sc.Module.Path)
 	})
 
+	t.Run("module file named apart", func(t *testing.T) {
+		writeFiles(t, dir, map[string]string{"bare/jobs": wasmBytes, "bare/jobs.toml": "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"jobs.wasm\"\n"})
+		sc, ps := LoadSidecar(filepath.Join(dir, "bare", "jobs.toml"), SidecarOptions{Module: filepath.Join(dir, "bare", "jobs"), Name: "jobs.wasm"})
+		require.Empty(t, ps)
+		require.Equal(t, "jobs.wasm", sc.Module.Name)
+		require.Equal(t, filepath.Join(dir, "bare", "jobs"), sc.Module.Path)
+	})
+
 	t.Run("missing module file", func(t *testing.T) {
 		sc, ps := LoadSidecar(side, SidecarOptions{Module: filepath.Join(dir, "gone.wasm"), GrantRequests: true})
 		require.NotNil(t, sc)

@@ -430,7 +430,7 @@ func (c *checker) loadSidecar() (Check, error) {
 				"no sidecar %s: nothing declares the module's collectors (a product's collectors.toml must; or write one, see registry/sample.toml)", path)}, nil
 		}
 	}
-	sc := loadSidecar(path, c.opts.Module)
+	sc := loadSidecar(path, c.opts.Module, c.name)
 	c.sc = sc
 	if len(sc.problems) > 0 {
 		return Check{Name: "sidecar", Status: StatusFail, Detail: strings.Join(sc.problems, "; ")}, nil

@@ -33,16 +33,16 @@ type sidecar struct {
 	granted   string                // the collectors.toml lines that grant the sidecar's requests, "" if none
 }
 
-// loadSidecar loads sidecarPath for the module file modulePath. Problems in the sidecar are in
-// sidecar.problems.
-func loadSidecar(sidecarPath, modulePath string) *sidecar {
+// loadSidecar loads sidecarPath for the module file modulePath, named name (NAME.wasm). Problems
+// in the sidecar are in sidecar.problems.
+func loadSidecar(sidecarPath, modulePath, name string) *sidecar {
 	sc := &sidecar{}
 	if info, err := os.Stat(sidecarPath); err == nil && info.Mode().IsRegular() && info.Size() > registry.DefaultMaxSidecarSize {
 		sc.problems = []string{fmt.Sprintf("%s: file is %d bytes, over the %d-byte cap a product's registry applies by default ([runtime] max_sidecar_size); refused unread",
 			sidecarPath, info.Size(), registry.DefaultMaxSidecarSize)}
 		return sc
 	}
-	side, problems := registry.LoadSidecar(sidecarPath, registry.SidecarOptions{Module: modulePath, GrantRequests: true})
+	side, problems := registry.LoadSidecar(sidecarPath, registry.SidecarOptions{Module: modulePath, Name: name, GrantRequests: true})
 	for _, p := range problems {
 		if p.Code == registry.CodeNotFound && strings.HasPrefix(p.Field, "module.mounts.") {
 			sc.mountWarn = append(sc.mountWarn, p.Error())
