@@ -160,7 +160,7 @@ func (b *sqliteBackend) streamRaw(ctx context.Context, handle uintptr, st *state
 		rows++
 		limit()
 		if more, err = c.step(); err != nil {
-			return rows, stepErr(n, err)
+			return rows, stepErr(n+1, err)
 		}
 	}
 	if err := c.finalize(); err != nil {
