@@ -519,9 +519,10 @@ func driverParseTime(s string) (time.Time, bool) {
 }
 
 // appendCanonicalTime appends, without parsing into a time.Time, a
-// timestamp of the common stored shape YYYY-MM-DD{T| }HH:MM:SS, with an
-// optional fraction of 1 to 9 digits and an optional trailing Z, whose
-// fields are in range: the date, T, the time, the fraction without its
+// timestamp of the common stored shapes, YYYY-MM-DD alone or
+// YYYY-MM-DD{T| }HH:MM:SS with an optional fraction of 1 to 9 digits and an
+// optional trailing Z, whose fields are in range: the date and midnight,
+// or the date, T, the time, the fraction without its
 // trailing zeros (and without the dot if nothing is left) and Z. That is
 // the RFC 3339 UTC form time.Time.AppendFormat(time.RFC3339Nano) gives the
 // time every parse on the row path (the driver's layouts and
@@ -529,13 +530,6 @@ func driverParseTime(s string) (time.Time, bool) {
 // accepts it in two ways. Text of any other shape reports false, and the
 // caller parses it.
 func appendCanonicalTime(b, v []byte) ([]byte, bool) {
-	if n := len(v); n > 0 && v[n-1] == 'Z' {
-		v = v[:n-1]
-	}
-	if len(v) < 19 || len(v) > 29 || v[4] != '-' || v[7] != '-' || (v[10] != 'T' && v[10] != ' ') ||
-		v[13] != ':' || v[16] != ':' {
-		return b, false
-	}
 	num := func(i, j int) int {
 		n := 0
 		for ; i < j; i++ {
@@ -547,10 +541,27 @@ func appendCanonicalTime(b, v []byte) ([]byte, bool) {
 		}
 		return n
 	}
-	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	validDate := func() bool {
+		year, month, day := num(0, 4), num(5, 7), num(8, 10)
+		return v[4] == '-' && v[7] == '-' && year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month, year)
+	}
+	if len(v) == 10 {
+		// A date alone, midnight UTC ("2006-01-02" in both layout lists;
+		// with a Z only the driver's accepts it, so that goes the slow way).
+		if !validDate() {
+			return b, false
+		}
+		b = append(b, v...)
+		return append(b, "T00:00:00Z"...), true
+	}
+	if n := len(v); n > 0 && v[n-1] == 'Z' {
+		v = v[:n-1]
+	}
+	if len(v) < 19 || len(v) > 29 || !validDate() || (v[10] != 'T' && v[10] != ' ') || v[13] != ':' || v[16] != ':' {
+		return b, false
+	}
 	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
-	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+	if hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
 		return b, false
 	}
 	frac := v[19:]
