@@ -388,13 +388,19 @@ func (c *cStmt) finalize() error {
 // sqliteValue to col's type, formatted by appendCSVValue. The errors are
 // sqliteValue's.
 func (c *cStmt) appendCell(b []byte, i int, col *rawColumn) ([]byte, error) {
-	switch sqlite3.Xsqlite3_column_type(c.tls, c.stmt, int32(i)) {
+	// One sqlite3_column_value, which takes the connection's mutex, and
+	// then the sqlite3_value_* functions, which do not, rather than a
+	// sqlite3_column_* call (and mutex) per type, text and length. The
+	// value is only read, by the one goroutine that holds the connection,
+	// before the next step.
+	val := sqlite3.Xsqlite3_column_value(c.tls, c.stmt, int32(i))
+	switch sqlite3.Xsqlite3_value_type(c.tls, val) {
 	case sqlite3.SQLITE_NULL:
 		return b, nil
 	case sqlite3.SQLITE_INTEGER:
 		// The driver's _inttotime is off: an integer stays an int64, also
 		// in a DATETIME column.
-		v := sqlite3.Xsqlite3_column_int64(c.tls, c.stmt, int32(i))
+		v := sqlite3.Xsqlite3_value_int64(c.tls, val)
 		switch col.typ {
 		case TypeInt, TypeText:
 			return strconv.AppendInt(b, v, 10), nil
@@ -407,15 +413,15 @@ func (c *cStmt) appendCell(b []byte, i int, col *rawColumn) ([]byte, error) {
 		}
 		return b, storageError("integer", col.typ)
 	case sqlite3.SQLITE_FLOAT:
-		v := sqlite3.Xsqlite3_column_double(c.tls, c.stmt, int32(i))
+		v := sqlite3.Xsqlite3_value_double(c.tls, val)
 		switch col.typ {
 		case TypeFloat, TypeText:
 			return strconv.AppendFloat(b, v, 'g', -1, 64), nil
 		}
 		return b, storageError("real", col.typ)
 	case sqlite3.SQLITE_TEXT:
-		p := sqlite3.Xsqlite3_column_text(c.tls, c.stmt, int32(i))
-		v := cBytes(p, sqlite3.Xsqlite3_column_bytes(c.tls, c.stmt, int32(i)))
+		p := sqlite3.Xsqlite3_value_text(c.tls, val)
+		v := cBytes(p, sqlite3.Xsqlite3_value_bytes(c.tls, val))
 		switch col.typ {
 		case TypeText, TypeBytes:
 			return appendCSVBytes(b, v), nil
@@ -429,8 +435,8 @@ func (c *cStmt) appendCell(b []byte, i int, col *rawColumn) ([]byte, error) {
 		// too.
 		return b, storageError("text", col.typ)
 	case sqlite3.SQLITE_BLOB:
-		p := sqlite3.Xsqlite3_column_blob(c.tls, c.stmt, int32(i))
-		v := cBytes(p, sqlite3.Xsqlite3_column_bytes(c.tls, c.stmt, int32(i)))
+		p := sqlite3.Xsqlite3_value_blob(c.tls, val)
+		v := cBytes(p, sqlite3.Xsqlite3_value_bytes(c.tls, val))
 		switch col.typ {
 		case TypeText, TypeBytes:
 			// An empty blob is a nil []byte, not NULL: quoted "".
