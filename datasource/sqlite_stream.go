@@ -31,6 +31,9 @@ import (
 // per row share, the statement timeout and cancellation interrupt the
 // handle, and errors are classified by mapErr. The connection is held
 // inside sql.Conn.Raw for the duration, so nothing else uses the handle.
+// One difference: a wait for a lock another process holds (busy_timeout,
+// 5 s) is not cut short by the context, as the driver's busy handler does
+// for its own calls; the watchdog's interrupt takes effect after it.
 func (b *sqliteBackend) streamCSV(ctx context.Context, st *statement, w io.Writer) (int64, bool, error) {
 	s := b.s
 	conn, err := b.db.Conn(ctx)
