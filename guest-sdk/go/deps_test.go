@@ -10,7 +10,7 @@ import (
 
 const (
 	sdkPath = "github.com/wasmcollector/wasmcollector/guest-sdk/go"
-	abiPath = "github.com/wasmcollector/wasmcollector/internal/abi"
+	abiPath = "github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // goTool returns the go command, or skips the test when it is not installed.
@@ -36,7 +36,7 @@ func runGoWasip1(t *testing.T, args ...string) string {
 }
 
 // The SDK is linked into every vendor's module: it may depend on the standard library and on
-// internal/abi (the shared ABI constants) only.
+// its abi package (the ABI constants the host shares) only.
 func TestDependencies(t *testing.T) {
 	out := runGoWasip1(t, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
 	got := strings.Fields(out)

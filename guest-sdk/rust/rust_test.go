@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 	"github.com/wasmcollector/wasmcollector/internal/cli"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 )

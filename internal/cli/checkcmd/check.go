@@ -29,7 +29,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
