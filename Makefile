@@ -99,6 +99,7 @@ check: test ## Same as test
 
 bench: deps guests-all ## Run the benchmarks (no race detector); each reports a native baseline beside it
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v -e '/gather$$' -e '/e2e$$')
+	$(GO) -C $(SDK_DIR) test -run '^$$' -bench . -benchmem -count 3 ./...
 	$(GO) test -run '^$$' -bench Gather -benchtime 1x ./gather/
 	$(GO) test -run '^$$' -bench 'Events|Rows' -benchtime 1x -timeout 60m ./internal/e2e/
 
