@@ -48,6 +48,14 @@ func TestDependencies(t *testing.T) {
 	}
 }
 
+// The SDK module requires no other module: a vendor's go.sum holds nothing because of it.
+func TestModuleHasNoRequirements(t *testing.T) {
+	out := runGoWasip1(t, "list", "-m", "all")
+	if got := strings.Fields(out); !slices.Equal(got, []string{sdkPath}) {
+		t.Fatalf("go list -m all = %q, want only %s", got, sdkPath)
+	}
+}
+
 // Unit tests run on the build machine with the stand-ins; this checks the real wasmimport side
 // compiles too.
 func TestBuildsForWasip1(t *testing.T) {
