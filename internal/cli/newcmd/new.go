@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -81,8 +82,10 @@ Languages:
 
 --sdk <checkout> takes the SDK from a wasmcollector checkout instead of the copy built into this
 binary: for Go, go.mod's replace directive points at <checkout>/guest-sdk/go and nothing is
-copied; for C and Rust, the checkout's SDK is copied. <name> is 1 to 64 letters, digits, "_" or "-", starting with a letter.
-The directory must not exist or be empty.`,
+copied; for C and Rust, the checkout's SDK is copied.
+
+<name> is 1 to 64 letters, digits, "_" or "-", starting with a letter. The directory must not
+exist or be empty.`,
 		Example: `  wasmcollector new logins && make -C logins
   wasmcollector new --lang c logins --dir ~/src
   wasmcollector new --lang rust logins && make -C logins run`,
@@ -228,8 +231,8 @@ func project(name, lang, sdk string) ([]file, error) {
 		var gomod []byte
 		var err error
 		if sdk != "" {
-			d.SDK = filepath.Join(sdk, "guest-sdk", "go")
-			gomod, err = os.ReadFile(filepath.Join(d.SDK, "go.mod"))
+			d.SDK = goModPath(filepath.Join(sdk, "guest-sdk", "go"))
+			gomod, err = os.ReadFile(filepath.Join(sdk, "guest-sdk", "go", "go.mod"))
 			if err != nil {
 				return nil, cmdutil.BadInput("--sdk: %w", err)
 			}
@@ -369,6 +372,15 @@ func goVersion(sdkGoMod []byte) (string, error) {
 		return "", cmdutil.BadInput("Go SDK: its go.mod has no go line")
 	}
 	return string(m[1]), nil
+}
+
+// goModPath returns p as a go.mod token: quoted when it holds a space, a quote or anything else
+// that would end or break the token.
+func goModPath(p string) string {
+	if strings.ContainsAny(p, " \t\r\n\"'`\\()[]{},;") || strings.Contains(p, "//") {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 // goSDK returns the embedded Go SDK module's files under wasmcollector-sdk/, without its tests.

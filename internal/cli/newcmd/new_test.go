@@ -222,6 +222,29 @@ func TestNewFiles(t *testing.T) {
 		assert.FileExists(t, filepath.Join(proj, "acme.wasm"))
 	})
 
+	t.Run("go --sdk: a checkout path with spaces and quotes is quoted in go.mod", func(t *testing.T) {
+		abs, err := filepath.Abs(root)
+		require.NoError(t, err)
+		odd := filepath.Join(t.TempDir(), `my "src" dir`, "wasmcollector")
+		require.NoError(t, os.MkdirAll(filepath.Dir(odd), 0o755))
+		require.NoError(t, os.Symlink(abs, odd))
+		dir := t.TempDir()
+		_, errs, code := runCLI(t, "new", "acme", "--dir", dir, "--sdk", odd)
+		require.Equal(t, 0, code, errs)
+		// go itself parses the go.mod: the replace's target is the path, whole.
+		cmd := exec.Command("go", "mod", "edit", "-json")
+		cmd.Dir = filepath.Join(dir, "acme")
+		cmd.Env = offline(t)
+		b, err := cmd.Output()
+		require.NoError(t, err, "go mod edit -json: %s", b)
+		var mod struct {
+			Replace []struct{ New struct{ Path string } }
+		}
+		require.NoError(t, json.Unmarshal(b, &mod), string(b))
+		require.Len(t, mod.Replace, 1)
+		assert.Equal(t, filepath.Join(odd, "guest-sdk", "go"), mod.Replace[0].New.Path)
+	})
+
 	t.Run("sidecar and registry", func(t *testing.T) {
 		dir := t.TempDir()
 		_, errs, code := runCLI(t, "new", "--lang", "c", "acme-2", "--dir", dir)
