@@ -69,6 +69,10 @@ func offline(t *testing.T) []string {
 // Makefile, runs its collector through the CLI and checks it. Each project builds as written,
 // offline, with the SDK copied from this binary.
 func TestNewProjectsBuildRunAndCheck(t *testing.T) {
+	// Workers are a wasmcollector built without the race detector, as operators run it: this race
+	// test binary re-executed as the worker compiles a 3 MB Go module 5–10× slower, past the 30 s
+	// compile timeout on a loaded machine.
+	testguests.UseWorkerBinary(t)
 	cache := filepath.Join(testguests.CacheDir(t), "wazero")
 
 	for _, lang := range []string{"go", "c", "rust"} {
