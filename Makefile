@@ -8,10 +8,13 @@ EXAMPLES := $(notdir $(patsubst %/main.go,%,$(wildcard examples/*/main.go)))
 GUESTS := $(EXAMPLES:%=$(MODULES_DIR)/%.wasm) $(MODULES_DIR)/awx.wasm $(MODULES_DIR)/awx.toml
 # The C and Rust ports need Debian's clang and rustc (make deps installs them).
 NATIVE_GUESTS := $(MODULES_DIR)/job_events_rust.wasm $(MODULES_DIR)/job_events_c.wasm
-# Packages that build for GOOS=wasip1: the SDK and every guest.
-WASM_PKGS := ./guest-sdk/go $(EXAMPLES:%=./examples/%) ./examples/awx/collectors \
+# Packages that build for GOOS=wasip1: every guest. The Go SDK (guest-sdk/go, with its abi
+# package) is a module of its own, which ./... at the root does not enter: SDK_DIR's targets are run
+# inside it.
+WASM_PKGS := $(EXAMPLES:%=./examples/%) ./examples/awx/collectors \
 	$(patsubst %/,./%,$(dir $(wildcard internal/testguests/*/main.go)))
-GUEST_SRC := $(shell find guest-sdk/go internal/abi -name '*.go' -not -name '*_test.go')
+SDK_DIR   := guest-sdk/go
+GUEST_SRC := $(shell find $(SDK_DIR) -name '*.go' -not -name '*_test.go') $(SDK_DIR)/go.mod
 
 .PHONY: all build guests guests-all demo test fuzz check bench deps vet fmt clean help
 
@@ -81,9 +84,12 @@ FUZZTIME ?= 10s
 
 test: deps guests-all ## Install test dependencies, build every guest, run all tests with the race detector, then every fuzz target for FUZZTIME (10s)
 	$(GO) vet ./...
+	$(GO) -C $(SDK_DIR) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) -C $(SDK_DIR) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) -C $(SDK_DIR) test -race -count=1 ./...
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz
 
 fuzz: ## Run every fuzz target for FUZZTIME each (here 2m unless given); failing inputs land in testdata/fuzz
@@ -93,6 +99,7 @@ check: test ## Same as test
 
 bench: deps guests-all ## Run the benchmarks (no race detector); each reports a native baseline beside it
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v -e '/gather$$' -e '/e2e$$')
+	$(GO) -C $(SDK_DIR) test -run '^$$' -bench . -benchmem -count 3 ./...
 	$(GO) test -run '^$$' -bench Gather -benchtime 1x ./gather/
 	$(GO) test -run '^$$' -bench 'Events|Rows' -benchtime 1x -timeout 60m ./internal/e2e/
 

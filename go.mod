@@ -11,6 +11,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/stretchr/testify v1.12.1
 	github.com/tetratelabs/wazero v1.12.0
+	github.com/wasmcollector/wasmcollector/guest-sdk/go v0.0.0
 	golang.org/x/sys v0.49.0
 	modernc.org/libc v1.80.1
 	modernc.org/sqlite v1.62.0
@@ -31,3 +32,7 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+// The Go guest SDK is its own module (no dependencies, so a vendor's go.sum holds nothing of the
+// host's); the host takes the ABI constants from it, in this repository.
+replace github.com/wasmcollector/wasmcollector/guest-sdk/go => ./guest-sdk/go

@@ -354,7 +354,10 @@ func TestSQLiteByteCapInsideSQLite(t *testing.T) {
 			_, err := query(context.Background(), s, sql, nil)
 			require.ErrorIs(t, err, ErrTooLarge)
 			require.ErrorContains(t, err, `datasource "lite": result has more than 67108864 bytes of values: row `)
-			require.Less(t, time.Since(start), 5*time.Second, "stopped at the cap, not after")
+			// Building the values first took 57 s (the issue); stopping at the cap takes well under
+			// a second when the machine is quiet. The bound is loose because loaded CI machines
+			// run this under the race detector; the row number in the message is the exact check.
+			require.Less(t, time.Since(start), 30*time.Second, "stopped at the cap, not after")
 
 			if !strings.Contains(sql, "UNION") { // StreamCSV caps rows, not the result
 				_, err = s.StreamCSV(context.Background(), sql, nil, &writeRecorder{})

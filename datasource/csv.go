@@ -1,6 +1,8 @@
 package datasource
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"strconv"
 	"strings"
@@ -15,6 +17,21 @@ import (
 type csvLineWriter struct {
 	w    io.Writer
 	line []byte
+}
+
+// rowStreamCSV is StreamCSV on the row path: be's query, each row formatted
+// from its typed values.
+func rowStreamCSV(ctx context.Context, be backend, st *statement, w io.Writer) (int64, error) {
+	cw := &csvLineWriter{w: w}
+	var n int64
+	err := be.query(ctx, st, cw.header, func(vals []any) error {
+		if err := cw.record(vals); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // header writes the column names.
@@ -87,5 +104,24 @@ func appendCSVText(b []byte, s string) []byte {
 		s = s[i+1:]
 	}
 	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendCSVBytes is appendCSVText of string(v), without making the string.
+func appendCSVBytes(b, v []byte) []byte {
+	if len(v) != 0 && bytes.IndexAny(v, ",\"\r\n") < 0 {
+		return append(b, v...)
+	}
+	b = append(b, '"')
+	for {
+		i := bytes.IndexByte(v, '"')
+		if i < 0 {
+			break
+		}
+		b = append(b, v[:i+1]...)
+		b = append(b, '"')
+		v = v[i+1:]
+	}
+	b = append(b, v...)
 	return append(b, '"')
 }

@@ -303,16 +303,7 @@ func (s *Source) StreamCSV(ctx context.Context, sql string, params map[string]an
 	if n, ok, err := s.be.streamCSV(ctx, st, w); ok {
 		return n, err
 	}
-	cw := &csvLineWriter{w: w}
-	var n int64
-	err = s.be.query(ctx, st, cw.header, func(vals []any) error {
-		if err := cw.record(vals); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	return n, err
+	return rowStreamCSV(ctx, s.be, st, w)
 }
 
 // allowedKeywords are the statement kinds that may run; anything else is

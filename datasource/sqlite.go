@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -102,11 +101,6 @@ func openSQLite(ctx context.Context, s *Source) (backend, error) {
 
 func (b *sqliteBackend) close() error { return b.db.Close() }
 
-// streamCSV leaves SQLite's CSV to the row path.
-func (b *sqliteBackend) streamCSV(context.Context, *statement, io.Writer) (int64, bool, error) {
-	return 0, false, nil
-}
-
 func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([]Column) error, row func([]any) error) error {
 	s := b.s
 	conn, err := b.db.Conn(ctx)
@@ -161,8 +155,7 @@ func (b *sqliteBackend) query(ctx context.Context, st *statement, columns func([
 	}
 	// stepErr classifies an error from a step of row n.
 	stepErr := func(n int, err error) error {
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code()&0xff == sqliteTooBig && s.contextError(ctx, sctx) == nil {
+		if se, ok := asCodeError(err); ok && se.Code()&0xff == sqliteTooBig && s.contextError(ctx, sctx) == nil {
 			return s.fail(ErrTooLarge, fmt.Sprintf("result has more than %d bytes of values: row %d has a value over %d bytes (the %d bytes left, shared among %d columns)",
 				s.cfg.MaxBytes, n, share, rowBytes(), max(ncols, 1)), nil)
 		}
@@ -259,8 +252,7 @@ func (b *sqliteBackend) mapErr(ctx, sctx context.Context, err error) error {
 	if cerr := b.s.contextError(ctx, sctx); cerr != nil {
 		return cerr
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
+	if se, ok := asCodeError(err); ok {
 		// The authorizer's denials are SQLITE_AUTH, or SQLITE_ERROR
 		// "not authorized to use function: …".
 		code := se.Code() & 0xff
@@ -271,25 +263,48 @@ func (b *sqliteBackend) mapErr(ctx, sctx context.Context, err error) error {
 	return b.s.fail(nil, "", err)
 }
 
+// asCodeError finds an error with a SQLite result code in err's chain: the
+// driver's *sqlite.Error, or the raw stream path's *sqliteAPIError.
+func asCodeError(err error) (interface {
+	error
+	Code() int
+}, bool) {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se, true
+	}
+	var ae *sqliteAPIError
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	return nil, false
+}
+
 // sqliteHandle returns the sqlite3* handle of conn's driver connection,
 // read from the driver's unexported db field (modernc.org/sqlite exposes no
 // way to interrupt a statement past its first row).
 func sqliteHandle(conn *sql.Conn) (uintptr, error) {
 	var h uintptr
-	err := conn.Raw(func(dc any) error {
-		v := reflect.ValueOf(dc)
-		if v.Kind() == reflect.Pointer {
-			v = v.Elem()
-		}
-		if v.Kind() == reflect.Struct {
-			if f := v.FieldByName("db"); f.IsValid() && f.Kind() == reflect.Uintptr && f.Uint() != 0 {
-				h = uintptr(f.Uint())
-				return nil
-			}
-		}
-		return fmt.Errorf("cannot find the sqlite3 handle in %T (has modernc.org/sqlite changed?)", dc)
+	err := conn.Raw(func(dc any) (err error) {
+		h, err = sqliteHandleOf(dc)
+		return err
 	})
 	return h, err
+}
+
+// sqliteHandleOf is sqliteHandle of the driver connection dc, for a caller
+// already inside sql.Conn.Raw.
+func sqliteHandleOf(dc any) (uintptr, error) {
+	v := reflect.ValueOf(dc)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("db"); f.IsValid() && f.Kind() == reflect.Uintptr && f.Uint() != 0 {
+			return uintptr(f.Uint()), nil
+		}
+	}
+	return 0, fmt.Errorf("cannot find the sqlite3 handle in %T (has modernc.org/sqlite changed?)", dc)
 }
 
 // interruptOnDone calls sqlite3_interrupt on handle once ctx ends, until the

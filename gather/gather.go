@@ -82,6 +82,7 @@ type collectorRun struct {
 type sliceRun struct {
 	run               *collectorRun
 	slice             Slice
+	seq, index        int  // its place among all the gather's invocations (0-based), and in its collector's (1-based)
 	ok                bool // gathered without error
 	skipped           bool // not run: an earlier slice of its collector failed
 	parts, shipped    int  // members placed into tarballs, and how many of those shipped
@@ -106,7 +107,6 @@ type gatherer struct {
 	packer *packaging.Packer
 	result *Result
 	staged int
-	done   int
 	total  int
 	runs   []*collectorRun
 	base   state.State // the bookkeeping as loaded; every save is computed from it
@@ -285,7 +285,10 @@ func (g *gatherer) slice(runs []*collectorRun, st state.State, now time.Time) {
 		}
 	}
 	for _, r := range runs {
-		g.total += len(r.slices)
+		for i, s := range r.slices {
+			s.seq, s.index = g.total, i+1
+			g.total++
+		}
 	}
 }
 
@@ -299,10 +302,7 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 		s := r.slices[0]
 		g.progress(s)
 		s.started = g.now().UTC()
-		if st := g.invoke(ctx, s, "config"); st.err != nil {
-			g.failed(s, st.err)
-		} else {
-			s.ok = true
+		if st := g.invoke(ctx, s, "config"); g.settle(&st) {
 			config = &packaging.Config{Version: r.c.Version, Path: st.path}
 		}
 		g.record(r)
@@ -425,7 +425,6 @@ func (g *gatherer) pipeline(ctx context.Context, runs []*collectorRun) error {
 			}
 			if t.stopped {
 				t.s.skipped = true
-				g.done++
 			}
 			if t.last && err == nil {
 				g.record(t.r)
@@ -513,21 +512,20 @@ func (g *gatherer) invoke(ctx context.Context, s *sliceRun, name string) staged 
 	return st
 }
 
-// place packs what an invocation staged (or records its failure) and delivers the tarballs that
-// completes.
+// place records how an invocation went, packs what it staged and delivers the tarballs that
+// completes. The error is for what stops the gather (packing, the bookkeeping); a failed
+// invocation is an outcome, recorded on its slice.
 func (g *gatherer) place(ctx context.Context, st *staged) error {
 	s, c := st.s, st.s.run.c
+	ok := g.settle(st)
 	if c.Format == registry.FormatJSON {
 		coll := g.collection(s)
-		if st.err == nil {
+		if ok {
 			info, err := os.Stat(st.path)
 			if err != nil {
 				return fmt.Errorf("gather: %w", err)
 			}
 			coll.Path, coll.Size, coll.Failed = st.path, info.Size(), false
-			s.ok = true
-		} else {
-			g.failed(s, st.err)
 		}
 		// A failed JSON collection is placed too: it shows as "failed" in the status file (upstream).
 		coll.Started, coll.Finished = s.started, s.finished
@@ -539,11 +537,9 @@ func (g *gatherer) place(ctx context.Context, st *staged) error {
 		}
 		return g.deliver(ctx, tarballs)
 	}
-	if st.err != nil {
-		g.failed(s, st.err)
-		return nil
+	if !ok {
+		return nil // a failed CSV slice places nothing
 	}
-	s.ok = true
 	s.parts = len(st.parts)
 	// Every part is placed before any is shipped, so that all of a slice's tarballs are recorded
 	// as pending together: a slice is then either wholly recorded or not at all.
@@ -586,11 +582,18 @@ func (g *gatherer) pack(coll packaging.Collection) ([]*packaging.Tarball, error)
 	return tarballs, nil
 }
 
-func (g *gatherer) failed(s *sliceRun, err error) error {
-	s.err = err
+// settle records the outcome of an invocation on its slice, ok or failed with its cause, and
+// reports whether it succeeded. A failure stops the collector's later slices (see stop).
+func (g *gatherer) settle(st *staged) bool {
+	s := st.s
+	if st.err == nil {
+		s.ok = true
+		return true
+	}
+	s.err = st.err
 	g.stop(s.run)
-	g.log.Error("collector failed", "collector", s.run.c.Key, "slice", sliceText(s.slice), "error", err)
-	return err
+	g.log.Error("collector failed", "collector", s.run.c.Key, "slice", sliceText(s.slice), "error", st.err)
+	return false
 }
 
 // deliver keeps (dry-run) or ships each tarball and records its fate. In a gather that ships,
@@ -661,19 +664,14 @@ func (g *gatherer) deliver(ctx context.Context, tarballs []*packaging.Tarball) e
 	return nil
 }
 
+// progress reports that s starts. Done counts the invocations before it in the gather's order,
+// whether they ran or were skipped, so it is the same with or without invocations run ahead.
 func (g *gatherer) progress(s *sliceRun) {
-	g.done++
 	g.log.Debug("collecting", "collector", s.run.c.Key, "slice", sliceText(s.slice))
 	if g.opts.Progress == nil {
 		return
 	}
-	idx := 0
-	for i, x := range s.run.slices {
-		if x == s {
-			idx = i + 1
-		}
-	}
-	g.opts.Progress(Progress{Collector: s.run.c.Key, Slice: idx, Slices: len(s.run.slices), Done: g.done - 1,
+	g.opts.Progress(Progress{Collector: s.run.c.Key, Slice: s.index, Slices: len(s.run.slices), Done: s.seq,
 		Total: g.total, Since: s.slice.Since, Until: s.slice.Until, TarballsSoFar: len(g.result.Tarballs)})
 }
 

@@ -238,6 +238,28 @@ function = "events"
 `+params, "")
 }
 
+// TestProgress: each invocation that starts is reported once, in order, with Done counting the
+// invocations before it in the whole gather (ran or skipped) and Total the planned ones.
+func TestProgress(t *testing.T) {
+	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	e := eventsRegistry(t, `fail_at = "2026-11-26T09:00:00Z"`)
+	var events []gather.Progress
+	_, err := e.gather(hostfuncs.Manual, &dirShipper{dir: t.TempDir()}, func(o *gather.Options) {
+		o.Since = start
+		o.Progress = func(p gather.Progress) { events = append(events, p) }
+	})
+	require.NoError(t, err)
+	// config, then events slices 1-3; slice 3 fails, so 4 and 5 are skipped and never start.
+	require.Len(t, events, 4)
+	for i, p := range events {
+		assert.Equal(t, i, p.Done, "event %d", i)
+		assert.Equal(t, 6, p.Total, "config and five slices")
+	}
+	assert.Equal(t, "config", events[0].Collector)
+	assert.Equal(t, gather.Progress{Collector: "events", Slice: 3, Slices: 5, Done: 3, Total: 6,
+		Since: start.Add(2 * time.Hour), Until: start.Add(3 * time.Hour)}, events[3])
+}
+
 // TestSliceFailureStopsTheKey is D3: the third of five slices fails, so the key stops at the end
 // of the second, and the next run collects from there: across both runs each row ships once.
 func TestSliceFailureStopsTheKey(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // TestABIDocMatchesHostAndSDK keeps the three statements of ABI v1 in step: the function table in
@@ -40,7 +40,7 @@ func TestABIDocMatchesHostAndSDK(t *testing.T) {
 		names[n] = true
 	}
 	for n := range host {
-		require.True(t, names[n], "internal/abi.Functions lacks %s", n)
+		require.True(t, names[n], "abi.Functions lacks %s", n)
 	}
 	require.Len(t, names, len(host))
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // DataSource is a data source granted to a collector (the gather adapts *datasource.Source to

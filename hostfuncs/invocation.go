@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // Format is the kind of output a collector produces.

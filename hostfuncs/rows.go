@@ -8,7 +8,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // rowsCursor is one db_query_rows result being read by the guest a page at a time. The query runs

@@ -15,7 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // Caps of a db_stream_csv_transform spec: the common per-row logic (rename, drop, hash, format a

@@ -25,7 +25,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	_ "modernc.org/sqlite"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 	"github.com/wasmcollector/wasmcollector/internal/cli"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 )
@@ -389,7 +389,8 @@ func TestFailures(t *testing.T) {
 }
 
 // TestHeaderMatchesABI checks that wasmcollector.h declares exactly the ABI's functions, from the
-// ABI's module, and the same numbers as internal/abi; and that a module built from it imports them.
+// ABI's module, and the same numbers as the Go SDK's abi package; and that a module built from it
+// imports them.
 func TestHeaderMatchesABI(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(testguests.Root(t), "guest-sdk", "c", "wasmcollector.h"))
 	require.NoError(t, err)

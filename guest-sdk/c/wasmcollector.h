@@ -105,7 +105,7 @@ extern "C" {
 /* The import module of every ABI v1 host function. */
 #define WC_ABI_MODULE "wasmcollector_v1"
 
-/* Status codes (hostfuncs/ABI.md "Status codes"; internal/abi/abi.go). Never change meaning. */
+/* Status codes (hostfuncs/ABI.md "Status codes"; guest-sdk/go/abi/abi.go). Never change meaning. */
 typedef enum wc_status {
     WC_OK = 0,               /* done */
     WC_INVALID = 1,          /* malformed input: bad JSON, not UTF-8, wrong field count, bad level */

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // BatchSize is the size in bytes up to which a [CSV] writer collects encoded rows before it hands

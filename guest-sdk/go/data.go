@@ -11,7 +11,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // Column describes one column of a query result.

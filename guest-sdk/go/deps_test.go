@@ -10,7 +10,7 @@ import (
 
 const (
 	sdkPath = "github.com/wasmcollector/wasmcollector/guest-sdk/go"
-	abiPath = "github.com/wasmcollector/wasmcollector/internal/abi"
+	abiPath = "github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // goTool returns the go command, or skips the test when it is not installed.
@@ -36,7 +36,7 @@ func runGoWasip1(t *testing.T, args ...string) string {
 }
 
 // The SDK is linked into every vendor's module: it may depend on the standard library and on
-// internal/abi (the shared ABI constants) only.
+// its abi package (the ABI constants the host shares) only.
 func TestDependencies(t *testing.T) {
 	out := runGoWasip1(t, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
 	got := strings.Fields(out)
@@ -45,6 +45,14 @@ func TestDependencies(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("non-standard dependencies for wasip1/wasm = %q, want only %q", got, want)
+	}
+}
+
+// The SDK module requires no other module: a vendor's go.sum holds nothing because of it.
+func TestModuleHasNoRequirements(t *testing.T) {
+	out := runGoWasip1(t, "list", "-m", "all")
+	if got := strings.Fields(out); !slices.Equal(got, []string{sdkPath}) {
+		t.Fatalf("go list -m all = %q, want only %s", got, sdkPath)
 	}
 }
 

@@ -24,6 +24,12 @@
 // builds, so go vet and unit tests of a collector's pure logic work; every call that needs the host
 // then returns [ErrNoHost] or a zero value.
 //
+// The package is the root of the module github.com/wasmcollector/wasmcollector/guest-sdk/go, which
+// requires no other module, so a collector's go.sum holds nothing because of it; its abi package
+// holds the ABI's names and numbers, which the host takes from it too. `wasmcollector new` copies
+// the module into a new project's wasmcollector-sdk/ and points go.mod at it with a replace
+// directive, so the project builds offline.
+//
 // # Example
 //
 // A module with a JSON collector and a CSV collector:

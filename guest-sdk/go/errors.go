@@ -3,7 +3,7 @@ package collector
 import (
 	"errors"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // ErrNoHost is returned by every function that needs the host when the package was built for

@@ -6,7 +6,7 @@ import "unsafe"
 
 // The ABI v1 host functions, one declaration per entry of the function table in hostfuncs/ABI.md.
 // The //go:wasmimport directive takes no constants, so the module and function names are spelled
-// out here; a test checks them against internal/abi. Every status result is an abi.Status.
+// out here; a test checks them against the abi package. Every status result is an abi.Status.
 //
 // Pointers are offsets into linear memory. The host only reads or writes through them during the
 // call, so //go:noescape lets small buffers stay on the Go stack (Go's wasm stacks live in linear

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // fakeRead serves value the way param / params_json do: it writes the length, then the bytes if

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // Param returns the collector's TOML parameter name (from [collector.params]) as text: strings as

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // Rows is a query result read row by row, a page at a time (hostfuncs/ABI.md "Row pages"): memory

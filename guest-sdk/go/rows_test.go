@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
-// encodeHeader builds a db_query_rows header with internal/abi's layout.
+// encodeHeader builds a db_query_rows header with the abi package's layout.
 func encodeHeader(cols ...Column) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, uint32(len(cols)))
 	for _, c := range cols {

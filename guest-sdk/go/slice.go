@@ -5,7 +5,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 )
 
 // SliceInfo is the time window an invocation collects: rows whose time t satisfies

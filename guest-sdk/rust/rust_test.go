@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
-	"github.com/wasmcollector/wasmcollector/internal/abi"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 	"github.com/wasmcollector/wasmcollector/internal/cli"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 )
@@ -74,6 +74,10 @@ func TestSDKDeclaresABI(t *testing.T) {
 		assert.Contains(t, text, fmt.Sprintf("=> %q,", code.String()), "Status::name gives %q", code.String())
 	}
 	assert.Contains(t, text, fmt.Sprintf("const NULL_FIELD: u32 = 0x%X;", abi.NullField))
+	// CollectionType's variants carry the ABI's numbers.
+	for name, code := range map[string]int{"dry_run": abi.CollectionDryRun, "manual": abi.CollectionManual, "scheduled": abi.CollectionScheduled} {
+		assert.Equal(t, fmt.Sprint(code), variants[name], "CollectionType variant for %s", name)
+	}
 }
 
 func snake(s string) string {
@@ -202,6 +206,9 @@ func TestSDKThroughHost(t *testing.T) {
 		fmt.Fprintf(&toml, "\n[[collector]]\nkey = %q\nversion = \"1\"\nformat = %q\nmodule = \"probe.wasm\"\n%s", key, format, extra)
 	}
 	collector("fails", "json", "")
+	collector("ordinary_error", "json", "[collector.params]\nn = \"five\"\n")
+	collector("ordinary_ok", "json", "function = \"ordinary_error\"\n[collector.params]\nn = 5\n")
+	collector("display_error", "json", "")
 	collector("panics", "json", "")
 	collector("unflushed", "csv", "")
 	collector("mistake", "csv", "")
@@ -227,6 +234,11 @@ func TestSDKThroughHost(t *testing.T) {
 		stderr []string
 	}{
 		{key: "fails", code: 1, stderr: []string{`collector failed (code 1): probe: it failed, "on purpose"`}},
+		// run takes any Display error: a parse error through ? into Box<dyn Error>, and a type of the
+		// collector's own.
+		{key: "ordinary_error", code: 1, stderr: []string{"collector failed (code 1): invalid digit found in string"}},
+		{key: "ordinary_ok", stdout: `{"n":5}` + "\n"},
+		{key: "display_error", code: 1, stderr: []string{"collector failed (code 1): probe: refused with code 7"}},
 		// A panic traps (panic=abort); the hook logs and reports the message before the trap.
 		{key: "panics", code: 1, stderr: []string{`level=ERROR msg="panic: probe: boom 42 at src/lib.rs:`, "failed: trap", "wasm error: unreachable"}},
 		{key: "unflushed", code: 1, stdout: "a\n", stderr: []string{"collector failed (code 1): wasmcollector: csv writer dropped with 2 rows that were never sent: call flush before returning"}},

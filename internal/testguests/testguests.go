@@ -54,12 +54,13 @@ func Go(tb testing.TB, pkgDir string) string {
 	tb.Helper()
 	UseWorkerBinary(tb)
 	root := Root(tb)
-	// The guest's inputs: its own files, the SDK and the ABI package it may import, and go.mod.
+	// The guest's inputs: its own files, the SDK module (with its abi package) and both go.mod files.
 	h := sha256.New()
-	for _, dir := range []string{pkgDir, "guest-sdk/go", "internal/abi"} {
+	for _, dir := range []string{pkgDir, "guest-sdk/go"} {
 		hashTree(tb, h, filepath.Join(root, dir))
 	}
 	hashFile(tb, h, filepath.Join(root, "go.mod"))
+	hashFile(tb, h, filepath.Join(root, "guest-sdk", "go", "go.mod"))
 	fmt.Fprint(h, runtime.Version())
 	out := filepath.Join(CacheDir(tb), "go-"+strings.ReplaceAll(pkgDir, "/", "_")+"-"+hex.EncodeToString(h.Sum(nil))[:16]+".wasm")
 	buildMu.Lock()

@@ -11,7 +11,9 @@
 //! # -> target/wasm32-wasi/release/job_events_rust.wasm
 //! ```
 
-use wasmcollector::{Csv, Error, Level};
+use std::error::Error;
+
+use wasmcollector::{Csv, Level};
 
 /// The collector's export; declare it in the TOML with `function = "job_events"`.
 #[no_mangle]
@@ -82,17 +84,20 @@ const PLAYBOOKS: [Playbook; 4] = [
 
 const HOST_ROLES: [&str; 4] = ["web", "app", "db", "lb"];
 
-fn collect_job_events() -> Result<(), Error> {
+/// The collector. Its error type is `Box<dyn Error>`, so `?` takes the SDK's errors and ordinary
+/// ones alike; `run` reports any error's text.
+fn collect_job_events() -> Result<(), Box<dyn Error>> {
     let mut per_hour = DEFAULT_EVENTS_PER_HOUR;
     if let Some(v) = wasmcollector::param("events_per_hour") {
         match v.parse::<i64>() {
             Ok(n) if (1..=MAX_EVENTS_PER_HOUR).contains(&n) => per_hour = n,
             _ => {
-                return Err(Error::new(format!(
+                return Err(format!(
                     "job_events: parameter events_per_hour is {}, want an integer from 1 to {}",
                     go_quote(&v),
                     MAX_EVENTS_PER_HOUR
-                )))
+                )
+                .into())
             }
         }
     }

@@ -41,7 +41,9 @@
 //!
 //! Each collector is a `#[no_mangle] pub extern "C" fn` named as the collector's `function` in the
 //! TOML (default: its key), taking nothing and returning `i32`; [`run`] turns a
-//! `fn() -> Result<(), Error>` into that result. Built for anything but `wasm32` the crate still
+//! `fn() -> Result<(), E>` into that result, for any error type `E` that implements `Display`:
+//! the SDK's [`Error`], or `Box<dyn std::error::Error>` so that `?` takes the SDK's errors and
+//! ordinary ones (`ParseIntError`, `io::Error`) alike. Built for anything but `wasm32` the crate still
 //! compiles, so `cargo test` of a collector's pure logic works on the build machine: every call that
 //! needs the host then returns an [`Error`] with [`Status::NoHost`] or a zero value.
 //!
@@ -466,15 +468,50 @@ fn decode_slice(rec: &[u8; SLICE_RECORD_SIZE]) -> SliceInfo {
     }
 }
 
-/// Why the host runs this invocation: `"dry-run"` (`wasmcollector run`, or a gather that ships
-/// nothing), `"manual"` or `"scheduled"`; `""` without a host.
-pub fn collection_type() -> &'static str {
-    match unsafe { sys::collection_type() } {
-        1 => "dry-run",
-        2 => "manual",
-        3 => "scheduled",
-        _ => "",
+/// Why the host runs an invocation, as `collection_type` reports it; the numbers are the ABI's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum CollectionType {
+    /// `wasmcollector run`, or a gather that ships nothing.
+    DryRun = 1,
+    /// A gather started by hand.
+    Manual = 2,
+    /// A gather started by a schedule.
+    Scheduled = 3,
+}
+
+impl CollectionType {
+    /// The type with ABI code `code`; `None` for a code this SDK does not know (0 means no host).
+    pub fn from_code(code: i32) -> Option<CollectionType> {
+        match code {
+            1 => Some(CollectionType::DryRun),
+            2 => Some(CollectionType::Manual),
+            3 => Some(CollectionType::Scheduled),
+            _ => None,
+        }
     }
+
+    /// The name the host and the Go SDK use: `"dry-run"`, `"manual"` or `"scheduled"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CollectionType::DryRun => "dry-run",
+            CollectionType::Manual => "manual",
+            CollectionType::Scheduled => "scheduled",
+        }
+    }
+}
+
+impl fmt::Display for CollectionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why the host runs this invocation: [`CollectionType::DryRun`] (`wasmcollector run`, or a gather
+/// that ships nothing), [`CollectionType::Manual`] or [`CollectionType::Scheduled`]; `None` without
+/// a host.
+pub fn collection_type() -> Option<CollectionType> {
+    CollectionType::from_code(unsafe { sys::collection_type() })
 }
 
 /// The collector's TOML parameter `name` (from `[collector.params]`) as text: strings as
@@ -546,15 +583,34 @@ pub fn fail(msg: &str) {
 
 /// Runs a collector and returns what its export must return: `0` on success, `1` on failure.
 ///
+/// `f` returns `Result<(), E>` for any `E: Display`: the SDK's [`Error`], a `String`, your own
+/// type, or `Box<dyn std::error::Error>`, into which `?` converts the SDK's errors and ordinary
+/// ones alike:
+///
 /// ```no_run
+/// use std::error::Error;
+///
 /// #[no_mangle]
 /// pub extern "C" fn job_events() -> i32 {
-///     wasmcollector::run(|| Ok(()))
+///     wasmcollector::run(collect)
+/// }
+///
+/// fn collect() -> Result<(), Box<dyn Error>> {
+///     let per_hour: i64 = wasmcollector::param("per_hour").unwrap_or_else(|| "4".into()).parse()?;
+///     let mut w = wasmcollector::Csv::new();
+///     w.header(&["per_hour"])?;
+///     w.field_i64(per_hour);
+///     w.end_row()?;
+///     w.flush()?;
+///     Ok(())
 /// }
 /// ```
 ///
-/// When `f` returns an error, `run` reports its text (see [`Error`]'s `Display`) to the host with
-/// [`fail`] and returns 1. It also returns 1 when something called [`fail`] during `f`, such as a
+/// A closure needs its error type named when nothing else fixes it (a body that ends in `Ok(())`):
+/// `wasmcollector::run(|| -> Result<(), wasmcollector::Error> { ...; Ok(()) })`.
+///
+/// When `f` returns an error, `run` reports its text (its `Display`; see [`Error`]'s) to the host
+/// with [`fail`] and returns 1. It also returns 1 when something called [`fail`] during `f`, such as a
 /// [`Csv`] writer dropped with rows never sent. A panic cannot be caught (`panic=abort`): it traps and
 /// ends the invocation, which the host records as failed; `run` installs a panic hook first that
 /// logs the panic at error level and reports `panic: <message> at <file:line:col>` with `fail`
@@ -562,7 +618,7 @@ pub fn fail(msg: &str) {
 ///
 /// The export's result is not the last word: the host records the invocation as failed whenever it
 /// refused output or `fail` was called, even if `run` returns 0 (hostfuncs/ABI.md).
-pub fn run<F: FnOnce() -> Result<(), Error>>(f: F) -> i32 {
+pub fn run<E: fmt::Display, F: FnOnce() -> Result<(), E>>(f: F) -> i32 {
     FAILED.store(false, Ordering::Relaxed);
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();
@@ -1640,13 +1696,25 @@ mod tests {
     }
 
     #[test]
+    fn collection_types() {
+        for t in [CollectionType::DryRun, CollectionType::Manual, CollectionType::Scheduled] {
+            assert_eq!(CollectionType::from_code(t as i32), Some(t));
+            assert_eq!(t.to_string(), t.name());
+        }
+        assert_eq!(CollectionType::from_code(0), None, "no host");
+        assert_eq!(CollectionType::from_code(4), None);
+        assert_eq!(CollectionType::from_code(-1), None);
+        assert_eq!(CollectionType::DryRun.name(), "dry-run");
+    }
+
+    #[test]
     fn errors_display() {
         assert_eq!(Error::new("job_events: bad").to_string(), "job_events: bad");
         assert_eq!(check("csv_rows", 3).unwrap_err().to_string(), "wasmcollector: csv_rows: over_budget");
         assert_eq!(check("log", 42).unwrap_err().to_string(), "wasmcollector: log: unknown: status code 42");
         assert!(emit_json("{}").unwrap_err().is_no_host());
         assert_eq!(param("x"), None);
-        assert_eq!(collection_type(), "");
+        assert_eq!(collection_type(), None);
         assert_eq!(slice(), SliceInfo::default());
         for code in 0..10 {
             assert_eq!(Status::from_code(code) as i32, code);

@@ -28,8 +28,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/guest-sdk/go/abi"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
-	"github.com/wasmcollector/wasmcollector/internal/abi"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/internal/executor"

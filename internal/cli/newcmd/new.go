@@ -1,7 +1,8 @@
 // Package newcmd implements `wasmcollector new`: it writes a ready-to-build collector project in Go,
 // C or Rust, with one CSV collector, its sidecar, a registry to try it with, a Makefile and a
-// README. The files are text/template templates embedded from templates/; the C and Rust SDKs are
-// copied in from the embedded guest-sdk files (or from a checkout, --sdk).
+// README. The files are text/template templates embedded from templates/; the SDK is copied in from
+// the embedded guest-sdk files, so that the project builds offline (or, --sdk, taken from a
+// checkout).
 package newcmd
 
 import (
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -27,8 +29,11 @@ import (
 //go:embed templates
 var templates embed.FS
 
-// modulePath is the Go module a Go project requires for the SDK.
+// modulePath is wasmcollector's own Go module, which --sdk must be a checkout of.
 const modulePath = "github.com/wasmcollector/wasmcollector"
+
+// sdkDir is the directory of a Go or Rust project that holds its copy of the SDK.
+const sdkDir = "wasmcollector-sdk"
 
 // rustTarget is the target Rust projects build for: the Rust SDK supports wasm32-wasi and
 // wasm32-unknown-unknown; wasm32-wasi has a clock (std::time::SystemTime::now).
@@ -66,19 +71,22 @@ stand-in config collector the module also exports); a Makefile and a README.
   make check      wasmcollector check <name>.wasm: is it fit to ship?
 
 Languages:
-  go    the Go SDK, as a module dependency. wasmcollector is not published on a module proxy
-        yet: --sdk <checkout> writes a replace directive to a wasmcollector checkout into go.mod;
-        without it, add one before building.
+  go    the Go SDK module (no dependencies), copied into wasmcollector-sdk/; go.mod requires it
+        and a replace directive points at the copy, so the build needs no network. Go 1.24 or
+        later, GOOS=wasip1 GOARCH=wasm.
   c     the C SDK header, wasmcollector.h, copied into the project; built with clang for
         wasm32-wasi (Debian: clang lld wasi-libc libclang-rt-dev-wasm32).
   rust  the Rust SDK crate, copied into wasmcollector-sdk/; the collector crate is in collector/,
         built offline with Debian's /usr/bin/rustc and cargo for wasm32-wasi
         (Debian: rustc cargo libstd-rust-dev-wasm32).
 
-For C and Rust, --sdk <checkout> copies the SDK from a wasmcollector checkout instead of the copy
-built into this binary. <name> is 1 to 64 letters, digits, "_" or "-", starting with a letter.
-The directory must not exist or be empty.`,
-		Example: `  wasmcollector new logins --sdk ~/src/wasmcollector
+--sdk <checkout> takes the SDK from a wasmcollector checkout instead of the copy built into this
+binary: for Go, go.mod's replace directive points at <checkout>/guest-sdk/go and nothing is
+copied; for C and Rust, the checkout's SDK is copied.
+
+<name> is 1 to 64 letters, digits, "_" or "-", starting with a letter. The directory must not
+exist or be empty.`,
+		Example: `  wasmcollector new logins && make -C logins
   wasmcollector new --lang c logins --dir ~/src
   wasmcollector new --lang rust logins && make -C logins run`,
 		Args: cobra.ExactArgs(1),
@@ -93,7 +101,7 @@ The directory must not exist or be empty.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Lang, "lang", "go", "language: {go|c|rust}")
 	fl.StringVar(&opts.Dir, "dir", ".", "write the project in `dir`/<name>")
-	fl.StringVar(&opts.SDK, "sdk", "", "a wasmcollector checkout `path` to take the SDK from (Go: a replace directive)")
+	fl.StringVar(&opts.SDK, "sdk", "", "a wasmcollector checkout `path` to take the SDK from instead of the built-in copy (Go: a replace directive to it)")
 	return cmd
 }
 
@@ -102,12 +110,27 @@ type file struct {
 	Path  string // slash-separated, relative to the project
 	About string
 	body  []byte
+	// unlisted files are written but left out of the listing (a copied SDK is listed as its
+	// directory); listOnly entries are listed but not written.
+	unlisted, listOnly bool
+}
+
+// listed returns the files that the listing shows.
+func listed(files []file) []file {
+	var out []file
+	for _, f := range files {
+		if !f.unlisted {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // data is what the templates see.
 type data struct {
 	Name, Lang, LangName string
-	SDK                  string // Go: the replace target, "" for none
+	SDK                  string // Go: the replace target of the SDK module
+	SDKModule            string // Go: the SDK's module path
 	GoVersion            string
 	Crate, CrateFile     string // Rust: package name, and the .wasm cargo writes
 	RustTarget           string
@@ -147,6 +170,9 @@ func Run(opts *Options) error {
 		return err
 	}
 	for _, fl := range files {
+		if fl.listOnly {
+			continue
+		}
 		p := filepath.Join(dir, filepath.FromSlash(fl.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return cmdutil.Failed(err)
@@ -156,14 +182,10 @@ func Run(opts *Options) error {
 		}
 	}
 	fmt.Fprintf(f.Stdout, "wrote %s, a %s collector project:\n", dir, langName(opts.Lang))
-	for _, fl := range files {
+	for _, fl := range listed(files) {
 		fmt.Fprintf(f.Stdout, "  %-34s %s\n", fl.Path, fl.About)
 	}
 	fmt.Fprintf(f.Stdout, "next: make -C %s && make -C %s run\n", dir, dir)
-	if opts.Lang == "go" && sdk == "" {
-		fmt.Fprintf(f.Stdout, "note: wasmcollector is not on a module proxy yet: add a replace directive to %s (see its comment), or run new again with --sdk <checkout>\n",
-			filepath.Join(dir, "go.mod"))
-	}
 	return nil
 }
 
@@ -178,7 +200,7 @@ func checkSDK(p, lang string) (string, error) {
 	if err != nil || !regexp.MustCompile(`(?m)^module\s+`+regexp.QuoteMeta(modulePath)+`\s*$`).Match(gomod) {
 		return "", cmdutil.BadInput("--sdk %s: not a wasmcollector checkout (want a go.mod declaring module %s)", p, modulePath)
 	}
-	need := map[string]string{"go": "guest-sdk/go", "c": "guest-sdk/c/wasmcollector.h", "rust": "guest-sdk/rust/src/lib.rs"}[lang]
+	need := map[string]string{"go": "guest-sdk/go/go.mod", "c": "guest-sdk/c/wasmcollector.h", "rust": "guest-sdk/rust/src/lib.rs"}[lang]
 	if _, err := os.Stat(filepath.Join(abs, filepath.FromSlash(need))); err != nil {
 		return "", cmdutil.BadInput("--sdk %s: has no %s", p, need)
 	}
@@ -191,7 +213,7 @@ func langName(lang string) string {
 
 // project returns the files of a project, README last (it lists the others).
 func project(name, lang, sdk string) ([]file, error) {
-	d := &data{Name: name, Lang: lang, LangName: langName(lang), RustTarget: rustTarget, GoVersion: goVersion(sdk)}
+	d := &data{Name: name, Lang: lang, LangName: langName(lang), RustTarget: rustTarget}
 	var files []file
 	add := func(dst, tmpl, about string) error {
 		b, err := render(tmpl, d)
@@ -204,14 +226,40 @@ func project(name, lang, sdk string) ([]file, error) {
 	var errs []error
 	switch lang {
 	case "go":
-		d.SDK = sdk
-		d.BuildNote = "It needs Go " + d.GoVersion + " or later. go.mod requires " + modulePath + ", which is not " +
-			"published on a module proxy yet: a `replace` directive points it at a checkout (`wasmcollector new --sdk " +
-			"PATH` writes it). The first build records go.sum."
+		d.SDKModule = sdkfiles.GoModulePath
+		var sdkFiles []file
+		var gomod []byte
+		var err error
+		if sdk != "" {
+			d.SDK = goModPath(filepath.Join(sdk, "guest-sdk", "go"))
+			gomod, err = os.ReadFile(filepath.Join(sdk, "guest-sdk", "go", "go.mod"))
+			if err != nil {
+				return nil, cmdutil.BadInput("--sdk: %w", err)
+			}
+		} else {
+			d.SDK = "./" + sdkDir
+			if sdkFiles, err = goSDK(); err != nil {
+				return nil, err
+			}
+			gomod, err = fs.ReadFile(sdkfiles.GoSDK, "go.mod")
+			if err != nil {
+				return nil, fmt.Errorf("new: Go SDK: %w", err)
+			}
+		}
+		if d.GoVersion, err = goVersion(gomod); err != nil {
+			return nil, err
+		}
+		where := "the copy in `" + sdkDir + "/`, so the build needs no network"
+		if sdk != "" {
+			where = "the checkout `" + d.SDK + "`"
+		}
+		d.BuildNote = "It needs Go " + d.GoVersion + " or later (the SDK's own go.mod says so). go.mod requires the SDK " +
+			"module, " + d.SDKModule + ", which has no dependencies; its `replace` directive points at " + where + "."
 		errs = append(errs,
 			add("main.go", "go/main.go.tmpl", "the collector, on the Go SDK"),
 			add("go.mod", "go/go.mod.tmpl", "the Go module; requires the SDK"),
 			add("Makefile", "go/Makefile.tmpl", "make: build; make run, validate, check"))
+		files = append(files, sdkFiles...)
 	case "c":
 		d.BuildNote = "It needs clang with the wasm32-wasi sysroot (Debian: `apt-get install clang lld wasi-libc " +
 			"libclang-rt-dev-wasm32`). The SDK is the single header `wasmcollector.h`, copied here."
@@ -245,7 +293,7 @@ func project(name, lang, sdk string) ([]file, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	d.Files = append(files, file{Path: "README.md", About: "build, run, check, ship"})
+	d.Files = append(listed(files), file{Path: "README.md", About: "build, run, check, ship"})
 	if err := add("README.md", "common/README.md.tmpl", "build, run, check, ship"); err != nil {
 		return nil, err
 	}
@@ -307,7 +355,7 @@ func sdkCrate(sdk string) ([]file, error) {
 		if rel != "Cargo.toml" {
 			about = "the Rust SDK (ABI v1)"
 		}
-		out = append(out, file{Path: "wasmcollector-sdk/" + rel, About: about, body: b})
+		out = append(out, file{Path: sdkDir + "/" + rel, About: about, body: b})
 		return nil
 	})
 	if err != nil {
@@ -316,19 +364,41 @@ func sdkCrate(sdk string) ([]file, error) {
 	return out, nil
 }
 
-// goVersion is the go line of a Go project's go.mod: the SDK's own (that of the checkout sdk, else
-// of this source tree), since a module cannot require one that needs a newer Go than it says.
-func goVersion(sdk string) string {
-	const ours = "1.26" // go.mod of github.com/wasmcollector/wasmcollector
-	if sdk == "" {
-		return ours
+// goVersion is the go line of a Go project's go.mod: that of the SDK's go.mod, since a module
+// cannot require one that needs a newer Go than it says.
+func goVersion(sdkGoMod []byte) (string, error) {
+	m := regexp.MustCompile(`(?m)^go\s+(\S+)\s*$`).FindSubmatch(sdkGoMod)
+	if m == nil {
+		return "", cmdutil.BadInput("Go SDK: its go.mod has no go line")
 	}
-	b, err := os.ReadFile(filepath.Join(sdk, "go.mod"))
+	return string(m[1]), nil
+}
+
+// goModPath returns p as a go.mod token: quoted when it holds a space, a quote or anything else
+// that would end or break the token.
+func goModPath(p string) string {
+	if strings.ContainsAny(p, " \t\r\n\"'`\\()[]{},;") || strings.Contains(p, "//") {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
+// goSDK returns the embedded Go SDK module's files under wasmcollector-sdk/, without its tests.
+func goSDK() ([]file, error) {
+	var out []file
+	err := fs.WalkDir(sdkfiles.GoSDK, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := fs.ReadFile(sdkfiles.GoSDK, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, file{Path: sdkDir + "/" + p, body: b, unlisted: true})
+		return nil
+	})
 	if err != nil {
-		return ours
+		return nil, fmt.Errorf("new: Go SDK: %w", err)
 	}
-	if m := regexp.MustCompile(`(?m)^go\s+(\S+)\s*$`).FindSubmatch(b); m != nil {
-		return string(m[1])
-	}
-	return ours
+	return append(out, file{Path: sdkDir + "/", About: "the Go SDK module (ABI v1), with no dependencies", listOnly: true}), nil
 }

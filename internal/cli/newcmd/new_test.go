@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,11 +58,21 @@ func needTools(t *testing.T, lang string) {
 	}
 }
 
+// offline is the environment of a project's build: no module proxy, no checksum database, an empty
+// module cache and no workspace, so a build that needs anything from the network fails.
+func offline(t *testing.T) []string {
+	return append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
+		"GOWORK=off", "GOMODCACHE="+t.TempDir())
+}
+
 // TestNewProjectsBuildRunAndCheck writes a project in each language, builds it with its own
-// Makefile, runs its collector through the CLI and checks it.
+// Makefile, runs its collector through the CLI and checks it. Each project builds as written,
+// offline, with the SDK copied from this binary.
 func TestNewProjectsBuildRunAndCheck(t *testing.T) {
-	root, err := filepath.Abs(testguests.Root(t))
-	require.NoError(t, err)
+	// Workers are a wasmcollector built without the race detector, as operators run it: this race
+	// test binary re-executed as the worker compiles a 3 MB Go module 5–10× slower, past the 30 s
+	// compile timeout on a loaded machine.
+	testguests.UseWorkerBinary(t)
 	cache := filepath.Join(testguests.CacheDir(t), "wazero")
 
 	for _, lang := range []string{"go", "c", "rust"} {
@@ -69,11 +81,7 @@ func TestNewProjectsBuildRunAndCheck(t *testing.T) {
 			needTools(t, lang)
 			dir := t.TempDir()
 			name := "logins_" + lang
-			args := []string{"new", "--lang", lang, name, "--dir", dir}
-			if lang == "go" {
-				args = append(args, "--sdk", root)
-			}
-			out, errs, code := runCLI(t, args...)
+			out, errs, code := runCLI(t, "new", "--lang", lang, name, "--dir", dir)
 			require.Equal(t, 0, code, errs)
 			proj := filepath.Join(dir, name)
 			assert.Contains(t, out, "wrote "+proj)
@@ -83,7 +91,7 @@ func TestNewProjectsBuildRunAndCheck(t *testing.T) {
 
 			// Build with the project's own Makefile, without the network.
 			mk := exec.Command("make", "-C", proj)
-			mk.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local")
+			mk.Env = offline(t)
 			b, err := mk.CombinedOutput()
 			require.NoError(t, err, "make:\n%s", b)
 			require.FileExists(t, filepath.Join(proj, name+".wasm"))
@@ -140,20 +148,105 @@ func runCSV(t *testing.T, reg, key string, args ...string) [][]string {
 }
 
 func TestNewFiles(t *testing.T) {
-	t.Run("go without --sdk", func(t *testing.T) {
+	root := testguests.Root(t)
+	sdkSrc := filepath.Join(root, "guest-sdk", "go")
+
+	t.Run("go: the SDK copied in", func(t *testing.T) {
 		dir := t.TempDir()
 		out, errs, code := runCLI(t, "new", "acme", "--dir", dir)
 		require.Equal(t, 0, code, errs)
-		assert.Contains(t, out, "not on a module proxy yet")
-		gomod, err := os.ReadFile(filepath.Join(dir, "acme", "go.mod"))
+		assert.Contains(t, out, "wasmcollector-sdk/")
+		proj := filepath.Join(dir, "acme")
+		gomod, err := os.ReadFile(filepath.Join(proj, "go.mod"))
 		require.NoError(t, err)
 		assert.Contains(t, string(gomod), "module example.com/acme\n")
-		assert.Contains(t, string(gomod), "require github.com/wasmcollector/wasmcollector v0.0.0-")
-		assert.Contains(t, string(gomod), "// replace github.com/wasmcollector/wasmcollector => ")
-		main, err := os.ReadFile(filepath.Join(dir, "acme", "main.go"))
+		sdkMod, err := os.ReadFile(filepath.Join(sdkSrc, "go.mod"))
+		require.NoError(t, err)
+		goLine := regexp.MustCompile(`(?m)^go \S+$`).Find(sdkMod)
+		require.NotNil(t, goLine, "guest-sdk/go/go.mod has a go line")
+		assert.Contains(t, string(gomod), "\n"+string(goLine)+"\n", "the SDK's go line")
+		assert.Contains(t, string(gomod), "\nrequire github.com/wasmcollector/wasmcollector/guest-sdk/go v0.0.0\n")
+		assert.Contains(t, string(gomod), "\nreplace github.com/wasmcollector/wasmcollector/guest-sdk/go => ./wasmcollector-sdk\n")
+		main, err := os.ReadFile(filepath.Join(proj, "main.go"))
 		require.NoError(t, err)
 		assert.Contains(t, string(main), "//go:wasmexport acme\n")
 		assert.Contains(t, string(main), `collector "github.com/wasmcollector/wasmcollector/guest-sdk/go"`)
+
+		// The copy is the SDK module of this source tree, file for file, without its tests.
+		var want []string
+		require.NoError(t, filepath.WalkDir(sdkSrc, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") || (!strings.HasSuffix(p, ".go") && d.Name() != "go.mod") {
+				return err
+			}
+			rel, err := filepath.Rel(sdkSrc, p)
+			want = append(want, filepath.ToSlash(rel))
+			return err
+		}))
+		require.Contains(t, want, "abi/abi.go")
+		var got []string
+		copyDir := filepath.Join(proj, "wasmcollector-sdk")
+		require.NoError(t, filepath.WalkDir(copyDir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(copyDir, p)
+			got = append(got, filepath.ToSlash(rel))
+			return err
+		}))
+		assert.ElementsMatch(t, want, got)
+		for _, f := range want {
+			a, err := os.ReadFile(filepath.Join(sdkSrc, filepath.FromSlash(f)))
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(copyDir, filepath.FromSlash(f)))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(a, b), "wasmcollector-sdk/%s differs from guest-sdk/go/%s", f, f)
+		}
+		readme, err := os.ReadFile(filepath.Join(proj, "README.md"))
+		require.NoError(t, err)
+		assert.Contains(t, string(readme), "| `wasmcollector-sdk/` |")
+		assert.NotContains(t, string(readme), "wasmcollector-sdk/csv.go", "the copy is listed as one directory")
+	})
+
+	t.Run("go --sdk: a replace to the checkout, built offline", func(t *testing.T) {
+		needTools(t, "go")
+		abs, err := filepath.Abs(root)
+		require.NoError(t, err)
+		dir := t.TempDir()
+		_, errs, code := runCLI(t, "new", "acme", "--dir", dir, "--sdk", abs)
+		require.Equal(t, 0, code, errs)
+		proj := filepath.Join(dir, "acme")
+		gomod, err := os.ReadFile(filepath.Join(proj, "go.mod"))
+		require.NoError(t, err)
+		assert.Contains(t, string(gomod), "\nreplace github.com/wasmcollector/wasmcollector/guest-sdk/go => "+filepath.Join(abs, "guest-sdk", "go")+"\n")
+		assert.NoDirExists(t, filepath.Join(proj, "wasmcollector-sdk"))
+		mk := exec.Command("make", "-C", proj)
+		mk.Env = offline(t)
+		b, err := mk.CombinedOutput()
+		require.NoError(t, err, "make:\n%s", b)
+		assert.FileExists(t, filepath.Join(proj, "acme.wasm"))
+	})
+
+	t.Run("go --sdk: a checkout path with spaces and quotes is quoted in go.mod", func(t *testing.T) {
+		abs, err := filepath.Abs(root)
+		require.NoError(t, err)
+		odd := filepath.Join(t.TempDir(), `my "src" dir`, "wasmcollector")
+		require.NoError(t, os.MkdirAll(filepath.Dir(odd), 0o755))
+		require.NoError(t, os.Symlink(abs, odd))
+		dir := t.TempDir()
+		_, errs, code := runCLI(t, "new", "acme", "--dir", dir, "--sdk", odd)
+		require.Equal(t, 0, code, errs)
+		// go itself parses the go.mod: the replace's target is the path, whole.
+		cmd := exec.Command("go", "mod", "edit", "-json")
+		cmd.Dir = filepath.Join(dir, "acme")
+		cmd.Env = offline(t)
+		b, err := cmd.Output()
+		require.NoError(t, err, "go mod edit -json: %s", b)
+		var mod struct {
+			Replace []struct{ New struct{ Path string } }
+		}
+		require.NoError(t, json.Unmarshal(b, &mod), string(b))
+		require.Len(t, mod.Replace, 1)
+		assert.Equal(t, filepath.Join(odd, "guest-sdk", "go"), mod.Replace[0].New.Path)
 	})
 
 	t.Run("sidecar and registry", func(t *testing.T) {
@@ -194,6 +287,10 @@ func TestNewBadInput(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "taken"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "taken", "x"), nil, 0o644))
+	// A checkout from before the Go SDK was a module of its own: no guest-sdk/go/go.mod.
+	old := filepath.Join(dir, "old")
+	require.NoError(t, os.MkdirAll(filepath.Join(old, "guest-sdk", "go"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(old, "go.mod"), []byte("module github.com/wasmcollector/wasmcollector\n"), 0o644))
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -205,6 +302,7 @@ func TestNewBadInput(t *testing.T) {
 		{[]string{"new", "ok", "--lang", "cobol", "--dir", dir}, `--lang "cobol"`},
 		{[]string{"new", "taken", "--dir", dir}, "exists and is not empty"},
 		{[]string{"new", "ok", "--dir", dir, "--sdk", dir}, "not a wasmcollector checkout"},
+		{[]string{"new", "ok", "--dir", dir, "--sdk", old}, "has no guest-sdk/go/go.mod"},
 	} {
 		_, errs, code := runCLI(t, tc.args...)
 		assert.Equal(t, 2, code, "%v: %s", tc.args, errs)

@@ -1,6 +1,8 @@
 //! A test guest for guest-sdk/rust/rust_test.go: each export exercises one behaviour of the Rust
 //! SDK through the real host.
 
+use std::fmt;
+
 use wasmcollector::{json_string, Csv, Error, Level};
 
 /// Returns an error the collector raises itself: its message must reach the host unchanged.
@@ -9,10 +11,40 @@ pub extern "C" fn fails() -> i32 {
     wasmcollector::run(|| Err(Error::new("probe: it failed, \"on purpose\"")))
 }
 
+/// Fails with an ordinary error through `?`: run takes any error that implements Display.
+#[no_mangle]
+pub extern "C" fn ordinary_error() -> i32 {
+    wasmcollector::run(parse_n)
+}
+
+/// Emits `{"n": N}` for the parameter n; `?` converts both the parse error and the SDK's errors.
+fn parse_n() -> Result<(), Box<dyn std::error::Error>> {
+    let n: i64 = wasmcollector::param("n").unwrap_or_default().parse()?;
+    wasmcollector::emit_json(&format!(r#"{{"n":{}}}"#, n))?;
+    Ok(())
+}
+
+/// An error type of the collector's own that is Display and nothing else.
+struct Refused {
+    code: u32,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "probe: refused with code {}", self.code)
+    }
+}
+
+/// Fails with the collector's own Display type.
+#[no_mangle]
+pub extern "C" fn display_error() -> i32 {
+    wasmcollector::run(|| Err(Refused { code: 7 }))
+}
+
 /// Panics: the hook reports the message with fail, then the module traps.
 #[no_mangle]
 pub extern "C" fn panics() -> i32 {
-    wasmcollector::run(|| {
+    wasmcollector::run(|| -> Result<(), Error> {
         let v: Vec<i64> = wasmcollector::param("values").map(|_| vec![1]).unwrap_or_default();
         if v.is_empty() {
             panic!("probe: boom {}", 42);
@@ -24,7 +56,7 @@ pub extern "C" fn panics() -> i32 {
 /// Drops a CSV writer that holds rows never sent.
 #[no_mangle]
 pub extern "C" fn unflushed() -> i32 {
-    wasmcollector::run(|| {
+    wasmcollector::run(|| -> Result<(), Error> {
         let mut w = Csv::new();
         w.header(&["a"])?;
         w.row(&["x"])?;
@@ -76,7 +108,7 @@ pub extern "C" fn info() -> i32 {
             opt(s.until),
             s.full_sync,
             json_string(&s.to_string()),
-            json_string(wasmcollector::collection_type()),
+            json_string(wasmcollector::collection_type().map_or("", |t| t.name())),
             json_string(&wasmcollector::param("name").unwrap_or_default()),
             long.len(),
             wasmcollector::param("missing").is_none(),
@@ -118,7 +150,7 @@ pub extern "C" fn query() -> i32 {
 /// Streams a table into the CSV output with db_stream_csv and logs the row count.
 #[no_mangle]
 pub extern "C" fn stream() -> i32 {
-    wasmcollector::run(|| {
+    wasmcollector::run(|| -> Result<(), Error> {
         let n = wasmcollector::stream_csv("db", "SELECT id, name FROM t ORDER BY id", "")?;
         wasmcollector::log(Level::Warn, &format!("probe: streamed {} rows", n));
         Ok(())

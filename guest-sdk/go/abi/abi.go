@@ -1,8 +1,9 @@
 // Package abi holds the names, status codes and binary layouts of ABI v1, the contract between the
 // host module that [github.com/wasmcollector/wasmcollector/hostfuncs] serves and the guest SDKs.
 //
-// It imports only the standard library so that the host and the Go guest SDK can both depend on it
-// and cannot drift apart. hostfuncs/ABI.md is the prose version of this file; a test checks that the
+// It lives in the Go SDK's module, which has no dependencies, and imports only the standard
+// library: the SDK and the host (which requires the SDK module) both use it, so they cannot drift
+// apart. hostfuncs/ABI.md is the prose version of this file; a test checks that the
 // two agree.
 package abi
 
