@@ -42,9 +42,7 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 			continue
 		}
 		ds := &DataSource{Name: name, MaxRows: defaultDSMaxRows, MaxBytes: defaultDSMaxBytes, Timeout: defaultDSTimeout}
-		if t.Password != nil {
-			l.add(src, dp.key("password"), CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
-		}
+		l.refuseSecret(src, dp.key("password"), t.Password)
 		driver, ok := l.required(src, dp.key("driver"), t.Driver)
 		switch {
 		case !ok:
@@ -53,19 +51,12 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 		default:
 			ds.Driver = driver
 		}
-		str := func(key string, v any) string {
-			s, _ := l.str(src, dp.key(key), v)
-			return s
-		}
-		file := func(key string, v any) string {
-			if s := str(key, v); s != "" {
-				return absDir(base, s)
-			}
-			return ""
-		}
-		ds.Path = file("path", t.Path)
-		ds.DSN, ds.DSNEnv, ds.DSNFile = str("dsn", t.DSN), str("dsn_env", t.DSNEnv), file("dsn_file", t.DSNFile)
-		ds.PasswordEnv, ds.PasswordFile = str("password_env", t.PasswordEnv), file("password_file", t.PasswordFile)
+		ds.Path = l.hostPath(src, dp.key("path"), base, t.Path)
+		ds.DSN, _ = l.str(src, dp.key("dsn"), t.DSN)
+		ds.DSNEnv, _ = l.str(src, dp.key("dsn_env"), t.DSNEnv)
+		ds.DSNFile = l.hostPath(src, dp.key("dsn_file"), base, t.DSNFile)
+		ds.PasswordEnv, _ = l.str(src, dp.key("password_env"), t.PasswordEnv)
+		ds.PasswordFile = l.hostPath(src, dp.key("password_file"), base, t.PasswordFile)
 		if n, ok := l.integer(src, dp.key("max_rows"), t.MaxRows); ok {
 			if n < 1 {
 				l.add(src, dp.key("max_rows"), CodeInvalid, "max_rows %d must be at least 1", n)
@@ -108,20 +99,9 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 				l.add(src, dp.key("allow_privileged_role"), CodeNotAllowed, "not used by a sqlite data source")
 			}
 		case "postgres":
-			set := 0
-			for _, v := range []string{ds.DSN, ds.DSNEnv, ds.DSNFile} {
-				if v != "" {
-					set++
-				}
-			}
-			if set != 1 {
-				l.add(src, dp.key("dsn"), CodeMissing, "a postgres data source needs exactly one of dsn, dsn_env and dsn_file")
-			}
+			l.checkDSN(src, dp, "a postgres data source", ds.DSN, ds.DSNEnv, ds.DSNFile)
 			if ds.PasswordEnv != "" && ds.PasswordFile != "" {
 				l.add(src, dp.key("password_env"), CodeInvalid, "set password_env or password_file, not both")
-			}
-			if strings.Contains(strings.ToLower(ds.DSN), "password") {
-				l.add(src, dp.key("dsn"), CodeSecret, "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
 			}
 			if ds.Path != "" {
 				l.add(src, dp.key("path"), CodeNotAllowed, "not used by a postgres data source")
@@ -236,9 +216,7 @@ func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
 		return st
 	}
 	base := filepath.Dir(src.abs)
-	if t.Password != nil {
-		l.add(src, p.key("password"), CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
-	}
+	l.refuseSecret(src, p.key("password"), t.Password)
 	if s, ok := l.str(src, p.key("driver"), t.Driver); ok {
 		if s == "file" || s == "postgres" {
 			st.Driver = s
@@ -246,34 +224,48 @@ func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
 			l.add(src, p.key("driver"), CodeInvalid, `invalid driver %q: must be "file" or "postgres"`, s)
 		}
 	}
-	str := func(key string, v any) string {
-		s, _ := l.str(src, p.key(key), v)
-		return s
-	}
-	file := func(key string, v any) string {
-		if s := str(key, v); s != "" {
-			return absDir(base, s)
-		}
-		return ""
-	}
-	st.DSN, st.DSNEnv, st.DSNFile = str("dsn", t.DSN), str("dsn_env", t.DSNEnv), file("dsn_file", t.DSNFile)
-	st.PasswordEnv, st.PasswordFile = str("password_env", t.PasswordEnv), file("password_file", t.PasswordFile)
-	if s := str("lock_name", t.LockName); s != "" {
+	st.DSN, _ = l.str(src, p.key("dsn"), t.DSN)
+	st.DSNEnv, _ = l.str(src, p.key("dsn_env"), t.DSNEnv)
+	st.DSNFile = l.hostPath(src, p.key("dsn_file"), base, t.DSNFile)
+	st.PasswordEnv, _ = l.str(src, p.key("password_env"), t.PasswordEnv)
+	st.PasswordFile = l.hostPath(src, p.key("password_file"), base, t.PasswordFile)
+	if s, _ := l.str(src, p.key("lock_name"), t.LockName); s != "" {
 		st.LockName = s
 	}
 	if st.Driver == "postgres" {
-		set := 0
-		for _, v := range []string{st.DSN, st.DSNEnv, st.DSNFile} {
-			if v != "" {
-				set++
-			}
-		}
-		if set != 1 {
-			l.add(src, p.key("dsn"), CodeMissing, "a postgres state needs exactly one of dsn, dsn_env and dsn_file")
-		}
-		if strings.Contains(strings.ToLower(st.DSN), "password") {
-			l.add(src, p.key("dsn"), CodeSecret, "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
-		}
+		l.checkDSN(src, p, "a postgres state", st.DSN, st.DSNEnv, st.DSNFile)
 	}
 	return st
+}
+
+// hostPath accepts a string naming a host file, resolved against base; "" when absent or empty.
+func (l *loader) hostPath(src *source, p path, base string, v any) string {
+	if s, _ := l.str(src, p, v); s != "" {
+		return absDir(base, s)
+	}
+	return ""
+}
+
+// refuseSecret reports a password written in the TOML (the `password` key at p).
+func (l *loader) refuseSecret(src *source, p path, v any) {
+	if v != nil {
+		l.add(src, p, CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
+	}
+}
+
+// checkDSN checks the PostgreSQL connection of the table at p (what names it in messages): one
+// of dsn, dsn_env and dsn_file, and no password in the dsn.
+func (l *loader) checkDSN(src *source, p path, what, dsn, dsnEnv, dsnFile string) {
+	set := 0
+	for _, v := range []string{dsn, dsnEnv, dsnFile} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		l.add(src, p.key("dsn"), CodeMissing, "%s needs exactly one of dsn, dsn_env and dsn_file", what)
+	}
+	if strings.Contains(strings.ToLower(dsn), "password") {
+		l.add(src, p.key("dsn"), CodeSecret, "secrets never sit in the TOML: take the password out of the dsn and name password_env or password_file")
+	}
 }

@@ -258,9 +258,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 			sh.URL = s
 		}
 	}
-	if t.Password != nil {
-		l.add(src, p.key("password"), CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
-	}
+	l.refuseSecret(src, p.key("password"), t.Password)
 	if s, ok := l.str(src, p.key("content_type"), t.ContentType); ok {
 		if s == "" || strings.ContainsAny(s, "\r\n") {
 			l.add(src, p.key("content_type"), CodeInvalid, "invalid content_type %q", s)
