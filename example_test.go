@@ -13,20 +13,9 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 )
 
-// exampleRegistry is the collectors.toml the examples load: the config and counts example
-// collectors, built from source by TestMain.
-var exampleRegistry string
-
-func TestMain(m *testing.M) {
-	tb, cleanup := testguests.MainTB()
-	exampleRegistry = testguests.Registry(tb, map[string]string{
-		"config.wasm": testguests.Go(tb, "examples/config"),
-		"counts.wasm": testguests.Go(tb, "examples/counts"),
-	}, `
-[gather]
-state_dir = "state"
-out_dir = "out"
-
+// exampleCollectors are the collectors of the examples and tests: the config and counts example
+// collectors.
+const exampleCollectors = `
 [[collector]]
 key = "config"
 version = "1.0"
@@ -38,7 +27,18 @@ key = "counts"
 version = "1.0"
 module = "counts.wasm"
 params = { scale = 2 }
-`)
+`
+
+// exampleRegistry is the collectors.toml the examples load: the config and counts example
+// collectors, built from source by TestMain.
+var exampleRegistry string
+
+func TestMain(m *testing.M) {
+	tb, cleanup := testguests.MainTB()
+	exampleRegistry = testguests.Registry(tb, map[string]string{
+		"config.wasm": testguests.Go(tb, "examples/config"),
+		"counts.wasm": testguests.Go(tb, "examples/counts"),
+	}, "[gather]\nstate_dir = \"state\"\nout_dir = \"out\"\n"+exampleCollectors)
 	code := m.Run()
 	cleanup()
 	os.Exit(code)

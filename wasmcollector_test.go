@@ -39,19 +39,7 @@ func hostFor(t *testing.T, extra string) *wasmcollector.Host {
 [gather]
 state_dir = "`+filepath.Join(dir, "state")+`"
 out_dir = "`+filepath.Join(dir, "out")+`"
-
-[[collector]]
-key = "config"
-version = "1.0"
-config = true
-module = "config.wasm"
-
-[[collector]]
-key = "counts"
-version = "1.0"
-module = "counts.wasm"
-params = { scale = 2 }
-`+extra)
+`+exampleCollectors+extra)
 	host, err := wasmcollector.Load(path, &wasmcollector.Options{Logger: quiet, Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, host.Close()) })

@@ -257,7 +257,7 @@ func TestProgress(t *testing.T) {
 	}
 	assert.Equal(t, "config", events[0].Collector)
 	assert.Equal(t, gather.Progress{Collector: "events", Slice: 3, Slices: 5, Done: 3, Total: 6,
-		Since: start.Add(2 * time.Hour), Until: start.Add(3 * time.Hour)}, events[3])
+		Since: start.Add(2 * time.Hour), Until: start.Add(3 * time.Hour), TarballsSoFar: 2}, events[3])
 }
 
 // TestSliceFailureStopsTheKey is D3: the third of five slices fails, so the key stops at the end
