@@ -218,7 +218,8 @@ type checker struct {
 	rep    *Report
 	wasm   []byte
 	name   string // NAME.wasm
-	info   *runtime.ModuleInfo // what the module declares, nil when it did not compile
+	// info is what the module declares, nil when it did not compile.
+	info   *runtime.ModuleInfo
 	eng    *runtime.Engine
 	sc     *sidecar
 	compOK bool
