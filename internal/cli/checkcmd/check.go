@@ -217,9 +217,8 @@ type checker struct {
 	now    time.Time
 	rep    *Report
 	wasm   []byte
-	name   string // NAME.wasm
-	// info is what the module declares, nil when it did not compile.
-	info   *runtime.ModuleInfo
+	name   string              // NAME.wasm
+	info   *runtime.ModuleInfo // what the module declares; nil when it did not compile
 	eng    *runtime.Engine
 	sc     *sidecar
 	compOK bool
