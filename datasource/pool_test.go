@@ -3,6 +3,7 @@ package datasource
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -231,4 +232,30 @@ func TestPassword(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenSilentServer checks that Open gives up after Timeout on a server
+// that accepts the connection and never answers, and does not wait for the
+// pool's connection attempt, which goes on in the background, to end.
+func TestOpenSilentServer(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	host, port, err := net.SplitHostPort(l.Addr().String())
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = Open(context.Background(), Config{Name: "pg", Driver: Postgres, Timeout: 300 * time.Millisecond, Password: "hunter2",
+		DSN: "host=" + host + " port=" + port + " user=nobody dbname=x sslmode=disable"})
+	require.EqualError(t, err, `datasource "pg": connecting to postgres at `+l.Addr().String()+`: context deadline exceeded`)
+	require.Less(t, time.Since(start), 3*time.Second)
 }

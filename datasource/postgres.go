@@ -39,10 +39,9 @@ const pgGrace = time.Second
 type pgBackend struct {
 	s    *Source
 	pool *pgxpool.Pool
-	// checked is set once a connection's role has been checked and found
-	// privileged but allowed (and the warning logged): later connections
-	// skip the check.
-	checked atomic.Bool
+	// warned is set once a connection's role has been found privileged but
+	// allowed, and the warning logged: later connections skip the check.
+	warned atomic.Bool
 }
 
 // openPostgres connects to s.cfg.DSN, with s.cfg.Password if set, and
@@ -111,7 +110,7 @@ func openPostgres(ctx context.Context, s *Source) (backend, error) {
 // AllowPrivilegedRole is set, in which case it warns once per Source.
 func (b *pgBackend) checkRole(ctx context.Context, c *pgconn.PgConn) error {
 	s := b.s
-	if s.cfg.AllowPrivilegedRole && b.checked.Load() {
+	if s.cfg.AllowPrivilegedRole && b.warned.Load() {
 		return nil
 	}
 	role, reasons, err := roleReasons(ctx, c)
@@ -122,7 +121,7 @@ func (b *pgBackend) checkRole(ctx context.Context, c *pgconn.PgConn) error {
 	if !s.cfg.AllowPrivilegedRole {
 		return s.fail(ErrPrivilegedRole, what+"; connect as a role that may only read (CONNECT, USAGE and SELECT), or set allow_privileged_role = true", nil)
 	}
-	if b.checked.CompareAndSwap(false, true) {
+	if b.warned.CompareAndSwap(false, true) {
 		log := s.cfg.Logger
 		if log == nil {
 			log = slog.Default()

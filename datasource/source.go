@@ -39,7 +39,8 @@ type Config struct {
 	// DSN is, for SQLite, the path of an existing database file, which is
 	// opened read-only; for PostgreSQL, a pgx connection string (URL or
 	// key=value). pgxpool's pool_* settings in it apply, but for
-	// pool_max_conns, which MaxConns sets.
+	// pool_max_conns, pool_min_conns and pool_min_idle_conns: MaxConns
+	// sets the size, and connections open on demand.
 	DSN string
 	// Password (PostgreSQL only), if set, is the role's password, resolved
 	// from its secret; it takes the place of one in DSN. It is a secret:
