@@ -23,11 +23,11 @@ type Bookkeeping interface {
 // [gather] state_dir (default the user's state directory). The caller closes it.
 func (h *Host) State(ctx context.Context) (Bookkeeping, error) {
 	if st := h.reg.State; st.Driver == "postgres" {
-		dsn, err := executor.ResolveDSN(st.DSN, st.DSNEnv, st.DSNFile, st.PasswordEnv, st.PasswordFile)
+		dsn, password, err := executor.ResolveDSN(st.DSN, st.DSNEnv, st.DSNFile, st.PasswordEnv, st.PasswordFile)
 		if err != nil {
 			return nil, &ConfigError{fmt.Errorf("[state] %w", err)}
 		}
-		s, err := state.OpenPostgres(ctx, dsn, st.LockName)
+		s, err := state.OpenPostgres(ctx, dsn, password, st.LockName)
 		if err != nil {
 			return nil, err
 		}

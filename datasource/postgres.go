@@ -10,13 +10,15 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // SQLSTATEs the errors are classified by.
@@ -36,52 +38,90 @@ const pgGrace = time.Second
 
 type pgBackend struct {
 	s    *Source
-	pool *pgPool
+	pool *pgxpool.Pool
+	// warned is set once a connection's role has been found privileged but
+	// allowed, and the warning logged: later connections skip the check.
+	warned atomic.Bool
 }
 
-// openPostgres connects to s.cfg.DSN and pings the server. Statements run
-// each in a transaction of their own, begun READ ONLY and rolled back.
+// openPostgres connects to s.cfg.DSN, with s.cfg.Password if set, and
+// checks the role. Statements run each in a transaction of their own, begun
+// READ ONLY and rolled back, on a connection of a pgxpool pool of up to
+// MaxConns.
 func openPostgres(ctx context.Context, s *Source) (backend, error) {
-	pc, err := pgconn.ParseConfig(s.cfg.DSN)
+	pc, err := pgxpool.ParseConfig(s.cfg.DSN)
 	if err != nil {
 		// The parser's message quotes the string, whose password it
 		// redacts only on a best-effort basis: say nothing more.
 		return nil, s.fail(nil, "invalid postgres connection string", nil)
 	}
+	cc := pc.ConnConfig
+	if s.cfg.Password != "" {
+		// Set on the parsed config rather than spliced into the string, so
+		// no string holding the secret is built (nor quoted in an error).
+		cc.Password = s.cfg.Password
+	}
 	// On a canceled context, ask the server to cancel the statement rather
 	// than only dropping the connection under it.
-	pc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 	}
 	// No message the server sends may be longer than twice MaxBytes (a CSV
 	// line doubles quotes; numbers' text is longer than the 8 bytes they
 	// count for) plus room for many small columns: the host does not read,
 	// let alone allocate, a row far over the cap.
-	maxMessage := min(2*s.cfg.MaxBytes+pgMessageSlack, math.MaxInt32)
-	b := &pgBackend{s: s, pool: &pgPool{cfg: pc, slots: make(chan struct{}, s.cfg.MaxConns), maxMessage: int(maxMessage)}}
-	where := pc.Host
+	maxMessage := int(min(2*s.cfg.MaxBytes+pgMessageSlack, math.MaxInt32))
+	b := &pgBackend{s: s}
+	pc.MaxConns = int32(min(s.cfg.MaxConns, math.MaxInt32))
+	pc.MinConns, pc.MinIdleConns = 0, 0
+	// Every new connection is checked before the pool hands it out, so a
+	// role granted more after Open is refused from then on.
+	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		c := conn.PgConn()
+		c.Frontend().SetMaxBodyLen(maxMessage)
+		// ctx is canceled only when the pool closes: bound the check.
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		defer cancel()
+		return b.checkRole(ctx, c)
+	}
+	where := cc.Host
 	if !strings.HasPrefix(where, "/") {
-		where = net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))
+		where = net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	c, _, err := b.pool.acquire(cctx)
-	var role string
-	var reasons []string
-	if err == nil {
-		role, reasons, err = roleReasons(cctx, c)
-		b.pool.release(c, err == nil)
-	}
-	if err != nil {
-		b.pool.close()
+	if b.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, s.fail(nil, "connecting to postgres at "+where, err)
 	}
-	if len(reasons) > 0 {
-		what := fmt.Sprintf("role %q %s", role, strings.Join(reasons, ", "))
-		if !s.cfg.AllowPrivilegedRole {
-			b.pool.close()
-			return nil, s.fail(ErrPrivilegedRole, what+"; connect as a role that may only read (CONNECT, USAGE and SELECT), or set allow_privileged_role = true", nil)
+	// The pool connects lazily: connect (and check the role) now.
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	c, err := b.pool.Acquire(cctx)
+	if err != nil {
+		b.pool.Close()
+		if se := privilegedError(err); se != nil {
+			return nil, se
 		}
+		return nil, s.fail(nil, "connecting to postgres at "+where, err)
+	}
+	c.Release()
+	return b, nil
+}
+
+// checkRole refuses c's role if it may do more than read, unless
+// AllowPrivilegedRole is set, in which case it warns once per Source.
+func (b *pgBackend) checkRole(ctx context.Context, c *pgconn.PgConn) error {
+	s := b.s
+	if s.cfg.AllowPrivilegedRole && b.warned.Load() {
+		return nil
+	}
+	role, reasons, err := roleReasons(ctx, c)
+	if err != nil || len(reasons) == 0 {
+		return err
+	}
+	what := fmt.Sprintf("role %q %s", role, strings.Join(reasons, ", "))
+	if !s.cfg.AllowPrivilegedRole {
+		return s.fail(ErrPrivilegedRole, what+"; connect as a role that may only read (CONNECT, USAGE and SELECT), or set allow_privileged_role = true", nil)
+	}
+	if b.warned.CompareAndSwap(false, true) {
 		log := s.cfg.Logger
 		if log == nil {
 			log = slog.Default()
@@ -89,7 +129,17 @@ func openPostgres(ctx context.Context, s *Source) (backend, error) {
 		log.Warn("data source connects as a privileged role (allow_privileged_role = true): collectors' SQL runs read-only, but not as a role that can only read",
 			"datasource", s.cfg.Name, "role", role, "privileges", strings.Join(reasons, ", "))
 	}
-	return b, nil
+	return nil
+}
+
+// privilegedError returns the refusal of checkRole inside err, if there is
+// one, so it reaches the caller as it is rather than as a connection error.
+func privilegedError(err error) error {
+	var se *sourceError
+	if errors.As(err, &se) && se.kind == ErrPrivilegedRole {
+		return se
+	}
+	return nil
 }
 
 // privilegeQuery lists what the session's role may do beyond reading, with
@@ -137,8 +187,14 @@ func roleReasons(ctx context.Context, c *pgconn.PgConn) (string, []string, error
 	return string(res.Rows[0][0]), reasons, nil
 }
 
+// close closes the idle connections now and the busy ones when their
+// statement ends: pgxpool's Close waits for those, so it runs in the
+// background.
 func (b *pgBackend) close() error {
-	b.pool.close()
+	for _, c := range b.pool.AcquireAllIdle(context.Background()) {
+		dropConn(c)
+	}
+	go b.pool.Close()
 	return nil
 }
 
@@ -168,57 +224,79 @@ func (b *pgBackend) begin(ctx context.Context, c *pgconn.PgConn) error {
 	return err
 }
 
-// start acquires a connection and begins the transaction on it, retrying
-// once on a fresh connection if a pooled one turns out dead.
-func (b *pgBackend) start(ctx, sctx context.Context) (*pgconn.PgConn, error) {
+// start acquires a connection and begins the transaction on it. A pooled
+// connection found dead (the server restarted, or ended the session) is
+// dropped and another tried, up to MaxConns+1 in all: pgxpool pings only a
+// connection idle for over a second before handing it out.
+func (b *pgBackend) start(ctx, sctx context.Context) (*pgxpool.Conn, error) {
 	for attempt := 0; ; attempt++ {
-		c, fresh, err := b.pool.acquire(ctx)
+		c, err := b.pool.Acquire(ctx)
 		if err != nil {
 			if cerr := b.s.contextError(ctx, sctx); cerr != nil {
 				return nil, cerr
 			}
+			if b.s.closed.Load() {
+				return nil, b.s.fail(nil, "source is closed", nil)
+			}
+			if se := privilegedError(err); se != nil {
+				return nil, se
+			}
 			return nil, b.s.fail(nil, "connecting to postgres", err)
 		}
-		err = b.begin(sctx, c)
+		pc := c.Conn().PgConn()
+		err = b.begin(sctx, pc)
 		if err == nil {
 			return c, nil
 		}
-		b.pool.release(c, false)
-		var pe *pgconn.PgError
-		if fresh || attempt > 0 || errors.As(err, &pe) || sctx.Err() != nil {
+		dead := pc.IsClosed()
+		dropConn(c)
+		if !dead || sctx.Err() != nil || attempt >= b.s.cfg.MaxConns {
 			return nil, b.mapErr(ctx, sctx, err)
 		}
 	}
 }
 
 // finish ends the transaction and returns c to the pool if it is clean:
-// not canceled, and rolled back (which also releases any session advisory
-// lock the statement took).
-func (b *pgBackend) finish(c *pgconn.PgConn, canceled bool) {
-	ok := false
-	if !canceled && !c.IsClosed() {
+// not canceled (a cancel request may still be on its way to it), and
+// rolled back (which also releases any session advisory lock the statement
+// took). Otherwise it closes c.
+func (b *pgBackend) finish(c *pgxpool.Conn, canceled bool) {
+	pc := c.Conn().PgConn()
+	if !canceled && !pc.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := c.Exec(ctx, "ROLLBACK; SELECT pg_advisory_unlock_all()").ReadAll()
+		_, err := pc.Exec(ctx, "ROLLBACK; SELECT pg_advisory_unlock_all()").ReadAll()
 		cancel()
-		ok = err == nil
+		if err == nil {
+			c.Release()
+			return
+		}
 	}
-	b.pool.release(c, ok)
+	dropConn(c)
+}
+
+// dropConn takes c out of the pool and closes it.
+func dropConn(c *pgxpool.Conn) {
+	conn := c.Hijack()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	conn.Close(ctx)
 }
 
 func (b *pgBackend) query(ctx context.Context, st *statement, columns func([]Column) error, row func([]any) error) error {
 	s := b.s
 	sctx, cancel := s.statementContext(ctx, pgGrace)
 	defer cancel()
-	c, err := b.start(ctx, sctx)
+	conn, err := b.start(ctx, sctx)
 	if err != nil {
 		return err
 	}
+	c := conn.Conn().PgConn()
 	// qctx is canceled to stop the statement early, on a callback's error.
 	qctx, stop := context.WithCancel(sctx)
 	defer func() {
 		canceled := qctx.Err() != nil
 		stop()
-		b.finish(c, canceled)
+		b.finish(conn, canceled)
 	}()
 
 	text, names := st.positional("$")
@@ -279,15 +357,15 @@ func (b *pgBackend) streamCSV(ctx context.Context, st *statement, w io.Writer) (
 	s := b.s
 	sctx, cancel := s.statementContext(ctx, pgGrace)
 	defer cancel()
-	c, err := b.start(ctx, sctx)
+	conn, err := b.start(ctx, sctx)
 	if err != nil {
 		return 0, true, err
 	}
 	cw := &copyWriter{w: w}
-	err = copyOut(sctx, c, text, cw)
+	err = copyOut(sctx, conn.Conn().PgConn(), text, cw)
 	// Only an error from the server leaves the connection at a clean
 	// ReadyForQuery.
-	b.finish(c, sctx.Err() != nil || err != nil && (cw.err != nil || !isPgError(err)))
+	b.finish(conn, sctx.Err() != nil || err != nil && (cw.err != nil || !isPgError(err)))
 	n := cw.writes - 1
 	if n < 0 {
 		n = 0
@@ -404,80 +482,4 @@ func (b *pgBackend) mapErr(ctx, sctx context.Context, err error) error {
 		return cerr
 	}
 	return b.s.fail(nil, "", err)
-}
-
-// pgPool holds up to cap(slots) connections.
-type pgPool struct {
-	cfg        *pgconn.Config
-	slots      chan struct{}
-	maxMessage int // the longest message body a connection reads
-
-	mu     sync.Mutex
-	idle   []*pgconn.PgConn
-	closed bool
-}
-
-var errPoolClosed = errors.New("source is closed")
-
-// acquire returns an idle connection or a new one (fresh).
-func (p *pgPool) acquire(ctx context.Context) (c *pgconn.PgConn, fresh bool, err error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false, context.Cause(ctx)
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		<-p.slots
-		return nil, false, errPoolClosed
-	}
-	for len(p.idle) > 0 {
-		c = p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if !c.IsClosed() {
-			p.mu.Unlock()
-			return c, false, nil
-		}
-	}
-	p.mu.Unlock()
-	c, err = pgconn.ConnectConfig(ctx, p.cfg)
-	if err != nil {
-		<-p.slots
-		return nil, false, err
-	}
-	c.Frontend().SetMaxBodyLen(p.maxMessage)
-	return c, true, nil
-}
-
-// release returns c to the pool if reuse is set and it is usable, and
-// closes it otherwise.
-func (p *pgPool) release(c *pgconn.PgConn, reuse bool) {
-	p.mu.Lock()
-	if reuse && !p.closed && !c.IsClosed() && !c.IsBusy() {
-		p.idle = append(p.idle, c)
-		c = nil
-	}
-	p.mu.Unlock()
-	if c != nil {
-		closeConn(c)
-	}
-	<-p.slots
-}
-
-func (p *pgPool) close() {
-	p.mu.Lock()
-	p.closed = true
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, c := range idle {
-		closeConn(c)
-	}
-}
-
-func closeConn(c *pgconn.PgConn) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	c.Close(ctx)
 }

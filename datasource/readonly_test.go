@@ -149,8 +149,15 @@ timeout -1ns is negative`)
 		DSN: "host=127.0.0.1 port=" + port + " user=nobody password=secret dbname=awx sslmode=disable connect_timeout=5"})
 	require.ErrorContains(t, err, `datasource "awx": connecting to postgres at 127.0.0.1:`+port+`: `)
 	require.NotContains(t, err.Error(), "secret")
+	// Nor one given apart from the DSN.
+	_, err = Open(context.Background(), Config{Name: "awx", Driver: Postgres, Password: "hunter2",
+		DSN: "host=127.0.0.1 port=" + port + " user=nobody dbname=awx sslmode=disable connect_timeout=5"})
+	require.ErrorContains(t, err, `datasource "awx": connecting to postgres at 127.0.0.1:`+port+`: `)
+	require.NotContains(t, err.Error(), "hunter2")
 
 	_, err = Open(context.Background(), Config{Name: "awx", Driver: Postgres, DSN: "postgres://u:secret@host:port/db"})
+	require.EqualError(t, err, `datasource "awx": invalid postgres connection string`)
+	_, err = Open(context.Background(), Config{Name: "awx", Driver: Postgres, DSN: "postgres://u@host:port/db", Password: "hunter2"})
 	require.EqualError(t, err, `datasource "awx": invalid postgres connection string`)
 }
 

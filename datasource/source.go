@@ -41,8 +41,16 @@ type Config struct {
 	Driver Driver
 	// DSN is, for SQLite, the path of an existing database file, which is
 	// opened read-only; for PostgreSQL, a pgx connection string (URL or
-	// key=value) with any secrets already resolved.
+	// key=value). pgxpool's pool_* settings in it apply, but for
+	// pool_max_conns, pool_min_conns and pool_min_idle_conns: MaxConns
+	// sets the size, and connections open on demand.
 	DSN string
+	// Password (PostgreSQL only), if set, is the role's password, resolved
+	// from its secret; it takes the place of one in DSN. It is a secret:
+	// set on the parsed connection settings, never spliced into a string,
+	// never logged and never quoted in an error. It does cross to a worker
+	// process with the rest of the Config, as DSN does.
+	Password string
 	// MaxRows is how many rows one Query may return; default 1,000,000.
 	// StreamCSV is not capped here but by the caller's writer.
 	MaxRows int64

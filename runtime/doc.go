@@ -10,6 +10,11 @@
 // be stopped and freezes the Go garbage collector for the whole process, so only a worker process
 // that its parent kills at the deadline turns it off (see RATIONALE.md "Why worker processes?").
 //
+// A module that cannot be used fails [Engine.Load] with a *[ModuleError] whose Kind says why (not
+// WebAssembly, invalid, compile timeout, ABI, memory, export…); a failed invocation is an
+// *[InvocationError] with its own Kind. [Engine.Inspect] returns what a module declares
+// ([ModuleInfo]: imports, exports, memory) from the same compilation, for reports.
+//
 // Typical use:
 //
 //	eng, err := runtime.New(ctx, runtime.NewConfig().WithTimeout(30*time.Second))

@@ -64,7 +64,8 @@ type sandbox struct {
 // compileJob makes concurrent loads of the same module wait for one compilation.
 type compileJob struct {
 	done chan struct{}
-	mod  *compiledModule
+	mod  *compiledModule // nil when the module did not compile or failed the check
+	info *ModuleInfo     // set once wazero compiled the module, even if it failed the check
 	err  error
 }
 
@@ -239,74 +240,57 @@ func (m *Module) SHA256() string { return m.c.sha }
 // MemoryLimit returns the module's memory limit in bytes.
 func (m *Module) MemoryLimit() uint64 { return m.limit }
 
-// ModuleError is a module that cannot be used: unreadable, not WebAssembly, a pin mismatch, or a
-// mismatch with ABI v1 (unknown import, missing export, memory over the limit).
-type ModuleError struct {
-	Module string // module name
-	Err    error
-}
-
-func (e *ModuleError) Error() string { return fmt.Sprintf("module %s: %v", e.Module, e.Err) }
-func (e *ModuleError) Unwrap() error { return e.Err }
-
 // Load reads, verifies, compiles (once per engine for each content and memory limit) and checks a
-// module. Every failure is a *ModuleError naming the module and the problem.
+// module. Every failure is a *ModuleError naming the module and the problem, with its kind.
 func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 	name := spec.Name
 	if name == "" {
 		name = filepath.Base(spec.Path)
 	}
-	fail := func(err error) (*Module, error) { return nil, &ModuleError{Module: name, Err: err} }
+	fail := func(kind ModuleErrorKind, err error) (*Module, error) {
+		return nil, &ModuleError{Module: name, Kind: kindOf(err, kind), Err: err}
+	}
 	wasm := spec.Wasm
 	if wasm == nil {
 		var err error
 		if wasm, err = readModule(spec.Path); err != nil {
-			return fail(err)
+			return fail(ModuleUnreadable, err)
 		}
 	}
-	sum := sha256.Sum256(wasm)
-	sha := hex.EncodeToString(sum[:])
-	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sha) {
-		return fail(fmt.Errorf("sha256 mismatch: pinned %s, file has %s", strings.ToLower(spec.SHA256), sha))
-	}
-	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return fail(errors.New("not a WebAssembly module (no \\0asm magic)"))
-	}
-	// The bytes compiled: table maximums capped, data segments merged. The pin and the cache
-	// key stay the file's.
-	compiled, err := limitTables(wasm)
-	if err == nil {
-		compiled, err = mergeData(compiled)
-	}
+	sha, compiled, err := prepare(wasm, spec.SHA256)
 	if err != nil {
-		return fail(err)
+		return fail(ModuleInvalid, err)
 	}
 	limit := spec.MemoryLimit
 	if limit == 0 {
 		limit = e.cfg.memoryLimit
 	}
 	if limit%pageSize != 0 || limit > 1<<32 {
-		return fail(fmt.Errorf("memory limit %d bytes: must be a multiple of 64 KiB up to 4 GiB", limit))
+		return fail(ModuleBadSpec, fmt.Errorf("memory limit %d bytes: must be a multiple of 64 KiB up to 4 GiB", limit))
 	}
-	c, err := e.compile(ctx, compiled, sha)
+	job, err := e.compile(ctx, compiled, sha)
 	if err != nil {
-		return fail(err)
+		return fail(ModuleCanceled, err)
+	}
+	c := job.mod
+	if c == nil {
+		return fail(ModuleInvalid, job.err)
 	}
 	if min := uint64(c.minPages) * pageSize; min > limit {
-		return fail(fmt.Errorf("memory declaration over the limit: declares %d pages (%s) at least, the limit is %s",
+		return fail(ModuleMemory, fmt.Errorf("memory declaration over the limit: declares %d pages (%s) at least, the limit is %s",
 			c.minPages, bytesize.Format(int64(min)), bytesize.Format(int64(limit))))
 	}
 	for _, fn := range spec.Functions {
 		if err := checkCollectorExport(c.exports, fn); err != nil {
-			return fail(err)
+			return fail(ModuleExport, err)
 		}
 	}
 	for _, mt := range spec.Mounts {
 		if !filepath.IsAbs(mt.Guest) {
-			return fail(fmt.Errorf("mount %s: the guest path must be absolute", mt.Guest))
+			return fail(ModuleBadSpec, fmt.Errorf("mount %s: the guest path must be absolute", mt.Guest))
 		}
 		if st, err := os.Stat(mt.Host); err != nil || !st.IsDir() {
-			return fail(fmt.Errorf("mount %s: host directory %s is not a directory", mt.Guest, mt.Host))
+			return fail(ModuleBadSpec, fmt.Errorf("mount %s: host directory %s is not a directory", mt.Guest, mt.Host))
 		}
 	}
 	lookup := spec.LookupEnv
@@ -314,6 +298,25 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 		lookup = os.LookupEnv
 	}
 	return &Module{name: name, limit: limit, c: c, e: e, mounts: spec.Mounts, env: spec.Env, lookup: lookup}, nil
+}
+
+// prepare checks a module's bytes against its pin (pin "" pins nothing) and returns their sha256
+// and the bytes to compile: table maximums capped, data segments merged. The pin and the cache key
+// stay the file's.
+func prepare(wasm []byte, pin string) (sha string, compiled []byte, err error) {
+	sum := sha256.Sum256(wasm)
+	sha = hex.EncodeToString(sum[:])
+	if pin != "" && !strings.EqualFold(pin, sha) {
+		return "", nil, withKind(ModuleMismatch, fmt.Errorf("sha256 mismatch: pinned %s, file has %s", strings.ToLower(pin), sha))
+	}
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return "", nil, withKind(ModuleNotWasm, errors.New("not a WebAssembly module (no \\0asm magic)"))
+	}
+	compiled, err = limitTables(wasm)
+	if err == nil {
+		compiled, err = mergeData(compiled)
+	}
+	return sha, compiled, err
 }
 
 // readModule reads a module file. It opens without blocking and refuses anything but a regular
@@ -336,12 +339,15 @@ func readModule(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(b) > maxModuleBytes {
-		return nil, fmt.Errorf("%s is over the %d MiB module size limit", path, maxModuleBytes>>20)
+		return nil, withKind(ModuleTooLarge, fmt.Errorf("%s is over the %d MiB module size limit", path, maxModuleBytes>>20))
 	}
 	return b, nil
 }
 
-func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compiledModule, error) {
+// compile compiles and checks a module once per engine for each content, and returns the finished
+// job, which holds the module or why it failed. The error is for a compilation that did not finish:
+// abandoned (kind ModuleCanceled, the default the caller gives) or over the compile timeout.
+func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compileJob, error) {
 	key := sha
 	e.mu.Lock()
 	if e.closed {
@@ -351,7 +357,7 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compile
 	if job, ok := e.compiled[key]; ok {
 		e.mu.Unlock()
 		<-job.done
-		return job.mod, job.err
+		return job, nil
 	}
 	job := &compileJob{done: make(chan struct{})}
 	e.compiled[key] = job
@@ -362,7 +368,7 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compile
 	e.compiling++
 	e.mu.Unlock()
 	go func() {
-		job.mod, job.err = compileAndCheck(context.WithoutCancel(ctx), e.sb, wasm, sha)
+		job.mod, job.info, job.err = compileAndCheck(context.WithoutCancel(ctx), e.sb, wasm, sha)
 		close(job.done)
 		e.mu.Lock()
 		e.compiling--
@@ -376,18 +382,16 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, sha string) (*compile
 	defer timer.Stop()
 	select {
 	case <-job.done:
-		return job.mod, job.err
+		return job, nil
 	case <-ctx.Done():
 		e.forget(key, job)
 		return nil, fmt.Errorf("compilation abandoned: %w", context.Cause(ctx))
 	case <-timer.C:
 		e.forget(key, job)
-		return nil, fmt.Errorf("%w: compilation did not finish within %s (compile_timeout)", ErrCompileTimeout, timeout)
+		return nil, withKind(ModuleCompileTimeout,
+			fmt.Errorf("%w: compilation did not finish within %s (compile_timeout)", ErrCompileTimeout, timeout))
 	}
 }
-
-// ErrCompileTimeout marks a module whose compilation passed compile_timeout.
-var ErrCompileTimeout = errors.New("compile timeout")
 
 // forget drops an abandoned compilation so that a later load tries again.
 func (e *Engine) forget(key string, job *compileJob) {
@@ -413,7 +417,9 @@ func fileKind(m os.FileMode) string {
 	}
 }
 
-func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) (*compiledModule, error) {
+// compileAndCheck compiles a module and checks it against the sandbox. info is set once the module
+// compiled, even when the check fails.
+func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) (_ *compiledModule, info *ModuleInfo, _ error) {
 	// The restorable variant where the module allows one (snapshot.go); the module as it is
 	// otherwise, or if the variant does not compile.
 	var restore *restoreInfo
@@ -426,15 +432,16 @@ func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) 
 	}
 	if restore == nil {
 		if cm, err = sb.r.CompileModule(ctx, wasm); err != nil {
-			return nil, fmt.Errorf("invalid WebAssembly: %w", err)
+			return nil, nil, withKind(ModuleInvalid, fmt.Errorf("invalid WebAssembly: %w", err))
 		}
 	}
+	info = moduleInfo(cm, wasm)
 	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions(), restore: restore}
 	if err := checkModule(cm, sb); err != nil {
 		cm.Close(ctx)
-		return nil, err
+		return nil, info, withKind(ModuleABI, err)
 	}
 	_, c.hasInit = c.exports["_initialize"]
 	c.minPages = cm.ExportedMemories()["memory"].Min()
-	return c, nil
+	return c, info, nil
 }

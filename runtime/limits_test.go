@@ -22,6 +22,9 @@ func TestTableLimits(t *testing.T) {
 	_, err := eng.Load(t.Context(), runtime.ModuleSpec{Path: testguests.WAT(t, "table_huge"), Functions: []string{"collect"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "tables declare 2000000 entries at start, more than the 1048576 allowed")
+	var me *runtime.ModuleError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, runtime.ModuleTooLarge, me.Kind)
 
 	mod := load(t, eng, testguests.WAT(t, "table_bomb"), "table_bomb")
 	r := invoke(t, mod, "table_bomb", hostfuncs.Request{})
@@ -39,6 +42,9 @@ func TestModuleFileKinds(t *testing.T) {
 		_, err := eng.Load(t.Context(), runtime.ModuleSpec{Path: path})
 		require.Error(t, err, path)
 		assert.Contains(t, err.Error(), want)
+		var me *runtime.ModuleError
+		require.ErrorAs(t, err, &me)
+		assert.Equal(t, runtime.ModuleUnreadable, me.Kind)
 	}
 }
 

@@ -294,33 +294,48 @@ func TestModuleChecks(t *testing.T) {
 	notWasm := filepath.Join(dir, "text.wasm")
 	require.NoError(t, os.WriteFile(notWasm, []byte("#!/bin/sh\necho hi\n"), 0o644))
 	pinned := testguests.WAT(t, "pointers")
+	good, err := os.ReadFile(pinned)
+	require.NoError(t, err)
+	half := good[:len(good)/2]
 
 	tests := []struct {
 		name     string
 		spec     runtime.ModuleSpec
+		kind     runtime.ModuleErrorKind
 		contains []string
 	}{
-		{"unknown import", runtime.ModuleSpec{Path: testguests.WAT(t, "unknown_import")},
+		{"unknown import", runtime.ModuleSpec{Path: testguests.WAT(t, "unknown_import")}, runtime.ModuleABI,
 			[]string{"imports env.steal_secrets, which this host does not provide"}},
-		{"other ABI version", runtime.ModuleSpec{Path: testguests.WAT(t, "abi_v2")},
+		{"other ABI version", runtime.ModuleSpec{Path: testguests.WAT(t, "abi_v2")}, runtime.ModuleABI,
 			[]string{`imports wasmcollector_v2.emit_json: ABI "wasmcollector_v2" is not supported by this host (it serves wasmcollector_v1)`}},
-		{"import with wrong type", runtime.ModuleSpec{Path: testguests.WAT(t, "wrong_signature")},
+		{"import with wrong type", runtime.ModuleSpec{Path: testguests.WAT(t, "wrong_signature")}, runtime.ModuleABI,
 			[]string{"imports wasmcollector_v1.emit_json with type (i64) -> (i32), host provides (i32, i32) -> (i32)"}},
-		{"export with wrong type", runtime.ModuleSpec{Path: testguests.WAT(t, "bad_export"), Functions: []string{"collect"}},
+		{"table import", runtime.ModuleSpec{Path: testguests.WAT(t, "import_table")}, runtime.ModuleABI,
+			[]string{"a module must define its own tables"}},
+		{"global import", runtime.ModuleSpec{Path: testguests.WAT(t, "import_global")}, runtime.ModuleABI,
+			[]string{"which this host does not provide"}},
+		{"export with wrong type", runtime.ModuleSpec{Path: testguests.WAT(t, "bad_export"), Functions: []string{"collect"}}, runtime.ModuleExport,
 			[]string{`function "collect" has type (i32) -> (i32), want () -> (i32)`}},
-		{"missing export", runtime.ModuleSpec{Path: testguests.WAT(t, "spin"), Functions: []string{"jobs"}},
+		{"missing export", runtime.ModuleSpec{Path: testguests.WAT(t, "spin"), Functions: []string{"jobs"}}, runtime.ModuleExport,
 			[]string{`function "jobs" is not exported by the module`}},
-		{"memory over limit", runtime.ModuleSpec{Path: testguests.WAT(t, "memory_hog")},
+		{"memory over limit", runtime.ModuleSpec{Path: testguests.WAT(t, "memory_hog")}, runtime.ModuleMemory,
 			[]string{"memory declaration over the limit: declares 40000 pages (2500 MiB) at least, the limit is 64 MiB"}},
-		{"command module", runtime.ModuleSpec{Path: testguests.WAT(t, "command")},
+		{"command module", runtime.ModuleSpec{Path: testguests.WAT(t, "command")}, runtime.ModuleABI,
 			[]string{"is a WASI command (exports _start): build it as a reactor"}},
-		{"no memory export", runtime.ModuleSpec{Path: testguests.WAT(t, "no_memory")},
+		{"no memory export", runtime.ModuleSpec{Path: testguests.WAT(t, "no_memory")}, runtime.ModuleABI,
 			[]string{`exports no memory named "memory"`}},
-		{"corrupt module", runtime.ModuleSpec{Path: corrupt}, []string{"module corrupt.wasm: invalid WebAssembly"}},
-		{"not wasm", runtime.ModuleSpec{Path: notWasm}, []string{"module text.wasm: not a WebAssembly module"}},
-		{"missing file", runtime.ModuleSpec{Path: filepath.Join(dir, "gone.wasm")}, []string{"module gone.wasm: open", "no such file"}},
-		{"sha256 mismatch", runtime.ModuleSpec{Path: pinned, SHA256: strings.Repeat("ab", 32)},
+		{"corrupt module", runtime.ModuleSpec{Path: corrupt}, runtime.ModuleInvalid, []string{"module corrupt.wasm: invalid WebAssembly"}},
+		{"truncated module", runtime.ModuleSpec{Name: "half.wasm", Wasm: half}, runtime.ModuleInvalid, []string{"module half.wasm: invalid WebAssembly"}},
+		{"other binary version", runtime.ModuleSpec{Name: "v2.wasm", Wasm: []byte("\x00asm\x02\x00\x00\x00")}, runtime.ModuleInvalid,
+			[]string{"WebAssembly binary version 2 is not supported (want 1)"}},
+		{"not wasm", runtime.ModuleSpec{Path: notWasm}, runtime.ModuleNotWasm, []string{"module text.wasm: not a WebAssembly module"}},
+		{"missing file", runtime.ModuleSpec{Path: filepath.Join(dir, "gone.wasm")}, runtime.ModuleUnreadable, []string{"module gone.wasm: open", "no such file"}},
+		{"sha256 mismatch", runtime.ModuleSpec{Path: pinned, SHA256: strings.Repeat("ab", 32)}, runtime.ModuleMismatch,
 			[]string{"sha256 mismatch: pinned abab", ", file has "}},
+		{"memory limit not in pages", runtime.ModuleSpec{Path: pinned, MemoryLimit: 1000}, runtime.ModuleBadSpec,
+			[]string{"memory limit 1000 bytes: must be a multiple of 64 KiB"}},
+		{"relative mount", runtime.ModuleSpec{Path: pinned, Mounts: []runtime.Mount{{Host: dir, Guest: "data"}}}, runtime.ModuleBadSpec,
+			[]string{"mount data: the guest path must be absolute"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,6 +343,8 @@ func TestModuleChecks(t *testing.T) {
 			require.Error(t, err)
 			var me *runtime.ModuleError
 			require.ErrorAs(t, err, &me)
+			assert.Equal(t, tt.kind, me.Kind, "%v", err)
+			assert.Equal(t, tt.kind.CompileFailed(), tt.kind == runtime.ModuleInvalid || tt.kind == runtime.ModuleNotWasm)
 			for _, c := range tt.contains {
 				assert.Contains(t, err.Error(), c)
 			}

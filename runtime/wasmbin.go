@@ -44,10 +44,10 @@ type wasmSection struct {
 // sections splits a module binary into its sections, checking only the framing.
 func sections(wasm []byte) ([]wasmSection, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, errors.New("not a WebAssembly module (no \\0asm magic)")
+		return nil, withKind(ModuleNotWasm, errors.New("not a WebAssembly module (no \\0asm magic)"))
 	}
 	if v := binary.LittleEndian.Uint32(wasm[4:8]); v != 1 {
-		return nil, fmt.Errorf("WebAssembly binary version %d is not supported (want 1)", v)
+		return nil, withKind(ModuleInvalid, fmt.Errorf("WebAssembly binary version %d is not supported (want 1)", v))
 	}
 	var out []wasmSection
 	for pos := 8; pos < len(wasm); {
@@ -55,12 +55,12 @@ func sections(wasm []byte) ([]wasmSection, error) {
 		id := wasm[pos]
 		size, n, err := uleb32(wasm[pos+1:])
 		if err != nil {
-			return nil, fmt.Errorf("invalid WebAssembly: section at offset %d: size: %w", head, err)
+			return nil, withKind(ModuleInvalid, fmt.Errorf("invalid WebAssembly: section at offset %d: size: %w", head, err))
 		}
 		start := pos + 1 + n
 		end := start + int(size)
 		if end > len(wasm) || end < start {
-			return nil, fmt.Errorf("invalid WebAssembly: section %d at offset %d: %d bytes run past the end of the module", id, head, size)
+			return nil, withKind(ModuleInvalid, fmt.Errorf("invalid WebAssembly: section %d at offset %d: %d bytes run past the end of the module", id, head, size))
 		}
 		out = append(out, wasmSection{id: id, start: start, end: end, headStart: head})
 		pos = end
@@ -105,7 +105,8 @@ func limitTables(wasm []byte) ([]byte, error) {
 	return out, nil
 }
 
-// checkImports refuses table and global imports.
+// checkImports refuses table and global imports (kind ModuleABI), and an import section it cannot
+// read (ModuleInvalid).
 func checkImports(b []byte) error {
 	r := &wasmReader{b: b}
 	n := r.u32()
@@ -126,13 +127,14 @@ func checkImports(b []byte) error {
 			r.byte() // mutability
 		default:
 			errs = append(errs, fmt.Errorf("imports %s.%s of kind %d, which this host does not provide", mod, name, kind))
-			return errors.Join(errs...) // unknown encoding: cannot read on
+			return withKind(ModuleABI, errors.Join(errs...)) // unknown encoding: cannot read on
 		}
 	}
 	if r.err != nil {
 		errs = append(errs, fmt.Errorf("invalid WebAssembly: import section: %w", r.err))
+		return withKind(ModuleInvalid, errors.Join(errs...))
 	}
-	return errors.Join(errs...)
+	return withKind(ModuleABI, errors.Join(errs...))
 }
 
 // capTables rewrites the table section body so that no table's maximum exceeds its share of
@@ -141,7 +143,7 @@ func capTables(b []byte) ([]byte, bool, error) {
 	r := &wasmReader{b: b}
 	n := r.u32()
 	if r.err == nil && n > maxTables {
-		return nil, false, fmt.Errorf("defines %d tables, more than the %d allowed", n, maxTables)
+		return nil, false, withKind(ModuleTooLarge, fmt.Errorf("defines %d tables, more than the %d allowed", n, maxTables))
 	}
 	type table struct {
 		prefix   []byte // 0x40 0x00 reftype, or reftype
@@ -169,10 +171,10 @@ func capTables(b []byte) ([]byte, bool, error) {
 		tables = append(tables, t)
 	}
 	if r.err != nil {
-		return nil, false, fmt.Errorf("invalid WebAssembly: table section: %w", r.err)
+		return nil, false, withKind(ModuleInvalid, fmt.Errorf("invalid WebAssembly: table section: %w", r.err))
 	}
 	if sumMin > maxTableEntries {
-		return nil, false, fmt.Errorf("tables declare %d entries at start, more than the %d allowed", sumMin, maxTableEntries)
+		return nil, false, withKind(ModuleTooLarge, fmt.Errorf("tables declare %d entries at start, more than the %d allowed", sumMin, maxTableEntries))
 	}
 	share := uint64(maxTableEntries)
 	if n > 0 {
@@ -452,4 +454,31 @@ func appendSleb(b []byte, v int64) []byte {
 		}
 		b = append(b, c|0x80)
 	}
+}
+
+const sectionMemory = 5
+
+// definedMemory reads the first memory of the module's memory section, nil when there is none.
+// wazero shows a memory only when it is imported or exported; a module whose memory is neither
+// still declares one, and check reports it. Called on modules wazero compiled.
+func definedMemory(wasm []byte) *MemoryInfo {
+	secs, err := sections(wasm)
+	if err != nil {
+		return nil
+	}
+	for _, s := range secs {
+		if s.id != sectionMemory {
+			continue
+		}
+		r := &wasmReader{b: wasm[s.start:s.end]}
+		if n := r.u32(); n == 0 || r.err != nil {
+			return nil
+		}
+		lo, hi, hasMax, _ := r.limits()
+		if r.err != nil || lo > 1<<32-1 || hi > 1<<32-1 {
+			return nil
+		}
+		return &MemoryInfo{Min: uint32(lo), Max: uint32(hi), HasMax: hasMax}
+	}
+	return nil
 }

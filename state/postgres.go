@@ -71,13 +71,24 @@ type pgSlice struct {
 	Parts int       `json:"parts"`
 }
 
-// OpenPostgres connects to dsn, creates or migrates the tables, and returns the store. lockName
-// names the advisory lock ("" = DefaultLockName); its key is derived as upstream derives it.
-func OpenPostgres(ctx context.Context, dsn, lockName string) (*PGStore, error) {
+// OpenPostgres connects to dsn, with password if it is not "", creates or migrates the tables,
+// and returns the store. The password, a secret, takes the place of one in dsn; it is set on the
+// parsed connection settings, not spliced into dsn, and no error quotes it. lockName names the
+// advisory lock ("" = DefaultLockName); its key is derived as upstream derives it.
+func OpenPostgres(ctx context.Context, dsn, password, lockName string) (*PGStore, error) {
 	if lockName == "" {
 		lockName = DefaultLockName
 	}
-	conn, err := pgx.Connect(ctx, dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// The parser's message quotes the string, whose password it redacts only on a
+		// best-effort basis: say nothing more.
+		return nil, errors.New("state: invalid postgres connection string")
+	}
+	if password != "" {
+		cfg.Password = password
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("state: connect to postgres: %w", err)
 	}

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ func TestLockKeyMatchesUpstream(t *testing.T) {
 func TestPGStoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	dsn := testpg.DSN(t)
-	s, err := state.OpenPostgres(ctx, dsn, "")
+	s, err := state.OpenPostgres(ctx, dsn, "", "")
 	require.NoError(t, err)
 	defer s.Close()
 
@@ -43,7 +44,7 @@ func TestPGStoreRoundTrip(t *testing.T) {
 	assert.Equal(t, want, got)
 
 	// A second store (another node) sees it; a save replaces, dropping removed keys.
-	other, err := state.OpenPostgres(ctx, dsn, "")
+	other, err := state.OpenPostgres(ctx, dsn, "", "")
 	require.NoError(t, err)
 	defer other.Close()
 	want.Entries = map[string]time.Time{"counts": t0}
@@ -81,7 +82,7 @@ func TestPGLock(t *testing.T) {
 	const nodes = 6
 	stores := make([]*state.PGStore, nodes)
 	for i := range stores {
-		s, err := state.OpenPostgres(ctx, dsn, "test_lock")
+		s, err := state.OpenPostgres(ctx, dsn, "", "test_lock")
 		require.NoError(t, err)
 		defer s.Close()
 		stores[i] = s
@@ -113,7 +114,7 @@ func TestPGLock(t *testing.T) {
 	assert.Equal(t, int32(1), max.Load(), "never two holders")
 
 	// A holder that dies: closing its connection releases the lock on the server.
-	holder, err := state.OpenPostgres(ctx, dsn, "test_lock")
+	holder, err := state.OpenPostgres(ctx, dsn, "", "test_lock")
 	require.NoError(t, err)
 	_, err = holder.TryLock(ctx)
 	require.NoError(t, err)
@@ -142,7 +143,7 @@ func TestPGLock(t *testing.T) {
 func TestPGMigrations(t *testing.T) {
 	ctx := context.Background()
 	t.Run("empty database", func(t *testing.T) {
-		s, err := state.OpenPostgres(ctx, testpg.DSN(t), "")
+		s, err := state.OpenPostgres(ctx, testpg.DSN(t), "", "")
 		require.NoError(t, err)
 		s.Close()
 	})
@@ -162,7 +163,7 @@ func TestPGMigrations(t *testing.T) {
 			_, err := conn.Exec(ctx, sql)
 			require.NoError(t, err)
 		}
-		s, err := state.OpenPostgres(ctx, dsn, "")
+		s, err := state.OpenPostgres(ctx, dsn, "", "")
 		require.NoError(t, err)
 		defer s.Close()
 		st, err := s.Load(ctx)
@@ -178,7 +179,7 @@ func TestPGMigrations(t *testing.T) {
 	})
 	t.Run("a newer schema is refused", func(t *testing.T) {
 		dsn := testpg.DSN(t)
-		s, err := state.OpenPostgres(ctx, dsn, "")
+		s, err := state.OpenPostgres(ctx, dsn, "", "")
 		require.NoError(t, err)
 		s.Close()
 		conn, err := pgx.Connect(ctx, dsn)
@@ -186,7 +187,55 @@ func TestPGMigrations(t *testing.T) {
 		defer conn.Close(ctx)
 		_, err = conn.Exec(ctx, `UPDATE wasmcollector_schema SET version = 9`)
 		require.NoError(t, err)
-		_, err = state.OpenPostgres(ctx, dsn, "")
+		_, err = state.OpenPostgres(ctx, dsn, "", "")
 		require.ErrorContains(t, err, "schema version 9; this wasmcollector knows up to 3")
 	})
+}
+
+// TestPGStorePassword: the password is given apart from the DSN, in either form, and set on
+// the parsed settings, so one a connection string would have to quote works as it is; it takes
+// the place of one in the DSN, and no error quotes it.
+func TestPGStorePassword(t *testing.T) {
+	ctx := context.Background()
+	admin := testpg.DSN(t)
+	for _, password := range []string{"with space", `it's "quoted" \ and @:/?#%`, "key=value password=other"} {
+		t.Run(password, func(t *testing.T) {
+			kv := testpg.PasswordDSN(t, admin, password)
+			role := dsnField(kv, "user")
+			conn, err := pgx.Connect(ctx, admin)
+			require.NoError(t, err)
+			_, err = conn.Exec(ctx, `GRANT CREATE ON SCHEMA public TO `+role)
+			conn.Close(ctx)
+			require.NoError(t, err)
+			u := url.URL{Scheme: "postgres", User: url.UserPassword(role, "not-this-one"),
+				Host: dsnField(kv, "host") + ":" + dsnField(kv, "port"), Path: "/" + dsnField(kv, "dbname"), RawQuery: "sslmode=disable"}
+			for form, dsn := range map[string]string{"key=value": kv, "URL with another password": u.String()} {
+				s, err := state.OpenPostgres(ctx, dsn, password, "")
+				require.NoError(t, err, form)
+				want := state.State{LastGather: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Entries: map[string]time.Time{}}
+				require.NoError(t, s.Save(ctx, want), form)
+				got, err := s.Load(ctx)
+				require.NoError(t, err, form)
+				assert.Equal(t, want, got, form)
+				require.NoError(t, s.Close())
+
+				_, err = state.OpenPostgres(ctx, dsn, password+"x", "")
+				require.ErrorContains(t, err, "state: connect to postgres: ", form)
+				require.ErrorContains(t, err, "password authentication failed", form)
+				require.NotContains(t, err.Error(), password, form)
+			}
+		})
+	}
+	_, err := state.OpenPostgres(ctx, "postgres://u:secret@host:port/db", "hunter2", "")
+	require.EqualError(t, err, "state: invalid postgres connection string")
+}
+
+// dsnField returns the value of key in a key=value DSN.
+func dsnField(dsn, key string) string {
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

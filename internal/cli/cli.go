@@ -85,7 +85,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.BadInput("%w", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError(err) })
 	pf := root.PersistentFlags()
 	defaultConfig := os.Getenv("WASMCOLLECTOR_CONFIG")
 	if defaultConfig == "" {
@@ -117,15 +117,13 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		return silent.Code
 	}
 	printError(stderr, err)
-	if !started {
-		// cobra refused the command line before any command ran: an unknown command, a bad
-		// argument count or flag.
+	if !started || cmdutil.IsUsage(err) {
+		// cobra refused the command line before any command ran (an unknown command, a bad
+		// argument count or flag), or the error is a command-line error.
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
-		return cmdutil.ExitBadInput
 	}
-	var flagErr *cmdutil.ExitError
-	if errors.As(err, &flagErr) && flagErr.Code == cmdutil.ExitBadInput && strings.Contains(err.Error(), "flag") {
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	if !started {
+		return cmdutil.ExitBadInput
 	}
 	return cmdutil.Code(err)
 }

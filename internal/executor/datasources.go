@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/wasmcollector/wasmcollector/datasource"
@@ -94,50 +92,31 @@ func dataSourceConfig(cfg *registry.DataSource) (datasource.Config, error) {
 	case "sqlite":
 		dc.DSN = cfg.Path
 	default:
-		dsn, err := ResolveDSN(cfg.DSN, cfg.DSNEnv, cfg.DSNFile, cfg.PasswordEnv, cfg.PasswordFile)
+		dsn, password, err := ResolveDSN(cfg.DSN, cfg.DSNEnv, cfg.DSNFile, cfg.PasswordEnv, cfg.PasswordFile)
 		if err != nil {
 			return dc, fmt.Errorf("data source %q: %w", cfg.Name, err)
 		}
-		dc.DSN = dsn
+		dc.DSN, dc.Password = dsn, password
 	}
 	return dc, nil
 }
 
-// ResolveDSN builds a PostgreSQL connection string from the TOML's parts: dsn, or the variable
-// (dsnEnv) or file (dsnFile) holding it, plus the password from passwordEnv or passwordFile.
-func ResolveDSN(dsn, dsnEnv, dsnFile, passwordEnv, passwordFile string) (string, error) {
+// ResolveDSN resolves a PostgreSQL connection's secrets from the TOML's parts: the connection
+// string, dsn or the variable (dsnEnv) or file (dsnFile) holding it, and the password from
+// passwordEnv or passwordFile ("" if neither is set). The password is returned apart, for the
+// caller to set on the parsed connection settings (datasource.Config.Password,
+// state.OpenPostgres) rather than splice into the string.
+func ResolveDSN(dsn, dsnEnv, dsnFile, passwordEnv, passwordFile string) (resolved, password string, err error) {
 	whole, err := secret.Ref{Env: dsnEnv, File: dsnFile}.Resolve()
 	if err != nil {
-		return "", fmt.Errorf("dsn: %w", err)
+		return "", "", fmt.Errorf("dsn: %w", err)
 	}
 	if whole != "" {
 		dsn = whole
 	}
-	password, err := secret.Ref{Env: passwordEnv, File: passwordFile}.Resolve()
+	password, err = secret.Ref{Env: passwordEnv, File: passwordFile}.Resolve()
 	if err != nil {
-		return "", fmt.Errorf("password: %w", err)
+		return "", "", fmt.Errorf("password: %w", err)
 	}
-	return withPassword(dsn, password)
-}
-
-// withPassword adds a password to a PostgreSQL connection string in either form (URL or
-// keyword/value), quoting it as the form requires.
-func withPassword(dsn, password string) (string, error) {
-	if password == "" {
-		return dsn, nil
-	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "", fmt.Errorf("dsn is not a valid URL: %w", err)
-		}
-		user := ""
-		if u.User != nil {
-			user = u.User.Username()
-		}
-		u.User = url.UserPassword(user, password)
-		return u.String(), nil
-	}
-	quoted := "'" + strings.ReplaceAll(strings.ReplaceAll(password, `\`, `\\`), `'`, `\'`) + "'"
-	return dsn + " password=" + quoted, nil
+	return dsn, password, nil
 }

@@ -142,19 +142,7 @@ func (x *ProcessExecutor) Check(ctx context.Context, m *registry.Module) error {
 }
 
 func (x *ProcessExecutor) invocationError(ei *worker.ErrorInfo, c *registry.Collector) error {
-	switch ei.Class {
-	case "module":
-		err := errors.New(ei.Message)
-		if ei.Compile {
-			err = fmt.Errorf("%w: %s", runtime.ErrCompileTimeout, ei.Message)
-		}
-		return &runtime.ModuleError{Module: c.Module.Name, Err: err}
-	case "invocation":
-		return &runtime.InvocationError{Module: c.Module.Name, Function: c.Function, Kind: ei.Kind,
-			Err: errors.New(ei.Message), Stderr: ei.Stderr}
-	default:
-		return errors.New(ei.Message)
-	}
+	return ei.Err(c.Module.Name, c.Function)
 }
 
 func (x *ProcessExecutor) compileTimeout() time.Duration {

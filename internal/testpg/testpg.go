@@ -4,7 +4,8 @@
 // PostgreSQL binaries installed on the machine (initdb and postgres under
 // /usr/lib/postgresql/<version>/bin, the highest version, or on PATH). It
 // listens on 127.0.0.1 on a free port and on a unix socket, with trust
-// authentication and durability switched off, in a temporary directory.
+// authentication (but for the roles PasswordDSN makes) and durability
+// switched off, in a temporary directory.
 //
 // A package that uses it must stop it when its tests end, from TestMain:
 //
@@ -117,15 +118,41 @@ func DSN(tb testing.TB) string {
 // when tb's test ends.
 func ReadOnlyDSN(tb testing.TB, dsn string) string {
 	tb.Helper()
+	return readOnlyRole(tb, "ReadOnlyDSN", dsn, "ro_"+dsnDatabase(dsn), "")
+}
+
+// passwordGroup is the role whose members log in over TCP only with their
+// password (SCRAM); every other role is trusted.
+const passwordGroup = "testpg_password"
+
+var pwSeq atomic.Int64
+
+// PasswordDSN is ReadOnlyDSN for a role that logs in over TCP only with
+// password (any string PostgreSQL takes: spaces, quotes, backslashes, @).
+// The DSN returned does not hold the password. Each call makes a role of
+// its own.
+func PasswordDSN(tb testing.TB, dsn, password string) string {
+	tb.Helper()
+	// Named like ReadOnlyDSN's roles, which tests that watch the roles
+	// of the server set aside.
+	role := "ro_" + dsnDatabase(dsn) + "_pw" + strconv.FormatInt(pwSeq.Add(1), 10)
+	return readOnlyRole(tb, "PasswordDSN", dsn, role,
+		" PASSWORD '"+strings.ReplaceAll(password, "'", "''")+"' IN ROLE "+passwordGroup)
+}
+
+// readOnlyRole creates role, a login role (with the CREATE ROLE options
+// in extra) that may only read the database of dsn, dropped when tb's test
+// ends, and returns its DSN.
+func readOnlyRole(tb testing.TB, caller, dsn, role, extra string) string {
+	tb.Helper()
 	db := dsnDatabase(dsn)
 	if db == "" || srv == nil {
-		tb.Fatalf("testpg: ReadOnlyDSN takes a DSN that DSN returned, not %q", dsn)
+		tb.Fatalf("testpg: %s takes a DSN that DSN returned, not %q", caller, dsn)
 	}
-	role := "ro_" + db
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := srv
-	if err := s.execIn(ctx, db, "CREATE ROLE "+role+" LOGIN;"+
+	if err := s.execIn(ctx, db, "CREATE ROLE "+role+" LOGIN"+extra+";"+
 		" GRANT CONNECT ON DATABASE "+db+" TO "+role+";"+
 		" GRANT USAGE ON SCHEMA public TO "+role+";"+
 		" GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role+";"+
@@ -234,9 +261,26 @@ func start() (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
+	// Members of passwordGroup must give their password; the rest of
+	// initdb's file trusts everyone.
+	hba := filepath.Join(data, "pg_hba.conf")
+	rules, err := os.ReadFile(hba)
+	if err == nil {
+		err = os.WriteFile(hba, append([]byte("host all +"+passwordGroup+" all scram-sha-256\n"), rules...), 0o600)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	for attempt := 1; ; attempt++ {
 		s, err := launch(postgres, dir, cred)
 		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := s.exec(ctx, "CREATE ROLE "+passwordGroup+" NOLOGIN"); err != nil {
+				s.stop()
+				return nil, err
+			}
 			return s, nil
 		}
 		if attempt == 3 {

@@ -105,3 +105,19 @@ func dsnField(dsn, key string) string {
 	}
 	return ""
 }
+
+func TestPasswordDSN(t *testing.T) {
+	admin := DSN(t)
+	run(t, admin, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+	const password = `it's a "pass" word \ with @ and =`
+	dsn := PasswordDSN(t, admin, password)
+	require.Equal(t, []string{"1"}, run(t, dsn+" password='"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(password)+"'", "SELECT x FROM t"))
+	for name, bad := range map[string]string{"none": dsn, "wrong": dsn + " password=wrong"} {
+		_, err := pgconn.Connect(context.Background(), bad)
+		var pe *pgconn.PgError
+		require.ErrorAs(t, err, &pe, name)
+		require.Equal(t, "28P01", pe.Code, "%s: invalid_password", name)
+	}
+	// Other roles are still trusted.
+	require.Equal(t, []string{"1"}, run(t, ReadOnlyDSN(t, admin), "SELECT x FROM t"))
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,7 +395,7 @@ func (w *proc) run(ctx context.Context, job *Job, out io.Writer, log *slog.Logge
 			served = true // a worker that was alive to be killed; a retry would only wait again
 			w.kill()
 			if !loaded {
-				return fail(&ErrorInfo{Class: classModule, Module: job.Module.Name, Compile: true,
+				return fail(&ErrorInfo{Class: classModule, Module: job.Module.Name, ModuleKind: wcruntime.ModuleCompileTimeout,
 					Message: fmt.Sprintf("compilation did not finish within %s (compile_timeout); the worker compiling it was killed", job.CompileTimeout)})
 			}
 			return fail(&ErrorInfo{Class: classInvocation, Kind: wcruntime.KindTimeout, Module: job.Module.Name, Function: job.Function,
@@ -435,7 +436,11 @@ func (e *outputError) Error() string { return "write output: " + e.err.Error() }
 func checkResult(job *Job, res *Result) error {
 	if res.Error != nil {
 		switch res.Error.Class {
-		case classModule, classInvocation, classHost:
+		case classModule:
+			if !slices.Contains(wcruntime.ModuleErrorKinds, res.Error.ModuleKind) {
+				return fmt.Errorf("a module error of unknown kind %q", res.Error.ModuleKind)
+			}
+		case classInvocation, classHost:
 		default:
 			return fmt.Errorf("an unknown error class %q", res.Error.Class)
 		}

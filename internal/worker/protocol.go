@@ -17,8 +17,9 @@ import (
 )
 
 // ProtocolVersion is the version of the framed protocol between the host and its workers. A worker
-// announces it in its handshake line; the host refuses a worker that speaks another.
-const ProtocolVersion = 1
+// announces it in its handshake line; the host refuses a worker that speaks another. Version 2:
+// a module error carries its kind (ErrorInfo.ModuleKind).
+const ProtocolVersion = 2
 
 // handshake is the first line a worker writes, before any frame (go-plugin's magic-cookie idea:
 // a binary started by mistake, or an older one, is refused instead of misread).
@@ -155,12 +156,32 @@ const (
 // ErrorInfo carries a failure across the process boundary.
 type ErrorInfo struct {
 	Class    string            `json:"class"`
-	Kind     runtime.ErrorKind `json:"kind,omitempty"`
+	Kind     runtime.ErrorKind `json:"kind,omitempty"` // for class invocation
 	Module   string            `json:"module,omitempty"`
 	Function string            `json:"function,omitempty"`
 	Message  string            `json:"message"`
 	Stderr   string            `json:"stderr,omitempty"`
-	Compile  bool              `json:"compile_timeout,omitempty"`
+	// ModuleKind is the *runtime.ModuleError's kind, for class module (required there).
+	ModuleKind runtime.ModuleErrorKind `json:"module_kind,omitempty"`
+}
+
+// Err rebuilds the error a worker reported for module (the host's name for it) and function: a
+// *runtime.ModuleError with its kind (matching runtime.ErrCompileTimeout for a compile timeout), a
+// *runtime.InvocationError with its kind, or a plain error.
+func (e *ErrorInfo) Err(module, function string) error {
+	switch e.Class {
+	case classModule:
+		err := errors.New(e.Message)
+		if e.ModuleKind == runtime.ModuleCompileTimeout {
+			err = fmt.Errorf("%w: %s", runtime.ErrCompileTimeout, e.Message)
+		}
+		return &runtime.ModuleError{Module: module, Kind: e.ModuleKind, Err: err}
+	case classInvocation:
+		return &runtime.InvocationError{Module: module, Function: function, Kind: e.Kind,
+			Err: errors.New(e.Message), Stderr: e.Stderr}
+	default:
+		return errors.New(e.Message)
+	}
 }
 
 // logRecord is one slog record from the worker.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -97,6 +98,7 @@ func TestChildServesJobs(t *testing.T) {
 	_, res = send(job(t, filepath.Join(dir, "missing.wasm"), "ok", hostfuncs.FormatJSON, time.Minute))
 	require.NotNil(t, res.Error)
 	assert.Equal(t, classModule, res.Error.Class)
+	assert.Equal(t, runtime.ModuleUnreadable, res.Error.ModuleKind)
 
 	hostW.Close()
 	require.ErrorIs(t, <-done, io.EOF)
@@ -128,6 +130,46 @@ func TestPoolKillsAtTheDeadline(t *testing.T) {
 	require.Nil(t, res.Error)
 	assert.JSONEq(t, `{"a":1}`, out.String())
 	assert.Equal(t, Stats{Started: 2, Killed: 1}, p.Stats())
+}
+
+// TestPoolModuleErrorKinds: a module that cannot be used is reported by a real worker with its
+// kind, which survives the process boundary: ErrorInfo.Err rebuilds the *runtime.ModuleError the
+// worker had, and a compilation the host stops by killing the worker is a compile timeout.
+func TestPoolModuleErrorKinds(t *testing.T) {
+	p := newPool(t, Config{Size: 1})
+	notWasm := filepath.Join(t.TempDir(), "text.wasm")
+	require.NoError(t, os.WriteFile(notWasm, []byte("#!/bin/sh\n"), 0o644))
+	missing := job(t, testguests.WAT(t, "pointers"), "gone", hostfuncs.FormatJSON, time.Minute)
+	bomb := job(t, testguests.CompileBomb(t, "nested_blocks", 200_000), "bomb", hostfuncs.FormatJSON, time.Minute)
+	bomb.CompileTimeout = 100 * time.Millisecond // never met, so never cached
+	for _, tc := range []struct {
+		name string
+		job  *Job
+		kind runtime.ModuleErrorKind
+		msg  string
+	}{
+		{"abi", job(t, testguests.WAT(t, "unknown_import"), "collect", hostfuncs.FormatJSON, time.Minute), runtime.ModuleABI,
+			"imports env.steal_secrets, which this host does not provide"},
+		{"not wasm", job(t, notWasm, "collect", hostfuncs.FormatJSON, time.Minute), runtime.ModuleNotWasm, "not a WebAssembly module"},
+		{"memory", job(t, testguests.WAT(t, "memory_hog"), "hog", hostfuncs.FormatJSON, time.Minute), runtime.ModuleMemory,
+			"memory declaration over the limit"},
+		{"export", missing, runtime.ModuleExport, `function "gone" is not exported by the module`},
+		{"compile timeout", bomb, runtime.ModuleCompileTimeout, "compilation did not finish within 100ms (compile_timeout); the worker compiling it was killed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := p.Run(context.Background(), tc.job, io.Discard, nil)
+			require.NoError(t, err)
+			require.NotNil(t, res.Error)
+			assert.Equal(t, classModule, res.Error.Class)
+			assert.Equal(t, tc.kind, res.Error.ModuleKind)
+			assert.Contains(t, res.Error.Message, tc.msg)
+			var me *runtime.ModuleError
+			require.ErrorAs(t, res.Error.Err("host-name", tc.job.Function), &me)
+			assert.Equal(t, tc.kind, me.Kind)
+			assert.Equal(t, "host-name", me.Module)
+			assert.Equal(t, tc.kind == runtime.ModuleCompileTimeout, errors.Is(me, runtime.ErrCompileTimeout))
+		})
+	}
 }
 
 // TestPoolCancel: the caller's cancellation kills the worker at once.
@@ -266,14 +308,22 @@ func TestWorkerRestrictions(t *testing.T) {
 // TestProtocolViolations: a worker that is not one, or that breaks the protocol, is refused or
 // killed, and the error says so.
 func TestProtocolViolations(t *testing.T) {
+	hello := "echo '" + strings.TrimSpace(handshake) + "'; "
+	// A result whose module error has a kind the runtime does not know.
+	var frame bytes.Buffer
+	require.NoError(t, writeFrame(&frame, frameResult, []byte(`{"error":{"class":"module","message":"m","module_kind":"bogus"}}`)))
+	badKind := filepath.Join(t.TempDir(), "result")
+	require.NoError(t, os.WriteFile(badKind, frame.Bytes(), 0o644))
 	tests := []struct {
 		name, script, want string
 	}{
 		{"not a worker", "echo hello", `handshake "hello\n"`},
 		{"another version", "echo 'wasmcollector-worker 99'", "a worker of another version"},
-		{"garbage frame", "echo 'wasmcollector-worker 1'; cat >/dev/null & printf '\\000\\000\\000\\002Zx'; sleep 5", `an unknown frame 'Z'`},
-		{"oversized frame", "echo 'wasmcollector-worker 1'; cat >/dev/null & printf '\\177\\377\\377\\377R'; sleep 5", "frame too large"},
-		{"silent exit", "echo 'wasmcollector-worker 1'; head -c 5 >/dev/null; exit 7", "exited with code 7"},
+		{"the previous version", "echo 'wasmcollector-worker 1'", "a worker of another version"},
+		{"garbage frame", hello + "cat >/dev/null & printf '\\000\\000\\000\\002Zx'; sleep 5", `an unknown frame 'Z'`},
+		{"oversized frame", hello + "cat >/dev/null & printf '\\177\\377\\377\\377R'; sleep 5", "frame too large"},
+		{"silent exit", hello + "head -c 5 >/dev/null; exit 7", "exited with code 7"},
+		{"unknown module error kind", hello + "cat >/dev/null & cat " + badKind + "; sleep 5", `a module error of unknown kind "bogus"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

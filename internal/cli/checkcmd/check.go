@@ -218,8 +218,8 @@ type checker struct {
 	now    time.Time
 	rep    *Report
 	wasm   []byte
-	name   string // NAME.wasm
-	info   *wasmInfo
+	name   string              // NAME.wasm
+	info   *runtime.ModuleInfo // what the module declares; nil when it did not compile
 	eng    *runtime.Engine
 	sc     *sidecar
 	compOK bool
@@ -321,7 +321,6 @@ func (c *checker) read() bool {
 	} else {
 		c.add("size", StatusPass, "%s", size)
 	}
-	c.info, _ = parseWasm(wasm) // details only; the runtime judges
 	return true
 }
 
@@ -339,20 +338,21 @@ func (c *checker) compileAndABI(ctx context.Context) {
 	start := time.Now()
 	_, err := c.eng.Load(ctx, runtime.ModuleSpec{Name: c.name, Wasm: c.wasm, MemoryLimit: anyMemory})
 	elapsed := time.Since(start).Round(time.Millisecond)
-	if err != nil {
-		msg := moduleErr(err)
-		if strings.HasPrefix(msg, "invalid WebAssembly") || strings.HasPrefix(msg, "not a WebAssembly module") {
-			c.add("compile", StatusFail, "%s", msg)
-			c.add("abi", StatusSkip, "not checked: the module does not compile")
-			return
-		}
-		c.compOK = true
-		c.add("compile", StatusPass, "valid WebAssembly, compiled in %s", elapsed)
-		c.add("abi", StatusFail, "%s", msg)
+	var me *runtime.ModuleError
+	if errors.As(err, &me) && me.Kind.CompileFailed() {
+		c.add("compile", StatusFail, "%s", moduleErr(err))
+		c.add("abi", StatusSkip, "not checked: the module does not compile")
 		return
 	}
+	// Details only, from the compilation Load just made; the runtime judges.
+	c.info, _ = c.eng.Inspect(ctx, c.name, c.wasm)
+	c.compOK = true
 	c.add("compile", StatusPass, "valid WebAssembly, compiled in %s", elapsed)
-	c.compOK, c.abiOK = true, true
+	if err != nil {
+		c.add("abi", StatusFail, "%s", moduleErr(err))
+		return
+	}
+	c.abiOK = true
 	c.add("abi", StatusPass, "%s", c.abiDetail())
 }
 
@@ -361,7 +361,7 @@ func (c *checker) abiDetail() string {
 	if c.info == nil {
 		return "ABI v1"
 	}
-	mods, counts := c.info.importModules()
+	mods, counts := c.info.ImportModules()
 	var parts []string
 	usesHost := false
 	for _, m := range mods {
@@ -391,10 +391,14 @@ func (c *checker) memoryLimit() (uint64, string) {
 func (c *checker) memory(ctx context.Context) {
 	limit, which := c.memoryLimit()
 	declared := ""
-	if c.info != nil && c.info.hasMemory {
-		declared = fmt.Sprintf("declares %d %s (%s) at least", c.info.memMin, plural(int(c.info.memMin), "page", "pages"), bytesize.Exact(int64(c.info.memMin*64<<10)))
-		if c.info.hasMemMax {
-			declared += fmt.Sprintf(", %d at most", c.info.memMax)
+	var mem *runtime.MemoryInfo
+	if c.info != nil {
+		mem = c.info.Memory
+	}
+	if mem != nil {
+		declared = fmt.Sprintf("declares %d %s (%s) at least", mem.Min, plural(int(mem.Min), "page", "pages"), bytesize.Exact(int64(mem.Min)*64<<10))
+		if mem.HasMax {
+			declared += fmt.Sprintf(", %d at most", mem.Max)
 		}
 	}
 	if !c.abiOK {
@@ -402,7 +406,7 @@ func (c *checker) memory(ctx context.Context) {
 		switch {
 		case !c.compOK || declared == "":
 			c.add("memory", StatusSkip, "not checked: the module did not load")
-		case c.info.memMin*64<<10 > limit:
+		case uint64(mem.Min)*64<<10 > limit:
 			c.add("memory", StatusFail, "%s, over %s of %s", declared, which, bytesize.Exact(int64(limit)))
 		default:
 			c.add("memory", StatusPass, "%s, within %s of %s", declared, which, bytesize.Exact(int64(limit)))

@@ -26,6 +26,8 @@ const ExitCodes = `Exit codes:
 type ExitError struct {
 	Code int
 	Err  error
+	// Usage marks a command line the CLI could not parse (a flag error): it points at --help.
+	Usage bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -34,6 +36,16 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // BadInput wraps err as exit code 2.
 func BadInput(format string, args ...any) error {
 	return &ExitError{Code: ExitBadInput, Err: fmt.Errorf(format, args...)}
+}
+
+// UsageError wraps a command-line error, such as a flag cobra could not parse, as exit code 2
+// with the pointer to --help.
+func UsageError(err error) error { return &ExitError{Code: ExitBadInput, Err: err, Usage: true} }
+
+// IsUsage reports whether err is a command-line error made by [UsageError].
+func IsUsage(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee) && ee.Usage
 }
 
 // Failed wraps err as exit code 1.
