@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,11 +45,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Embed the host: load a registry, gather its collectors into tarballs, and run one collector on
-// its own to see what it sends.
+// Embed the host: load a registry shipped inside the product (here an fs.FS, as go:embed gives),
+// gather its collectors into tarballs, and run one collector on its own to see what it sends.
 func Example() {
 	ctx := context.Background()
-	host, err := wasmcollector.Load(exampleRegistry, &wasmcollector.Options{
+	// The product's files: collectors.toml and modules/ (embed.FS in a product).
+	product := os.DirFS(filepath.Dir(exampleRegistry))
+	// Where the host keeps its copy of the modules, the bookkeeping (state_dir) and the tarballs
+	// (out_dir), which the TOML gives relative to it.
+	dir, err := os.MkdirTemp("", "wasmcollector-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	host, err := wasmcollector.LoadFS(product, "collectors.toml", dir, &wasmcollector.Options{
 		Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) },
 	})
 	if err != nil {
@@ -67,6 +79,9 @@ func Example() {
 		fmt.Println(c.Key, c.Status)
 	}
 	fmt.Println(len(res.Tarballs), "tarball with", res.Tarballs[0].Files)
+	if _, err := os.Stat(res.Tarballs[0].Path); err == nil && filepath.Dir(res.Tarballs[0].Path) == filepath.Join(dir, "out") {
+		fmt.Println("written to out_dir under", "dir")
+	}
 
 	// One collector, one slice, its document into a buffer.
 	var out bytes.Buffer
@@ -88,5 +103,6 @@ func Example() {
 	// config ok
 	// counts ok
 	// 1 tarball with [./counts.json ./config.json ./data_collection_status.csv ./manifest.json]
+	// written to out_dir under dir
 	// counts 2026-11-25T12:00:00Z 2026-11-26T12:00:00Z true
 }

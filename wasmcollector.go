@@ -2,7 +2,7 @@
 // registry (collectors.toml and the sidecars beside its modules), then gather, run one collector,
 // or read the bookkeeping, in a few lines and with typed results.
 //
-//	host, err := wasmcollector.Load("/etc/product/collectors.toml", nil)
+//	host, err := wasmcollector.Load("/etc/product/collectors.toml", nil) // or LoadFS from an embed.FS
 //	if err != nil {
 //		return err // a registry.Problems listing every problem, file:line: field: message
 //	}

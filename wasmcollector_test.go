@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -198,3 +199,48 @@ func TestStateLockShared(t *testing.T) {
 }
 
 var _ = registry.Load
+
+func TestLoadFS(t *testing.T) {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		return b
+	}
+	product := fstest.MapFS{
+		"etc/collectors.toml": {Data: []byte("[runtime]\nmodules_dir = \"mods\"\n[gather]\nout_dir = \"out\"\nstate_dir = \"state\"\n" + exampleCollectors)},
+		"etc/mods/config.wasm": {Data: read(testguests.Go(t, "examples/config"))},
+		"etc/mods/counts.wasm": {Data: read(testguests.Go(t, "examples/counts"))},
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "mods"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "mods", "stale.wasm"), []byte("left by an older release"), 0o644))
+	host, err := wasmcollector.LoadFS(product, "etc/collectors.toml", dir, &wasmcollector.Options{Logger: quiet, Now: func() time.Time { return testNow }})
+	require.NoError(t, err)
+	defer host.Close()
+	assert.Equal(t, filepath.Join(dir, "collectors.toml"), host.Registry().File)
+	_, err = os.Stat(filepath.Join(dir, "mods", "stale.wasm"))
+	assert.True(t, os.IsNotExist(err), "the modules directory is the product's, replaced whole")
+
+	res, err := host.Gather(context.Background(), wasmcollector.GatherOptions{})
+	require.NoError(t, err)
+	require.Len(t, res.Tarballs, 1)
+	assert.Equal(t, filepath.Join(dir, "out"), filepath.Dir(res.Tarballs[0].Path), "out_dir resolves against dir")
+
+	tests := []struct {
+		name, root, toml, want string
+		dir                    string
+	}{
+		{"no root file", "nope.toml", "", "nope.toml", dir},
+		{"modules_dir leaves the fs", "c.toml", "[runtime]\nmodules_dir = \"../outside\"\n", `modules_dir "../outside" leaves the file system`, dir},
+		{"no directory", "c.toml", "", "needs a directory", ""},
+		{"registry problems", "c.toml", "[runtime]\ntimeout = \"forever\"\n", "c.toml:2: runtime.timeout", dir},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{"c.toml": {Data: []byte(tt.toml)}, "modules/x.wasm": {Data: []byte("\x00asm")}}
+			_, err := wasmcollector.LoadFS(fsys, tt.root, tt.dir, nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
