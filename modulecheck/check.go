@@ -63,6 +63,9 @@ type Options struct {
 	Timeout time.Duration
 	// CacheDir is the compilation cache directory; default the runtime's.
 	CacheDir string
+	// CompileTimeout bounds the module's compilation; default runtime.DefaultCompileTimeout,
+	// as [runtime] compile_timeout.
+	CompileTimeout time.Duration
 	// Fixtures maps a data source name to a SQLite database file: collectors reading that
 	// source run against it. TimestampFormat is how its timestamp columns are written.
 	Fixtures        map[string]string
@@ -143,6 +146,9 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	cfg := runtime.NewConfig().WithLogger(c.log).WithTimeout(opts.Timeout)
+	if opts.CompileTimeout > 0 {
+		cfg = cfg.WithCompileTimeout(opts.CompileTimeout)
+	}
 	if opts.CacheDir != "" {
 		cfg = cfg.WithCacheDir(opts.CacheDir)
 	}

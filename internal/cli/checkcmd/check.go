@@ -17,16 +17,18 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/modulecheck"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
 // Options are the flags and argument of check.
 type Options struct {
-	Factory  *cmdutil.Factory
-	Module   string
-	TOML     string
-	Output   cmdutil.OutputFormat
-	Timeout  time.Duration
-	CacheDir string
+	Factory        *cmdutil.Factory
+	Module         string
+	TOML           string
+	Output         cmdutil.OutputFormat
+	Timeout        time.Duration
+	CacheDir       string
+	CompileTimeout time.Duration
 	// Fixtures maps a data source name to a SQLite database file (--fixture NAME=FILE):
 	// collectors reading that source run against it. TimestampFormat is how its timestamp
 	// columns are written; Until ends the sample slice (default now).
@@ -78,6 +80,9 @@ warn, fail or skip.`,
 			if opts.Timeout <= 0 {
 				return cmdutil.BadInput("--timeout %s: must be more than 0", opts.Timeout)
 			}
+			if opts.CompileTimeout <= 0 {
+				return cmdutil.BadInput("--compile-timeout %s: must be more than 0", opts.CompileTimeout)
+			}
 			opts.Fixtures = map[string]string{}
 			for _, fx := range fixtures {
 				name, file, ok := strings.Cut(fx, "=")
@@ -108,6 +113,7 @@ warn, fail or skip.`,
 	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
 	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "deadline of each collector run (the collector's own timeout when shorter)")
 	fl.StringVar(&opts.CacheDir, "cache-dir", "", "compilation cache `directory` (default: the runtime's)")
+	fl.DurationVar(&opts.CompileTimeout, "compile-timeout", runtime.DefaultCompileTimeout, "bound on compiling the module, as [runtime] compile_timeout")
 	fl.StringArrayVar(&fixtures, "fixture", nil, "run collectors reading data source NAME against this SQLite `NAME=FILE` (repeatable)")
 	fl.StringVar(&opts.TimestampFormat, "timestamp-format", "", "how the fixtures' timestamp columns are written, as timestamp_format (default iso8601)")
 	fl.StringVar(&opts.Until, "until", "", "end of the sample slice (RFC 3339; default now)")
@@ -124,7 +130,7 @@ func Run(ctx context.Context, opts *Options) error {
 		until = f.Clock().Truncate(time.Second)
 	}
 	rep, err := modulecheck.Check(ctx, modulecheck.Options{
-		Module: opts.Module, TOML: opts.TOML, Timeout: opts.Timeout, CacheDir: opts.CacheDir,
+		Module: opts.Module, TOML: opts.TOML, Timeout: opts.Timeout, CacheDir: opts.CacheDir, CompileTimeout: opts.CompileTimeout,
 		Fixtures: opts.Fixtures, TimestampFormat: opts.TimestampFormat, Until: until, Logger: f.Logger,
 	})
 	if err != nil {
