@@ -56,7 +56,9 @@ func module(t *testing.T, built, name, sidecar string) string {
 func check(t *testing.T, path string, args ...string) (report, int) {
 	t.Helper()
 	cache := filepath.Join(testguests.CacheDir(t), "wazero")
-	out, errs, code := runCLI(t, append([]string{"check", path, "-o", "json", "--cache-dir", cache}, args...)...)
+	// check compiles in this race-instrumented process: a cold Go module takes tens of seconds on
+	// a loaded machine, so the default 30 s compile_timeout would fail it for the wrong reason.
+	out, errs, code := runCLI(t, append([]string{"check", path, "-o", "json", "--cache-dir", cache, "--compile-timeout", "5m"}, args...)...)
 	var rep report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), "stdout: %s\nstderr: %s", out, errs)
 	return rep, code
