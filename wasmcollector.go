@@ -78,8 +78,11 @@ func Load(path string, opts *Options) (*Host, error) {
 	return h, nil
 }
 
-// New returns a host for a registry already loaded. opts may be nil.
+// New returns a host for a registry already loaded. The host keeps a copy of reg
+// ([registry.Registry.Clone]): what the caller does to reg afterwards does not reach it. opts may
+// be nil.
 func New(reg *registry.Registry, opts *Options) *Host {
+	reg = reg.Clone()
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -96,8 +99,9 @@ func New(reg *registry.Registry, opts *Options) *Host {
 	return &Host{reg: reg, log: o.Logger, ua: o.UserAgent, now: o.Now}
 }
 
-// Registry returns the registry the host runs.
-func (h *Host) Registry() *registry.Registry { return h.reg }
+// Registry returns a copy of the registry the host runs: changing it changes nothing the host
+// does.
+func (h *Host) Registry() *registry.Registry { return h.reg.Clone() }
 
 // Executor returns the host's executor, starting it on first use: gathers and runs share it.
 func (h *Host) Executor(ctx context.Context) (gather.Executor, error) {

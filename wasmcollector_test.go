@@ -276,3 +276,24 @@ func TestCheck(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(failed, "\n"), "nope")
 }
+
+// TestRegistryIsTheHosts: the registry a host runs cannot be changed from outside, neither
+// through the one given to New nor through the one Registry returns.
+func TestRegistryIsTheHosts(t *testing.T) {
+	h := hostFor(t, "")
+	reg := h.Registry()
+	for _, c := range reg.Collectors {
+		c.Params["scale"] = int64(999999)
+	}
+	reg.Collectors = reg.Collectors[:0]
+	given := h.Registry()
+	host := wasmcollector.New(given, &wasmcollector.Options{Logger: quiet, Now: func() time.Time { return testNow }})
+	defer host.Close()
+	given.Collectors = nil
+
+	var out bytes.Buffer
+	res, err := host.Run(context.Background(), wasmcollector.RunOptions{Key: "counts", Output: &out})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), res.Collector.Params["scale"])
+	assert.Len(t, host.Registry().Collectors, 2)
+}
