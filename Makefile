@@ -72,7 +72,7 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
 	scripts/demo
 
-deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std
+deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, rpm and strace (the package test)
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
@@ -83,6 +83,8 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 	test -x /usr/bin/cargo || missing="$$missing cargo"; \
 	ls /usr/lib/rustlib/wasm32-wasi/lib/libstd-*.rlib >/dev/null 2>&1 || missing="$$missing libstd-rust-dev-wasm32"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v rpm >/dev/null || missing="$$missing rpm"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -92,7 +94,7 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 # cores), `make fuzz` for 2 minutes unless FUZZTIME is given.
 FUZZTIME ?= 10s
 
-test: deps guests-all ## Install test dependencies, build every guest, run all tests with the race detector, then every fuzz target for FUZZTIME (10s)
+test: deps guests-all $(NFPM) ## Install test dependencies, build every guest, run all tests with the race detector, then every fuzz target for FUZZTIME (10s)
 	$(GO) vet ./...
 	$(GO) -C $(SDK_DIR) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) -C $(SDK_DIR) vet ./...
