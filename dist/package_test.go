@@ -171,6 +171,23 @@ func TestPackage(t *testing.T) {
 	cached, _ := filepath.Glob("/var/cache/wasmcollector/*/*")
 	require.NotEmpty(t, cached, "the compiled module lands in /var/cache/wasmcollector")
 
+	// Installing again (an upgrade to the same version) keeps the operator's edit of the registry,
+	// the bookkeeping and the user, and the scripts run again without failing.
+	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("\n# edited by the operator\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	out, err = run("dpkg", "--force-confold", "-i", deb)
+	require.NoError(t, err, "dpkg -i again:\n%s", out)
+	b, err := os.ReadFile(config)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "# edited by the operator", "the edited registry survives a reinstall")
+	again, err := user.Lookup(sysUser)
+	require.NoError(t, err)
+	require.Equal(t, u.Uid, again.Uid)
+	checkMode(t, "/var/lib/wasmcollector/state", 0o750, uid)
+
 	t.Run("syscalls", checkSyscalls)
 	t.Run("units", checkUnits)
 }
