@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
@@ -186,43 +185,4 @@ func (l *locator) line(p path) int {
 		}
 	}
 	return 0
-}
-
-// resolve turns a key as BurntSushi/toml reports it (no array indexes) into the paths of every
-// value it names in the decoded document: ["collector", "bogus"] → collector[3].bogus for each
-// collector that has a bogus key.
-func resolve(doc map[string]any, k toml.Key) []path {
-	var out []path
-	var walk func(v any, i int, p path)
-	walk = func(v any, i int, p path) {
-		t, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		child, ok := t[k[i]]
-		if !ok {
-			return
-		}
-		p = p.key(k[i])
-		if i == len(k)-1 {
-			out = append(out, p)
-			return
-		}
-		switch a := child.(type) {
-		case []map[string]any:
-			for j, e := range a {
-				walk(e, i+1, p.index(j))
-			}
-		case []any:
-			for j, e := range a {
-				walk(e, i+1, p.index(j))
-			}
-		default:
-			walk(child, i+1, p)
-		}
-	}
-	if len(k) > 0 {
-		walk(doc, 0, nil)
-	}
-	return out
 }
