@@ -176,6 +176,7 @@ type unknownKey struct {
 	p         path
 	key       string
 	wrongCase bool
+	off       uint32 // where the key is written, to report keys in that order
 }
 
 // decoder walks a parsed document into the schema.

@@ -313,6 +313,11 @@ func (l *loader) sidecar(display, abs, module string) *source {
 // unknownKeys reports the keys of src no schema field claims, and keys that match one only
 // when case is ignored, unless a problem already names the key or a value enclosing it.
 func (l *loader) unknownKeys(src *source) {
+	// In the order they are written, as the walk met them by name.
+	for i := range src.unknown {
+		src.unknown[i].off, _ = src.loc.offset(src.unknown[i].p)
+	}
+	slices.SortStableFunc(src.unknown, func(a, b unknownKey) int { return cmp.Compare(a.off, b.off) })
 	for _, u := range src.unknown {
 		if l.covered(src, u.p) {
 			continue
