@@ -14,8 +14,10 @@ import (
 
 // Registry is everything collectors.toml and its sidecars declare, after defaults were applied.
 //
-// [Load] builds it; nothing modifies it afterwards, so it is safe for concurrent reads. Callers
-// must not modify it either: the runtime and gather share the same values.
+// [Load] builds it; nothing modifies it afterwards, so it is safe for concurrent reads. The front
+// door (package wasmcollector) keeps its own [Registry.Clone] and hands out copies, so nothing
+// outside a host can change what it runs; code that passes a registry to gather directly must
+// not modify it while a gather runs.
 type Registry struct {
 	// File is the absolute path of the root TOML file.
 	File string

@@ -1,4 +1,4 @@
-package checkcmd
+package modulecheck
 
 import (
 	"errors"
@@ -76,8 +76,12 @@ func (sc *sidecar) collectors() []*registry.Collector {
 	return sc.cols
 }
 
-// dataSourceName is what a --fixture may name: a data source name, as the registry allows.
+// dataSourceName is what a fixture may name: a data source name, as the registry allows.
 var dataSourceName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// ValidFixtureName reports whether name may name a fixture in Options.Fixtures: a data source
+// name, as the registry allows.
+func ValidFixtureName(name string) bool { return dataSourceName.MatchString(name) }
 
 func unwrapPath(err error) error {
 	var pe *os.PathError
