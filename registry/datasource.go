@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 )
 
 var (
@@ -23,13 +21,13 @@ type grant struct {
 }
 
 // dataSources decodes the root file's [datasources.NAME] tables.
-func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataSource {
+func (l *loader) dataSources(src *source, x *table[map[string]*table[dataSourceTable]]) map[string]*DataSource {
 	out := map[string]*DataSource{}
 	p := path{}.key("datasources")
-	var tables map[string]toml.Primitive
-	if !l.decode(src, p, prim, &tables, "a table of data sources, such as [datasources.awx]") {
+	if !x.ok(l, src, p, "a table of data sources, such as [datasources.awx]") {
 		return out
 	}
+	tables := x.t
 	base := filepath.Dir(src.abs)
 	for _, name := range sortedKeys(tables, src, p) {
 		dp := p.key(name)
@@ -37,10 +35,10 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 			l.add(src, dp, CodeInvalid, `invalid data source name %q: use 1 to 64 letters, digits, "_", "." or "-"`, name)
 			continue
 		}
-		var t dataSourceTable
-		if !l.decode(src, dp, tables[name], &t, "a table") {
+		if !tables[name].ok(l, src, dp, "a table") {
 			continue
 		}
+		t := &tables[name].t
 		ds := &DataSource{Name: name, MaxRows: defaultDSMaxRows, MaxBytes: defaultDSMaxBytes, Timeout: defaultDSTimeout}
 		l.refuseSecret(src, dp.key("password"), t.Password)
 		driver, ok := l.required(src, dp.key("driver"), t.Driver)
@@ -52,12 +50,12 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 			ds.Driver = driver
 		}
 		ds.Path = l.hostPath(src, dp.key("path"), base, t.Path)
-		ds.DSN, _ = l.str(src, dp.key("dsn"), t.DSN)
-		ds.DSNEnv, _ = l.str(src, dp.key("dsn_env"), t.DSNEnv)
+		ds.DSN, _ = get(l, src, dp.key("dsn"), t.DSN)
+		ds.DSNEnv, _ = get(l, src, dp.key("dsn_env"), t.DSNEnv)
 		ds.DSNFile = l.hostPath(src, dp.key("dsn_file"), base, t.DSNFile)
-		ds.PasswordEnv, _ = l.str(src, dp.key("password_env"), t.PasswordEnv)
+		ds.PasswordEnv, _ = get(l, src, dp.key("password_env"), t.PasswordEnv)
 		ds.PasswordFile = l.hostPath(src, dp.key("password_file"), base, t.PasswordFile)
-		if n, ok := l.integer(src, dp.key("max_rows"), t.MaxRows); ok {
+		if n, ok := get(l, src, dp.key("max_rows"), t.MaxRows); ok {
 			if n < 1 {
 				l.add(src, dp.key("max_rows"), CodeInvalid, "max_rows %d must be at least 1", n)
 			} else {
@@ -71,11 +69,11 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 				ds.MaxBytes = n
 			}
 		}
-		if d, ok := l.timeout(src, dp.key("timeout"), t.Timeout); ok {
+		if d, ok := l.dur(src, dp.key("timeout"), t.Timeout); ok {
 			ds.Timeout = d
 		}
-		ds.AllowPrivilegedRole, _ = l.boolean(src, dp.key("allow_privileged_role"), t.AllowPrivilegedRole)
-		if s, ok := l.str(src, dp.key("timestamp_format"), t.TimestampFormat); ok {
+		ds.AllowPrivilegedRole, _ = get(l, src, dp.key("allow_privileged_role"), t.AllowPrivilegedRole)
+		if s, ok := get(l, src, dp.key("timestamp_format"), t.TimestampFormat); ok {
 			switch {
 			case !slices.Contains(TimestampFormats, s):
 				l.add(src, dp.key("timestamp_format"), CodeInvalid, "invalid timestamp_format %q: must be one of %s", s, strings.Join(TimestampFormats, ", "))
@@ -113,23 +111,15 @@ func (l *loader) dataSources(src *source, prim toml.Primitive) map[string]*DataS
 }
 
 // names accepts an array of strings, each once.
-func (l *loader) names(src *source, p path, v any) ([]string, bool) {
-	if v == nil {
-		return nil, false
-	}
-	arr, ok := v.([]any)
+func (l *loader) names(src *source, p path, x value[[]string]) ([]string, bool) {
+	arr, ok := get(l, src, p, x)
 	if !ok {
-		l.add(src, p, CodeWrongType, "must be an array of strings, not %s", tomlType(v))
 		return nil, false
 	}
 	out := []string{}
 	seen := map[string]bool{}
-	for _, e := range arr {
-		s, ok := e.(string)
+	for _, s := range arr {
 		switch {
-		case !ok:
-			l.add(src, p, CodeWrongType, "must be an array of strings; found %s", tomlType(e))
-			return nil, false
 		case seen[s]:
 			l.add(src, p, CodeDuplicate, "%q is listed twice", s)
 		default:
@@ -141,11 +131,11 @@ func (l *loader) names(src *source, p path, v any) ([]string, bool) {
 }
 
 // mounts decodes a module's `mounts` table: guest path → host directory.
-func (l *loader) mounts(src *source, p path, prim toml.Primitive) []Mount {
-	var table map[string]any
-	if !l.decode(src, p, prim, &table, `a table of guest path = "host directory"`) || table == nil {
+func (l *loader) mounts(src *source, p path, x *table[map[string]any]) []Mount {
+	if !x.ok(l, src, p, `a table of guest path = "host directory"`) || x.t == nil {
 		return nil
 	}
+	table := x.t
 	base := filepath.Dir(src.abs)
 	out := []Mount{}
 	for _, guest := range sortedKeys(table, src, p) {
@@ -208,28 +198,28 @@ func (l *loader) finishGrants() {
 }
 
 // stateSettings decodes [state].
-func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
+func (l *loader) stateSettings(src *source, x *table[stateTable]) StateSettings {
 	st := defaultState()
 	p := path{}.key("state")
-	var t stateTable
-	if !l.decode(src, p, prim, &t, "a table") {
+	if !x.ok(l, src, p, "a table") {
 		return st
 	}
+	t := &x.t
 	base := filepath.Dir(src.abs)
 	l.refuseSecret(src, p.key("password"), t.Password)
-	if s, ok := l.str(src, p.key("driver"), t.Driver); ok {
+	if s, ok := get(l, src, p.key("driver"), t.Driver); ok {
 		if s == "file" || s == "postgres" {
 			st.Driver = s
 		} else {
 			l.add(src, p.key("driver"), CodeInvalid, `invalid driver %q: must be "file" or "postgres"`, s)
 		}
 	}
-	st.DSN, _ = l.str(src, p.key("dsn"), t.DSN)
-	st.DSNEnv, _ = l.str(src, p.key("dsn_env"), t.DSNEnv)
+	st.DSN, _ = get(l, src, p.key("dsn"), t.DSN)
+	st.DSNEnv, _ = get(l, src, p.key("dsn_env"), t.DSNEnv)
 	st.DSNFile = l.hostPath(src, p.key("dsn_file"), base, t.DSNFile)
-	st.PasswordEnv, _ = l.str(src, p.key("password_env"), t.PasswordEnv)
+	st.PasswordEnv, _ = get(l, src, p.key("password_env"), t.PasswordEnv)
 	st.PasswordFile = l.hostPath(src, p.key("password_file"), base, t.PasswordFile)
-	if s, _ := l.str(src, p.key("lock_name"), t.LockName); s != "" {
+	if s, _ := get(l, src, p.key("lock_name"), t.LockName); s != "" {
 		st.LockName = s
 	}
 	if st.Driver == "postgres" {
@@ -239,16 +229,16 @@ func (l *loader) stateSettings(src *source, prim toml.Primitive) StateSettings {
 }
 
 // hostPath accepts a string naming a host file, resolved against base; "" when absent or empty.
-func (l *loader) hostPath(src *source, p path, base string, v any) string {
-	if s, _ := l.str(src, p, v); s != "" {
+func (l *loader) hostPath(src *source, p path, base string, x value[string]) string {
+	if s, _ := get(l, src, p, x); s != "" {
 		return absDir(base, s)
 	}
 	return ""
 }
 
 // refuseSecret reports a password written in the TOML (the `password` key at p).
-func (l *loader) refuseSecret(src *source, p path, v any) {
-	if v != nil {
+func (l *loader) refuseSecret(src *source, p path, x value[any]) {
+	if x.set {
 		l.add(src, p, CodeSecret, "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
 	}
 }

@@ -10,8 +10,10 @@
 //
 // # What Load does
 //
-//   - decodes the root file and every sidecar (a NAME.toml beside a NAME.wasm in the modules
-//     directory) with github.com/BurntSushi/toml;
+//   - parses the root file and every sidecar (a NAME.toml beside a NAME.wasm in the modules
+//     directory) once, with github.com/BurntSushi/toml, into the schema: one set of structs
+//     mirroring the TOML (schema.go) whose leaves convert themselves and record, rather than
+//     return, what is wrong with them, so that decoding never stops at a bad value;
 //   - applies defaults in one place (runtime settings, output limits, gather settings, per-module
 //     memory limits, per-collector format, function name, shipping group and timeout);
 //   - validates everything and reports every problem at once as [Problems], each naming the file,
@@ -31,6 +33,15 @@
 // internal/bytesize.
 //
 // The schema is documented, option by option, in the embedded sample returned by [Sample].
+//
+// # Adding a key
+//
+// Add a field to the struct of its table in schema.go: the tag is the key, the type says what
+// the value may be (value[string], value[Size], value[timeout], value[[]string], table[...]).
+// Then read it once where that table is validated (validate.go, module.go, datasource.go): get
+// reports the problem the value recorded, at its line, and returns the value to put into the
+// model of registry.go, else the default declared by the package owning the setting. Unknown and
+// wrong-case keys need nothing more. Document the key in sample.toml.
 //
 // # Concurrency
 //

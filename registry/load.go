@@ -96,8 +96,7 @@ type source struct {
 	display string // path shown in problems
 	abs     string
 	sidecar bool
-	md      toml.MetaData
-	doc     map[string]any // the whole file decoded generically, to resolve array indexes
+	unknown []unknownKey // keys the schema does not have, in the order the walk met them
 	loc     *locator
 }
 
@@ -166,15 +165,15 @@ func (l *loader) load(name string) *Registry {
 	}
 	l.root = root
 	l.reg = &Registry{File: abs}
-	l.reg.Runtime = l.runtime(root, f.Runtime)
-	l.reg.Limits = l.limits(root, path{}.key("limits"), f.Limits, defaultLimits())
-	l.reg.Gather = l.gather(root, f.Gather)
-	l.reg.License = l.license(root, f.License)
-	l.reg.Shipping = l.shipping(root, f.Shipping)
-	l.reg.DataSources = l.dataSources(root, f.DataSources)
-	l.reg.State = l.stateSettings(root, f.State)
-	l.rootModules(root, f.Modules)
-	l.collectors(root, f.Collector, "")
+	l.reg.Runtime = l.runtime(root, &f.Runtime)
+	l.reg.Limits = l.limits(root, path{}.key("limits"), &f.Limits, defaultLimits())
+	l.reg.Gather = l.gather(root, &f.Gather)
+	l.reg.License = l.license(root, &f.License)
+	l.reg.Shipping = l.shipping(root, &f.Shipping)
+	l.reg.DataSources = l.dataSources(root, &f.DataSources)
+	l.reg.State = l.stateSettings(root, &f.State)
+	l.rootModules(root, &f.Modules)
+	l.collectors(root, &f.Collector, "")
 	l.unknownKeys(root)
 	l.sidecars()
 	l.finishModules()
@@ -208,9 +207,9 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 			"nests deeper than %d levels (arrays, inline tables, table headers and dotted keys together); refused before parsing", maxNesting)})
 		return nil
 	}
-	text := string(data)
-	md, err := toml.Decode(text, v)
-	if err != nil {
+	// Parsed once, into the generic form; the walk fills the schema from it (decode.go).
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
 		p := &Problem{Code: CodeSyntax, File: display, Message: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -220,13 +219,9 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 		l.problems = append(l.problems, p)
 		return nil
 	}
-	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(data)}
-	if _, err := toml.Decode(text, &src.doc); err != nil {
-		// Unreachable: the text decoded once already.
-		l.problems = append(l.problems, &Problem{Code: CodeSyntax, File: display, Message: err.Error()})
-		return nil
-	}
-	return src
+	var d decoder
+	d.table(doc, reflect.ValueOf(v).Elem(), nil)
+	return &source{display: display, abs: abs, sidecar: sidecar, unknown: d.unknown, loc: newLocator(data)}
 }
 
 // lowerMessage makes a decoder message fit our error style: lowercase start, no final period.
@@ -238,46 +233,19 @@ func lowerMessage(m string) string {
 	return m
 }
 
-// decode decodes the value at p of src into v, a pointer to a struct, map or slice. When the
-// value is not a table (for a slice: not an array), it records a problem saying the value must be
-// what and returns false. An absent value leaves v alone.
-func (l *loader) decode(src *source, p path, prim toml.Primitive, v any, what string) bool {
-	if reflect.ValueOf(prim).IsZero() {
-		return true // absent
-	}
-	// Look at the value first: the decoder turns a non-table into an empty map without complaint.
-	var raw any
-	ok := src.md.PrimitiveDecode(prim, &raw) == nil
-	wantArray := reflect.TypeOf(v).Elem().Kind() == reflect.Slice
-	switch raw.(type) {
-	case map[string]any:
-		ok = ok && !wantArray
-	case []map[string]any, []any:
-		ok = ok && wantArray
-	default:
-		ok = false
-	}
-	if !ok || src.md.PrimitiveDecode(prim, v) != nil {
-		l.add(src, p, CodeWrongType, "must be %s", what)
-		return false
-	}
-	return true
-}
-
 // collectors decodes the [[collector]] entries of src. For a sidecar, module is the name of its
 // module, the default of each entry's `module`.
-func (l *loader) collectors(src *source, prim toml.Primitive, module string) {
-	var elems []toml.Primitive
-	if !l.decode(src, path{}.key("collector"), prim, &elems, "an array of tables ([[collector]])") {
+func (l *loader) collectors(src *source, x *tables[collectorTable], module string) {
+	if x.bad {
+		l.add(src, path{}.key("collector"), CodeWrongType, "must be an array of tables ([[collector]])")
 		return
 	}
-	for i, e := range elems {
+	for i, e := range x.elems {
 		p := path{}.key("collector").index(i)
-		var t collectorTable
-		if !l.decode(src, p, e, &t, "a table") {
+		if !e.ok(l, src, p, "a table") {
 			continue
 		}
-		if c := l.collector(src, p, &t, module); c != nil {
+		if c := l.collector(src, p, &e.t, module); c != nil {
 			l.reg.Collectors = append(l.reg.Collectors, c)
 			l.entries = append(l.entries, entry{c: c, src: src, p: p})
 		}
@@ -334,81 +302,39 @@ func (l *loader) sidecar(display, abs, module string) *source {
 	}
 	st := l.state(module)
 	st.sidecar = abs
-	var t moduleTable
-	if p := (path{}.key("module")); l.decode(src, p, f.Module, &t, "a table") && src.md.IsDefined("module") {
-		st.side = l.moduleCfg(src, p, module, &t)
+	if p := (path{}.key("module")); f.Module.ok(l, src, p, "a table") && f.Module.set {
+		st.side = l.moduleCfg(src, p, module, &f.Module.t)
 	}
-	l.collectors(src, f.Collector, module)
+	l.collectors(src, &f.Collector, module)
 	l.unknownKeys(src)
 	return src
 }
 
 // unknownKeys reports the keys of src no schema field claims, and keys that match one only
-// when case is ignored (BurntSushi/toml matches struct fields case-insensitively).
+// when case is ignored, unless a problem already names the key or a value enclosing it.
 func (l *loader) unknownKeys(src *source) {
-	undecoded := map[string]bool{}
-	for _, k := range src.md.Undecoded() {
-		undecoded[k.String()] = true
+	// In the order they are written, as the walk met them by name.
+	for i := range src.unknown {
+		src.unknown[i].off, _ = src.loc.offset(src.unknown[i].p)
 	}
-	// Keys repeat once per element of an array of tables, and resolve finds every element's
-	// path at once: resolving each distinct key once keeps this linear in the file.
-	resolved := map[string]bool{}
-	for _, k := range src.md.Keys() {
-		if isParam(k) {
-			continue // [collector.params] is free-form
-		}
-		ks := k.String()
-		wrongCase := l.wrongCase(src, k)
-		if !undecoded[ks] && !wrongCase || resolved[ks] {
+	slices.SortStableFunc(src.unknown, func(a, b unknownKey) int { return cmp.Compare(a.off, b.off) })
+	for _, u := range src.unknown {
+		if l.covered(src, u.p) {
 			continue
 		}
-		resolved[ks] = true
-		for _, p := range resolve(src.doc, k) {
-			if l.covered(src, p) {
-				continue
-			}
-			switch {
-			case src.sidecar && rootOnly[k[0]]:
-				top := path{}.key(k[0])
-				if !l.covered(src, top) {
-					l.add(src, top, CodeNotAllowed, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
-				}
-			case wrongCase:
-				l.add(src, p, CodeUnknownKey, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(k[len(k)-1]))
-			default:
-				l.add(src, p, CodeUnknownKey, "unknown key")
-			}
+		switch {
+		case src.sidecar && len(u.p) == 1 && rootOnly[u.key]:
+			l.add(src, u.p, CodeNotAllowed, "[%s] is not allowed in a sidecar; set it in the root file", u.key)
+		case u.wrongCase:
+			l.add(src, u.p, CodeUnknownKey, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(u.key))
+		default:
+			l.add(src, u.p, CodeUnknownKey, "unknown key")
 		}
 	}
 }
 
 // rootOnly lists the tables only the root file may have.
 var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true}
-
-// isParam reports whether k lies inside a collector's params, where any key goes.
-func isParam(k toml.Key) bool {
-	switch {
-	case len(k) > 2 && k[0] == "collector" && k[1] == "params", len(k) > 2 && k[0] == "shipping" && k[1] == "headers":
-		return true
-	case len(k) > 3 && k[0] == "modules" && k[2] == "mounts", len(k) > 2 && k[0] == "module" && k[1] == "mounts":
-		return true // guest paths
-	}
-	return false
-}
-
-// wrongCase reports whether a schema key in k (every segment but module names) has upper-case
-// letters: the schema has none, but the decoder would have accepted it.
-func (l *loader) wrongCase(src *source, k toml.Key) bool {
-	for i, seg := range k {
-		if i == 1 && k[0] == "modules" && !src.sidecar || i == 2 && k[0] == "shipping" && k[1] == "headers" {
-			continue
-		}
-		if seg != strings.ToLower(seg) {
-			return true
-		}
-	}
-	return false
-}
 
 // covered reports whether a problem already names field p of src or a value enclosing it, so
 // that `limits = 5` or an unknown [table] is not reported once more for each key inside. It

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
@@ -65,13 +64,13 @@ func isBareKeyChar(c byte) bool {
 // belonging to the latest collector), dotted keys, inline tables and arrays of them. A path no
 // key defines falls back to its enclosing table or key, then to 0.
 type locator struct {
-	lines    map[string]int // path.String() → 1-based line of its first definition
-	arrays   map[string]int // path of an array of tables → elements seen so far
-	newlines []int          // offsets of the text's newlines, to turn offsets into lines
+	offsets  map[string]uint32 // path.String() → byte offset of its first definition
+	arrays   map[string]int    // path of an array of tables → elements seen so far
+	newlines []int             // offsets of the text's newlines, to turn offsets into lines
 }
 
 func newLocator(text []byte) *locator {
-	l := &locator{lines: map[string]int{}, arrays: map[string]int{}}
+	l := &locator{offsets: map[string]uint32{}, arrays: map[string]int{}}
 	for i, c := range text {
 		if c == '\n' {
 			l.newlines = append(l.newlines, i)
@@ -89,16 +88,16 @@ func newLocator(text []byte) *locator {
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			var parts []string
-			line := 0
+			off, first := uint32(0), true
 			for it := e.Key(); it.Next(); {
 				k := it.Node()
-				if line == 0 {
-					line = l.lineAt(k.Raw.Offset)
+				if first {
+					off, first = k.Raw.Offset, false
 				}
 				parts = append(parts, string(k.Data))
 			}
 			table = l.table(parts, e.Kind == unstable.ArrayTable)
-			l.mark(table, line)
+			l.mark(table, off)
 		case unstable.KeyValue:
 			l.keyValue(table, e)
 		}
@@ -113,7 +112,7 @@ func (l *locator) keyValue(base path, kv *unstable.Node) {
 	for it := kv.Key(); it.Next(); {
 		k := it.Node()
 		p = p.key(string(k.Data))
-		l.mark(p, l.lineAt(k.Raw.Offset))
+		l.mark(p, k.Raw.Offset)
 	}
 	l.value(p, kv.Value())
 }
@@ -136,7 +135,7 @@ func (l *locator) value(p path, v *unstable.Node) {
 				continue
 			}
 			if c.Raw.Length > 0 {
-				l.mark(p.index(i), l.lineAt(c.Raw.Offset))
+				l.mark(p.index(i), c.Raw.Offset)
 			}
 			l.value(p.index(i), c)
 			i++
@@ -168,61 +167,31 @@ func (l *locator) table(parts []string, array bool) path {
 	return p
 }
 
-// mark records line n for p and for each of its prefixes not seen before.
-func (l *locator) mark(p path, n int) {
+// mark records the byte offset off for p and for each of its prefixes not seen before.
+func (l *locator) mark(p path, off uint32) {
 	for i := 1; i <= len(p); i++ {
 		s := p[:i].String()
-		if _, ok := l.lines[s]; !ok {
-			l.lines[s] = n
+		if _, ok := l.offsets[s]; !ok {
+			l.offsets[s] = off
 		}
 	}
 }
 
 // line returns the line defining p, else that of its nearest enclosing table or key, else 0.
 func (l *locator) line(p path) int {
-	for ; len(p) > 0; p = p[:len(p)-1] {
-		if n, ok := l.lines[p.String()]; ok {
-			return n
-		}
+	if off, ok := l.offset(p); ok {
+		return l.lineAt(off)
 	}
 	return 0
 }
 
-// resolve turns a key as BurntSushi/toml reports it (no array indexes) into the paths of every
-// value it names in the decoded document: ["collector", "bogus"] → collector[3].bogus for each
-// collector that has a bogus key.
-func resolve(doc map[string]any, k toml.Key) []path {
-	var out []path
-	var walk func(v any, i int, p path)
-	walk = func(v any, i int, p path) {
-		t, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		child, ok := t[k[i]]
-		if !ok {
-			return
-		}
-		p = p.key(k[i])
-		if i == len(k)-1 {
-			out = append(out, p)
-			return
-		}
-		switch a := child.(type) {
-		case []map[string]any:
-			for j, e := range a {
-				walk(e, i+1, p.index(j))
-			}
-		case []any:
-			for j, e := range a {
-				walk(e, i+1, p.index(j))
-			}
-		default:
-			walk(child, i+1, p)
+// offset returns the byte offset defining p, else that of its nearest enclosing table or key;
+// false when none is known.
+func (l *locator) offset(p path) (uint32, bool) {
+	for ; len(p) > 0; p = p[:len(p)-1] {
+		if off, ok := l.offsets[p.String()]; ok {
+			return off, true
 		}
 	}
-	if len(k) > 0 {
-		walk(doc, 0, nil)
-	}
-	return out
+	return 0, false
 }

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 )
 
 // moduleState gathers what the registry says about one module file.
@@ -58,12 +56,12 @@ func (l *loader) state(name string) *moduleState {
 }
 
 // rootModules decodes [modules."NAME"] tables of the root file.
-func (l *loader) rootModules(src *source, prim toml.Primitive) {
+func (l *loader) rootModules(src *source, x *table[map[string]*table[moduleTable]]) {
 	p := path{}.key("modules")
-	var tables map[string]toml.Primitive
-	if !l.decode(src, p, prim, &tables, `a table of module settings, such as [modules."jobs.wasm"]`) {
+	if !x.ok(l, src, p, `a table of module settings, such as [modules."jobs.wasm"]`) {
 		return
 	}
+	tables := x.t
 	for _, key := range sortedKeys(tables, src, p) {
 		mp := p.key(key)
 		name, msg := cleanModuleName(key)
@@ -71,16 +69,16 @@ func (l *loader) rootModules(src *source, prim toml.Primitive) {
 			l.add(src, mp, CodeInvalid, "%s", msg)
 			continue
 		}
-		var t moduleTable
-		if !l.decode(src, mp, tables[key], &t, "a table") {
+		if !tables[key].ok(l, src, mp, "a table") {
 			continue
 		}
+		t := &tables[key].t
 		st := l.state(name)
 		if st.root != nil {
 			l.add(src, mp, CodeDuplicate, "module %q is already configured at line %d", name, st.root.src.loc.line(st.root.p))
 			continue
 		}
-		st.root = l.moduleCfg(src, mp, name, &t)
+		st.root = l.moduleCfg(src, mp, name, t)
 		l.rootCfgs = append(l.rootCfgs, st.root)
 	}
 }
@@ -88,7 +86,7 @@ func (l *loader) rootModules(src *source, prim toml.Primitive) {
 // moduleCfg validates one module table at p.
 func (l *loader) moduleCfg(src *source, p path, name string, t *moduleTable) *moduleCfg {
 	cfg := &moduleCfg{src: src, p: p, name: name}
-	if s, ok := l.str(src, p.key("sha256"), t.SHA256); ok {
+	if s, ok := get(l, src, p.key("sha256"), t.SHA256); ok {
 		if sha256Pattern.MatchString(s) {
 			cfg.sha = strings.ToLower(s)
 		} else {
@@ -96,12 +94,12 @@ func (l *loader) moduleCfg(src *source, p path, name string, t *moduleTable) *mo
 		}
 	}
 	cfg.mem, cfg.memSet = l.memoryLimit(src, p.key("memory_limit"), t.MemoryLimit)
-	cfg.tmo, _ = l.timeout(src, p.key("timeout"), t.Timeout)
+	cfg.tmo, _ = l.dur(src, p.key("timeout"), t.Timeout)
 	if names, ok := l.names(src, p.key("datasources"), t.DataSources); ok {
 		cfg.ds = names
 		l.grants = append(l.grants, grant{src: src, p: p.key("datasources"), names: names})
 	}
-	cfg.mounts = l.mounts(src, p.key("mounts"), t.Mounts)
+	cfg.mounts = l.mounts(src, p.key("mounts"), &t.Mounts)
 	if names, ok := l.names(src, p.key("env"), t.Env); ok {
 		for _, n := range names {
 			if !envNamePattern.MatchString(n) {
@@ -134,7 +132,7 @@ func cleanModuleName(s string) (string, string) {
 
 // moduleRef resolves a collector's `module` (v) to its Module, recording the reference. In a
 // sidecar, sidecar is the sidecar's module: the default, and the only value allowed.
-func (l *loader) moduleRef(src *source, p path, v any, sidecar string) *Module {
+func (l *loader) moduleRef(src *source, p path, v value[string], sidecar string) *Module {
 	mp := p.key("module")
 	name := sidecar
 	if sidecar == "" {
@@ -147,7 +145,7 @@ func (l *loader) moduleRef(src *source, p path, v any, sidecar string) *Module {
 			l.add(src, mp, CodeInvalid, "%s", msg)
 			return nil
 		}
-	} else if s, ok := l.str(src, mp, v); ok {
+	} else if s, ok := get(l, src, mp, v); ok {
 		if n, _ := cleanModuleName(s); n != sidecar {
 			l.add(src, mp, CodeInvalid, "module %q does not match this sidecar's module %q; omit it or write %q", s, sidecar, sidecar)
 		}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/shipping"
 )
@@ -46,15 +45,15 @@ var (
 )
 
 // runtime decodes [runtime] and applies its defaults.
-func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
+func (l *loader) runtime(src *source, x *table[runtimeTable]) Runtime {
 	rt := defaultRuntime()
 	p := path{}.key("runtime")
-	var t runtimeTable
-	l.decode(src, p, prim, &t, "a table")
+	x.ok(l, src, p, "a table")
+	t := &x.t
 	base := filepath.Dir(src.abs)
 
 	dir, dirSet := defaultModulesDir, false
-	if s, ok := l.str(src, p.key("modules_dir"), t.ModulesDir); ok {
+	if s, ok := get(l, src, p.key("modules_dir"), t.ModulesDir); ok {
 		if s == "" {
 			l.add(src, p.key("modules_dir"), CodeInvalid, "must not be empty (the default is %q)", defaultModulesDir)
 		} else {
@@ -78,7 +77,7 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 		l.modulesOK = true
 	}
 
-	if s, ok := l.str(src, p.key("cache_dir"), t.CacheDir); ok && s != "" {
+	if s, ok := get(l, src, p.key("cache_dir"), t.CacheDir); ok && s != "" {
 		rt.CacheDir = filepath.Clean(s)
 		if !filepath.IsAbs(s) {
 			rt.CacheDir = filepath.Join(base, s)
@@ -87,10 +86,10 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	if n, ok := l.memoryLimit(src, p.key("memory_limit"), t.MemoryLimit); ok {
 		rt.MemoryLimit = n
 	}
-	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
+	if d, ok := l.dur(src, p.key("timeout"), t.Timeout); ok {
 		rt.Timeout = d
 	}
-	if s, ok := l.str(src, p.key("isolation"), t.Isolation); ok {
+	if s, ok := get(l, src, p.key("isolation"), t.Isolation); ok {
 		switch s {
 		case IsolationProcess, IsolationInProcess:
 			rt.Isolation = s
@@ -99,14 +98,14 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 				s, IsolationProcess, IsolationInProcess)
 		}
 	}
-	if n, ok := l.integer(src, p.key("workers"), t.Workers); ok {
+	if n, ok := get(l, src, p.key("workers"), t.Workers); ok {
 		if n < 0 || n > 256 {
 			l.add(src, p.key("workers"), CodeInvalid, "workers %d must be from 0 (one per CPU) to 256", n)
 		} else {
 			rt.Workers = int(n)
 		}
 	}
-	if d, ok := l.timeout(src, p.key("compile_timeout"), t.CompileTimeout); ok {
+	if d, ok := l.dur(src, p.key("compile_timeout"), t.CompileTimeout); ok {
 		rt.CompileTimeout = d
 	}
 	if n, ok := l.size(src, p.key("cache_max_size"), t.CacheMaxSize); ok {
@@ -130,14 +129,14 @@ func defaultNote(set bool) string {
 }
 
 // limits decodes a limits table at p, overriding base field by field.
-func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) Limits {
-	var t limitsTable
-	if !l.decode(src, p, prim, &t, "a table") {
+func (l *loader) limits(src *source, p path, x *table[limitsTable], base Limits) Limits {
+	if !x.ok(l, src, p, "a table") {
 		return base
 	}
+	t := &x.t
 	for _, f := range []struct {
 		key string
-		v   any
+		v   value[Size]
 		dst *int64
 	}{
 		{"max_json_bytes", t.MaxJSONBytes, &base.MaxJSONBytes},
@@ -161,14 +160,14 @@ func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) L
 }
 
 // gather decodes [gather] and applies its defaults.
-func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
+func (l *loader) gather(src *source, x *table[gatherTable]) GatherSettings {
 	base := filepath.Dir(src.abs)
 	g := defaultGather(base)
 	p := path{}.key("gather")
-	var t gatherTable
-	if !l.decode(src, p, prim, &t, "a table") {
+	if !x.ok(l, src, p, "a table") {
 		return g
 	}
+	t := &x.t
 	if n, ok := l.size(src, p.key("max_data_size"), t.MaxDataSize); ok {
 		if n < minMaxDataSize {
 			l.add(src, p.key("max_data_size"), CodeInvalid, "max_data_size %s is too small: must be at least %s", bytesize.Format(n), bytesize.Format(minMaxDataSize))
@@ -176,9 +175,8 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 			g.MaxDataSize = n
 		}
 	}
-	var window Duration
-	if l.text(src, p.key("max_window"), t.MaxWindow, &window) {
-		s, d := t.MaxWindow, time.Duration(window)
+	if window, ok := get(l, src, p.key("max_window"), t.MaxWindow); ok {
+		s, d := t.MaxWindow.raw, time.Duration(window)
 		switch {
 		case d <= 0:
 			l.add(src, p.key("max_window"), CodeInvalid, "max_window %q must be more than 0", s)
@@ -188,41 +186,41 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 			g.MaxWindow = d
 		}
 	}
-	if s, ok := l.str(src, p.key("tarball_base"), t.TarballBase); ok {
+	if s, ok := get(l, src, p.key("tarball_base"), t.TarballBase); ok {
 		if tarballBasePattern.MatchString(s) {
 			g.TarballBase = s
 		} else {
 			l.add(src, p.key("tarball_base"), CodeInvalid, `invalid tarball_base %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
 		}
 	}
-	if s, ok := l.str(src, p.key("out_dir"), t.OutDir); ok {
+	if s, ok := get(l, src, p.key("out_dir"), t.OutDir); ok {
 		if s == "" {
 			l.add(src, p.key("out_dir"), CodeInvalid, "must not be empty (the default is %q)", defaultOutDir)
 		} else {
 			g.OutDir = absDir(base, s)
 		}
 	}
-	if s, ok := l.str(src, p.key("state_dir"), t.StateDir); ok && s != "" {
+	if s, ok := get(l, src, p.key("state_dir"), t.StateDir); ok && s != "" {
 		g.StateDir = absDir(base, s)
 	}
 	return g
 }
 
 // license decodes [license].
-func (l *loader) license(src *source, prim toml.Primitive) LicenseSettings {
+func (l *loader) license(src *source, x *table[licenseTable]) LicenseSettings {
 	var lic LicenseSettings
 	p := path{}.key("license")
-	var t licenseTable
-	if !l.decode(src, p, prim, &t, "a table") {
+	if !x.ok(l, src, p, "a table") {
 		return lic
 	}
-	required, _ := l.boolean(src, p.key("required"), t.Required)
-	file, fileOK := l.str(src, p.key("file"), t.File)
+	t := &x.t
+	required, _ := get(l, src, p.key("required"), t.Required)
+	file, fileOK := get(l, src, p.key("file"), t.File)
 	if fileOK && file != "" {
 		lic.File = absDir(filepath.Dir(src.abs), file)
 	}
 	// A file of the wrong type was reported already.
-	if required && lic.File == "" && (t.File == nil || fileOK) {
+	if required && lic.File == "" && (!t.File.set || fileOK) {
 		l.add(src, p.key("file"), CodeMissing, "required when license.required = true: the license file a gather checks")
 	}
 	lic.Required = required
@@ -243,15 +241,15 @@ func orList[T ~string](values []T) string {
 
 // shipping decodes [shipping] and applies its defaults. Whether files exist and parse is checked
 // when a gather builds its uploader, which names the file.
-func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
+func (l *loader) shipping(src *source, x *table[shippingTable]) ShippingSettings {
 	sh := defaultShipping()
 	p := path{}.key("shipping")
-	var t shippingTable
-	if !l.decode(src, p, prim, &t, "a table") {
+	if !x.ok(l, src, p, "a table") {
 		return sh
 	}
+	t := &x.t
 	base := filepath.Dir(src.abs)
-	if s, ok := l.str(src, p.key("url"), t.URL); ok && s != "" {
+	if s, ok := get(l, src, p.key("url"), t.URL); ok && s != "" {
 		if msg := checkURL(s); msg != "" {
 			l.add(src, p.key("url"), CodeInvalid, "invalid url %q: %s", s, msg)
 		} else {
@@ -259,7 +257,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 		}
 	}
 	l.refuseSecret(src, p.key("password"), t.Password)
-	if s, ok := l.str(src, p.key("content_type"), t.ContentType); ok {
+	if s, ok := get(l, src, p.key("content_type"), t.ContentType); ok {
 		if s == "" || strings.ContainsAny(s, "\r\n") {
 			l.add(src, p.key("content_type"), CodeInvalid, "invalid content_type %q", s)
 		} else {
@@ -267,7 +265,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 		}
 	}
 	authOK := true
-	if s, ok := l.str(src, p.key("auth"), t.Auth); ok {
+	if s, ok := get(l, src, p.key("auth"), t.Auth); ok {
 		if slices.Contains(shipping.AuthModes(), shipping.Auth(s)) {
 			sh.Auth = s
 		} else {
@@ -275,49 +273,48 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 			l.add(src, p.key("auth"), CodeInvalid, "invalid auth %q: must be %s", s, orList(shipping.AuthModes()))
 		}
 	}
-	sh.Username, _ = l.str(src, p.key("username"), t.Username)
-	sh.UsernameEnv, _ = l.str(src, p.key("username_env"), t.UsernameEnv)
-	sh.PasswordEnv, _ = l.str(src, p.key("password_env"), t.PasswordEnv)
+	sh.Username, _ = get(l, src, p.key("username"), t.Username)
+	sh.UsernameEnv, _ = get(l, src, p.key("username_env"), t.UsernameEnv)
+	sh.PasswordEnv, _ = get(l, src, p.key("password_env"), t.PasswordEnv)
 	for _, f := range []struct {
 		key string
-		v   any
+		v   value[string]
 		dst *string
 	}{
 		{"password_file", t.PasswordFile, &sh.PasswordFile}, {"identity_file", t.IdentityFile, &sh.IdentityFile},
 		{"client_cert", t.ClientCert, &sh.ClientCert}, {"client_key", t.ClientKey, &sh.ClientKey},
 		{"ca_bundle", t.CABundle, &sh.CABundle},
 	} {
-		if s, ok := l.str(src, p.key(f.key), f.v); ok && s != "" {
+		if s, ok := get(l, src, p.key(f.key), f.v); ok && s != "" {
 			*f.dst = absDir(base, s)
 		}
 	}
-	sh.InsecureSkipVerify, _ = l.boolean(src, p.key("insecure_skip_verify"), t.InsecureSkipVerify)
-	if d, ok := l.timeout(src, p.key("connect_timeout"), t.ConnectTimeout); ok {
+	sh.InsecureSkipVerify, _ = get(l, src, p.key("insecure_skip_verify"), t.InsecureSkipVerify)
+	if d, ok := l.dur(src, p.key("connect_timeout"), t.ConnectTimeout); ok {
 		sh.ConnectTimeout = d
 	}
-	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
+	if d, ok := l.dur(src, p.key("timeout"), t.Timeout); ok {
 		sh.Timeout = d
 	}
-	if n, ok := l.integer(src, p.key("max_attempts"), t.MaxAttempts); ok {
+	if n, ok := get(l, src, p.key("max_attempts"), t.MaxAttempts); ok {
 		if n < 1 || n > 100 {
 			l.add(src, p.key("max_attempts"), CodeInvalid, "max_attempts %d must be from 1 to 100", n)
 		} else {
 			sh.MaxAttempts = int(n)
 		}
 	}
-	if d, ok := l.timeout(src, p.key("retry_backoff"), t.RetryBackoff); ok {
+	if d, ok := l.dur(src, p.key("retry_backoff"), t.RetryBackoff); ok {
 		sh.RetryBackoff = d
 	}
-	if n, ok := l.integer(src, p.key("failed_keep"), t.FailedKeep); ok {
+	if n, ok := get(l, src, p.key("failed_keep"), t.FailedKeep); ok {
 		if n < 0 || n > 100000 {
 			l.add(src, p.key("failed_keep"), CodeInvalid, "failed_keep %d must be from 0 to 100000", n)
 		} else {
 			sh.FailedKeep = int(n)
 		}
 	}
-	var headers map[string]any
-	if l.decode(src, p.key("headers"), t.Headers, &headers, "a table of strings") {
-		for name, v := range headers {
+	if t.Headers.ok(l, src, p.key("headers"), "a table of strings") {
+		for name, v := range t.Headers.t {
 			s, ok := v.(string)
 			switch {
 			case !ok:
@@ -399,23 +396,27 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.required(src, p.key("version"), t.Version); ok {
 		c.Version = s
 	}
-	if s, ok := l.str(src, p.key("description"), t.Description); ok {
+	if s, ok := get(l, src, p.key("description"), t.Description); ok {
 		c.Description = s
 	}
-	l.text(src, p.key("format"), t.Format, &c.Format)
-	if b, ok := l.boolean(src, p.key("config"), t.Config); ok {
+	if f, ok := get(l, src, p.key("format"), t.Format); ok {
+		c.Format = f
+	}
+	if b, ok := get(l, src, p.key("config"), t.Config); ok {
 		c.Config = b
 	}
-	_, slicingSet := t.Slicing.(string)
-	slicingOK := l.text(src, p.key("slicing"), t.Slicing, &c.Slicing) || !slicingSet
-	if s, ok := l.str(src, p.key("shipping_group"), t.ShippingGroup); ok {
+	// A slicing of the wrong type leaves the collector unsliced; only an invalid string leaves
+	// whether it is sliced unknown.
+	s, slicingOK := get(l, src, p.key("slicing"), t.Slicing)
+	c.Slicing, slicingOK = s, slicingOK || t.Slicing.code != CodeInvalid
+	if s, ok := get(l, src, p.key("shipping_group"), t.ShippingGroup); ok {
 		if shippingGroupPattern.MatchString(s) {
 			c.ShippingGroup = s
 		} else {
 			l.add(src, p.key("shipping_group"), CodeInvalid, `invalid shipping_group %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
 		}
 	}
-	if n, ok := l.integer(src, p.key("full_sync_interval_days"), t.FullSyncIntervalDays); ok {
+	if n, ok := get(l, src, p.key("full_sync_interval_days"), t.FullSyncIntervalDays); ok {
 		switch {
 		case n < 1 || n > 36500:
 			l.add(src, p.key("full_sync_interval_days"), CodeInvalid, "must be a number of days from 1 to 36500, not %d", n)
@@ -427,18 +428,18 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	}
 	c.Module = l.moduleRef(src, p, t.Module, module)
 	c.Function = c.Key
-	if s, ok := l.str(src, p.key("function"), t.Function); ok {
+	if s, ok := get(l, src, p.key("function"), t.Function); ok {
 		if s == "" {
 			l.add(src, p.key("function"), CodeInvalid, "must not be empty (omit it to call the export named like the key)")
 		} else {
 			c.Function = s
 		}
 	}
-	if d, ok := l.timeout(src, p.key("timeout"), t.Timeout); ok {
+	if d, ok := l.dur(src, p.key("timeout"), t.Timeout); ok {
 		c.Timeout = d
 		l.timeoutSet[c] = true
 	}
-	if s, ok := l.str(src, p.key("time_column"), t.TimeColumn); ok {
+	if s, ok := get(l, src, p.key("time_column"), t.TimeColumn); ok {
 		switch {
 		case s == "":
 			l.add(src, p.key("time_column"), CodeInvalid, "must not be empty (omit it for no slice guard)")
@@ -448,7 +449,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 			c.TimeColumn, c.TimeGuard = s, TimeGuardFail
 		}
 	}
-	if s, ok := l.str(src, p.key("time_guard"), t.TimeGuard); ok {
+	if s, ok := get(l, src, p.key("time_guard"), t.TimeGuard); ok {
 		switch {
 		case s != TimeGuardFail && s != TimeGuardWarn:
 			l.add(src, p.key("time_guard"), CodeInvalid, `invalid time_guard %q: must be "fail" or "warn"`, s)
@@ -459,11 +460,10 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		}
 	}
 	c.Params = map[string]any{}
-	l.decode(src, p.key("params"), t.Params, &c.Params, "a table")
-	if c.Params == nil {
-		c.Params = map[string]any{}
+	if t.Params.ok(l, src, p.key("params"), "a table") && t.Params.t != nil {
+		c.Params = t.Params.t
 	}
-	c.Limits = l.limits(src, p.key("limits"), t.Limits, l.reg.Limits)
+	c.Limits = l.limits(src, p.key("limits"), &t.Limits, l.reg.Limits)
 	if names, ok := l.names(src, p.key("datasources"), t.DataSources); ok {
 		c.DataSources = names
 		l.grants = append(l.grants, grant{src: src, p: p.key("datasources"), names: names})
