@@ -257,7 +257,9 @@ func (a *Agent) finish(rec *Record, res *gather.Result, err error) (*Record, err
 		a.history = append(a.history[:0:0], a.history[len(a.history)-a.cfg.History:]...)
 	}
 	a.mu.Unlock()
-	if err == nil {
+	if err != nil {
+		a.log.Warn("gather stopped", "id", rec.ID, "error", err, "elapsed", rec.Elapsed.Round(time.Millisecond))
+	} else {
 		a.log.Info("gather done", "id", rec.ID, "outcome", rec.Outcome, "elapsed", rec.Elapsed.Round(time.Millisecond))
 	}
 	return rec, err
