@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmcollector/wasmcollector"
@@ -29,8 +30,10 @@ const (
 
 // Config configures an [Agent].
 type Config struct {
-	// Host runs the gathers; the agent does not close it.
+	// Host runs the gathers until a reload replaces it; [Agent.Close] closes the current one.
 	Host *wasmcollector.Host
+	// Load builds a new host from the configuration, for [Agent.Reload]; nil disables reloads.
+	Load func() (*wasmcollector.Host, error)
 	// Interval is the time between the start of one scheduled gather and the next; 0 gathers
 	// only when [Agent.GatherOnce] is called.
 	Interval time.Duration
@@ -72,17 +75,19 @@ type Record struct {
 type Agent struct {
 	cfg     Config
 	log     *slog.Logger
+	cur     atomic.Pointer[wasmcollector.Host] // swapped by Reload between gathers
 	metrics *metrics
 
 	gatherMu sync.Mutex // one gather at a time in this process; the state lock covers others
 
-	mu       sync.Mutex
-	history  []*Record // oldest first, at most cfg.History
-	nextID   int
-	running  *Record   // the gather in progress, nil when none
-	next     time.Time // when the next scheduled gather starts
-	ready    bool
-	stopping bool
+	mu         sync.Mutex
+	history    []*Record // oldest first, at most cfg.History
+	nextID     int
+	running    *Record   // the gather in progress, nil when none
+	next       time.Time // when the next scheduled gather starts
+	ready      bool
+	stopping   bool
+	lastReload *reloadStatus
 }
 
 // New returns an agent for cfg.
@@ -106,6 +111,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Now = time.Now
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger}
+	a.cur.Store(cfg.Host)
 	a.metrics = newMetrics(a.workerStats)
 	return a, nil
 }
@@ -117,7 +123,7 @@ func (a *Agent) workerStats() (worker.Stats, bool) {
 	if !ready { // the executor is started by Start; asking earlier would start it here
 		return worker.Stats{}, false
 	}
-	exec, err := a.cfg.Host.Executor(context.Background())
+	exec, err := a.host().Executor(context.Background())
 	if err != nil {
 		return worker.Stats{}, false
 	}
@@ -128,10 +134,16 @@ func (a *Agent) workerStats() (worker.Stats, bool) {
 	return ws.WorkerStats(), true
 }
 
+// host returns the host gathers run on now.
+func (a *Agent) host() *wasmcollector.Host { return a.cur.Load() }
+
+// Close releases the current host's executor.
+func (a *Agent) Close() error { return a.host().Close() }
+
 // Start compiles the modules and starts the executor (the worker pool); the agent is ready
 // once it succeeds.
 func (a *Agent) Start(ctx context.Context) error {
-	if _, err := a.cfg.Host.Executor(ctx); err != nil {
+	if _, err := a.host().Executor(ctx); err != nil {
 		return fmt.Errorf("serve: start the executor: %w", err)
 	}
 	a.mu.Lock()
@@ -185,7 +197,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 	a.gatherMu.Lock()
 	defer a.gatherMu.Unlock()
-	reg := a.cfg.Host.Registry()
+	reg := a.host().Registry()
 	typ := wasmcollector.DryRun
 	if reg.Shipping.URL != "" {
 		typ = wasmcollector.Manual
@@ -199,7 +211,7 @@ func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 	opts := wasmcollector.GatherOptions{Type: typ, OutDir: a.cfg.OutDir}
 	var previewMu sync.Mutex
 	if typ != wasmcollector.DryRun {
-		sh, err := a.cfg.Host.Shipper()
+		sh, err := a.host().Shipper()
 		if err != nil {
 			return a.finish(rec, nil, err)
 		}
@@ -211,7 +223,7 @@ func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 		}, onResult: a.metrics.upload}
 	}
 	start := time.Now()
-	res, err := a.cfg.Host.Gather(ctx, opts)
+	res, err := a.host().Gather(ctx, opts)
 	rec.Elapsed = time.Since(start)
 	if res != nil {
 		previewMu.Lock()
@@ -269,7 +281,7 @@ func (a *Agent) finish(rec *Record, res *gather.Result, err error) (*Record, err
 func (a *Agent) updatePending() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := a.cfg.Host.State(ctx)
+	st, err := a.host().State(ctx)
 	if err != nil {
 		return
 	}

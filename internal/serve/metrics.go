@@ -28,6 +28,7 @@ type metrics struct {
 	tarballs       *prometheus.CounterVec
 	pending        prometheus.Gauge
 	uploads        *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
 }
 
 // workerStats is what a process executor tells about its worker pool.
@@ -81,7 +82,11 @@ func newMetrics(workers func() (worker.Stats, bool)) *metrics {
 		Name: "wasmcollector_uploads_total",
 		Help: "Tarball uploads by outcome: accepted, the last HTTP status the ingress answered when it refused, or error (no answer).",
 	}, []string{"status"})
-	m.reg.MustRegister(m.gathers, m.lastSuccess, m.gatherDuration, m.invocations, m.failures,
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmcollector_reloads_total",
+		Help: "Configuration reloads by result: ok (swapped in) or failed (the previous modules keep running).",
+	}, []string{"result"})
+	m.reg.MustRegister(m.reloads, m.gathers, m.lastSuccess, m.gatherDuration, m.invocations, m.failures,
 		m.rows, m.bytes, m.duration, m.tarballs, m.pending, m.uploads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, ev := range []struct {
@@ -102,6 +107,8 @@ func newMetrics(workers func() (worker.Stats, bool)) *metrics {
 			return float64(ev.get(s))
 		}))
 	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("failed")
 	for _, r := range []string{"ok", "partial", "failed", "skipped"} {
 		m.gathers.WithLabelValues(r)
 	}

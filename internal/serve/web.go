@@ -127,7 +127,7 @@ type collectorView struct {
 }
 
 func (a *Agent) collectors() []collectorView {
-	reg := a.cfg.Host.Registry()
+	reg := a.host().Registry()
 	hist := a.History()
 	var out []collectorView
 	for _, c := range reg.Collectors {
@@ -200,7 +200,7 @@ func (a *Agent) moduleSum(m *registry.Module) string {
 
 func (a *Agent) index(w http.ResponseWriter, _ *http.Request) {
 	a.mu.Lock()
-	running, next := a.running, a.next
+	running, next, reload := a.running, a.next, a.lastReload
 	a.mu.Unlock()
 	hist := a.History()
 	a.render(w, "index.html", map[string]any{
@@ -208,6 +208,7 @@ func (a *Agent) index(w http.ResponseWriter, _ *http.Request) {
 		"History":    hist,
 		"Running":    running,
 		"Next":       next,
+		"Reload":     reload,
 		"Rows":       chart(hist, func(c *gather.CollectorResult) int64 { return c.Rows }, "rows"),
 		"Bytes":      chart(hist, func(c *gather.CollectorResult) int64 { return c.Bytes }, "bytes"),
 	})

@@ -29,6 +29,7 @@ type Options struct {
 	Out           string
 	BasicAuthFile string
 	Now           string
+	NoWatch       bool
 }
 
 // shutdownGrace bounds how long serve waits, once told to stop, for the running gather and the
@@ -53,6 +54,11 @@ Over HTTP on --listen (loopback by default):
   /healthz   200 while the process runs
   /readyz    200 once the modules are compiled and the workers started, 503 while stopping
 
+Hot reload: when collectors.toml or a file in the modules directory changes (or on SIGHUP), the
+configuration is loaded again and every module compiled and checked in the background; the new
+set is swapped in between gathers only if all pass, otherwise the error is logged, shown on the
+page and counted, and the previous modules keep running. --no-watch leaves only SIGHUP.
+
 --basic-auth-file names a file whose first line is user:password; the page and /metrics then
 require it (the probes do not). SIGTERM or SIGINT stops the running gather (what was shipped is
 recorded; the next run collects the rest) and exits within 2 s.`,
@@ -74,6 +80,7 @@ recorded; the next run collects the rest) and exits within 2 s.`,
 	fl.DurationVar(&opts.Jitter, "jitter", 0, "delay each gather by a random `duration` up to this")
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
 	fl.StringVar(&opts.BasicAuthFile, "basic-auth-file", "", "`file` holding user:password for the page and /metrics")
+	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not reload when collectors.toml or the modules directory change (SIGHUP still reloads)")
 	fl.StringVar(&opts.Now, "now", "", "pretend the time is this (for tests and replays)")
 	_ = fl.MarkHidden("now")
 	return cmd
@@ -108,17 +115,20 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	host := wasmcollector.New(reg, &wasmcollector.Options{Logger: log, UserAgent: "wasmcollector/" + f.Version, Now: now})
+	hostOpts := &wasmcollector.Options{Logger: log, UserAgent: "wasmcollector/" + f.Version, Now: now}
+	host := wasmcollector.New(reg, hostOpts)
+	load := func() (*wasmcollector.Host, error) { return wasmcollector.Load(f.ConfigPath, hostOpts) }
+	agent, err := serve.New(serve.Config{Host: host, Load: load, Interval: opts.Interval, Jitter: opts.Jitter, OutDir: opts.Out, Logger: log, Now: now})
+	if err != nil {
+		host.Close()
+		return cmdutil.BadInput("%w", err)
+	}
 	defer func() {
-		if err := host.Close(); err != nil {
+		if err := agent.Close(); err != nil {
 			log.Warn("release the executor", "error", err)
 		}
 		log.Info("stopped")
 	}()
-	agent, err := serve.New(serve.Config{Host: host, Interval: opts.Interval, Jitter: opts.Jitter, OutDir: opts.Out, Logger: log, Now: now})
-	if err != nil {
-		return cmdutil.BadInput("%w", err)
-	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return cmdutil.BadInput("--listen: %w", err)
@@ -130,6 +140,28 @@ func Run(ctx context.Context, opts *Options) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "interval", opts.Interval, "jitter", opts.Jitter)
+
+	if !opts.NoWatch {
+		go func() {
+			if err := agent.Watch(ctx, f.ConfigPath); err != nil {
+				log.Warn("not watching the configuration; SIGHUP still reloads", "error", err)
+			}
+		}()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading")
+				_ = agent.Reload(ctx)
+			}
+		}
+	}()
 
 	runErr := agent.Run(ctx)
 	log.Info("stopping: the scheduler has ended, closing the HTTP server and the workers")
