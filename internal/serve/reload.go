@@ -65,7 +65,7 @@ func (a *Agent) reload(ctx context.Context) error {
 		h.Close()
 		return err
 	}
-	a.gatherMu.Lock() // swap between gathers
+	a.gatherMu.Lock()                 // swap between gathers
 	if err := ctx.Err(); err != nil { // stopping: the agent closes the host it has
 		a.gatherMu.Unlock()
 		h.Close()
