@@ -37,6 +37,9 @@ type Config struct {
 	// Interval is the time between the start of one scheduled gather and the next; 0 gathers
 	// only when [Agent.GatherOnce] is called.
 	Interval time.Duration
+	// Schedule, when not nil, replaces Interval: it returns the next time to gather after the
+	// given time (a cron expression's Next). The first gather waits for it too.
+	Schedule func(time.Time) time.Time
 	// Jitter delays each scheduled gather by a random duration in [0, Jitter), so that nodes
 	// started together do not all gather at once.
 	Jitter time.Duration
@@ -163,22 +166,33 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.stopping = true
 		a.mu.Unlock()
 	}()
+	first := true
 	for {
-		if _, err := a.GatherOnce(ctx); err != nil && ctx.Err() == nil {
-			a.log.Error("gather round failed", "error", err)
-		}
-		if ctx.Err() != nil || a.cfg.Interval == 0 {
-			if a.cfg.Interval == 0 {
-				<-ctx.Done()
+		if !first || a.cfg.Schedule == nil {
+			if _, err := a.GatherOnce(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("gather round failed", "error", err)
 			}
+		}
+		first = false
+		if ctx.Err() != nil || (a.cfg.Interval == 0 && a.cfg.Schedule == nil) {
+			<-ctx.Done()
 			return nil
 		}
 		wait := a.cfg.Interval
+		if a.cfg.Schedule != nil {
+			now := time.Now()
+			wait = a.cfg.Schedule(now).Sub(now)
+			if wait < 0 { // a schedule with no next time
+				a.log.Warn("the schedule has no next time; no more gathers")
+				<-ctx.Done()
+				return nil
+			}
+		}
 		if a.cfg.Jitter > 0 {
 			wait += rand.N(a.cfg.Jitter)
 		}
 		a.mu.Lock()
-		a.next = a.cfg.Now().Add(wait)
+		a.next = time.Now().Add(wait)
 		a.mu.Unlock()
 		a.log.Info("next gather", "at", a.next.Format(time.RFC3339), "in", wait.Round(time.Second))
 		t := time.NewTimer(wait)

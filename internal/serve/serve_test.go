@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,4 +312,36 @@ func TestRunStopsOnCancel(t *testing.T) {
 	unlock, err := store.TryLock(context.Background())
 	require.NoError(t, err, "the lock is released")
 	unlock()
+}
+
+// TestSchedule: with a schedule, the agent waits for its first time (no gather at start), then
+// gathers at each next time.
+func TestSchedule(t *testing.T) {
+	f := newFixture(t, false, "")
+	host, err := wasmcollector.Load(f.reg, &wasmcollector.Options{Logger: quiet, Now: func() time.Time { return until }})
+	require.NoError(t, err)
+	var calls atomic.Int32
+	a, err := New(Config{Host: host, Logger: quiet, Schedule: func(now time.Time) time.Time {
+		if calls.Add(1) == 1 {
+			return now.Add(300 * time.Millisecond)
+		}
+		return now.Add(50 * time.Millisecond)
+	}})
+	require.NoError(t, err)
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	time.Sleep(150 * time.Millisecond)
+	assert.Empty(t, a.History(), "no gather before the first scheduled time")
+	deadline := time.Now().Add(60 * time.Second)
+	for len(a.History()) < 2 {
+		require.True(t, time.Now().Before(deadline), "fewer than 2 scheduled gathers")
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	require.NoError(t, <-done)
+	for _, r := range a.History() {
+		assert.Equal(t, "ok", r.Outcome, r.Err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector"
@@ -25,6 +26,7 @@ type Options struct {
 	Factory       *cmdutil.Factory
 	Listen        string
 	Interval      time.Duration
+	Cron          string
 	Jitter        time.Duration
 	Out           string
 	BasicAuthFile string
@@ -40,9 +42,11 @@ const shutdownGrace = 1500 * time.Millisecond
 func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
-		Use:   "serve [--listen <addr>] [--interval <duration>] [--jitter <duration>] [--basic-auth-file <file>]",
+		Use:   "serve [--listen <addr>] [--interval <duration> | --cron <expr>] [--jitter <duration>] [--basic-auth-file <file>]",
 		Short: "Run as a service: gather on a schedule and serve a web page, metrics and health checks",
-		Long: `Keep running: gather now and then every --interval (plus a random delay up to --jitter), one
+		Long: `Keep running: gather now and then every --interval (plus a random delay up to --jitter), or at
+the times of a --cron expression (five fields or @hourly, @daily, ...; "TZ=Europe/Paris 0 3 * * *"
+for a zone other than the local one), one
 gather at a time, under the same lock and bookkeeping as 'wasmcollector gather' (a round that
 finds the lock held by another gather is skipped). The type is manual when [shipping] has a url,
 else dry-run.
@@ -63,9 +67,13 @@ page and counted, and the previous modules keep running. --no-watch leaves only 
 require it (the probes do not). SIGTERM or SIGINT stops the running gather (what was shipped is
 recorded; the next run collects the rest) and exits within 2 s.`,
 		Example: `  wasmcollector serve
-  wasmcollector serve --interval 1h --jitter 5m --listen 127.0.0.1:9110`,
+  wasmcollector serve --interval 1h --jitter 5m --listen 127.0.0.1:9110
+  wasmcollector serve --cron "30 */4 * * *" --jitter 10m`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Cron != "" && cmd.Flags().Changed("interval") {
+				return cmdutil.BadInput("--cron and --interval exclude each other")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -77,6 +85,7 @@ recorded; the next run collects the rest) and exits within 2 s.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:9110", "`address` for the page, /metrics and the health checks")
 	fl.DurationVar(&opts.Interval, "interval", 4*time.Hour, "time between gathers")
+	fl.StringVar(&opts.Cron, "cron", "", "gather at these times instead of every --interval: a cron `expression` (\"0 */4 * * *\", @hourly; TZ=Zone prefix)")
 	fl.DurationVar(&opts.Jitter, "jitter", 0, "delay each gather by a random `duration` up to this")
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
 	fl.StringVar(&opts.BasicAuthFile, "basic-auth-file", "", "`file` holding user:password for the page and /metrics")
@@ -90,7 +99,16 @@ recorded; the next run collects the rest) and exits within 2 s.`,
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
 	log := f.Logger
-	if opts.Interval <= 0 {
+	var schedule func(time.Time) time.Time
+	if opts.Cron != "" {
+		// robfig/cron's parser: the standard five fields, @hourly-style descriptors and a TZ=
+		// prefix, well tested; only its parser is used, the agent keeps its own loop.
+		sched, err := cron.ParseStandard(opts.Cron)
+		if err != nil {
+			return cmdutil.BadInput("--cron %q: %w", opts.Cron, err)
+		}
+		schedule = sched.Next
+	} else if opts.Interval <= 0 {
 		return cmdutil.BadInput("--interval %s: must be positive", opts.Interval)
 	}
 	if opts.Jitter < 0 {
@@ -118,7 +136,7 @@ func Run(ctx context.Context, opts *Options) error {
 	hostOpts := &wasmcollector.Options{Logger: log, UserAgent: "wasmcollector/" + f.Version, Now: now}
 	host := wasmcollector.New(reg, hostOpts)
 	load := func() (*wasmcollector.Host, error) { return wasmcollector.Load(f.ConfigPath, hostOpts) }
-	agent, err := serve.New(serve.Config{Host: host, Load: load, Interval: opts.Interval, Jitter: opts.Jitter, OutDir: opts.Out, Logger: log, Now: now})
+	agent, err := serve.New(serve.Config{Host: host, Load: load, Interval: opts.Interval, Schedule: schedule, Jitter: opts.Jitter, OutDir: opts.Out, Logger: log, Now: now})
 	if err != nil {
 		host.Close()
 		return cmdutil.BadInput("%w", err)
