@@ -70,6 +70,9 @@ hang_at = "2026-11-25T01:00:00Z"
 	require.NoError(t, err)
 	require.NoError(t, child.Start())
 	defer child.Process.Kill()
+	// Bound the whole test: the scans below end at EOF once the child is killed.
+	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
+	defer guard.Stop()
 
 	lines := bufio.NewScanner(stderr)
 	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
@@ -141,4 +144,51 @@ func TestServeBadFlags(t *testing.T) {
 	_, errs, code = runCLI(t, "serve", "-c", reg, "--listen", "not an address")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "--listen")
+}
+
+// TestServeSIGHUP: SIGHUP reloads the configuration (counted in /metrics), and serve keeps
+// serving; SIGINT then stops it with exit 0.
+func TestServeSIGHUP(t *testing.T) {
+	reg, _, _ := gatherRegistry(t, "")
+	child := exec.Command(os.Args[0], "serve", "-c", reg, "--listen", "127.0.0.1:0", "--no-watch", "--now", "2026-11-25T03:00:00Z")
+	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer child.Process.Kill()
+	// Bound the whole test: the scans below end at EOF once the child is killed.
+	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
+	defer guard.Stop()
+	lines := bufio.NewScanner(stderr)
+	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	var base string
+	for lines.Scan() {
+		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
+			base = m[1]
+		}
+		if strings.Contains(lines.Text(), "gather done") {
+			break
+		}
+	}
+	require.NotEmpty(t, base, "serve logged its URL")
+	require.NoError(t, child.Process.Signal(syscall.SIGHUP))
+	for lines.Scan() && !strings.Contains(lines.Text(), "reloaded") {
+	}
+	go io.Copy(io.Discard, stderr)
+	resp, err := http.Get(base + "metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `wasmcollector_reloads_total{result="ok"} 1`)
+	assert.Contains(t, string(body), `wasmcollector_gathers_total{result="ok"} 1`)
+
+	require.NoError(t, child.Process.Signal(os.Interrupt))
+	waited := make(chan error, 1)
+	go func() { waited <- child.Wait() }()
+	select {
+	case err := <-waited:
+		assert.NoError(t, err, "exit 0")
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit within 10 s of SIGINT")
+	}
 }
