@@ -16,7 +16,17 @@ WASM_PKGS := $(EXAMPLES:%=./examples/%) ./examples/awx/collectors \
 SDK_DIR   := guest-sdk/go
 GUEST_SRC := $(shell find $(SDK_DIR) -name '*.go' -not -name '*_test.go') $(SDK_DIR)/go.mod
 
-.PHONY: all build guests guests-all demo test fuzz check bench deps vet fmt clean help
+.PHONY: all build guests guests-all demo test fuzz check bench deps vet fmt clean help package
+
+# Packages (make package). The version comes from git describe, made valid for deb and rpm alike:
+# v1.2.3 -> 1.2.3, v1.2.3-4-gabc1234 -> 1.2.3+git4.gabc1234, v1.2.3-rc1 -> 1.2.3~rc1 (sorts
+# before 1.2.3 in both), -dirty -> .dirty; with no v* tag, 0.0.0+git<commits>.g<hash>.
+PKG_VERSION ?= $(shell { git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || \
+	echo "0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"; } | \
+	sed -E 's/^v//; s/-([0-9]+)-g([0-9a-f]+)/+git\1.g\2/; s/-dirty$$/.dirty/; s/-/~/g; s/[^A-Za-z0-9.+~]/./g')
+PKG_DIR := build/dist
+# nfpm is a Go tool of its own module (tools/go.mod), built once into build/.
+NFPM := build/nfpm
 
 all: build guests ## Build the CLI and the example collectors
 
@@ -62,7 +72,7 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
 	scripts/demo
 
-deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, Chromium (serve's real-browser test)
+deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, rpm and strace (the package test), Chromium (serve's real-browser test)
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
@@ -73,6 +83,8 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 	test -x /usr/bin/cargo || missing="$$missing cargo"; \
 	ls /usr/lib/rustlib/wasm32-wasi/lib/libstd-*.rlib >/dev/null 2>&1 || missing="$$missing libstd-rust-dev-wasm32"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v rpm >/dev/null || missing="$$missing rpm"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
@@ -83,7 +95,7 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 # cores), `make fuzz` for 2 minutes unless FUZZTIME is given.
 FUZZTIME ?= 10s
 
-test: deps guests-all ## Install test dependencies, build every guest, run all tests with the race detector, then every fuzz target for FUZZTIME (10s)
+test: deps guests-all $(NFPM) ## Install test dependencies, build every guest, run all tests with the race detector, then every fuzz target for FUZZTIME (10s)
 	$(GO) vet ./...
 	$(GO) -C $(SDK_DIR) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) -C $(SDK_DIR) vet ./...
@@ -106,6 +118,19 @@ bench: deps guests-all ## Run the benchmarks (no race detector); each reports a 
 
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
+
+package: $(MODULES_DIR)/config.wasm $(NFPM) ## Build a static build/wasmcollector and the .deb and .rpm into build/dist/
+	CGO_ENABLED=0 $(GO) build -trimpath \
+		-ldflags "-s -w -X github.com/wasmcollector/wasmcollector/internal/cli.Version=$(PKG_VERSION)" \
+		-o $(BIN) ./cmd/wasmcollector
+	@mkdir -p $(PKG_DIR)
+	for p in deb rpm; do \
+		PKG_VERSION='$(PKG_VERSION)' PKG_ARCH=$$($(GO) env GOARCH) PKG_BIN='$(BIN)' PKG_MODULES='$(MODULES_DIR)' \
+			$(NFPM) package --config dist/nfpm.yaml --packager $$p --target $(PKG_DIR)/ || exit 1; \
+	done
+
+$(NFPM): tools/go.mod tools/go.sum
+	$(GO) -C tools build -o $(abspath $(NFPM)) github.com/goreleaser/nfpm/v2/cmd/nfpm
 
 clean: ## Remove build output
 	rm -rf build out

@@ -34,7 +34,7 @@ type RunOptions struct {
 
 // RunResult is what [Host.Run] ran and what the invocation reported.
 type RunResult struct {
-	// Collector is the registry entry that ran.
+	// Collector is (a copy of) the registry entry that ran.
 	Collector *registry.Collector
 	// Since and Until are the slice it ran for; zero for the config collector without one.
 	Since, Until time.Time
@@ -74,7 +74,7 @@ func (h *Host) Run(ctx context.Context, opts RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &RunResult{Collector: c, Since: opts.Since, Until: opts.Until}
+	res := &RunResult{Collector: c.Clone(), Since: opts.Since, Until: opts.Until}
 	if !c.Config || !res.Since.IsZero() || !res.Until.IsZero() {
 		if res.Until.IsZero() {
 			res.Until = h.now().UTC().Truncate(time.Second)

@@ -9,6 +9,8 @@
 //	defer host.Close()
 //	res, err := host.Gather(ctx, wasmcollector.GatherOptions{Type: wasmcollector.DryRun})
 //
+// [Check] needs no registry: it answers whether a module and its sidecar are fit to ship.
+//
 // A [Host] owns the executor that runs guests (worker processes unless [runtime] isolation =
 // "in-process"), so one Host serves many gathers and runs: modules are compiled once, workers are
 // reused. It is safe for concurrent use, but the bookkeeping lets one gather at a time proceed
@@ -16,7 +18,8 @@
 //
 // The packages underneath are public for what they model: [registry] (the TOML), [gather] (the
 // algorithm: windows, slices, packaging, delivery), [runtime] (the sandbox), [hostfuncs] (the ABI),
-// [datasource], [packaging], [shipping] and [state]. Wiring them from a registry happens here.
+// datasource, [packaging], [shipping], [state], [modulecheck] (a module's fitness to ship) and
+// ingress (a test double of the cloud service). Wiring them from a registry happens here.
 //
 // A product that runs guests in worker processes must let the worker run: the host re-executes
 // its own binary, whose init serves the job (see internal/worker), or the binary named by
@@ -75,8 +78,11 @@ func Load(path string, opts *Options) (*Host, error) {
 	return h, nil
 }
 
-// New returns a host for a registry already loaded. opts may be nil.
+// New returns a host for a registry already loaded. The host keeps a copy of reg
+// ([registry.Registry.Clone]): what the caller does to reg afterwards does not reach it. opts may
+// be nil.
 func New(reg *registry.Registry, opts *Options) *Host {
+	reg = reg.Clone()
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -93,8 +99,9 @@ func New(reg *registry.Registry, opts *Options) *Host {
 	return &Host{reg: reg, log: o.Logger, ua: o.UserAgent, now: o.Now}
 }
 
-// Registry returns the registry the host runs.
-func (h *Host) Registry() *registry.Registry { return h.reg }
+// Registry returns a copy of the registry the host runs: changing it changes nothing the host
+// does.
+func (h *Host) Registry() *registry.Registry { return h.reg.Clone() }
 
 // Executor returns the host's executor, starting it on first use: gathers and runs share it.
 func (h *Host) Executor(ctx context.Context) (gather.Executor, error) {

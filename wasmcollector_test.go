@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
+	"github.com/wasmcollector/wasmcollector/modulecheck"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/state"
 )
@@ -243,4 +244,56 @@ func TestLoadFS(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	module := filepath.Join(dir, "counts.wasm")
+	b, err := os.ReadFile(testguests.Go(t, "examples/counts"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(module, b, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "counts.toml"), []byte("[[collector]]\nkey = \"counts\"\nversion = \"1.0\"\nfunction = \"counts\"\n"), 0o644))
+	rep, err := wasmcollector.Check(context.Background(), modulecheck.Options{Module: module, Logger: quiet, Until: testNow})
+	require.NoError(t, err)
+	assert.True(t, rep.Passed, "%+v", rep)
+	names := map[string]string{}
+	for _, it := range rep.Checks {
+		names[it.Name] = it.Status
+	}
+	assert.Equal(t, modulecheck.StatusPass, names["compile"])
+	assert.Equal(t, modulecheck.StatusPass, names["abi"])
+
+	// A sidecar naming an export the module lacks fails, and says which.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "counts.toml"), []byte("[[collector]]\nkey = \"counts\"\nversion = \"1.0\"\nfunction = \"nope\"\n"), 0o644))
+	rep, err = wasmcollector.Check(context.Background(), modulecheck.Options{Module: module, Logger: quiet, Until: testNow})
+	require.NoError(t, err)
+	assert.False(t, rep.Passed)
+	var failed []string
+	for _, it := range rep.Checks {
+		if it.Status == modulecheck.StatusFail {
+			failed = append(failed, it.Name+": "+it.Detail)
+		}
+	}
+	assert.Contains(t, strings.Join(failed, "\n"), "nope")
+}
+
+// TestRegistryIsTheHosts: the registry a host runs cannot be changed from outside, neither
+// through the one given to New nor through the one Registry returns.
+func TestRegistryIsTheHosts(t *testing.T) {
+	h := hostFor(t, "")
+	reg := h.Registry()
+	for _, c := range reg.Collectors {
+		c.Params["scale"] = int64(999999)
+	}
+	reg.Collectors = reg.Collectors[:0]
+	given := h.Registry()
+	host := wasmcollector.New(given, &wasmcollector.Options{Logger: quiet, Now: func() time.Time { return testNow }})
+	defer host.Close()
+	given.Collectors = nil
+
+	var out bytes.Buffer
+	res, err := host.Run(context.Background(), wasmcollector.RunOptions{Key: "counts", Output: &out})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), res.Collector.Params["scale"])
+	assert.Len(t, host.Registry().Collectors, 2)
 }

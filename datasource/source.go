@@ -22,11 +22,14 @@ const (
 	Postgres Driver = "postgres"
 )
 
-// Defaults for the zero fields of a Config.
+// Defaults for the zero fields of a Config, and of collectors.toml's [datasources.NAME] tables.
 const (
-	defaultMaxRows  = 1_000_000
-	defaultMaxBytes = 64 << 20
-	defaultTimeout  = 30 * time.Second
+	// DefaultMaxRows caps the rows one query returns to a guest.
+	DefaultMaxRows = 1_000_000
+	// DefaultMaxBytes caps the encoded bytes one query returns to a guest: 64 MiB.
+	DefaultMaxBytes = 64 << 20
+	// DefaultTimeout caps one statement: 30 s.
+	DefaultTimeout  = 30 * time.Second
 	defaultMaxConns = 4
 )
 
@@ -102,17 +105,17 @@ func (c *Config) validate() error {
 	if c.MaxRows < 0 {
 		errs = append(errs, fmt.Errorf("max rows %d is negative", c.MaxRows))
 	} else if c.MaxRows == 0 {
-		c.MaxRows = defaultMaxRows
+		c.MaxRows = DefaultMaxRows
 	}
 	if c.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("max bytes %d is negative", c.MaxBytes))
 	} else if c.MaxBytes == 0 {
-		c.MaxBytes = defaultMaxBytes
+		c.MaxBytes = DefaultMaxBytes
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is negative", c.Timeout))
 	} else if c.Timeout == 0 {
-		c.Timeout = defaultTimeout
+		c.Timeout = DefaultTimeout
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("max conns %d is negative", c.MaxConns))

@@ -136,6 +136,12 @@ func Gather(ctx context.Context, opts Options) (*Result, error) {
 }
 
 func (g *gatherer) gather(ctx context.Context) (*Result, error) {
+	// Worker processes write staged parts by path, from a working directory of their own.
+	out, err := filepath.Abs(g.opts.OutDir)
+	if err != nil {
+		return nil, fmt.Errorf("gather: output directory: %w", err)
+	}
+	g.opts.OutDir = out
 	o := g.opts
 	if o.License != nil {
 		if err := o.License.CheckLicense(ctx); err != nil {

@@ -54,9 +54,21 @@ type Limits struct {
 	MaxLogBytes int64
 }
 
+// The limits ABI.md documents, the defaults of collectors.toml's [limits] table.
+const (
+	// DefaultMaxJSONBytes caps one JSON document: 16 MiB.
+	DefaultMaxJSONBytes = 16 << 20
+	// DefaultMaxBatchBytes caps one batch of CSV rows: 16 MiB.
+	DefaultMaxBatchBytes = 16 << 20
+	// DefaultMaxOutputBytes caps everything one invocation emits: 1 GiB.
+	DefaultMaxOutputBytes = 1 << 30
+	// DefaultMaxLogBytes caps the log message bytes of one invocation: 64 KiB.
+	DefaultMaxLogBytes = 64 << 10
+)
+
 // DefaultLimits returns the limits ABI.md documents.
 func DefaultLimits() Limits {
-	return Limits{MaxJSONBytes: 16 << 20, MaxBatchBytes: 16 << 20, MaxOutputBytes: 1 << 30, MaxLogBytes: 64 << 10}
+	return Limits{MaxJSONBytes: DefaultMaxJSONBytes, MaxBatchBytes: DefaultMaxBatchBytes, MaxOutputBytes: DefaultMaxOutputBytes, MaxLogBytes: DefaultMaxLogBytes}
 }
 
 func (l Limits) withDefaults() Limits {

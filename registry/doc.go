@@ -22,6 +22,14 @@
 //     that one vendor's file cannot cost the others their collectors;
 //   - caps every file's size and nesting before it is parsed.
 //
+// Each [Problem] carries a [Code] saying what kind of problem it is; act on the code, never on
+// the message. [LoadSidecar] reads one sidecar alone, with every rule of Load, for tools that
+// check a vendor's module before any product loads it (`wasmcollector check`).
+//
+// Defaults are declared by the package that owns each setting (runtime, hostfuncs, shipping,
+// datasource, packaging, state) and the registry refers to them; sizes are parsed and printed by
+// internal/bytesize.
+//
 // The schema is documented, option by option, in the embedded sample returned by [Sample].
 //
 // # Concurrency

@@ -49,6 +49,29 @@ func FuzzLoad(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
+		// The sidecar alone, as check reads it: the same rules, and what is not granted is a
+		// problem unless GrantRequests.
+		side := filepath.Join(dir, "modules", "x.toml")
+		for _, grant := range []bool{false, true} {
+			sc, ps := LoadSidecar(side, SidecarOptions{GrantRequests: grant})
+			for _, p := range ps {
+				if p.File != side || p.Message == "" || p.Code == "" {
+					t.Fatalf("LoadSidecar: problem without the sidecar's path, a message or a code: %#v", p)
+				}
+				if grant && p.Code == CodeNotGranted {
+					t.Fatalf("LoadSidecar granted everything, yet: %v", p)
+				}
+			}
+			if sc == nil && len(ps) == 0 {
+				t.Fatal("LoadSidecar: no sidecar and no problem")
+			}
+			if sc != nil && sc.Module != nil && !grant && len(ps) == 0 {
+				if r := sc.Module.Requested; len(r.Mounts)+len(r.Env)+len(r.DataSources) > 0 {
+					t.Fatalf("LoadSidecar: requests %+v granted without GrantRequests", r)
+				}
+			}
+		}
+
 		reg, err := Load(filepath.Join(dir, "collectors.toml"))
 		if err != nil {
 			var ps Problems
@@ -56,8 +79,8 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("Load's error is not Problems: %v", err)
 			}
 			for _, p := range ps {
-				if p.File == "" || p.Message == "" {
-					t.Fatalf("problem without file or message: %#v", p)
+				if p.File == "" || p.Message == "" || p.Code == "" {
+					t.Fatalf("problem without file, message or code: %#v", p)
 				}
 			}
 			return

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // The operator grants, the vendor asks (design.md; RATIONALE.md "Why does only the operator
@@ -40,8 +42,8 @@ func (l *loader) checkRequests() {
 		if s.memSet {
 			req.MemoryLimit = s.mem
 			if s.mem > m.MemoryLimit {
-				l.add(s.src, s.p.key("memory_limit"), "the module requests memory_limit %s, above the %s collectors.toml allows it; lower it, or %s",
-					formatSize(int64(s.mem)), formatSize(int64(m.MemoryLimit)), grantHint(m.Name, "memory_limit = "+strconv.Quote(formatSize(int64(s.mem)))))
+				l.add(s.src, s.p.key("memory_limit"), CodeNotGranted, "the module requests memory_limit %s, above the %s collectors.toml allows it; lower it, or %s",
+					bytesize.Format(int64(s.mem)), bytesize.Format(int64(m.MemoryLimit)), grantHint(m.Name, "memory_limit = "+strconv.Quote(bytesize.Format(int64(s.mem)))))
 			} else {
 				m.MemoryLimit = s.mem
 			}
@@ -49,7 +51,7 @@ func (l *loader) checkRequests() {
 		if s.tmo > 0 {
 			req.Timeout = s.tmo
 			if s.tmo > m.Timeout {
-				l.add(s.src, s.p.key("timeout"), "the module requests timeout %s, above the %s collectors.toml allows it; lower it, or %s",
+				l.add(s.src, s.p.key("timeout"), CodeNotGranted, "the module requests timeout %s, above the %s collectors.toml allows it; lower it, or %s",
 					formatDuration(s.tmo), formatDuration(m.Timeout), grantHint(m.Name, "timeout = "+strconv.Quote(formatDuration(s.tmo))))
 			} else {
 				m.Timeout = s.tmo
@@ -62,7 +64,7 @@ func (l *loader) checkRequests() {
 			}
 		}
 		for _, mt := range missing {
-			l.add(s.src, s.p.key("mounts").key(mt.Guest), "the module requests mount %q = %q, which collectors.toml does not grant; %s",
+			l.add(s.src, s.p.key("mounts").key(mt.Guest), CodeNotGranted, "the module requests mount %q = %q, which collectors.toml does not grant; %s",
 				mt.Guest, mt.Host, grantHint(m.Name, "mounts = "+mountsTOML(append(slices.Clone(m.Mounts), missing...))))
 		}
 		var missingEnv []string
@@ -72,7 +74,7 @@ func (l *loader) checkRequests() {
 			}
 		}
 		for _, n := range missingEnv {
-			l.add(s.src, s.p.key("env"), "the module requests environment variable %q, which collectors.toml does not grant; %s",
+			l.add(s.src, s.p.key("env"), CodeNotGranted, "the module requests environment variable %q, which collectors.toml does not grant; %s",
 				n, grantHint(m.Name, "env = "+stringsTOML(append(slices.Clone(m.Env), missingEnv...))))
 		}
 	}
@@ -98,7 +100,7 @@ func (l *loader) checkRequests() {
 		if l.timeoutSet[c] {
 			req.Timeout = max(req.Timeout, c.Timeout)
 			if ceiling := operatorTimeout[m]; c.Timeout > ceiling {
-				l.add(e.src, e.p.key("timeout"), "the collector requests timeout %s, above the %s collectors.toml allows module %q; lower it, or %s",
+				l.add(e.src, e.p.key("timeout"), CodeNotGranted, "the collector requests timeout %s, above the %s collectors.toml allows module %q; lower it, or %s",
 					formatDuration(c.Timeout), formatDuration(ceiling), m.Name, grantHint(m.Name, "timeout = "+strconv.Quote(formatDuration(c.Timeout))))
 			}
 		}
@@ -128,7 +130,7 @@ func (l *loader) checkRequests() {
 		for _, r := range dsReqs[m] {
 			for _, n := range r.names {
 				if slices.Contains(missing, n) {
-					l.add(r.src, r.p, "the %s requests data source %q, which collectors.toml does not grant module %q; %s", r.who, n, m.Name, hint)
+					l.add(r.src, r.p, CodeNotGranted, "the %s requests data source %q, which collectors.toml does not grant module %q; %s", r.who, n, m.Name, hint)
 				}
 			}
 		}
@@ -154,8 +156,8 @@ func (l *loader) checkLimits(e entry, req *Requests) {
 			continue
 		}
 		*f.requested = max(*f.requested, f.got)
-		l.add(e.src, e.p.key("limits").key(f.key), "the collector requests %s %s, above the %s collectors.toml allows; lower it, or to allow it set in collectors.toml:\n  [limits]\n  %s = %q",
-			f.key, formatSize(f.got), formatSize(f.max), f.key, formatSize(f.got))
+		l.add(e.src, e.p.key("limits").key(f.key), CodeNotGranted, "the collector requests %s %s, above the %s collectors.toml allows; lower it, or to allow it set in collectors.toml:\n  [limits]\n  %s = %q",
+			f.key, bytesize.Format(f.got), bytesize.Format(f.max), f.key, bytesize.Format(f.got))
 	}
 }
 
@@ -189,7 +191,7 @@ func (r Requests) GrantTOML(module string) string {
 		lines = append(lines, "env = "+stringsTOML(r.Env))
 	}
 	if r.MemoryLimit > 0 {
-		lines = append(lines, "memory_limit = "+strconv.Quote(formatSize(int64(r.MemoryLimit))))
+		lines = append(lines, "memory_limit = "+strconv.Quote(bytesize.Format(int64(r.MemoryLimit))))
 	}
 	if r.Timeout > 0 {
 		lines = append(lines, "timeout = "+strconv.Quote(formatDuration(r.Timeout)))
@@ -208,7 +210,7 @@ func (r Requests) GrantTOML(module string) string {
 		{"max_stdio_bytes", r.Limits.MaxStdioBytes},
 	} {
 		if f.n > 0 {
-			limits = append(limits, fmt.Sprintf("  %s = %q", f.key, formatSize(f.n)))
+			limits = append(limits, fmt.Sprintf("  %s = %q", f.key, bytesize.Format(f.n)))
 		}
 	}
 	if len(limits) > 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // Guards checked before a TOML file reaches the decoder. BurntSushi/toml is a recursive-descent
@@ -54,9 +56,9 @@ type tooLargeError struct {
 
 func (e *tooLargeError) Error() string {
 	if e.size > 0 {
-		return fmt.Sprintf("file is %s, over the cap of %s", formatSize(e.size), formatSize(e.max))
+		return fmt.Sprintf("file is %s, over the cap of %s", bytesize.Format(e.size), bytesize.Format(e.max))
 	}
-	return fmt.Sprintf("file is over the cap of %s", formatSize(e.max))
+	return fmt.Sprintf("file is over the cap of %s", bytesize.Format(e.max))
 }
 
 // nestingLine returns the 1-based line where text first nests deeper than max levels, or 0 when
@@ -119,21 +121,4 @@ func nestingLine(text []byte, max int) int {
 		}
 	}
 	return 0
-}
-
-// Precheck reports whether a sidecar's text may be handed to a TOML decoder: at most maxSize
-// bytes (0 means the default [runtime] max_sidecar_size, 1 MiB) and nested at most 64 levels.
-// [Load] applies the same checks to every file it reads; Precheck is for tools that decode a
-// sidecar themselves first, such as `wasmcollector check`. The error says what is wrong.
-func Precheck(text []byte, maxSize int64) error {
-	if maxSize <= 0 {
-		maxSize = defaultMaxSidecarSize
-	}
-	if int64(len(text)) > maxSize {
-		return &tooLargeError{size: int64(len(text)), max: maxSize}
-	}
-	if line := nestingLine(text, maxNesting); line > 0 {
-		return fmt.Errorf("line %d: nests deeper than %d levels", line, maxNesting)
-	}
-	return nil
 }

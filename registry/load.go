@@ -34,7 +34,7 @@ import (
 // Problems name files by path as given (relative paths stay relative), so that
 // `wasmcollector validate` output matches what the user typed.
 func Load(path string) (*Registry, error) {
-	l := &loader{states: map[string]*moduleState{}, fields: map[string]map[string]bool{}, sidecarMods: map[string]string{}, timeoutSet: map[*Collector]bool{}}
+	l := newLoader()
 	reg := l.load(path)
 	if len(l.problems) == 0 {
 		return reg, nil
@@ -125,12 +125,23 @@ type loader struct {
 	sidecarMods map[string]string          // sidecar display path → its module's name
 	timeoutSet  map[*Collector]bool        // collectors that set their own timeout
 	noConfig    *Problem                   // "no config collector", if reported
+	alone       bool                       // LoadSidecar: a sidecar without a root file
+	grantAll    bool                       // LoadSidecar: grant whatever the sidecar requests
+}
+
+// newLoader returns the state of one load.
+func newLoader() *loader {
+	return &loader{states: map[string]*moduleState{}, fields: map[string]map[string]bool{}, sidecarMods: map[string]string{}, timeoutSet: map[*Collector]bool{}}
 }
 
 // add records a problem about the value at p in src.
-func (l *loader) add(src *source, p path, format string, args ...any) {
+func (l *loader) add(src *source, p path, code Code, format string, args ...any) {
+	if code == CodeNotGranted && l.grantAll {
+		return // LoadSidecar was asked to grant every request
+	}
 	field := p.String()
 	l.problems = append(l.problems, &Problem{
+		Code:    code,
 		File:    src.display,
 		Line:    src.loc.line(p),
 		Field:   field,
@@ -145,7 +156,7 @@ func (l *loader) add(src *source, p path, format string, args ...any) {
 func (l *loader) load(name string) *Registry {
 	abs, err := filepath.Abs(name)
 	if err != nil {
-		l.problems = append(l.problems, &Problem{File: name, Message: err.Error()})
+		l.problems = append(l.problems, &Problem{Code: CodeUnreadable, File: name, Message: err.Error()})
 		return nil
 	}
 	var f rootFile
@@ -156,13 +167,7 @@ func (l *loader) load(name string) *Registry {
 	l.root = root
 	l.reg = &Registry{File: abs}
 	l.reg.Runtime = l.runtime(root, f.Runtime)
-	l.reg.Limits = l.limits(root, path{}.key("limits"), f.Limits, Limits{
-		MaxJSONBytes:   defaultMaxJSONBytes,
-		MaxBatchBytes:  defaultMaxBatchBytes,
-		MaxOutputBytes: defaultMaxOutputBytes,
-		MaxLogBytes:    defaultMaxLogBytes,
-		MaxStdioBytes:  defaultMaxStdioBytes,
-	})
+	l.reg.Limits = l.limits(root, path{}.key("limits"), f.Limits, defaultLimits())
 	l.reg.Gather = l.gather(root, f.Gather)
 	l.reg.License = l.license(root, f.License)
 	l.reg.Shipping = l.shipping(root, f.Shipping)
@@ -192,21 +197,21 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 	var tooLarge *tooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
-		l.problems = append(l.problems, &Problem{File: display, Message: fmt.Sprintf("%v (%s); refused unread", err, capName)})
+		l.problems = append(l.problems, &Problem{Code: CodeTooLarge, File: display, Message: fmt.Sprintf("%v (%s); refused unread", err, capName)})
 		return nil
 	case err != nil:
-		l.problems = append(l.problems, &Problem{File: display, Message: "cannot read file: " + unwrapPath(err).Error()})
+		l.problems = append(l.problems, &Problem{Code: CodeUnreadable, File: display, Message: "cannot read file: " + unwrapPath(err).Error()})
 		return nil
 	}
 	if line := nestingLine(data, maxNesting); line > 0 {
-		l.problems = append(l.problems, &Problem{File: display, Line: line, Message: fmt.Sprintf(
+		l.problems = append(l.problems, &Problem{Code: CodeTooLarge, File: display, Line: line, Message: fmt.Sprintf(
 			"nests deeper than %d levels (arrays, inline tables, table headers and dotted keys together); refused before parsing", maxNesting)})
 		return nil
 	}
 	text := string(data)
 	md, err := toml.Decode(text, v)
 	if err != nil {
-		p := &Problem{File: display, Message: err.Error()}
+		p := &Problem{Code: CodeSyntax, File: display, Message: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			p.Line = pe.Position.Line
@@ -215,10 +220,10 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 		l.problems = append(l.problems, p)
 		return nil
 	}
-	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(text)}
+	src := &source{display: display, abs: abs, sidecar: sidecar, md: md, loc: newLocator(data)}
 	if _, err := toml.Decode(text, &src.doc); err != nil {
 		// Unreachable: the text decoded once already.
-		l.problems = append(l.problems, &Problem{File: display, Message: err.Error()})
+		l.problems = append(l.problems, &Problem{Code: CodeSyntax, File: display, Message: err.Error()})
 		return nil
 	}
 	return src
@@ -253,7 +258,7 @@ func (l *loader) decode(src *source, p path, prim toml.Primitive, v any, what st
 		ok = false
 	}
 	if !ok || src.md.PrimitiveDecode(prim, v) != nil {
-		l.add(src, p, "must be %s", what)
+		l.add(src, p, CodeWrongType, "must be %s", what)
 		return false
 	}
 	return true
@@ -288,7 +293,7 @@ func (l *loader) sidecars() {
 	dir := l.reg.Runtime.ModulesDir
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		l.add(l.root, path{}.key("runtime").key("modules_dir"), "cannot read modules directory %s: %v", l.modulesShow, err)
+		l.add(l.root, path{}.key("runtime").key("modules_dir"), CodeUnreadable, "cannot read modules directory %s: %v", l.modulesShow, err)
 		return
 	}
 	rootInfo, _ := os.Stat(l.root.abs)
@@ -309,25 +314,33 @@ func (l *loader) sidecars() {
 		if _, err := os.Lstat(filepath.Join(dir, module)); err != nil {
 			l.files = append(l.files, display)
 			l.problems = append(l.problems, &Problem{
+				Code:    CodeNotFound,
 				File:    display,
 				Message: fmt.Sprintf("sidecar %s has no %s beside it", name, module),
 			})
 			continue
 		}
-		var f sidecarFile
-		src := l.read(display, abs, true, &f)
-		if src == nil {
-			continue
-		}
-		st := l.state(module)
-		st.sidecar = abs
-		var t moduleTable
-		if p := (path{}.key("module")); l.decode(src, p, f.Module, &t, "a table") && src.md.IsDefined("module") {
-			st.side = l.moduleCfg(src, p, module, &t)
-		}
-		l.collectors(src, f.Collector, module)
-		l.unknownKeys(src)
+		l.sidecar(display, abs, module)
 	}
+}
+
+// sidecar reads the sidecar at abs (display as problems show it) of module and loads its
+// [module] table and its collectors. It returns nil when the file could not be read or parsed.
+func (l *loader) sidecar(display, abs, module string) *source {
+	var f sidecarFile
+	src := l.read(display, abs, true, &f)
+	if src == nil {
+		return nil
+	}
+	st := l.state(module)
+	st.sidecar = abs
+	var t moduleTable
+	if p := (path{}.key("module")); l.decode(src, p, f.Module, &t, "a table") && src.md.IsDefined("module") {
+		st.side = l.moduleCfg(src, p, module, &t)
+	}
+	l.collectors(src, f.Collector, module)
+	l.unknownKeys(src)
+	return src
 }
 
 // unknownKeys reports the keys of src no schema field claims, and keys that match one only
@@ -358,12 +371,12 @@ func (l *loader) unknownKeys(src *source) {
 			case src.sidecar && rootOnly[k[0]]:
 				top := path{}.key(k[0])
 				if !l.covered(src, top) {
-					l.add(src, top, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
+					l.add(src, top, CodeNotAllowed, "[%s] is not allowed in a sidecar; set it in the root file", k[0])
 				}
 			case wrongCase:
-				l.add(src, p, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(k[len(k)-1]))
+				l.add(src, p, CodeUnknownKey, "unknown key (keys are case-sensitive; did you mean %q?)", strings.ToLower(k[len(k)-1]))
 			default:
-				l.add(src, p, "unknown key")
+				l.add(src, p, CodeUnknownKey, "unknown key")
 			}
 		}
 	}

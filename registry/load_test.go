@@ -279,7 +279,7 @@ func TestLoadDefaults(t *testing.T) {
 		OutDir:      filepath.Join(dir, "out"),
 	}, reg.Gather)
 	require.Equal(t, LicenseSettings{}, reg.License)
-	require.Equal(t, defaultShipping(), reg.Shipping)
+	require.Equal(t, unsetShipping(), reg.Shipping)
 	require.Len(t, reg.Modules, 1)
 	require.Equal(t, uint64(64<<20), reg.Modules[0].MemoryLimit)
 	require.Empty(t, reg.Modules[0].SHA256)
@@ -308,7 +308,7 @@ func TestLoadSettings(t *testing.T) {
 			MaxWindow:   28 * 24 * time.Hour,
 			TarballBase: "analytics",
 			OutDir:      filepath.Join(dir, "out"),
-		}, LicenseSettings{}, defaultShipping()
+		}, LicenseSettings{}, unsetShipping()
 	}
 	tests := []struct {
 		name  string
@@ -1332,6 +1332,7 @@ module = "sub/evil.wasm"
 				require.Equal(t, w.line, p.Line, "problem %d: %v", i, p)
 				require.Equal(t, w.field, p.Field, "problem %d: %v", i, p)
 				require.Contains(t, p.Message, expand(w.msg), "problem %d", i)
+				require.NotEmpty(t, p.Code, "problem %d has no code: %v", i, p)
 
 				// The one-line form names file, line and field.
 				prefix := file
@@ -1356,6 +1357,41 @@ module = "sub/evil.wasm"
 	}
 }
 
+// TestProblemCodes: callers act on a problem's code, not its message.
+func TestProblemCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		root string
+		want Code
+	}{
+		{"syntax", "a = = 1\n", CodeSyntax},
+		{"unknown key", "bogus = 1\n", CodeUnknownKey},
+		{"wrong type", "[runtime]\ntimeout = 5\n", CodeWrongType},
+		{"invalid", "[runtime]\ntimeout = \"-1s\"\n", CodeInvalid},
+		{"secret", "[shipping]\npassword = \"x\"\n", CodeSecret},
+		{"undeclared", "[modules.\"jobs.wasm\"]\ndatasources = [\"nope\"]\n", CodeUndeclared},
+		{"not found", "[[collector]]\nkey = \"a\"\nversion = \"1\"\nmodule = \"gone.wasm\"\n", CodeNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"modules/jobs.wasm": wasmBytes, "collectors.toml": tt.root + configCollector})
+			_, err := Load(filepath.Join(dir, "collectors.toml"))
+			ps := problems(t, err)
+			require.Len(t, ps, 1, "%v", err)
+			require.Equal(t, tt.want, ps[0].Code, "%v", ps[0])
+		})
+	}
+	t.Run("no config", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{"modules/jobs.wasm": wasmBytes, "collectors.toml": ""})
+		_, err := Load(filepath.Join(dir, "collectors.toml"))
+		ps := problems(t, err)
+		require.Len(t, ps, 1, "%v", err)
+		require.Equal(t, CodeNoConfig, ps[0].Code)
+	})
+}
+
 func TestProblemsError(t *testing.T) {
 	ps := Problems{
 		{File: "c.toml", Line: 3, Field: "collector[0].format", Message: `invalid format "xml"`},
@@ -1368,8 +1404,8 @@ m/x.toml: sidecar x.toml has no x.wasm beside it`, ps.Error())
 	require.Len(t, ps.Unwrap(), 3)
 }
 
-// defaultShipping is [shipping] with nothing set.
-func defaultShipping() ShippingSettings {
+// unsetShipping is [shipping] with nothing set.
+func unsetShipping() ShippingSettings {
 	return ShippingSettings{
 		ContentType: "application/vnd.redhat.wasmcollector.analytics+tgz", Auth: "user-pass",
 		ConnectTimeout: 31 * time.Second, Timeout: 5 * time.Minute, MaxAttempts: 5, FailedKeep: 20,

@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // path names a value in a TOML document the way problems show it. Each element is one segment,
@@ -56,56 +58,96 @@ func isBareKeyChar(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
-// locator maps paths to the line that defines them. BurntSushi/toml keeps positions per key
-// without array indexes, so the locator scans the raw text itself: it follows table headers
-// ([x], [[collector]] counting elements, [collector.params] belonging to the latest collector,
-// quoted keys) and `key = value` lines, skipping over multi-line strings and arrays. It handles
-// ordinary formatting; for anything else line falls back to the enclosing table, then to 0.
+// locator maps paths to the line that defines them. BurntSushi/toml, which decodes, keeps
+// positions per key only internally and without array indexes, so the locator indexes the
+// document with go-toml's parser (pelletier/go-toml/v2/unstable), which reports where every key
+// is: it follows table headers ([x], [[collector]] counting elements, [collector.params]
+// belonging to the latest collector), dotted keys, inline tables and arrays of them. A path no
+// key defines falls back to its enclosing table or key, then to 0.
 type locator struct {
-	lines  map[string]int // path.String() → 1-based line of its first definition
-	arrays map[string]int // path of an array of tables → elements seen so far
+	lines    map[string]int // path.String() → 1-based line of its first definition
+	arrays   map[string]int // path of an array of tables → elements seen so far
+	newlines []int          // offsets of the text's newlines, to turn offsets into lines
 }
 
-func newLocator(text string) *locator {
+func newLocator(text []byte) *locator {
 	l := &locator{lines: map[string]int{}, arrays: map[string]int{}}
-	var (
-		table path
-		val   valueScanner
-	)
-	for i, line := range strings.Split(text, "\n") {
-		n := i + 1
-		if val.open() {
-			val.scan(line)
-			continue
+	for i, c := range text {
+		if c == '\n' {
+			l.newlines = append(l.newlines, i)
 		}
-		s := strings.TrimSpace(line)
-		switch {
-		case s == "" || s[0] == '#':
-		case strings.HasPrefix(s, "[["):
-			if parts, rest, ok := parseKey(s[2:]); ok && strings.HasPrefix(strings.TrimSpace(rest), "]]") {
-				table = l.table(parts, true)
-				l.mark(table, n)
+	}
+	var (
+		p     unstable.Parser
+		table path
+	)
+	p.Reset(text)
+	// The text decoded already; should the two parsers disagree, what was indexed until then
+	// stays, and the rest falls back to enclosing tables.
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			var parts []string
+			line := 0
+			for it := e.Key(); it.Next(); {
+				k := it.Node()
+				if line == 0 {
+					line = l.lineAt(k.Raw.Offset)
+				}
+				parts = append(parts, string(k.Data))
 			}
-		case s[0] == '[':
-			if parts, rest, ok := parseKey(s[1:]); ok && strings.HasPrefix(strings.TrimSpace(rest), "]") {
-				table = l.table(parts, false)
-				l.mark(table, n)
-			}
-		default:
-			parts, rest, ok := parseKey(s)
-			rest = strings.TrimSpace(rest)
-			if !ok || !strings.HasPrefix(rest, "=") {
-				continue
-			}
-			p := table
-			for _, k := range parts {
-				p = p.key(k)
-			}
-			l.mark(p, n)
-			val.scan(rest[1:])
+			table = l.table(parts, e.Kind == unstable.ArrayTable)
+			l.mark(table, line)
+		case unstable.KeyValue:
+			l.keyValue(table, e)
 		}
 	}
 	return l
+}
+
+// keyValue indexes a key = value under the table at base: each part of a dotted key, and the
+// keys of inline tables in the value.
+func (l *locator) keyValue(base path, kv *unstable.Node) {
+	p := base
+	for it := kv.Key(); it.Next(); {
+		k := it.Node()
+		p = p.key(string(k.Data))
+		l.mark(p, l.lineAt(k.Raw.Offset))
+	}
+	l.value(p, kv.Value())
+}
+
+// value indexes the keys inside a value at p: those of an inline table, and of each element of
+// an array, by index.
+func (l *locator) value(p path, v *unstable.Node) {
+	switch v.Kind {
+	case unstable.InlineTable:
+		for it := v.Children(); it.Next(); {
+			if c := it.Node(); c.Kind == unstable.KeyValue {
+				l.keyValue(p, c)
+			}
+		}
+	case unstable.Array:
+		i := 0
+		for it := v.Children(); it.Next(); {
+			c := it.Node()
+			if c.Kind == unstable.Comment {
+				continue
+			}
+			if c.Raw.Length > 0 {
+				l.mark(p.index(i), l.lineAt(c.Raw.Offset))
+			}
+			l.value(p.index(i), c)
+			i++
+		}
+	}
+}
+
+// lineAt returns the 1-based line of a byte offset.
+func (l *locator) lineAt(off uint32) int {
+	n, _ := slices.BinarySearch(l.newlines, int(off))
+	return n + 1
 }
 
 // table resolves a header's keys to a path, indexing arrays of tables by their latest element;
@@ -144,108 +186,6 @@ func (l *locator) line(p path) int {
 		}
 	}
 	return 0
-}
-
-// parseKey reads a possibly dotted key (bare, "basic" or 'literal' parts) from the start of s
-// and returns its parts and the text after it.
-func parseKey(s string) (parts []string, rest string, ok bool) {
-	for {
-		s = strings.TrimLeft(s, " \t")
-		if s == "" {
-			return nil, "", false
-		}
-		var part string
-		switch s[0] {
-		case '"':
-			j := 1
-			for j < len(s) && s[j] != '"' {
-				if s[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(s) {
-				return nil, "", false
-			}
-			var err error
-			if part, err = strconv.Unquote(s[:j+1]); err != nil {
-				part = s[1:j]
-			}
-			s = s[j+1:]
-		case '\'':
-			j := strings.IndexByte(s[1:], '\'')
-			if j < 0 {
-				return nil, "", false
-			}
-			part, s = s[1:j+1], s[j+2:]
-		default:
-			j := 0
-			for j < len(s) && isBareKeyChar(s[j]) {
-				j++
-			}
-			if j == 0 {
-				return nil, "", false
-			}
-			part, s = s[:j], s[j:]
-		}
-		parts = append(parts, part)
-		s = strings.TrimLeft(s, " \t")
-		if !strings.HasPrefix(s, ".") {
-			return parts, s, true
-		}
-		s = s[1:]
-	}
-}
-
-// valueScanner follows a TOML value across lines, just enough to know when it has ended:
-// strings (multi-line ones included) and nesting of arrays and inline tables.
-type valueScanner struct {
-	str   string // the open string's delimiter: `"`, `'`, `"""` or `'''`; "" outside strings
-	depth int    // open [ and {
-}
-
-// open reports whether the value continues on the next line.
-func (v *valueScanner) open() bool {
-	return v.str == `"""` || v.str == `'''` || v.depth > 0
-}
-
-func (v *valueScanner) scan(s string) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch v.str {
-		case `"`, `"""`:
-			if c == '\\' {
-				i++
-			} else if strings.HasPrefix(s[i:], v.str) {
-				i += len(v.str) - 1
-				v.str = ""
-			}
-			continue
-		case `'`, `'''`:
-			if strings.HasPrefix(s[i:], v.str) {
-				i += len(v.str) - 1
-				v.str = ""
-			}
-			continue
-		}
-		switch c {
-		case '#':
-			return
-		case '"', '\'':
-			v.str = string(c)
-			if strings.HasPrefix(s[i:], strings.Repeat(v.str, 3)) {
-				v.str = strings.Repeat(v.str, 3)
-				i += 2
-			}
-		case '[', '{':
-			v.depth++
-		case ']', '}':
-			v.depth--
-		}
-	}
-	if v.str == `"` || v.str == `'` {
-		v.str = "" // single-line strings end with the line
-	}
 }
 
 // resolve turns a key as BurntSushi/toml reports it (no array indexes) into the paths of every

@@ -39,7 +39,7 @@ func TestLocator(t *testing.T) {
 		`[collector.limits]`,                   // 28
 		`max_output_bytes = "1GiB"`,            // 29
 	}, "\n")
-	loc := newLocator(text)
+	loc := newLocator([]byte(text))
 
 	collector := func(i int) path { return path{}.key("collector").index(i) }
 	tests := []struct {

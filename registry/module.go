@@ -68,7 +68,7 @@ func (l *loader) rootModules(src *source, prim toml.Primitive) {
 		mp := p.key(key)
 		name, msg := cleanModuleName(key)
 		if msg != "" {
-			l.add(src, mp, "%s", msg)
+			l.add(src, mp, CodeInvalid, "%s", msg)
 			continue
 		}
 		var t moduleTable
@@ -77,7 +77,7 @@ func (l *loader) rootModules(src *source, prim toml.Primitive) {
 		}
 		st := l.state(name)
 		if st.root != nil {
-			l.add(src, mp, "module %q is already configured at line %d", name, st.root.src.loc.line(st.root.p))
+			l.add(src, mp, CodeDuplicate, "module %q is already configured at line %d", name, st.root.src.loc.line(st.root.p))
 			continue
 		}
 		st.root = l.moduleCfg(src, mp, name, &t)
@@ -92,7 +92,7 @@ func (l *loader) moduleCfg(src *source, p path, name string, t *moduleTable) *mo
 		if sha256Pattern.MatchString(s) {
 			cfg.sha = strings.ToLower(s)
 		} else {
-			l.add(src, p.key("sha256"), "invalid sha256 %q: want 64 hex digits", s)
+			l.add(src, p.key("sha256"), CodeInvalid, "invalid sha256 %q: want 64 hex digits", s)
 		}
 	}
 	cfg.mem, cfg.memSet = l.memoryLimit(src, p.key("memory_limit"), t.MemoryLimit)
@@ -105,7 +105,7 @@ func (l *loader) moduleCfg(src *source, p path, name string, t *moduleTable) *mo
 	if names, ok := l.names(src, p.key("env"), t.Env); ok {
 		for _, n := range names {
 			if !envNamePattern.MatchString(n) {
-				l.add(src, p.key("env"), "invalid environment variable name %q", n)
+				l.add(src, p.key("env"), CodeInvalid, "invalid environment variable name %q", n)
 			}
 		}
 		cfg.env = names
@@ -144,12 +144,12 @@ func (l *loader) moduleRef(src *source, p path, v any, sidecar string) *Module {
 		}
 		var msg string
 		if name, msg = cleanModuleName(s); msg != "" {
-			l.add(src, mp, "%s", msg)
+			l.add(src, mp, CodeInvalid, "%s", msg)
 			return nil
 		}
 	} else if s, ok := l.str(src, mp, v); ok {
 		if n, _ := cleanModuleName(s); n != sidecar {
-			l.add(src, mp, "module %q does not match this sidecar's module %q; omit it or write %q", s, sidecar, sidecar)
+			l.add(src, mp, CodeInvalid, "module %q does not match this sidecar's module %q; omit it or write %q", s, sidecar, sidecar)
 		}
 	}
 	st := l.state(name)
@@ -172,7 +172,7 @@ func (l *loader) finishModules() {
 	if l.modulesOK {
 		var err error
 		if realDir, err = filepath.EvalSymlinks(l.reg.Runtime.ModulesDir); err != nil {
-			l.add(l.root, path{}.key("runtime").key("modules_dir"), "modules directory %s: %v", l.modulesShow, unwrapPath(err))
+			l.add(l.root, path{}.key("runtime").key("modules_dir"), CodeUnreadable, "modules directory %s: %v", l.modulesShow, unwrapPath(err))
 			l.modulesOK = false
 		}
 	}
@@ -201,7 +201,7 @@ func (l *loader) finishModules() {
 			m.DataSources, m.Mounts, m.Env = r.ds, r.mounts, r.env
 		}
 		if r, s := st.root, st.side; r != nil && s != nil && r.sha != "" && s.sha != "" && r.sha != s.sha {
-			l.add(s.src, s.p.key("sha256"), "sha256 %s differs from %s pinned in %s:%d", s.sha, r.sha, r.src.display, r.src.loc.line(r.p.key("sha256")))
+			l.add(s.src, s.p.key("sha256"), CodeMismatch, "sha256 %s differs from %s pinned in %s:%d", s.sha, r.sha, r.src.display, r.src.loc.line(r.p.key("sha256")))
 		}
 		if pin != nil {
 			m.SHA256 = pin.sha
@@ -212,7 +212,7 @@ func (l *loader) finishModules() {
 	}
 	for _, cfg := range l.rootCfgs {
 		if !cfg.used && !l.state(cfg.name).hasSide { // a sidecar that did not load is reported itself
-			l.add(cfg.src, cfg.p, "no collector uses module %q", cfg.name)
+			l.add(cfg.src, cfg.p, CodeUnused, "no collector uses module %q", cfg.name)
 		}
 	}
 }
@@ -226,23 +226,25 @@ func (l *loader) checkFile(st *moduleState, realDir string, pin *moduleCfg) {
 	real, err := filepath.EvalSymlinks(m.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		l.add(ref.src, ref.p, "module file %s does not exist", show)
+		l.add(ref.src, ref.p, CodeNotFound, "module file %s does not exist", show)
 		return
 	case err != nil:
-		l.add(ref.src, ref.p, "module file %s: %v", show, unwrapPath(err))
+		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
 		return
 	}
-	if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		l.add(ref.src, ref.p, "module file %s resolves to %s, outside modules_dir %s", show, real, l.modulesShow)
+	if l.alone {
+		// LoadSidecar: the module file is wherever the caller says, not inside a modules_dir.
+	} else if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		l.add(ref.src, ref.p, CodeInvalid, "module file %s resolves to %s, outside modules_dir %s", show, real, l.modulesShow)
 		return
 	}
 	info, err := os.Stat(real)
 	if err != nil {
-		l.add(ref.src, ref.p, "module file %s: %v", show, unwrapPath(err))
+		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
 		return
 	}
 	if !info.Mode().IsRegular() {
-		l.add(ref.src, ref.p, "module file %s is not a regular file", show)
+		l.add(ref.src, ref.p, CodeInvalid, "module file %s is not a regular file", show)
 		return
 	}
 	if pin == nil {
@@ -250,11 +252,11 @@ func (l *loader) checkFile(st *moduleState, realDir string, pin *moduleCfg) {
 	}
 	sum, err := fileSHA256(real)
 	if err != nil {
-		l.add(ref.src, ref.p, "module file %s: %v", show, unwrapPath(err))
+		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
 		return
 	}
 	if sum != pin.sha {
-		l.add(pin.src, pin.p.key("sha256"), "sha256 mismatch: pinned %s, file has %s", pin.sha, sum)
+		l.add(pin.src, pin.p.key("sha256"), CodeMismatch, "sha256 mismatch: pinned %s, file has %s", pin.sha, sum)
 	}
 }
 

@@ -5,8 +5,52 @@ import (
 	"strings"
 )
 
+// Code says what kind of problem a [Problem] is, so that callers act on it without matching its
+// message, which is for people and may change.
+type Code string
+
+// The codes of problems.
+const (
+	// CodeSyntax: the file is not valid TOML.
+	CodeSyntax Code = "syntax"
+	// CodeUnreadable: a file or directory cannot be read.
+	CodeUnreadable Code = "unreadable"
+	// CodeTooLarge: a file is over its size cap, or nests too deep, and was refused unparsed.
+	CodeTooLarge Code = "too-large"
+	// CodeUnknownKey: a key the schema does not have (or has in lower case only).
+	CodeUnknownKey Code = "unknown-key"
+	// CodeWrongType: a value of the wrong TOML type, such as a string where a table belongs.
+	CodeWrongType Code = "wrong-type"
+	// CodeInvalid: a value of the right type that is not allowed (out of range, bad syntax).
+	CodeInvalid Code = "invalid"
+	// CodeMissing: a required key, or one another setting needs, is absent.
+	CodeMissing Code = "missing"
+	// CodeNotAllowed: a key or table that is valid elsewhere but not here (a root-only table in
+	// a sidecar, a sqlite setting on a postgres data source, …).
+	CodeNotAllowed Code = "not-allowed"
+	// CodeNotGranted: a sidecar requests something collectors.toml does not grant its module.
+	CodeNotGranted Code = "not-granted"
+	// CodeSecret: a secret written in the TOML, where only the place holding it may be named.
+	CodeSecret Code = "secret"
+	// CodeUndeclared: a reference to a data source that is not declared.
+	CodeUndeclared Code = "undeclared"
+	// CodeDuplicate: a collector key, config collector, module table or list entry repeated.
+	CodeDuplicate Code = "duplicate"
+	// CodeMismatch: a module file differs from its sha256 pin, or two pins differ.
+	CodeMismatch Code = "mismatch"
+	// CodeNotFound: a module file, sidecar module, modules directory or mount host directory
+	// does not exist.
+	CodeNotFound Code = "not-found"
+	// CodeUnused: module settings no collector uses.
+	CodeUnused Code = "unused"
+	// CodeNoConfig: no collector sets config = true.
+	CodeNoConfig Code = "no-config"
+)
+
 // Problem is one thing wrong in collectors.toml or a sidecar.
 type Problem struct {
+	// Code says what kind of problem it is; match on it, never on Message.
+	Code Code
 	// File is the file's path as given to [Load] (sidecars: joined with modules_dir).
 	File string
 	// Line is the 1-based line the problem is on; 0 when unknown or when the problem is not on

@@ -3,12 +3,21 @@ package registry
 import (
 	"strings"
 	"time"
+
+	"github.com/wasmcollector/wasmcollector/datasource"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/runtime"
+	"github.com/wasmcollector/wasmcollector/shipping"
+	"github.com/wasmcollector/wasmcollector/state"
 )
 
 // Registry is everything collectors.toml and its sidecars declare, after defaults were applied.
 //
-// [Load] builds it; nothing modifies it afterwards, so it is safe for concurrent reads. Callers
-// must not modify it either: the runtime and gather share the same values.
+// [Load] builds it; nothing modifies it afterwards, so it is safe for concurrent reads. The front
+// door (package wasmcollector) keeps its own [Registry.Clone] and hands out copies, so nothing
+// outside a host can change what it runs; code that passes a registry to gather directly must
+// not modify it while a gather runs.
 type Registry struct {
 	// File is the absolute path of the root TOML file.
 	File string
@@ -90,17 +99,18 @@ type Runtime struct {
 	// (resolved by the runtime, not here). TOML `cache_dir`, relative to the root file's directory.
 	CacheDir string
 	// MemoryLimit is the default linear-memory cap of a module instance, in bytes. TOML
-	// `memory_limit`; default 64 MiB; a multiple of 64 KiB (one wasm page) from 1 MiB to 4 GiB.
+	// `memory_limit`; default 64 MiB ([runtime.DefaultMemoryLimit]); a multiple of 64 KiB (one wasm page) from 1 MiB to 4 GiB.
 	MemoryLimit uint64
-	// Timeout is the default wall-clock limit of one invocation. TOML `timeout`; default 60s;
-	// more than 0 and at most 24h.
+	// Timeout is the default wall-clock limit of one invocation. TOML `timeout`; default 60s
+	// ([runtime.DefaultTimeout]); more than 0 and at most 24h.
 	Timeout time.Duration
 	// Isolation is how invocations run: "process" (each in a supervised worker process, the
 	// default) or "in-process". TOML `isolation`.
 	Isolation string
 	// Workers is the most worker processes alive at once; 0 means one per CPU. TOML `workers`.
 	Workers int
-	// CompileTimeout bounds the compilation of one module. TOML `compile_timeout`; default 30s.
+	// CompileTimeout bounds the compilation of one module. TOML `compile_timeout`; default 30s
+	// ([runtime.DefaultCompileTimeout]).
 	CompileTimeout time.Duration
 	// CacheMaxSize bounds the compilation cache on disk, pruned oldest first after a gather.
 	// TOML `cache_max_size`; default 1 GiB; 0 never prunes.
@@ -120,15 +130,20 @@ const (
 // Limits caps what one invocation of a collector may produce, in bytes. Every field is more
 // than 0 after [Load].
 type Limits struct {
-	// MaxJSONBytes caps one JSON document. TOML `max_json_bytes`; default 16 MiB.
+	// MaxJSONBytes caps one JSON document. TOML `max_json_bytes`; default 16 MiB
+	// ([hostfuncs.DefaultMaxJSONBytes]).
 	MaxJSONBytes int64
-	// MaxBatchBytes caps one batch of CSV rows. TOML `max_batch_bytes`; default 16 MiB.
+	// MaxBatchBytes caps one batch of CSV rows. TOML `max_batch_bytes`; default 16 MiB
+	// ([hostfuncs.DefaultMaxBatchBytes]).
 	MaxBatchBytes int64
-	// MaxOutputBytes caps everything one invocation emits. TOML `max_output_bytes`; default 1 GiB.
+	// MaxOutputBytes caps everything one invocation emits. TOML `max_output_bytes`; default 1 GiB
+	// ([hostfuncs.DefaultMaxOutputBytes]).
 	MaxOutputBytes int64
-	// MaxLogBytes caps the guest's log output. TOML `max_log_bytes`; default 64 KiB.
+	// MaxLogBytes caps the guest's log output. TOML `max_log_bytes`; default 64 KiB
+	// ([hostfuncs.DefaultMaxLogBytes]).
 	MaxLogBytes int64
-	// MaxStdioBytes caps the guest's stdout and stderr. TOML `max_stdio_bytes`; default 64 KiB.
+	// MaxStdioBytes caps the guest's stdout and stderr. TOML `max_stdio_bytes`; default 64 KiB
+	// ([runtime.DefaultStdioLimit]).
 	MaxStdioBytes int64
 }
 
@@ -137,7 +152,7 @@ type Limits struct {
 type GatherSettings struct {
 	// MaxDataSize caps the uncompressed collector data in one tarball, in bytes (upstream's
 	// MAX_DATA_SIZE); config, manifest and status files do not count, and a single larger file
-	// still goes out alone. TOML `max_data_size`; default 200 MiB; at least 1 KiB.
+	// still goes out alone. TOML `max_data_size`; default 200 MiB ([packaging.DefaultMaxDataSize]); at least 1 KiB.
 	MaxDataSize int64
 	// MaxWindow is how far back a gather reaches: no collector collects from before
 	// until − MaxWindow (design.md D7). TOML `max_window`, a duration or whole days ("28d");
@@ -206,32 +221,39 @@ type ShippingSettings struct {
 	Headers map[string]string
 }
 
-// Defaults of the [runtime], [limits] and [gather] tables; see the sample for why each is what
-// it is.
+// Defaults of the registry's tables. Each setting's default is declared by the package that owns
+// the setting (runtime, hostfuncs, shipping, datasource, packaging, state); the registry refers to
+// it, so that a default changes in one place. Those the registry alone owns are declared here; see
+// the sample for why each is what it is.
 const (
-	defaultContentType    = "application/vnd.redhat.wasmcollector.analytics+tgz"
-	defaultAuth           = "user-pass"
-	defaultConnectTimeout = 31 * time.Second
-	defaultUploadTimeout  = 5 * time.Minute
-	defaultMaxAttempts    = 5
-	defaultRetryBackoff   = time.Second
-	defaultFailedKeep     = 20
+	defaultContentType    = shipping.DefaultContentType
+	defaultAuth           = string(shipping.DefaultAuth)
+	defaultConnectTimeout = shipping.DefaultConnectTimeout
+	defaultUploadTimeout  = shipping.DefaultTimeout
+	defaultMaxAttempts    = shipping.DefaultMaxAttempts
+	defaultRetryBackoff   = shipping.DefaultInitialBackoff
+	defaultFailedKeep     = shipping.DefaultFailedKeep
 	defaultModulesDir     = "modules"
-	defaultMemoryLimit    = 64 << 20
+	defaultMemoryLimit    = runtime.DefaultMemoryLimit
 	defaultMaxSidecarSize = DefaultMaxSidecarSize
-	defaultTimeout        = 60 * time.Second
-	defaultCompileTimeout = 30 * time.Second
-	defaultCacheMaxSize   = 1 << 30
-	defaultMaxJSONBytes   = 16 << 20
-	defaultMaxBatchBytes  = 16 << 20
-	defaultMaxOutputBytes = 1 << 30
-	defaultMaxLogBytes    = 64 << 10
-	defaultMaxStdioBytes  = 64 << 10
-	defaultShippingGroup  = "default"
-	defaultMaxDataSize    = 200 << 20 // upstream's Package.MAX_DATA_SIZE
+	defaultTimeout        = runtime.DefaultTimeout
+	defaultCompileTimeout = runtime.DefaultCompileTimeout
+	defaultCacheMaxSize   = runtime.DefaultCacheMaxSize
+	defaultMaxJSONBytes   = hostfuncs.DefaultMaxJSONBytes
+	defaultMaxBatchBytes  = hostfuncs.DefaultMaxBatchBytes
+	defaultMaxOutputBytes = hostfuncs.DefaultMaxOutputBytes
+	defaultMaxLogBytes    = hostfuncs.DefaultMaxLogBytes
+	defaultMaxStdioBytes  = runtime.DefaultStdioLimit
+	defaultShippingGroup  = packaging.DefaultGroup
+	defaultMaxDataSize    = packaging.DefaultMaxDataSize // upstream's Package.MAX_DATA_SIZE
 	defaultMaxWindow      = 28 * 24 * time.Hour
-	defaultTarballBase    = "analytics"
+	defaultTarballBase    = packaging.DefaultBase
 	defaultOutDir         = "out"
+	defaultStateDriver    = "file"
+	defaultLockName       = state.DefaultLockName
+	defaultDSMaxRows      = datasource.DefaultMaxRows
+	defaultDSMaxBytes     = datasource.DefaultMaxBytes
+	defaultDSTimeout      = datasource.DefaultTimeout
 )
 
 // DefaultMaxSidecarSize is the default of [runtime] max_sidecar_size (Runtime.MaxSidecarSize).
@@ -334,7 +356,8 @@ type DataSource struct {
 	// PasswordEnv or PasswordFile name where the PostgreSQL password is, if the DSN lacks one.
 	PasswordEnv, PasswordFile string
 	// MaxRows and MaxBytes cap what one query returns to a guest; Timeout caps one statement.
-	// Defaults 1,000,000 rows, 64 MiB, 30s.
+	// Defaults 1,000,000 rows, 64 MiB, 30s ([datasource.DefaultMaxRows], [datasource.DefaultMaxBytes],
+	// [datasource.DefaultTimeout]).
 	MaxRows, MaxBytes int64
 	Timeout           time.Duration
 	// AllowPrivilegedRole lets a PostgreSQL data source connect as a role that may do more than

@@ -47,7 +47,7 @@ func TestSample(t *testing.T) {
 					OutDir:      filepath.Join(filepath.Dir(reg.File), "out"),
 				}, reg.Gather)
 				require.Equal(t, LicenseSettings{}, reg.License)
-				shipping := defaultShipping()
+				shipping := unsetShipping()
 				shipping.Headers["X-Product"] = "acme 4.6" // the example header
 				require.Equal(t, shipping, reg.Shipping)
 			},

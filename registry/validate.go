@@ -8,10 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
+	"github.com/wasmcollector/wasmcollector/shipping"
 )
 
 // Bounds the schema puts on values; sample.toml explains them to users.
@@ -43,8 +47,7 @@ var (
 
 // runtime decodes [runtime] and applies its defaults.
 func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
-	rt := Runtime{MemoryLimit: defaultMemoryLimit, Timeout: defaultTimeout, Isolation: IsolationProcess,
-		CompileTimeout: defaultCompileTimeout, CacheMaxSize: defaultCacheMaxSize}
+	rt := defaultRuntime()
 	p := path{}.key("runtime")
 	var t runtimeTable
 	l.decode(src, p, prim, &t, "a table")
@@ -53,7 +56,7 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	dir, dirSet := defaultModulesDir, false
 	if s, ok := l.str(src, p.key("modules_dir"), t.ModulesDir); ok {
 		if s == "" {
-			l.add(src, p.key("modules_dir"), "must not be empty (the default is %q)", defaultModulesDir)
+			l.add(src, p.key("modules_dir"), CodeInvalid, "must not be empty (the default is %q)", defaultModulesDir)
 		} else {
 			dir, dirSet = s, true
 		}
@@ -66,11 +69,11 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	}
 	switch info, err := os.Stat(rt.ModulesDir); {
 	case errors.Is(err, fs.ErrNotExist):
-		l.add(src, p.key("modules_dir"), "modules directory %s does not exist%s", l.modulesShow, defaultNote(dirSet))
+		l.add(src, p.key("modules_dir"), CodeNotFound, "modules directory %s does not exist%s", l.modulesShow, defaultNote(dirSet))
 	case err != nil:
-		l.add(src, p.key("modules_dir"), "modules directory %s: %v", l.modulesShow, unwrapPath(err))
+		l.add(src, p.key("modules_dir"), CodeUnreadable, "modules directory %s: %v", l.modulesShow, unwrapPath(err))
 	case !info.IsDir():
-		l.add(src, p.key("modules_dir"), "modules directory %s is not a directory", l.modulesShow)
+		l.add(src, p.key("modules_dir"), CodeInvalid, "modules directory %s is not a directory", l.modulesShow)
 	default:
 		l.modulesOK = true
 	}
@@ -92,13 +95,13 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 		case IsolationProcess, IsolationInProcess:
 			rt.Isolation = s
 		default:
-			l.add(src, p.key("isolation"), "unknown isolation %q: want %q (a worker process per invocation, the default) or %q",
+			l.add(src, p.key("isolation"), CodeInvalid, "unknown isolation %q: want %q (a worker process per invocation, the default) or %q",
 				s, IsolationProcess, IsolationInProcess)
 		}
 	}
 	if n, ok := l.integer(src, p.key("workers"), t.Workers); ok {
 		if n < 0 || n > 256 {
-			l.add(src, p.key("workers"), "workers %d must be from 0 (one per CPU) to 256", n)
+			l.add(src, p.key("workers"), CodeInvalid, "workers %d must be from 0 (one per CPU) to 256", n)
 		} else {
 			rt.Workers = int(n)
 		}
@@ -109,10 +112,9 @@ func (l *loader) runtime(src *source, prim toml.Primitive) Runtime {
 	if n, ok := l.size(src, p.key("cache_max_size"), t.CacheMaxSize); ok {
 		rt.CacheMaxSize = n
 	}
-	rt.MaxSidecarSize = defaultMaxSidecarSize
 	if n, ok := l.size(src, p.key("max_sidecar_size"), t.MaxSidecarSize); ok {
 		if n < minMaxSidecarSize || n > maxMaxSidecarSize {
-			l.add(src, p.key("max_sidecar_size"), "max_sidecar_size %s is out of range: must be from %s to %s", formatSize(n), formatSize(minMaxSidecarSize), formatSize(maxMaxSidecarSize))
+			l.add(src, p.key("max_sidecar_size"), CodeInvalid, "max_sidecar_size %s is out of range: must be from %s to %s", bytesize.Format(n), bytesize.Format(minMaxSidecarSize), bytesize.Format(maxMaxSidecarSize))
 		} else {
 			rt.MaxSidecarSize = n
 		}
@@ -150,7 +152,7 @@ func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) L
 			continue
 		}
 		if n <= 0 {
-			l.add(src, fp, "must be more than 0 bytes")
+			l.add(src, fp, CodeInvalid, "must be more than 0 bytes")
 			continue
 		}
 		*f.dst = n
@@ -161,12 +163,7 @@ func (l *loader) limits(src *source, p path, prim toml.Primitive, base Limits) L
 // gather decodes [gather] and applies its defaults.
 func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 	base := filepath.Dir(src.abs)
-	g := GatherSettings{
-		MaxDataSize: defaultMaxDataSize,
-		MaxWindow:   defaultMaxWindow,
-		TarballBase: defaultTarballBase,
-		OutDir:      filepath.Join(base, defaultOutDir),
-	}
+	g := defaultGather(base)
 	p := path{}.key("gather")
 	var t gatherTable
 	if !l.decode(src, p, prim, &t, "a table") {
@@ -174,20 +171,19 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 	}
 	if n, ok := l.size(src, p.key("max_data_size"), t.MaxDataSize); ok {
 		if n < minMaxDataSize {
-			l.add(src, p.key("max_data_size"), "max_data_size %s is too small: must be at least %s", formatSize(n), formatSize(minMaxDataSize))
+			l.add(src, p.key("max_data_size"), CodeInvalid, "max_data_size %s is too small: must be at least %s", bytesize.Format(n), bytesize.Format(minMaxDataSize))
 		} else {
 			g.MaxDataSize = n
 		}
 	}
-	if s, ok := l.str(src, p.key("max_window"), t.MaxWindow); ok {
-		d, err := ParseDuration(s)
+	var window Duration
+	if l.text(src, p.key("max_window"), t.MaxWindow, &window) {
+		s, d := t.MaxWindow, time.Duration(window)
 		switch {
-		case err != nil:
-			l.add(src, p.key("max_window"), "%v", err)
 		case d <= 0:
-			l.add(src, p.key("max_window"), "max_window %q must be more than 0", s)
+			l.add(src, p.key("max_window"), CodeInvalid, "max_window %q must be more than 0", s)
 		case d > maxMaxWindow:
-			l.add(src, p.key("max_window"), "max_window %q must be at most %dd", s, maxMaxWindow/day)
+			l.add(src, p.key("max_window"), CodeInvalid, "max_window %q must be at most %dd", s, maxMaxWindow/day)
 		default:
 			g.MaxWindow = d
 		}
@@ -196,12 +192,12 @@ func (l *loader) gather(src *source, prim toml.Primitive) GatherSettings {
 		if tarballBasePattern.MatchString(s) {
 			g.TarballBase = s
 		} else {
-			l.add(src, p.key("tarball_base"), `invalid tarball_base %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
+			l.add(src, p.key("tarball_base"), CodeInvalid, `invalid tarball_base %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
 		}
 	}
 	if s, ok := l.str(src, p.key("out_dir"), t.OutDir); ok {
 		if s == "" {
-			l.add(src, p.key("out_dir"), "must not be empty (the default is %q)", defaultOutDir)
+			l.add(src, p.key("out_dir"), CodeInvalid, "must not be empty (the default is %q)", defaultOutDir)
 		} else {
 			g.OutDir = absDir(base, s)
 		}
@@ -227,24 +223,28 @@ func (l *loader) license(src *source, prim toml.Primitive) LicenseSettings {
 	}
 	// A file of the wrong type was reported already.
 	if required && lic.File == "" && (t.File == nil || fileOK) {
-		l.add(src, p.key("file"), "required when license.required = true: the license file a gather checks")
+		l.add(src, p.key("file"), CodeMissing, "required when license.required = true: the license file a gather checks")
 	}
 	lic.Required = required
 	return lic
 }
 
-// authModes are the values of [shipping] auth.
-var authModes = map[string]bool{"user-pass": true, "x-rh-identity": true, "mutual-tls": true, "none": true}
+// orList quotes values as a message lists alternatives: "a", "b" or "c".
+func orList[T ~string](values []T) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(string(v))
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
 
 // shipping decodes [shipping] and applies its defaults. Whether files exist and parse is checked
 // when a gather builds its uploader, which names the file.
 func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
-	sh := ShippingSettings{
-		ContentType: defaultContentType, Auth: defaultAuth, ConnectTimeout: defaultConnectTimeout,
-		Timeout: defaultUploadTimeout, MaxAttempts: defaultMaxAttempts, FailedKeep: defaultFailedKeep,
-		RetryBackoff: defaultRetryBackoff,
-		Headers:      map[string]string{},
-	}
+	sh := defaultShipping()
 	p := path{}.key("shipping")
 	var t shippingTable
 	if !l.decode(src, p, prim, &t, "a table") {
@@ -253,28 +253,26 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	base := filepath.Dir(src.abs)
 	if s, ok := l.str(src, p.key("url"), t.URL); ok && s != "" {
 		if msg := checkURL(s); msg != "" {
-			l.add(src, p.key("url"), "invalid url %q: %s", s, msg)
+			l.add(src, p.key("url"), CodeInvalid, "invalid url %q: %s", s, msg)
 		} else {
 			sh.URL = s
 		}
 	}
-	if t.Password != nil {
-		l.add(src, p.key("password"), "secrets never sit in the TOML: name the environment variable (password_env) or the file (password_file) that holds it")
-	}
+	l.refuseSecret(src, p.key("password"), t.Password)
 	if s, ok := l.str(src, p.key("content_type"), t.ContentType); ok {
 		if s == "" || strings.ContainsAny(s, "\r\n") {
-			l.add(src, p.key("content_type"), "invalid content_type %q", s)
+			l.add(src, p.key("content_type"), CodeInvalid, "invalid content_type %q", s)
 		} else {
 			sh.ContentType = s
 		}
 	}
 	authOK := true
 	if s, ok := l.str(src, p.key("auth"), t.Auth); ok {
-		if authModes[s] {
+		if slices.Contains(shipping.AuthModes(), shipping.Auth(s)) {
 			sh.Auth = s
 		} else {
 			authOK = false
-			l.add(src, p.key("auth"), `invalid auth %q: must be "user-pass", "x-rh-identity", "mutual-tls" or "none"`, s)
+			l.add(src, p.key("auth"), CodeInvalid, "invalid auth %q: must be %s", s, orList(shipping.AuthModes()))
 		}
 	}
 	sh.Username, _ = l.str(src, p.key("username"), t.Username)
@@ -302,7 +300,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	if n, ok := l.integer(src, p.key("max_attempts"), t.MaxAttempts); ok {
 		if n < 1 || n > 100 {
-			l.add(src, p.key("max_attempts"), "max_attempts %d must be from 1 to 100", n)
+			l.add(src, p.key("max_attempts"), CodeInvalid, "max_attempts %d must be from 1 to 100", n)
 		} else {
 			sh.MaxAttempts = int(n)
 		}
@@ -312,7 +310,7 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	if n, ok := l.integer(src, p.key("failed_keep"), t.FailedKeep); ok {
 		if n < 0 || n > 100000 {
-			l.add(src, p.key("failed_keep"), "failed_keep %d must be from 0 to 100000", n)
+			l.add(src, p.key("failed_keep"), CodeInvalid, "failed_keep %d must be from 0 to 100000", n)
 		} else {
 			sh.FailedKeep = int(n)
 		}
@@ -323,9 +321,9 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 			s, ok := v.(string)
 			switch {
 			case !ok:
-				l.add(src, p.key("headers").key(name), "must be a string, not %s", tomlType(v))
+				l.add(src, p.key("headers").key(name), CodeWrongType, "must be a string, not %s", tomlType(v))
 			case !headerNamePattern.MatchString(name) || strings.ContainsAny(s, "\r\n"):
-				l.add(src, p.key("headers").key(name), "invalid header %q", name)
+				l.add(src, p.key("headers").key(name), CodeInvalid, "invalid header %q", name)
 			default:
 				sh.Headers[name] = s
 			}
@@ -336,19 +334,19 @@ func (l *loader) shipping(src *source, prim toml.Primitive) ShippingSettings {
 	}
 	// What each auth mode needs, once there is somewhere to ship.
 	switch sh.Auth {
-	case "user-pass":
+	case string(shipping.AuthUserPass):
 		if sh.Username == "" && sh.UsernameEnv == "" {
-			l.add(src, p.key("username"), "user-pass needs a username (username or username_env)")
+			l.add(src, p.key("username"), CodeMissing, "user-pass needs a username (username or username_env)")
 		}
 		if (sh.PasswordEnv == "") == (sh.PasswordFile == "") {
-			l.add(src, p.key("password_env"), "user-pass needs exactly one of password_env and password_file")
+			l.add(src, p.key("password_env"), CodeMissing, "user-pass needs exactly one of password_env and password_file")
 		}
-	case "mutual-tls":
+	case string(shipping.AuthMutualTLS):
 		if sh.ClientCert == "" {
-			l.add(src, p.key("client_cert"), "mutual-tls needs client_cert")
+			l.add(src, p.key("client_cert"), CodeMissing, "mutual-tls needs client_cert")
 		}
 		if sh.ClientKey == "" {
-			l.add(src, p.key("client_key"), "mutual-tls needs client_key")
+			l.add(src, p.key("client_key"), CodeMissing, "mutual-tls needs client_key")
 		}
 	}
 	return sh
@@ -393,9 +391,9 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		c.Key = s
 		switch {
 		case !keyPattern.MatchString(s):
-			l.add(src, p.key("key"), `invalid key %q: use 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, s)
+			l.add(src, p.key("key"), CodeInvalid, `invalid key %q: use 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, s)
 		case strings.Contains(s, ".."):
-			l.add(src, p.key("key"), `invalid key %q: must not contain ".."`, s)
+			l.add(src, p.key("key"), CodeInvalid, `invalid key %q: must not contain ".."`, s)
 		}
 	}
 	if s, ok := l.required(src, p.key("version"), t.Version); ok {
@@ -404,39 +402,25 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("description"), t.Description); ok {
 		c.Description = s
 	}
-	if s, ok := l.str(src, p.key("format"), t.Format); ok {
-		switch f := Format(s); f {
-		case FormatJSON, FormatCSV:
-			c.Format = f
-		default:
-			l.add(src, p.key("format"), `invalid format %q: must be "json" or "csv"`, s)
-		}
-	}
+	l.text(src, p.key("format"), t.Format, &c.Format)
 	if b, ok := l.boolean(src, p.key("config"), t.Config); ok {
 		c.Config = b
 	}
-	slicingOK := true
-	if s, ok := l.str(src, p.key("slicing"), t.Slicing); ok {
-		sl, msg := parseSlicing(s)
-		if msg != "" {
-			l.add(src, p.key("slicing"), "%s", msg)
-			slicingOK = false
-		}
-		c.Slicing = sl
-	}
+	_, slicingSet := t.Slicing.(string)
+	slicingOK := l.text(src, p.key("slicing"), t.Slicing, &c.Slicing) || !slicingSet
 	if s, ok := l.str(src, p.key("shipping_group"), t.ShippingGroup); ok {
 		if shippingGroupPattern.MatchString(s) {
 			c.ShippingGroup = s
 		} else {
-			l.add(src, p.key("shipping_group"), `invalid shipping_group %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
+			l.add(src, p.key("shipping_group"), CodeInvalid, `invalid shipping_group %q: use 1 to 64 letters, digits, "_", "." or "-"`, s)
 		}
 	}
 	if n, ok := l.integer(src, p.key("full_sync_interval_days"), t.FullSyncIntervalDays); ok {
 		switch {
 		case n < 1 || n > 36500:
-			l.add(src, p.key("full_sync_interval_days"), "must be a number of days from 1 to 36500, not %d", n)
+			l.add(src, p.key("full_sync_interval_days"), CodeInvalid, "must be a number of days from 1 to 36500, not %d", n)
 		case slicingOK && c.Slicing.Kind == SliceNone:
-			l.add(src, p.key("full_sync_interval_days"), "only allowed on a sliced collector (slicing is \"none\")")
+			l.add(src, p.key("full_sync_interval_days"), CodeNotAllowed, "only allowed on a sliced collector (slicing is \"none\")")
 		default:
 			c.FullSyncIntervalDays = int(n)
 		}
@@ -445,7 +429,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	c.Function = c.Key
 	if s, ok := l.str(src, p.key("function"), t.Function); ok {
 		if s == "" {
-			l.add(src, p.key("function"), "must not be empty (omit it to call the export named like the key)")
+			l.add(src, p.key("function"), CodeInvalid, "must not be empty (omit it to call the export named like the key)")
 		} else {
 			c.Function = s
 		}
@@ -457,9 +441,9 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("time_column"), t.TimeColumn); ok {
 		switch {
 		case s == "":
-			l.add(src, p.key("time_column"), "must not be empty (omit it for no slice guard)")
+			l.add(src, p.key("time_column"), CodeInvalid, "must not be empty (omit it for no slice guard)")
 		case c.Format != FormatCSV || c.Config:
-			l.add(src, p.key("time_column"), "the slice guard checks CSV rows: only allowed on a CSV collector")
+			l.add(src, p.key("time_column"), CodeNotAllowed, "the slice guard checks CSV rows: only allowed on a CSV collector")
 		default:
 			c.TimeColumn, c.TimeGuard = s, TimeGuardFail
 		}
@@ -467,9 +451,9 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	if s, ok := l.str(src, p.key("time_guard"), t.TimeGuard); ok {
 		switch {
 		case s != TimeGuardFail && s != TimeGuardWarn:
-			l.add(src, p.key("time_guard"), `invalid time_guard %q: must be "fail" or "warn"`, s)
+			l.add(src, p.key("time_guard"), CodeInvalid, `invalid time_guard %q: must be "fail" or "warn"`, s)
 		case c.TimeColumn == "":
-			l.add(src, p.key("time_guard"), "needs time_column (the column the guard checks)")
+			l.add(src, p.key("time_guard"), CodeNotAllowed, "needs time_column (the column the guard checks)")
 		default:
 			c.TimeGuard = s
 		}
@@ -487,10 +471,10 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 
 	if c.Config {
 		if c.Format != FormatJSON {
-			l.add(src, p.key("format"), `the config collector must use format "json"`)
+			l.add(src, p.key("format"), CodeNotAllowed, `the config collector must use format "json"`)
 		}
 		if c.Slicing.Kind != SliceNone {
-			l.add(src, p.key("slicing"), "the config collector must not be sliced")
+			l.add(src, p.key("slicing"), CodeNotAllowed, "the config collector must not be sliced")
 		}
 	}
 	return c
@@ -528,10 +512,11 @@ func (l *loader) checkConfig() {
 			first = e
 			continue
 		}
-		l.add(e.src, e.p.key("config"), "a second config collector; the first is %q at %s:%d", first.c.Key, first.c.Source.File, first.c.Source.Line)
+		l.add(e.src, e.p.key("config"), CodeDuplicate, "a second config collector; the first is %q at %s:%d", first.c.Key, first.c.Source.File, first.c.Source.Line)
 	}
 	if first == nil {
 		l.noConfig = &Problem{
+			Code:    CodeNoConfig,
 			File:    l.root.display,
 			Field:   "collector",
 			Message: "no config collector: exactly one collector must set config = true",
@@ -561,7 +546,7 @@ func (l *loader) checkDuplicates() {
 			allSliced = allSliced && o.c.Slicing.Kind != SliceNone
 		}
 		if !allSliced {
-			l.add(e.src, e.p.key("key"), "duplicate key %q, first declared at %s:%d; a key may repeat only if every collector with it is sliced", e.c.Key, g[0].c.Source.File, g[0].c.Source.Line)
+			l.add(e.src, e.p.key("key"), CodeDuplicate, "duplicate key %q, first declared at %s:%d; a key may repeat only if every collector with it is sliced", e.c.Key, g[0].c.Source.File, g[0].c.Source.Line)
 		}
 	}
 }

@@ -22,11 +22,25 @@ type Config struct {
 // NewConfig returns the defaults: 64 MiB of memory per instance, 60 s per invocation, the on-disk
 // compilation cache under the user cache directory, 64 KiB of captured stdout/stderr.
 func NewConfig() Config {
-	return Config{memoryLimit: 64 << 20, timeout: 60 * time.Second, stdioLimit: 64 << 10, compileTimeout: DefaultCompileTimeout}
+	return Config{memoryLimit: DefaultMemoryLimit, timeout: DefaultTimeout, stdioLimit: DefaultStdioLimit, compileTimeout: DefaultCompileTimeout}
 }
 
-// DefaultCompileTimeout bounds the compilation of one module.
-const DefaultCompileTimeout = 30 * time.Second
+// Defaults of the runtime's settings; collectors.toml's [runtime] and [limits] tables default to
+// them (registry refers to these, it does not repeat them).
+const (
+	// DefaultMemoryLimit caps the linear memory of a module instance: 64 MiB.
+	DefaultMemoryLimit = 64 << 20
+	// DefaultTimeout is the wall-clock limit of one invocation: 60 s.
+	DefaultTimeout = 60 * time.Second
+	// DefaultStdioLimit caps the captured stdout and stderr of one invocation, each: 64 KiB.
+	DefaultStdioLimit = 64 << 10
+	// DefaultCompileTimeout bounds the compilation of one module: 30 s.
+	DefaultCompileTimeout = 30 * time.Second
+	// DefaultCacheMaxSize bounds the compilation cache on disk (see [PruneCache]): 1 GiB.
+	DefaultCacheMaxSize = 1 << 30
+	// MaxModuleBytes is the largest module file the runtime loads: 64 MiB.
+	MaxModuleBytes = maxModuleBytes
+)
 
 // WithCompileTimeout bounds how long loading a module may spend compiling it. Default 30 s.
 // Compilation cannot be interrupted inside a process (wazero #2329): an engine stops waiting and

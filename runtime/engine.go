@@ -21,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 const (
@@ -277,7 +278,7 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 	}
 	if min := uint64(c.minPages) * pageSize; min > limit {
 		return fail(ModuleMemory, fmt.Errorf("memory declaration over the limit: declares %d pages (%s) at least, the limit is %s",
-			c.minPages, formatBytes(min), formatBytes(limit)))
+			c.minPages, bytesize.Format(int64(min)), bytesize.Format(int64(limit))))
 	}
 	for _, fn := range spec.Functions {
 		if err := checkCollectorExport(c.exports, fn); err != nil {
@@ -443,17 +444,4 @@ func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) 
 	_, c.hasInit = c.exports["_initialize"]
 	c.minPages = cm.ExportedMemories()["memory"].Min()
 	return c, info, nil
-}
-
-func formatBytes(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	default:
-		return fmt.Sprintf("%d bytes", n)
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // maxSleep caps one guest sleep: wazero's sleep cannot be interrupted (wazero #1809), so a guest
@@ -235,7 +236,7 @@ func (m *Module) classify(ctx context.Context, err error, memoryRefused bool, ti
 	}
 	first, _, _ := strings.Cut(err.Error(), "\n")
 	if memoryRefused {
-		return KindMemory, fmt.Errorf("memory limit of %s reached (%s)", formatBytes(m.limit), first)
+		return KindMemory, fmt.Errorf("memory limit of %s reached (%s)", bytesize.Format(int64(m.limit)), first)
 	}
 	return KindTrap, errors.New(first)
 }

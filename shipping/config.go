@@ -39,7 +39,15 @@ const (
 	DefaultInitialBackoff = time.Second
 	DefaultMaxBackoff     = time.Minute
 	DefaultMaxErrorBody   = 4 << 10
+	// DefaultAuth is the authentication mode when none is set, as upstream.
+	DefaultAuth = AuthUserPass
+	// DefaultFailedKeep is how many tarballs the ingress did not take a gather keeps for a
+	// later attempt.
+	DefaultFailedKeep = 20
 )
+
+// AuthModes returns every authentication mode, in the order messages list them.
+func AuthModes() []Auth { return []Auth{AuthUserPass, AuthIdentity, AuthMutualTLS, AuthNone} }
 
 // defaultIdentity is upstream's development identity (reference/upstream-behaviour.md 4.4).
 const defaultIdentity = `{"identity": {"type": "User", "account_number": "0000001", "org_id": "000001", "internal": {"org_id": "000001"}, "user": {"is_org_admin": true}}}`
@@ -111,7 +119,7 @@ func (c Config) withDefaults() Config {
 		c.UserAgent = DefaultUserAgent
 	}
 	if c.Auth == "" {
-		c.Auth = AuthUserPass
+		c.Auth = DefaultAuth
 	}
 	if c.Identity == nil {
 		c.Identity = []byte(defaultIdentity)

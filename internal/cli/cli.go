@@ -43,6 +43,29 @@ func buildVersion() string {
 	return "dev"
 }
 
+// SystemConfig is the registry the CLI falls back to when neither --config nor
+// $WASMCOLLECTOR_CONFIG names one and there is no collectors.toml in the working directory: where
+// the packages install it.
+var SystemConfig = "/etc/wasmcollector/collectors.toml"
+
+// configPath picks the registry file: --config when given, then $WASMCOLLECTOR_CONFIG, then
+// ./collectors.toml, then SystemConfig when it exists (else ./collectors.toml, whose absence
+// the commands report).
+func configPath(flag string, given bool) string {
+	if given {
+		return flag
+	}
+	if env := os.Getenv("WASMCOLLECTOR_CONFIG"); env != "" {
+		return env
+	}
+	if _, err := os.Stat("collectors.toml"); err != nil {
+		if _, err := os.Stat(SystemConfig); err == nil {
+			return SystemConfig
+		}
+	}
+	return "collectors.toml"
+}
+
 // Main runs the CLI with args (without the program name) and returns the exit code. It never
 // panics and never prints a stack trace unless --debug is given.
 func Main(args []string, stdout, stderr io.Writer) (code int) {
@@ -71,8 +94,10 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 ` + cmdutil.ExitCodes,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       f.Version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			started = true
+			f.ConfigPath = configPath(f.ConfigPath, cmd.Flags().Changed("config"))
 			level := slog.LevelInfo
 			if debugFlag {
 				level = slog.LevelDebug
@@ -86,13 +111,10 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetVersionTemplate("wasmcollector {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError(err) })
 	pf := root.PersistentFlags()
-	defaultConfig := os.Getenv("WASMCOLLECTOR_CONFIG")
-	if defaultConfig == "" {
-		defaultConfig = "collectors.toml"
-	}
-	pf.StringVarP(&f.ConfigPath, "config", "c", defaultConfig, "registry `file` (env WASMCOLLECTOR_CONFIG)")
+	pf.StringVarP(&f.ConfigPath, "config", "c", "collectors.toml", "registry `file`; default $WASMCOLLECTOR_CONFIG, else ./collectors.toml, else "+SystemConfig)
 	pf.StringVar(&logLevel, "log-level", "info", "log level: {debug|info|warn|error}")
 	pf.BoolVar(&debugFlag, "debug", false, "debug logging and full error details")
 

@@ -76,6 +76,16 @@ func TestGatherDryRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, tarballs, 3)
 
+	t.Run("relative out", func(t *testing.T) {
+		// CSV parts are written by worker processes, which do not share this working directory.
+		t.Chdir(t.TempDir())
+		stdout, errs, code := runCLI(t, "gather", "-c", reg, "--dry-run", "--out", "rel", "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T03:00:00Z", "--log-level", "warn")
+		require.Equal(t, 0, code, stdout+errs)
+		tarballs, err := filepath.Glob(filepath.Join("rel", "*.tar.gz"))
+		require.NoError(t, err)
+		assert.Len(t, tarballs, 3)
+	})
+
 	t.Run("inspect", func(t *testing.T) {
 		stdout, errs, code := runCLI(t, "inspect", tarballs[0])
 		require.Equal(t, 0, code, errs)

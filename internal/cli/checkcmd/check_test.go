@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,7 +57,9 @@ func module(t *testing.T, built, name, sidecar string) string {
 func check(t *testing.T, path string, args ...string) (report, int) {
 	t.Helper()
 	cache := filepath.Join(testguests.CacheDir(t), "wazero")
-	out, errs, code := runCLI(t, append([]string{"check", path, "-o", "json", "--cache-dir", cache}, args...)...)
+	// check compiles in this race-instrumented process: a cold Go module takes tens of seconds on
+	// a loaded machine, so the default 30 s compile_timeout would fail it for the wrong reason.
+	out, errs, code := runCLI(t, append([]string{"check", path, "-o", "json", "--cache-dir", cache, "--compile-timeout", "5m"}, args...)...)
 	var rep report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), "stdout: %s\nstderr: %s", out, errs)
 	return rep, code
@@ -448,4 +451,22 @@ func TestCheckHostileSidecar(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckCompileTimeout: --compile-timeout bounds the compilation, and a module over it fails
+// the compile item by its kind; a bound that is not positive is bad input.
+func TestCheckCompileTimeout(t *testing.T) {
+	bomb := module(t, testguests.CompileBomb(t, "nested_blocks", 100_000), "bomb", "[[collector]]\nkey = \"bomb\"\nversion = \"1.0\"\nfunction = \"bomb\"\n")
+	start := time.Now()
+	// A cache directory of its own: a cached compilation would not be bounded by anything.
+	out, errs, code := runCLI(t, "check", bomb, "-o", "json", "--cache-dir", t.TempDir(), "--compile-timeout", "1s")
+	require.Equal(t, 1, code, out+errs)
+	var rep report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.Equal(t, "fail: compile timeout: compilation did not finish within 1s (compile_timeout)", detail(rep, "compile"))
+	assert.Less(t, time.Since(start), 2*time.Minute)
+
+	_, errs, code = runCLI(t, "check", bomb, "--compile-timeout", "0s")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "--compile-timeout 0s: must be more than 0")
 }

@@ -1,7 +1,6 @@
 package cmdutil
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -22,18 +21,4 @@ func ParseTime(flag, s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, BadInput("--%s %q: not a time (use RFC 3339 like 2026-11-26T08:00:00Z, or a date like 2026-11-26, UTC)", flag, s)
-}
-
-// FormatBytes renders a byte count for people: 512 B, 18.2 KiB, 3.0 MiB.
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/state"
 )
@@ -251,7 +252,7 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Key, c.Status, slices, rows,
-			cmdutil.FormatBytes(c.Bytes), c.Elapsed.Round(time.Millisecond), win)
+			bytesize.Approx(c.Bytes), c.Elapsed.Round(time.Millisecond), win)
 	}
 	tw.Flush()
 	for _, c := range res.Collectors {
@@ -278,8 +279,8 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 			if t.Resent {
 				fate += " (re-sent)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, fate, cmdutil.FormatBytes(t.Size),
-				cmdutil.FormatBytes(t.DataSize), strings.Join(t.Files, " "))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, fate, bytesize.Approx(t.Size),
+				bytesize.Approx(t.DataSize), strings.Join(t.Files, " "))
 		}
 		tw.Flush()
 		for _, t := range res.Tarballs {

@@ -18,9 +18,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector/ingress"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/internal/secret"
-	"github.com/wasmcollector/wasmcollector/registry"
 )
 
 // Options are the flags of ingress.
@@ -110,11 +110,11 @@ certificates signed by that CA (mutual TLS). It runs until interrupted.`,
 // Run serves until ctx is done.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
-	maxBytes, err := registry.ParseSize(opts.MaxSize)
+	maxBytes, err := bytesize.Parse(opts.MaxSize)
 	if err != nil {
 		return cmdutil.BadInput("--max-size: %w", err)
 	}
-	minRate, err := registry.ParseSize(opts.MinUploadRate)
+	minRate, err := bytesize.Parse(opts.MinUploadRate)
 	if err != nil {
 		return cmdutil.BadInput("--min-upload-rate: %w", err)
 	}

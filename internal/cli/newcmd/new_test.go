@@ -130,7 +130,9 @@ func TestNewProjectsBuildRunAndCheck(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
 			assert.Equal(t, map[string]any{"name": name}, doc)
 
-			out, errs, code = runCLI(t, "check", filepath.Join(proj, name+".wasm"), "--cache-dir", cache)
+			out, errs, code = runCLI(t, "check", filepath.Join(proj, name+".wasm"), "--cache-dir", cache,
+				// check compiles in this (race-instrumented) process, cold: minutes on a loaded machine
+				"--compile-timeout", "5m")
 			require.Equal(t, 0, code, out+errs)
 			assert.Contains(t, out, name+".wasm: fit to ship")
 			assert.NotContains(t, out, "FAIL")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
@@ -205,5 +206,5 @@ func summarize(w io.Writer, c *registry.Collector, since, until time.Time, res g
 		what = fmt.Sprintf("%d document", res.Report.JSONDocuments)
 	}
 	fmt.Fprintf(w, "%s %s: %s, %s, %s in %s\n", c.Key, window, status, what,
-		cmdutil.FormatBytes(res.Report.Bytes), res.Elapsed.Round(time.Millisecond))
+		bytesize.Approx(res.Report.Bytes), res.Elapsed.Round(time.Millisecond))
 }
