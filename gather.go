@@ -98,3 +98,14 @@ func (e *ConfigError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause.
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Shipper returns the shipper a gather of this host uses when [GatherOptions.Shipper] is nil:
+// the one [shipping] configures. A caller wraps it to watch what is sent (serve previews each
+// tarball before it leaves).
+func (h *Host) Shipper() (gather.Shipper, error) {
+	s, err := shipperFromRegistry(h.reg, h.ua, h.log)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	return s, nil
+}

@@ -1,0 +1,194 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/ingress"
+	"github.com/wasmcollector/wasmcollector/internal/testguests"
+	"github.com/wasmcollector/wasmcollector/state"
+)
+
+// TestServeSIGTERM runs serve in a second process shipping to a real ingress; while its gather
+// hangs inside a collector, SIGTERM must end the process within 2 s with exit 0, leaving the
+// bookkeeping readable, unlocked and not advanced past what was collected.
+func TestServeSIGTERM(t *testing.T) {
+	ing, err := ingress.New(ingress.Config{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	srv := httptest.NewServer(ing)
+	defer func() { srv.Close(); ing.Close() }()
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	reg := testguests.Registry(t, map[string]string{"flaky.wasm": testguests.Go(t, "internal/testguests/flaky")}, fmt.Sprintf(`
+[gather]
+out_dir = %q
+state_dir = %q
+max_window = "3h"
+
+[shipping]
+url = %q
+auth = "none"
+
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "flaky.wasm"
+function = "info"
+
+[[collector]]
+key = "events"
+version = "1.0"
+format = "csv"
+slicing = "1h"
+module = "flaky.wasm"
+function = "events"
+[collector.params]
+hang_at = "2026-11-25T01:00:00Z"
+`, filepath.Join(dir, "out"), stateDir, srv.URL+ingress.DefaultPath))
+
+	child := exec.Command(os.Args[0], "serve", "-c", reg, "--listen", "127.0.0.1:0", "--interval", "1h", "--now", "2026-11-25T03:00:00Z")
+	// The race detector sleeps 1 s at exit by default: not serve's time.
+	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer child.Process.Kill()
+	// Bound the whole test: the scans below end at EOF once the child is killed.
+	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
+	defer guard.Stop()
+
+	lines := bufio.NewScanner(stderr)
+	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	var base string
+	for lines.Scan() {
+		line := lines.Text()
+		if m := urlRE.FindStringSubmatch(line); m != nil {
+			base = m[1]
+		}
+		if strings.Contains(line, "hanging in the slice") {
+			break
+		}
+	}
+	require.NotEmpty(t, base, "serve logged its URL")
+	for _, probe := range []string{"healthz", "readyz"} {
+		resp, err := http.Get(base + probe)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode, probe)
+	}
+	resp, err := http.Get(base)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(page), "Gathering now (gather 1")
+
+	var rest strings.Builder
+	copied := make(chan struct{})
+	go func() { io.Copy(&rest, stderr); close(copied) }() // keep the child's logs flowing
+	start := time.Now()
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	waited := make(chan error, 1)
+	go func() { waited <- child.Wait() }()
+	select {
+	case err := <-waited:
+		assert.NoError(t, err, "exit 0")
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit within 10 s of SIGTERM")
+	}
+	took := time.Since(start)
+	<-copied
+	t.Logf("serve exited %s after SIGTERM; its last logs:\n%s", took, rest.String())
+	assert.Less(t, took, 2*time.Second)
+
+	store := state.NewFileStore(stateDir)
+	st, err := store.Load(context.Background())
+	require.NoError(t, err)
+	assert.False(t, st.Entries["events"].After(time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)), "events recorded up to %s", st.Entries["events"])
+	unlock, err := store.TryLock(context.Background())
+	require.NoError(t, err, "the lock is released")
+	unlock()
+}
+
+// TestServeBadFlags: bad flags are exit 2 with a message naming the flag.
+func TestServeBadFlags(t *testing.T) {
+	reg, _, _ := gatherRegistry(t, "")
+	_, errs, code := runCLI(t, "serve", "-c", reg, "--interval", "0s")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "--interval 0s: must be positive")
+	_, errs, code = runCLI(t, "serve", "-c", reg, "--basic-auth-file", filepath.Join(t.TempDir(), "none"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "--basic-auth-file")
+	_, errs, code = runCLI(t, "serve", "-c", reg, "--cron", "61 * * * *")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `--cron "61 * * * *"`)
+	_, errs, code = runCLI(t, "serve", "-c", reg, "--cron", "@hourly", "--interval", "1h")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "--cron and --interval exclude each other")
+	_, errs, code = runCLI(t, "serve", "-c", reg, "--listen", "not an address")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "--listen")
+}
+
+// TestServeSIGHUP: SIGHUP reloads the configuration (counted in /metrics), and serve keeps
+// serving; SIGINT then stops it with exit 0.
+func TestServeSIGHUP(t *testing.T) {
+	reg, _, _ := gatherRegistry(t, "")
+	child := exec.Command(os.Args[0], "serve", "-c", reg, "--listen", "127.0.0.1:0", "--no-watch", "--now", "2026-11-25T03:00:00Z")
+	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer child.Process.Kill()
+	// Bound the whole test: the scans below end at EOF once the child is killed.
+	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
+	defer guard.Stop()
+	lines := bufio.NewScanner(stderr)
+	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	var base string
+	for lines.Scan() {
+		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
+			base = m[1]
+		}
+		if strings.Contains(lines.Text(), "gather done") {
+			break
+		}
+	}
+	require.NotEmpty(t, base, "serve logged its URL")
+	require.NoError(t, child.Process.Signal(syscall.SIGHUP))
+	for lines.Scan() && !strings.Contains(lines.Text(), "reloaded") {
+	}
+	go io.Copy(io.Discard, stderr)
+	resp, err := http.Get(base + "metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `wasmcollector_reloads_total{result="ok"} 1`)
+	assert.Contains(t, string(body), `wasmcollector_gathers_total{result="ok"} 1`)
+
+	require.NoError(t, child.Process.Signal(os.Interrupt))
+	waited := make(chan error, 1)
+	go func() { waited <- child.Wait() }()
+	select {
+	case err := <-waited:
+		assert.NoError(t, err, "exit 0")
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit within 10 s of SIGINT")
+	}
+}

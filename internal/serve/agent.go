@@ -1,0 +1,345 @@
+// Package serve is `wasmcollector serve`: the long-running agent. It gathers on a schedule, one
+// gather at a time under the same lock and bookkeeping as the CLI, keeps the recent gathers in
+// memory with a preview of every tarball they made, and serves an operator's web page, Prometheus
+// metrics and health checks over HTTP.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmcollector/wasmcollector"
+	"github.com/wasmcollector/wasmcollector/gather"
+	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/worker"
+	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/state"
+)
+
+// Defaults of [Config].
+const (
+	DefaultHistory     = 50
+	DefaultPreviewRows = 20
+)
+
+// Config configures an [Agent].
+type Config struct {
+	// Host runs the gathers until a reload replaces it; [Agent.Close] closes the current one.
+	Host *wasmcollector.Host
+	// Load builds a new host from the configuration, for [Agent.Reload]; nil disables reloads.
+	Load func() (*wasmcollector.Host, error)
+	// Interval is the time between the start of one scheduled gather and the next; 0 gathers
+	// only when [Agent.GatherOnce] is called.
+	Interval time.Duration
+	// Schedule, when not nil, replaces Interval: it returns the next time to gather after the
+	// given time (a cron expression's Next). The first gather waits for it too.
+	Schedule func(time.Time) time.Time
+	// Jitter delays each scheduled gather by a random duration in [0, Jitter), so that nodes
+	// started together do not all gather at once.
+	Jitter time.Duration
+	// OutDir is where tarballs are written; "" means the registry's [gather] out_dir.
+	OutDir string
+	// History is how many recent gathers the page keeps, default [DefaultHistory].
+	History int
+	// PreviewRows is how many rows of each CSV member the page shows, default
+	// [DefaultPreviewRows].
+	PreviewRows int
+	// Logger receives the agent's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Record is one gather the agent ran or skipped, as the page shows it.
+type Record struct {
+	ID      int
+	Started time.Time
+	Elapsed time.Duration
+	Type    hostfuncs.CollectionType
+	// Outcome is ok, partial, failed or skipped.
+	Outcome string
+	// Err is why the gather failed or was skipped.
+	Err string
+	// Result is what the gather did; nil when it stopped before running collectors.
+	Result *gather.Result
+	// Previews holds, by tarball name, the start of each tarball's members, read before the
+	// tarball was shipped (or, in a dry-run, where it was kept).
+	Previews map[string]*TarballPreview
+}
+
+// Agent runs scheduled gathers and keeps what the page shows. Its methods are safe for
+// concurrent use.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	cur     atomic.Pointer[wasmcollector.Host] // swapped by Reload between gathers
+	metrics *metrics
+
+	gatherMu sync.Mutex // one gather at a time in this process; the state lock covers others
+
+	mu         sync.Mutex
+	history    []*Record // oldest first, at most cfg.History
+	nextID     int
+	running    *Record   // the gather in progress, nil when none
+	next       time.Time // when the next scheduled gather starts
+	ready      bool
+	stopping   bool
+	lastReload *reloadStatus
+}
+
+// New returns an agent for cfg.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Host == nil {
+		return nil, errors.New("serve: no host")
+	}
+	if cfg.Interval < 0 || cfg.Jitter < 0 {
+		return nil, fmt.Errorf("serve: interval %s and jitter %s must not be negative", cfg.Interval, cfg.Jitter)
+	}
+	if cfg.History <= 0 {
+		cfg.History = DefaultHistory
+	}
+	if cfg.PreviewRows <= 0 {
+		cfg.PreviewRows = DefaultPreviewRows
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger}
+	a.cur.Store(cfg.Host)
+	a.metrics = newMetrics(a.workerStats)
+	return a, nil
+}
+
+func (a *Agent) workerStats() (worker.Stats, bool) {
+	a.mu.Lock()
+	ready := a.ready
+	a.mu.Unlock()
+	if !ready { // the executor is started by Start; asking earlier would start it here
+		return worker.Stats{}, false
+	}
+	exec, err := a.host().Executor(context.Background())
+	if err != nil {
+		return worker.Stats{}, false
+	}
+	ws, ok := exec.(workerStats)
+	if !ok {
+		return worker.Stats{}, false
+	}
+	return ws.WorkerStats(), true
+}
+
+// host returns the host gathers run on now.
+func (a *Agent) host() *wasmcollector.Host { return a.cur.Load() }
+
+// Close releases the current host's executor.
+func (a *Agent) Close() error { return a.host().Close() }
+
+// Start compiles the modules and starts the executor (the worker pool); the agent is ready
+// once it succeeds.
+func (a *Agent) Start(ctx context.Context) error {
+	if _, err := a.host().Executor(ctx); err != nil {
+		return fmt.Errorf("serve: start the executor: %w", err)
+	}
+	a.mu.Lock()
+	a.ready = true
+	a.mu.Unlock()
+	return nil
+}
+
+// Run gathers now, then every Interval (plus jitter) until ctx ends. It returns when ctx ends,
+// after the running gather, whose context ends with ctx, has returned.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		a.mu.Lock()
+		a.stopping = true
+		a.mu.Unlock()
+	}()
+	first := true
+	for {
+		if !first || a.cfg.Schedule == nil {
+			if _, err := a.GatherOnce(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("gather round failed", "error", err)
+			}
+		}
+		first = false
+		if ctx.Err() != nil || (a.cfg.Interval == 0 && a.cfg.Schedule == nil) {
+			<-ctx.Done()
+			return nil
+		}
+		wait := a.cfg.Interval
+		if a.cfg.Schedule != nil {
+			now := time.Now()
+			wait = a.cfg.Schedule(now).Sub(now)
+			if wait < 0 { // a schedule with no next time
+				a.log.Warn("the schedule has no next time; no more gathers")
+				<-ctx.Done()
+				return nil
+			}
+		}
+		if a.cfg.Jitter > 0 {
+			wait += rand.N(a.cfg.Jitter)
+		}
+		a.mu.Lock()
+		a.next = time.Now().Add(wait)
+		a.mu.Unlock()
+		a.log.Info("next gather", "at", a.next.Format(time.RFC3339), "in", wait.Round(time.Second))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// GatherOnce runs one gather now, waiting for one in progress in this process to end first. A
+// gather that another process holds the lock for is recorded as skipped and is not an error.
+// The type is manual when [shipping] has a URL, else dry-run, as for `wasmcollector gather`.
+func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
+	a.gatherMu.Lock()
+	defer a.gatherMu.Unlock()
+	reg := a.host().Registry()
+	typ := wasmcollector.DryRun
+	if reg.Shipping.URL != "" {
+		typ = wasmcollector.Manual
+	}
+	a.mu.Lock()
+	a.nextID++
+	rec := &Record{ID: a.nextID, Started: a.cfg.Now(), Type: typ, Previews: map[string]*TarballPreview{}}
+	a.running = rec
+	a.mu.Unlock()
+
+	opts := wasmcollector.GatherOptions{Type: typ, OutDir: a.cfg.OutDir}
+	var previewMu sync.Mutex
+	if typ != wasmcollector.DryRun {
+		sh, err := a.host().Shipper()
+		if err != nil {
+			return a.finish(rec, nil, err)
+		}
+		opts.Shipper = &watchingShipper{Shipper: sh, onShip: func(t *packaging.Tarball) {
+			p := readPreview(t.Path, a.cfg.PreviewRows)
+			previewMu.Lock()
+			rec.Previews[t.Name] = p
+			previewMu.Unlock()
+		}, onResult: a.metrics.upload}
+	}
+	start := time.Now()
+	res, err := a.host().Gather(ctx, opts)
+	rec.Elapsed = time.Since(start)
+	if res != nil {
+		previewMu.Lock()
+		for _, t := range res.Tarballs {
+			if rec.Previews[t.Name] == nil && t.Path != "" {
+				rec.Previews[t.Name] = readPreview(t.Path, a.cfg.PreviewRows)
+			}
+		}
+		previewMu.Unlock()
+	}
+	return a.finish(rec, res, err)
+}
+
+// finish records rec and counts it.
+func (a *Agent) finish(rec *Record, res *gather.Result, err error) (*Record, error) {
+	rec.Result = res
+	switch {
+	case errors.Is(err, state.ErrLocked):
+		rec.Outcome, rec.Err, err = "skipped", err.Error(), nil
+		a.log.Info("another gather holds the lock; skipping this round", "reason", rec.Err)
+	case errors.Is(err, gather.ErrTooSoon):
+		rec.Outcome, rec.Err, err = "skipped", err.Error(), nil
+	case err != nil:
+		rec.Outcome, rec.Err = "failed", err.Error()
+	case res.Failed():
+		rec.Outcome = "partial"
+	default:
+		rec.Outcome = "ok"
+	}
+	a.metrics.gathers.WithLabelValues(rec.Outcome).Inc()
+	if res != nil {
+		a.metrics.observe(res)
+		a.metrics.gatherDuration.Observe(rec.Elapsed.Seconds())
+	}
+	if rec.Outcome == "ok" {
+		a.metrics.lastSuccess.Set(float64(rec.Started.Add(rec.Elapsed).Unix()))
+	}
+	a.updatePending()
+	a.mu.Lock()
+	a.running = nil
+	a.history = append(a.history, rec)
+	if len(a.history) > a.cfg.History {
+		a.history = append(a.history[:0:0], a.history[len(a.history)-a.cfg.History:]...)
+	}
+	a.mu.Unlock()
+	if err != nil {
+		a.log.Warn("gather stopped", "id", rec.ID, "error", err, "elapsed", rec.Elapsed.Round(time.Millisecond))
+	} else {
+		a.log.Info("gather done", "id", rec.ID, "outcome", rec.Outcome, "elapsed", rec.Elapsed.Round(time.Millisecond))
+	}
+	return rec, err
+}
+
+// updatePending sets the pending gauge from the bookkeeping.
+func (a *Agent) updatePending() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := a.host().State(ctx)
+	if err != nil {
+		return
+	}
+	defer st.Close()
+	s, err := st.Load(ctx)
+	if err != nil {
+		return
+	}
+	a.metrics.pending.Set(float64(len(s.Pending)))
+}
+
+// History returns the recent gathers, newest first.
+func (a *Agent) History() []*Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*Record, 0, len(a.history))
+	for i := len(a.history) - 1; i >= 0; i-- {
+		out = append(out, a.history[i])
+	}
+	return out
+}
+
+// record returns the gather with this id, nil when it is no longer kept.
+func (a *Agent) record(id int) *Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.history {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// watchingShipper previews each tarball before it leaves and counts uploads.
+type watchingShipper struct {
+	gather.Shipper
+	onShip   func(*packaging.Tarball)
+	onResult func(error)
+}
+
+func (w *watchingShipper) Ship(ctx context.Context, t *packaging.Tarball) error {
+	w.onShip(t)
+	err := w.Shipper.Ship(ctx, t)
+	w.onResult(err)
+	return err
+}
