@@ -208,7 +208,7 @@ func TestLoadFS(t *testing.T) {
 		return b
 	}
 	product := fstest.MapFS{
-		"etc/collectors.toml": {Data: []byte("[runtime]\nmodules_dir = \"mods\"\n[gather]\nout_dir = \"out\"\nstate_dir = \"state\"\n" + exampleCollectors)},
+		"etc/collectors.toml":  {Data: []byte("[runtime]\nmodules_dir = \"mods\"\n[gather]\nout_dir = \"out\"\nstate_dir = \"state\"\n" + exampleCollectors)},
 		"etc/mods/config.wasm": {Data: read(testguests.Go(t, "examples/config"))},
 		"etc/mods/counts.wasm": {Data: read(testguests.Go(t, "examples/counts"))},
 	}
