@@ -114,7 +114,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 	root.SetVersionTemplate("wasmcollector {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError(err) })
 	pf := root.PersistentFlags()
-	pf.StringVarP(&f.ConfigPath, "config", "c", "collectors.toml", "registry `file`; default $WASMCOLLECTOR_CONFIG, else ./collectors.toml, else "+SystemConfig)
+	pf.StringVarP(&f.ConfigPath, "config", "c", "", "registry `file`; default $WASMCOLLECTOR_CONFIG, else ./collectors.toml, else "+SystemConfig)
 	pf.StringVar(&logLevel, "log-level", "info", "log level: {debug|info|warn|error}")
 	pf.BoolVar(&debugFlag, "debug", false, "debug logging and full error details")
 
