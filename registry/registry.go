@@ -168,6 +168,10 @@ type GatherSettings struct {
 	// the default the CLI picks (state.DefaultDir). TOML `state_dir`, relative to the root
 	// file's directory.
 	StateDir string
+	// StatusFile, when not "", is where the CLI's gather writes what each run did, as JSON,
+	// replaced whole after every run: for node exporters' textfile collectors and monitoring that
+	// reads files. TOML `status_file`, relative to the root file's directory; default "".
+	StatusFile string
 }
 
 // LicenseSettings is the [license] table, read by the default license gate (design.md D10): a

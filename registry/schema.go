@@ -60,6 +60,7 @@ type gatherTable struct {
 	TarballBase value[string]   `toml:"tarball_base"`
 	OutDir      value[string]   `toml:"out_dir"`
 	StateDir    value[string]   `toml:"state_dir"`
+	StatusFile  value[string]   `toml:"status_file"`
 }
 
 // licenseTable is [license].

@@ -203,6 +203,9 @@ func (l *loader) gather(src *source, x *table[gatherTable]) GatherSettings {
 	if s, ok := get(l, src, p.key("state_dir"), t.StateDir); ok && s != "" {
 		g.StateDir = absDir(base, s)
 	}
+	if s, ok := get(l, src, p.key("status_file"), t.StatusFile); ok && s != "" {
+		g.StatusFile = absDir(base, s)
+	}
 	return g
 }
 

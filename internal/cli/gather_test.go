@@ -302,3 +302,67 @@ func TestStateShowPending(t *testing.T) {
 	assert.Equal(t, p.SHA256, doc.Pending[0].SHA256)
 	assert.Equal(t, int64(99), doc.Pending[0].Size)
 }
+
+// TestGatherStatusFile: [gather] status_file holds what the last run did, replaced whole.
+func TestGatherStatusFile(t *testing.T) {
+	dir := t.TempDir()
+	reg := testguests.Registry(t, map[string]string{"pointers.wasm": testguests.WAT(t, "pointers")}, `
+[gather]
+out_dir = "`+filepath.Join(dir, "out")+`"
+state_dir = "`+filepath.Join(dir, "state")+`"
+status_file = "status.json"
+
+[[collector]]
+key = "config"
+version = "1.0"
+config = true
+module = "pointers.wasm"
+function = "ok"
+
+[[collector]]
+key = "rows"
+version = "2.0"
+format = "csv"
+slicing = "1h"
+module = "pointers.wasm"
+function = "ok_csv"
+
+[[collector]]
+key = "broken"
+version = "1.0"
+module = "pointers.wasm"
+function = "huge_emit_json"
+`)
+	status := filepath.Join(filepath.Dir(reg), "status.json")
+	read := func() map[string]any {
+		b, err := os.ReadFile(status)
+		require.NoError(t, err)
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(b, &doc), string(b))
+		return doc
+	}
+	_, errs, code := runCLI(t, "gather", "-c", reg, "--dry-run", "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T02:00:00Z", "--log-level", "error")
+	require.Equal(t, 3, code, errs)
+	doc := read()
+	assert.Equal(t, "failed", doc["result"])
+	assert.Equal(t, float64(3), doc["exit_code"])
+	assert.Equal(t, map[string]any{"kept": float64(2)}, doc["tarballs"])
+	collectors := doc["gather"].(map[string]any)["collectors"].([]any)
+	statuses := map[string]any{}
+	for _, c := range collectors {
+		statuses[c.(map[string]any)["key"].(string)] = c.(map[string]any)["status"]
+	}
+	assert.Equal(t, map[string]any{"config": "ok", "rows": "ok", "broken": "failed"}, statuses)
+
+	// A run that stops before gathering says why.
+	_, _, code = runCLI(t, "gather", "-c", reg, "--dry-run", "--subset", "nope")
+	require.Equal(t, 2, code)
+	doc = read()
+	assert.Equal(t, "error", doc["result"])
+	assert.Equal(t, float64(2), doc["exit_code"])
+	assert.Contains(t, doc["error"], `"nope"`)
+	assert.NotContains(t, doc, "gather")
+	leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(status), ".status.json.*"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers, "no temporary file is left beside it")
+}

@@ -117,7 +117,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 }
 
-func runOnce(ctx context.Context, opts *Options) error {
+func runOnce(ctx context.Context, opts *Options) (err error) {
 	f := opts.Factory
 	if n := btoi(opts.DryRun) + btoi(opts.Manual) + btoi(opts.Scheduled); n > 1 {
 		return cmdutil.BadInput("--dry-run, --manual and --scheduled exclude each other")
@@ -125,6 +125,14 @@ func runOnce(ctx context.Context, opts *Options) error {
 	reg, err := f.Registry()
 	if err != nil {
 		return err
+	}
+	var res *gather.Result
+	if path := reg.Gather.StatusFile; path != "" {
+		defer func() {
+			if werr := writeStatus(path, f.Clock(), res, err); werr != nil {
+				f.Logger.Error("write the status file", "path", path, "error", werr)
+			}
+		}()
 	}
 	var since, until time.Time
 	if opts.Since != "" {
@@ -170,7 +178,7 @@ func runOnce(ctx context.Context, opts *Options) error {
 		bar = &progressLine{w: f.Stderr}
 		g.Progress = bar.show
 	}
-	res, err := host.Gather(ctx, g)
+	res, err = host.Gather(ctx, g)
 	bar.clear()
 	switch {
 	case errors.Is(err, gather.ErrTooSoon):
