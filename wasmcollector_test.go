@@ -246,6 +246,13 @@ func TestLoadFS(t *testing.T) {
 	}
 }
 
+// checkOptions are Check's options for a test: check compiles in this race-instrumented process,
+// where a cold Go module can take longer than the default 30 s on a loaded machine.
+func checkOptions(t *testing.T, module string) modulecheck.Options {
+	return modulecheck.Options{Module: module, Logger: quiet, Until: testNow, CompileTimeout: 5 * time.Minute,
+		CacheDir: filepath.Join(testguests.CacheDir(t), "wazero")}
+}
+
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	module := filepath.Join(dir, "counts.wasm")
@@ -253,7 +260,7 @@ func TestCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(module, b, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "counts.toml"), []byte("[[collector]]\nkey = \"counts\"\nversion = \"1.0\"\nfunction = \"counts\"\n"), 0o644))
-	rep, err := wasmcollector.Check(context.Background(), modulecheck.Options{Module: module, Logger: quiet, Until: testNow})
+	rep, err := wasmcollector.Check(context.Background(), checkOptions(t, module))
 	require.NoError(t, err)
 	assert.True(t, rep.Passed, "%+v", rep)
 	names := map[string]string{}
@@ -265,7 +272,7 @@ func TestCheck(t *testing.T) {
 
 	// A sidecar naming an export the module lacks fails, and says which.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "counts.toml"), []byte("[[collector]]\nkey = \"counts\"\nversion = \"1.0\"\nfunction = \"nope\"\n"), 0o644))
-	rep, err = wasmcollector.Check(context.Background(), modulecheck.Options{Module: module, Logger: quiet, Until: testNow})
+	rep, err = wasmcollector.Check(context.Background(), checkOptions(t, module))
 	require.NoError(t, err)
 	assert.False(t, rep.Passed)
 	var failed []string
