@@ -157,7 +157,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 func printError(w io.Writer, err error) {
 	var problems registry.Problems
 	if errors.As(err, &problems) {
-		fmt.Fprintf(w, "wasmcollector: %d problems in the registry:\n", len(problems))
+		fmt.Fprintf(w, "wasmcollector: %s in the registry:\n", cmdutil.Count(len(problems), "problem", "problems"))
 		for _, p := range problems {
 			fmt.Fprintf(w, "  %s\n", cmdutil.EscapeControl(p.Error()))
 		}

@@ -213,7 +213,7 @@ function = "ok_csv"
 	stdout, errs, code = runCLI(t, "list", "-c", reg)
 	require.Equal(t, 0, code, errs)
 	assert.Regexp(t, `broken_one \(disabled\)\s+1.0\s+json\s+broken.wasm:ok`, stdout)
-	assert.Regexp(t, `broken.wasm\s+disabled: 1 problems in `, stdout)
+	assert.Regexp(t, `broken.wasm\s+disabled: 1 problem in `, stdout)
 	assert.Regexp(t, `extra.wasm\s+memory 64 MiB; timeout 1m0s\s+nothing`, stdout)
 
 	stdout, errs, code = runCLI(t, "gather", "-c", reg, "--dry-run", "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T01:00:00Z", "--log-level", "error")

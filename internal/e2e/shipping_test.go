@@ -391,7 +391,7 @@ func TestBadShippingConfig(t *testing.T) {
 			_, errs, code := s.gather(t, t0, t3)
 			assert.Equal(t, tt.code, code, errs)
 			assert.Contains(t, errs, tt.stderr)
-			if !strings.Contains(errs, "problems in the registry") { // those list one problem a line
+			if !strings.Contains(errs, " in the registry:") { // those list one problem a line
 				assert.Equal(t, 1, strings.Count(strings.TrimSpace(errs), "\n")+1, "one line: %s", errs)
 			}
 		})

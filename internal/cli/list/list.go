@@ -142,7 +142,7 @@ func modules(w io.Writer, reg *registry.Registry) error {
 		}
 	}
 	for _, d := range reg.Disabled {
-		rows = append(rows, fmt.Sprintf("%s\tdisabled: %d problems in %s (wasmcollector validate)\t", d.Name, len(d.Problems), d.Sidecar))
+		rows = append(rows, fmt.Sprintf("%s\tdisabled: %s in %s (wasmcollector validate)\t", d.Name, cmdutil.Count(len(d.Problems), "problem", "problems"), d.Sidecar))
 	}
 	if len(rows) == 0 {
 		return nil

@@ -197,13 +197,13 @@ func summarize(w io.Writer, c *registry.Collector, since, until time.Time, res g
 	if err != nil {
 		status = "failed"
 		var ie *runtime.InvocationError
-		if errors.As(err, &ie) {
+		if errors.As(err, &ie) && ie.Kind != runtime.KindFailed { // not "failed: failed"
 			status = "failed: " + string(ie.Kind)
 		}
 	}
-	what := fmt.Sprintf("%d rows", res.Report.Rows)
+	what := cmdutil.Count(int(res.Report.Rows), "row", "rows")
 	if c.Format == registry.FormatJSON {
-		what = fmt.Sprintf("%d document", res.Report.JSONDocuments)
+		what = cmdutil.Count(res.Report.JSONDocuments, "document", "documents")
 	}
 	fmt.Fprintf(w, "%s %s: %s, %s, %s in %s\n", c.Key, window, status, what,
 		bytesize.Approx(res.Report.Bytes), res.Elapsed.Round(time.Millisecond))

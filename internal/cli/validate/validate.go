@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts *Options) error {
 		if report.Valid {
 			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules)\n", f.ConfigPath, report.Collectors, report.Modules)
 		} else {
-			fmt.Fprintf(f.Stdout, "%d problems\n", len(problems))
+			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems"))
 		}
 	}
 	if !report.Valid {
