@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -236,6 +237,12 @@ func TestLoadFS(t *testing.T) {
 		{"no directory", "c.toml", "", "needs a directory", ""},
 		{"registry problems", "c.toml", "[runtime]\ntimeout = \"forever\"\n", "c.toml:2: runtime.timeout", dir},
 	}
+	t.Run("a module that is not a regular file", func(t *testing.T) {
+		fsys := fstest.MapFS{"c.toml": {Data: []byte("")}, "modules/x.wasm": {Data: []byte("/etc/passwd"), Mode: fs.ModeSymlink}}
+		_, err := wasmcollector.LoadFS(fsys, "c.toml", t.TempDir(), nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "modules/x.wasm is not a regular file")
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := fstest.MapFS{"c.toml": {Data: []byte(tt.toml)}, "modules/x.wasm": {Data: []byte("\x00asm")}}
