@@ -17,7 +17,10 @@ package signature
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +33,8 @@ import (
 	"time"
 
 	"aead.dev/minisign"
+	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/scrypt"
 )
 
 // Suffix is appended to a module's path to name its detached signature, as minisign does.
@@ -89,13 +94,88 @@ func GenerateKey(password string) (pub PublicKey, pubFile, secretFile []byte, er
 	if password == "" {
 		secretFile, err = priv.MarshalText()
 	} else {
-		secretFile, err = minisign.EncryptKey(password, priv)
+		secretFile, err = encryptKey(password, priv, scryptOps, scryptMem)
 	}
 	if err != nil {
 		return pub, nil, nil, fmt.Errorf("generate key: %w", err)
 	}
 	pubFile = []byte("untrusted comment: minisign public key " + KeyID(pub.ID()) + "\n" + pub.String() + "\n")
 	return pub, pubFile, append(secretFile, '\n'), nil
+}
+
+// The scrypt cost of an encrypted secret key: libsodium's "sensitive" limits, which `minisign -G`
+// uses too (and aead.dev/minisign's EncryptKey, fixed). Variables so that tests can make keys
+// cheaply; the cost is written into the key file, which readers take from there.
+var scryptOps, scryptMem uint64 = 1 << 25, 1 << 30
+
+// encryptKey writes priv as minisign's encrypted secret key file, with the scrypt cost given:
+// the layout of minisign's seckey (and aead.dev/minisign's EncryptKey, which fixes the cost):
+// sig alg "Ed", kdf "Sc", hash "B2", salt, ops, mem, then (key ID || key || BLAKE2b-256 of
+// "Ed" || key ID || key) XORed with the scrypt key stream.
+func encryptKey(password string, priv PrivateKey, ops, mem uint64) ([]byte, error) {
+	plain, err := priv.MarshalText() // unencrypted layout: key ID at 54, key at 62
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(bytes.SplitN(plain, []byte("\n"), 2)[1])))
+	if err != nil || len(raw) != 158 {
+		return nil, errors.New("unexpected secret key layout")
+	}
+	var salt [32]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, err
+	}
+	binary.LittleEndian.PutUint16(raw[2:], 0x6353) // "Sc": scrypt
+	copy(raw[6:38], salt[:])
+	binary.LittleEndian.PutUint64(raw[38:], ops)
+	binary.LittleEndian.PutUint64(raw[46:], mem)
+	var msg [74]byte
+	copy(msg[:2], raw[:2]) // "Ed"
+	copy(msg[2:], raw[54:126])
+	sum := blake2b.Sum256(msg[:])
+	copy(raw[126:], sum[:])
+	n, r, p := scryptParams(ops, mem)
+	stream, err := scrypt.Key([]byte(password), salt[:], n, r, p, 104)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range stream {
+		raw[54+i] ^= k
+	}
+	return []byte("untrusted comment: minisign encrypted secret key\n" + base64.StdEncoding.EncodeToString(raw)), nil
+}
+
+// scryptParams converts libsodium's ops and mem limits to scrypt's N, r and p exactly as
+// aead.dev/minisign does when it decrypts (the test checks minisign agrees).
+func scryptParams(ops, mem uint64) (n, r, p int) {
+	const (
+		minOps = 1 << 15
+		maxRP  = 0x3fffffff
+	)
+	if ops < minOps {
+		ops = minOps
+	}
+	r = 8
+	if ops < mem/32 {
+		p = 1
+		for i := 1; i < 63; i++ {
+			if n = 1 << i; uint64(n) > ops/(8*uint64(r)) {
+				break
+			}
+		}
+		return n, r, p
+	}
+	for i := 1; i < 63; i++ {
+		if n = 1 << i; uint64(n) > mem/(256*uint64(r)) {
+			break
+		}
+	}
+	if rp := (ops / 4) / uint64(n); rp < maxRP {
+		p = int(rp) / r
+	} else {
+		p = maxRP / r
+	}
+	return n, r, p
 }
 
 // IsEncrypted reports whether a secret key file's contents are password-protected.

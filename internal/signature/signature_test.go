@@ -179,12 +179,17 @@ func TestParsePublicKeyForms(t *testing.T) {
 	}
 }
 
-// TestEncryptedKey uses minisign's scrypt parameters (1 GiB, as `minisign -G` does): slow, so
-// one key, decrypted once with the right password and once with a wrong one.
+// cheapScrypt lowers the scrypt cost of keys made by the test: minisign's own (1 GiB) takes
+// a minute per key here under the race detector. The cost is written into the key file, so the
+// reading side is the same code either way.
+func cheapScrypt(t *testing.T) {
+	ops, mem := scryptOps, scryptMem
+	scryptOps, scryptMem = 1<<15, 1<<20
+	t.Cleanup(func() { scryptOps, scryptMem = ops, mem })
+}
+
 func TestEncryptedKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scrypt with 1 GiB: not in -short")
-	}
+	cheapScrypt(t)
 	pub, _, sec, err := GenerateKey("correct horse")
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +206,25 @@ func TestEncryptedKey(t *testing.T) {
 	priv, err := ParsePrivateKey(sec, "correct horse")
 	if err != nil || priv.ID() != pub.ID() {
 		t.Fatalf("right password: %v", err)
+	}
+	if _, err := ParsePrivateKey([]byte("untrusted comment: x\nAAAA\n"), ""); err == nil || !strings.Contains(err.Error(), "not a minisign secret key") {
+		t.Errorf("garbage key: %v", err)
+	}
+}
+
+// TestEncryptedKeyRealCost makes one key at minisign's real cost, which GenerateKey uses, and
+// decrypts it: slow (about 15 s a scrypt on a loaded machine, minutes under the race
+// detector, which adds nothing to a single-goroutine KDF), so not under -race or -short.
+func TestEncryptedKeyRealCost(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("scrypt at 1 GiB: skipped under -short and -race (TestEncryptedKey covers the code at a low cost)")
+	}
+	pub, _, sec, err := GenerateKey("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if priv, err := ParsePrivateKey(sec, "pw"); err != nil || priv.ID() != pub.ID() {
+		t.Fatalf("decrypt: %v", err)
 	}
 }
 
@@ -271,6 +295,29 @@ func TestInteropMinisign(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := Verify(f.Input, []TrustedKey{{Key: v.pub}}, now); err != nil {
+			t.Errorf("its signature: %v", err)
+		}
+	})
+
+	t.Run("minisign signs with our encrypted secret key", func(t *testing.T) {
+		cheapScrypt(t)
+		pub, pubTxt, sec, err := GenerateKey("s3cret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("enc.key", sec)
+		write("enc.pub", pubTxt)
+		write("e.wasm", module)
+		cmd := exec.Command(bin, "-S", "-s", "enc.key", "-m", "e.wasm")
+		cmd.Dir, cmd.Stdin = dir, strings.NewReader("s3cret\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("minisign -S with our encrypted key: %v\n%s", err, out)
+		}
+		f, err := ReadFiles(filepath.Join(dir, "e.wasm"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Verify(f.Input, []TrustedKey{{Key: pub}}, now); err != nil {
 			t.Errorf("its signature: %v", err)
 		}
 	})
