@@ -80,6 +80,18 @@ func convert(dst, raw any) (Code, string) {
 			return wrong("must be an integer, not %s")
 		}
 		*d = n
+	case *time.Time:
+		tm, ok := raw.(time.Time)
+		if !ok {
+			return wrong("must be a date or a datetime such as 2027-06-01, not %s")
+		}
+		switch tm.Location().String() { // BurntSushi/toml's zones for TOML's local forms
+		case "time-local":
+			return CodeWrongType, "must be a date or a datetime such as 2027-06-01, not a time of day"
+		case "date-local", "datetime-local": // no offset written: read as UTC, the same everywhere
+			tm = time.Date(tm.Year(), tm.Month(), tm.Day(), tm.Hour(), tm.Minute(), tm.Second(), tm.Nanosecond(), time.UTC)
+		}
+		*d = tm
 	case *[]string:
 		arr, ok := raw.([]any)
 		if !ok {

@@ -5,8 +5,8 @@
 // It sits at the very start of the flow (see design.md "The flow"): [Load] turns the root TOML
 // file, plus the sidecar TOML files dropped beside modules in the modules directory, into a
 // [Registry] that gather, the runtime and the CLI consume. The package does no I/O beyond reading
-// those files and hashing the module files that carry a sha256 pin; it never compiles or runs a
-// module.
+// those files, hashing the module files that carry a sha256 pin and verifying signatures; it never
+// compiles or runs a module.
 //
 // # What Load does
 //
@@ -22,7 +22,10 @@
 //     against what the root file grants: only the operator's file grants, a sidecar asks;
 //   - disables, rather than fails on, a module whose sidecar has a problem ([DisabledModule]), so
 //     that one vendor's file cannot cost the others their collectors;
-//   - caps every file's size and nesting before it is parsed.
+//   - caps every file's size and nesting before it is parsed;
+//   - with a [trust] table, verifies each module's signature (NAME.wasm.minisig, covering the
+//     module and its sidecar) against the keys trusted for its name (trust.go), disabling a
+//     module that fails when signatures are required and warning otherwise ([Registry.Warnings]).
 //
 // Each [Problem] carries a [Code] saying what kind of problem it is; act on the code, never on
 // the message. [LoadSidecar] reads one sidecar alone, with every rule of Load, for tools that

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/wasmcollector/wasmcollector/internal/signature"
 )
 
 // Load reads the registry file at path, discovers the sidecars in its modules directory, applies
@@ -56,6 +58,9 @@ func (l *loader) disable() bool {
 	fatal := false
 	for _, p := range l.problems {
 		name, ok := l.sidecarMods[p.File]
+		if mod, bad := l.moduleProblems[p]; bad { // a module's own problem (its signature)
+			name, ok = mod, true
+		}
 		if !ok {
 			fatal = fatal || p != l.noConfig
 			continue
@@ -63,6 +68,12 @@ func (l *loader) disable() bool {
 		d := byModule[name]
 		if d == nil {
 			d = &DisabledModule{Name: name, Sidecar: p.File}
+			if _, own := l.moduleProblems[p]; own {
+				d.Sidecar = ""
+				if st := l.states[name]; st != nil && st.sideSrc != nil {
+					d.Sidecar = st.sideSrc.display
+				}
+			}
 			byModule[name] = d
 			reg.Disabled = append(reg.Disabled, d)
 		}
@@ -98,6 +109,7 @@ type source struct {
 	sidecar bool
 	unknown []unknownKey // keys the schema does not have, in the order the walk met them
 	loc     *locator
+	data    []byte // a sidecar's bytes, which its module's signature covers; nil for the root
 }
 
 // entry is a collector with where it was declared.
@@ -124,13 +136,17 @@ type loader struct {
 	sidecarMods map[string]string          // sidecar display path → its module's name
 	timeoutSet  map[*Collector]bool        // collectors that set their own timeout
 	noConfig    *Problem                   // "no config collector", if reported
-	alone       bool                       // LoadSidecar: a sidecar without a root file
-	grantAll    bool                       // LoadSidecar: grant whatever the sidecar requests
+	keys        []signature.TrustedKey     // [[trust.keys]] that are valid
+	// moduleProblems are problems of a module's own (its signature, required) that disable
+	// the module wherever they are reported, by module name.
+	moduleProblems map[*Problem]string
+	alone          bool // LoadSidecar: a sidecar without a root file
+	grantAll       bool // LoadSidecar: grant whatever the sidecar requests
 }
 
 // newLoader returns the state of one load.
 func newLoader() *loader {
-	return &loader{states: map[string]*moduleState{}, fields: map[string]map[string]bool{}, sidecarMods: map[string]string{}, timeoutSet: map[*Collector]bool{}}
+	return &loader{states: map[string]*moduleState{}, fields: map[string]map[string]bool{}, sidecarMods: map[string]string{}, moduleProblems: map[*Problem]string{}, timeoutSet: map[*Collector]bool{}}
 }
 
 // add records a problem about the value at p in src.
@@ -172,6 +188,7 @@ func (l *loader) load(name string) *Registry {
 	l.reg.Shipping = l.shipping(root, &f.Shipping)
 	l.reg.DataSources = l.dataSources(root, &f.DataSources)
 	l.reg.State = l.stateSettings(root, &f.State)
+	l.reg.Trust = l.trust(root, &f.Trust)
 	l.rootModules(root, &f.Modules)
 	l.collectors(root, &f.Collector, "")
 	l.unknownKeys(root)
@@ -221,7 +238,11 @@ func (l *loader) read(display, abs string, sidecar bool, v any) *source {
 	}
 	var d decoder
 	d.table(doc, reflect.ValueOf(v).Elem(), nil)
-	return &source{display: display, abs: abs, sidecar: sidecar, unknown: d.unknown, loc: newLocator(data)}
+	src := &source{display: display, abs: abs, sidecar: sidecar, unknown: d.unknown, loc: newLocator(data)}
+	if sidecar {
+		src.data = data
+	}
+	return src
 }
 
 // lowerMessage makes a decoder message fit our error style: lowercase start, no final period.
@@ -301,7 +322,7 @@ func (l *loader) sidecar(display, abs, module string) *source {
 		return nil
 	}
 	st := l.state(module)
-	st.sidecar = abs
+	st.sidecar, st.sideSrc = abs, src
 	if p := (path{}.key("module")); f.Module.ok(l, src, p, "a table") && f.Module.set {
 		st.side = l.moduleCfg(src, p, module, &f.Module.t)
 	}
@@ -334,7 +355,7 @@ func (l *loader) unknownKeys(src *source) {
 }
 
 // rootOnly lists the tables only the root file may have.
-var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true}
+var rootOnly = map[string]bool{"trust": true, "runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true}
 
 // covered reports whether a problem already names field p of src or a value enclosing it, so
 // that `limits = 5` or an unknown [table] is not reported once more for each key inside. It

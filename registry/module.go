@@ -20,8 +20,9 @@ type moduleState struct {
 	ref     where   // the first collector's `module`, where problems with the file are reported
 	root    *moduleCfg
 	side    *moduleCfg
-	sidecar string // absolute path of the sidecar, if any
-	hasSide bool   // a sidecar file exists for the module, even one that could not be read
+	sidecar string  // absolute path of the sidecar, if any
+	sideSrc *source // the sidecar as read, nil when it could not be read or parsed
+	hasSide bool    // a sidecar file exists for the module, even one that could not be read
 }
 
 // moduleCfg is one validated [modules."NAME"] or sidecar [module] table.
@@ -205,7 +206,10 @@ func (l *loader) finishModules() {
 			m.SHA256 = pin.sha
 		}
 		if l.modulesOK {
-			l.checkFile(st, realDir, pin)
+			if real, ok := l.checkFile(st, realDir, pin); ok && l.reg.Trust.Enabled && !(st.hasSide && st.sideSrc == nil) {
+				// (A sidecar that could not be read disables its module already.)
+				l.verifySignature(st, real)
+			}
 		}
 	}
 	for _, cfg := range l.rootCfgs {
@@ -216,46 +220,48 @@ func (l *loader) finishModules() {
 }
 
 // checkFile checks that a module's file is a regular file inside the modules directory (after
-// resolving symlinks) and matches its pin. Problems go on the first collector referencing it,
-// a mismatch on the pin.
-func (l *loader) checkFile(st *moduleState, realDir string, pin *moduleCfg) {
+// resolving symlinks) and matches its pin, and returns its path after symlinks when it does.
+// Problems go on the first collector referencing it, a mismatch on the pin.
+func (l *loader) checkFile(st *moduleState, realDir string, pin *moduleCfg) (string, bool) {
 	m, ref := st.mod, st.ref
 	show := filepath.Join(l.modulesShow, filepath.FromSlash(m.Name))
 	real, err := filepath.EvalSymlinks(m.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		l.add(ref.src, ref.p, CodeNotFound, "module file %s does not exist", show)
-		return
+		return "", false
 	case err != nil:
 		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
-		return
+		return "", false
 	}
 	if l.alone {
 		// LoadSidecar: the module file is wherever the caller says, not inside a modules_dir.
 	} else if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		l.add(ref.src, ref.p, CodeInvalid, "module file %s resolves to %s, outside modules_dir %s", show, real, l.modulesShow)
-		return
+		return "", false
 	}
 	info, err := os.Stat(real)
 	if err != nil {
 		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
-		return
+		return "", false
 	}
 	if !info.Mode().IsRegular() {
 		l.add(ref.src, ref.p, CodeInvalid, "module file %s is not a regular file", show)
-		return
+		return "", false
 	}
 	if pin == nil {
-		return
+		return real, true
 	}
 	sum, err := fileSHA256(real)
 	if err != nil {
 		l.add(ref.src, ref.p, CodeUnreadable, "module file %s: %v", show, unwrapPath(err))
-		return
+		return "", false
 	}
 	if sum != pin.sha {
 		l.add(pin.src, pin.p.key("sha256"), CodeMismatch, "sha256 mismatch: pinned %s, file has %s", pin.sha, sum)
+		return "", false
 	}
+	return real, true
 }
 
 // fileSHA256 returns the lowercase hex sha256 of the file's contents.
@@ -270,6 +276,12 @@ func fileSHA256(name string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// bytesSHA256 returns the lowercase hex sha256 of b.
+func bytesSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // unwrapPath drops the *fs.PathError wrapper, whose path the message already names.

@@ -37,6 +37,8 @@ type Registry struct {
 	DataSources map[string]*DataSource
 	// State holds the [state] table: where the bookkeeping and the gather lock live.
 	State StateSettings
+	// Trust holds the [trust] table: which keys may sign which modules.
+	Trust TrustSettings
 	// Modules lists every module a collector references, once each, in order of first reference
 	// (root file first, then sidecars sorted by file name).
 	Modules []*Module
@@ -47,14 +49,19 @@ type Registry struct {
 	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
 	// a gather records those collectors as failed. See [DisabledModule].
 	Disabled []*DisabledModule
+	// Warnings are problems that disable nothing: signatures that did not verify while [trust]
+	// require_signatures is false (the modules run). [Load] returns them here, not as its error.
+	Warnings Problems
 }
 
 // DisabledModule is a module [Load] left out because its sidecar (a vendor's file) has
-// problems: a broken sidecar costs its own module, never the rest of the registry.
+// problems, or its signature does not verify while [trust] requires one: a vendor's broken
+// module costs its own collectors, never the rest of the registry.
 type DisabledModule struct {
 	// Name is the module's name, as in [Module].Name.
 	Name string
-	// Sidecar is the sidecar's path as problems show it.
+	// Sidecar is the sidecar's path as problems show it; "" when the module has none (it was
+	// disabled for a problem of its own, such as its signature).
 	Sidecar string
 	// Module is the module as far as Load built it; nil when the sidecar could not be read or
 	// parsed, or declares no collector.
@@ -62,7 +69,7 @@ type DisabledModule struct {
 	// Collectors are the collectors of the module (the sidecar's, and any in the root file that
 	// name the module), as far as Load built them; they do not run.
 	Collectors []*Collector
-	// Problems are the problems of the sidecar, at least one.
+	// Problems are the problems of the sidecar or the module's signature, at least one.
 	Problems Problems
 }
 
@@ -270,10 +277,14 @@ type Module struct {
 	Name string
 	// Path is the absolute path of the file.
 	Path string
-	// SHA256 is the lowercase hex sha256 the file is pinned to, "" when not pinned. [Load]
-	// checked the file against it; whoever reads the file later must check again, as the file
-	// may have changed since.
+	// SHA256 is the lowercase hex sha256 the file is pinned to, or, when it is not pinned and
+	// its signature verified, the sha256 of the bytes verified; "" otherwise. [Load] checked the
+	// file against it; whoever reads the file later must check again, as the file may have
+	// changed since (the runtime does, at compilation).
 	SHA256 string
+	// Signature is what Load found of the module's signature (NAME.wasm.minisig): nil when
+	// collectors.toml has no [trust] table, so that nothing was checked.
+	Signature *ModuleSignature
 	// MemoryLimit is the linear-memory cap of an instance, in bytes: the operator's grant (root
 	// [modules."NAME"] memory_limit, else Runtime.MemoryLimit), or the sidecar's lower request.
 	MemoryLimit uint64

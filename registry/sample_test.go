@@ -47,6 +47,11 @@ func TestSample(t *testing.T) {
 					OutDir:      filepath.Join(filepath.Dir(reg.File), "out"),
 				}, reg.Gather)
 				require.Equal(t, LicenseSettings{}, reg.License)
+				// [trust] on, not required: the unsigned example module runs, with a warning.
+				require.True(t, reg.Trust.Enabled)
+				require.Len(t, reg.Trust.Keys, 1)
+				require.Len(t, reg.Warnings, 1)
+				require.Equal(t, SignatureUnsigned, reg.Modules[0].Signature.Status)
 				shipping := unsetShipping()
 				shipping.Headers["X-Product"] = "acme 4.6" // the example header
 				require.Equal(t, shipping, reg.Shipping)

@@ -1,5 +1,7 @@
 package registry
 
+import "time"
+
 // The structs below are the schema: they mirror the TOML (see sample.toml) one field per key,
 // and carry no behaviour. Each leaf is a value[T] and each table a table[T] (tables[T] for an
 // array of tables), wrappers that never fail to decode (see decode.go): a value of the wrong
@@ -21,6 +23,7 @@ type rootFile struct {
 	Modules     table[map[string]*table[moduleTable]]     `toml:"modules"`     // keyed by module name
 	DataSources table[map[string]*table[dataSourceTable]] `toml:"datasources"` // keyed by data source name
 	State       table[stateTable]                         `toml:"state"`
+	Trust       table[trustTable]                         `toml:"trust"`
 	Collector   tables[collectorTable]                    `toml:"collector"`
 }
 
@@ -133,6 +136,21 @@ type stateTable struct {
 	PasswordFile value[string] `toml:"password_file"`
 	LockName     value[string] `toml:"lock_name"` // advisory lock name
 	Password     value[any]    `toml:"password"`  // refused: secrets never sit in the TOML
+}
+
+// trustTable is [trust]: which keys may sign which modules (trust.go).
+type trustTable struct {
+	RequireSignatures value[bool]           `toml:"require_signatures"`
+	Keys              tables[trustKeyTable] `toml:"keys"`
+}
+
+// trustKeyTable is one [[trust.keys]].
+type trustKeyTable struct {
+	Name    value[string]    `toml:"name"`     // whose key, for people
+	Pattern value[string]    `toml:"pattern"`  // module names it may sign, as path.Match
+	Key     value[string]    `toml:"key"`      // minisign public key, "RWQ…"
+	KeyFile value[string]    `toml:"key_file"` // or a minisign .pub file
+	Expires value[time.Time] `toml:"expires"`  // a TOML date or datetime
 }
 
 // collectorTable is one [[collector]].
