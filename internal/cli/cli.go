@@ -1,6 +1,6 @@
 // Package cli is the wasmcollector command line: the root command, its global flags, and the
 // mapping of errors to one-line messages and exit codes. Each subcommand lives in its own package
-// (gather, serve, inspect, ingress, state, list, validate, run, check, new, version) and gets its dependencies from a [cmdutil.Factory].
+// (gather, serve, inspect, ingress, state, list, validate, run, check, new, version, keygen, sign, verify) and gets its dependencies from a [cmdutil.Factory].
 package cli
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/newcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
 	"github.com/wasmcollector/wasmcollector/internal/cli/servecmd"
+	"github.com/wasmcollector/wasmcollector/internal/cli/signcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/statecmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/validate"
 	"github.com/wasmcollector/wasmcollector/internal/cli/version"
@@ -130,6 +131,9 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		checkcmd.NewCmdCheck(f, nil),
 		newcmd.NewCmdNew(f, nil),
 		version.NewCmdVersion(f),
+		signcmd.NewCmdKeygen(f),
+		signcmd.NewCmdSign(f),
+		signcmd.NewCmdVerify(f),
 	)
 
 	cmd, err := root.ExecuteC()

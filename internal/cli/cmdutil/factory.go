@@ -41,8 +41,11 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 	}
 	if f.Logger != nil {
 		for _, d := range reg.Disabled {
-			f.Logger.Warn("module disabled: its sidecar has problems (wasmcollector validate shows them)",
+			f.Logger.Warn("module disabled: its sidecar or its signature has problems (wasmcollector validate shows them)",
 				"module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+		}
+		for _, w := range reg.Warnings {
+			f.Logger.Warn("module signature", "problem", w.Error())
 		}
 	}
 	return reg, nil

@@ -27,7 +27,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "List the registered collectors",
 		Long: `List every collector that collectors.toml and the sidecars in its modules directory declare,
 in gathering order: key, version, format, module, slicing, shipping group and description.
-Collectors of a disabled module (its sidecar has problems) are listed last, marked disabled.
+Collectors of a disabled module (its sidecar has problems, or its signature does not verify
+while [trust] requires one) are listed last, marked disabled. With [trust] in collectors.toml,
+a SIGNED BY column says who signed each module (or unsigned, invalid signature).
 Then, when there are sidecars, each module's grants (from collectors.toml) and its sidecar's
 requests.`,
 		Example: `  wasmcollector list
@@ -59,6 +61,10 @@ type Entry struct {
 	Source               string `json:"source"`
 	// Disabled is set when the collector's module is disabled: it does not run.
 	Disabled bool `json:"disabled,omitempty"`
+	// Signature is the module's signature status (verified, unsigned, invalid) and SignedBy who
+	// signed it ("Acme Inc. (key …)"); both omitted when collectors.toml has no [trust].
+	Signature string `json:"signature,omitempty"`
+	SignedBy  string `json:"signed_by,omitempty"`
 	// Granted is what collectors.toml grants the module; Requested what its sidecar asks for
 	// (only for modules with a sidecar).
 	Granted   *cmdutil.Access `json:"granted,omitempty"`
@@ -77,6 +83,9 @@ func Entries(reg *registry.Registry) []Entry {
 		}
 		if m := c.Module; m != nil {
 			e.Module = m.Name
+			if s := m.Signature; s != nil {
+				e.Signature, e.SignedBy = s.Status, s.Signer()
+			}
 			if m.Sidecar != "" && !disabled {
 				g, r := cmdutil.Granted(m), cmdutil.Requested(m)
 				e.Granted, e.Requested = &g, &r
@@ -106,7 +115,13 @@ func Run(opts *Options) error {
 		return cmdutil.WriteJSON(opts.Factory.Stdout, entries)
 	}
 	tw := tabwriter.NewWriter(opts.Factory.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tVERSION\tFORMAT\tMODULE\tSLICING\tGROUP\tDESCRIPTION")
+	// Who signed each module, when signatures are checked ([trust]).
+	signed, signedHead := func(Entry) string { return "" }, ""
+	if reg.Trust.Enabled {
+		signed = func(e Entry) string { return "\t" + e.SignedBy }
+		signedHead = "\tSIGNED BY"
+	}
+	fmt.Fprintln(tw, "KEY\tVERSION\tFORMAT\tMODULE\tSLICING\tGROUP\tDESCRIPTION"+signedHead)
 	for _, e := range entries {
 		key := e.Key
 		if e.Config {
@@ -123,8 +138,8 @@ func Run(opts *Options) error {
 		if e.Function != e.Key {
 			module += ":" + e.Function
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", key, e.Version, e.Format, module, slicing,
-			e.ShippingGroup, strings.ReplaceAll(e.Description, "\n", " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s%s\n", key, e.Version, e.Format, module, slicing,
+			e.ShippingGroup, strings.ReplaceAll(e.Description, "\n", " "), signed(e))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -142,7 +157,11 @@ func modules(w io.Writer, reg *registry.Registry) error {
 		}
 	}
 	for _, d := range reg.Disabled {
-		rows = append(rows, fmt.Sprintf("%s\tdisabled: %s in %s (wasmcollector validate)\t", d.Name, cmdutil.Count(len(d.Problems), "problem", "problems"), d.Sidecar))
+		where := d.Sidecar
+		if d.Sidecar == "" || d.Problems[0].Field == "signature" {
+			where = d.Problems[0].File // the module's own problem: its signature
+		}
+		rows = append(rows, fmt.Sprintf("%s\tdisabled: %s in %s (wasmcollector validate)\t", d.Name, cmdutil.Count(len(d.Problems), "problem", "problems"), where))
 	}
 	if len(rows) == 0 {
 		return nil

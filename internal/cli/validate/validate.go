@@ -30,7 +30,8 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 		Long: `Check the registry and the modules it names, and report every problem at once:
 TOML syntax and unknown fields, missing or duplicate keys, a second config collector, bad
 formats, durations and sizes, module files that are missing, escape the modules directory or
-do not match their sha256 pin, sidecars that request what collectors.toml does not grant;
+do not match their sha256 pin, sidecars that request what collectors.toml does not grant,
+with [trust], signatures that do not verify (warnings when signatures are not required);
 then each module is compiled and checked against ABI v1 (imports, declared exports and their
 types, memory declaration). For each module with a sidecar it shows what collectors.toml grants
 and what the sidecar requests.
@@ -66,8 +67,14 @@ type Report struct {
 	Collectors int       `json:"collectors"`
 	Modules    int       `json:"modules"`
 	Problems   []Problem `json:"problems"`
-	// Disabled names the modules whose sidecar has problems; they do not run.
+	// Disabled names the modules whose sidecar has problems, or whose signature does not
+	// verify while [trust] requires one; they do not run.
 	Disabled []string `json:"disabled"`
+	// Warnings are problems that disable nothing: signatures that do not verify while [trust]
+	// require_signatures is false.
+	Warnings []Problem `json:"warnings"`
+	// Signatures says, for each module, who signed it; empty without [trust].
+	Signatures []ModuleSignature `json:"signatures"`
 	// Access is, for each module with a sidecar, what collectors.toml grants and what the
 	// sidecar requests.
 	Access []ModuleAccess `json:"access"`
@@ -80,6 +87,17 @@ type ModuleAccess struct {
 	Requested cmdutil.Access `json:"requested"`
 }
 
+// ModuleSignature is who signed a module, as Load verified it.
+type ModuleSignature struct {
+	Module string `json:"module"`
+	// Status is verified, unsigned or invalid.
+	Status string `json:"status"`
+	// SignedBy says who, for people: "Acme Inc. (key 0123456789ABCDEF)".
+	SignedBy string `json:"signed_by"`
+	KeyID    string `json:"key_id,omitempty"`
+	KeyName  string `json:"key_name,omitempty"`
+}
+
 // Run validates the registry and its modules.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
@@ -88,7 +106,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil && !errors.As(err, &problems) {
 		return cmdutil.BadInput("%w", err)
 	}
-	report := Report{Problems: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
+	report := Report{Problems: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}, Warnings: []Problem{}, Signatures: []ModuleSignature{}}
 	if reg != nil {
 		if err == nil { // the error holds every problem; otherwise the disabled modules hold theirs
 			for _, d := range reg.Disabled {
@@ -99,6 +117,22 @@ func Run(ctx context.Context, opts *Options) error {
 		report.Collectors, report.Modules = len(reg.Collectors), len(reg.Modules)
 		for _, d := range reg.Disabled {
 			report.Disabled = append(report.Disabled, d.Name)
+		}
+		for _, w := range reg.Warnings {
+			report.Warnings = append(report.Warnings, Problem{File: w.File, Line: w.Line, Field: w.Field, Message: w.Message})
+		}
+		if reg.Trust.Enabled {
+			mods := append([]*registry.Module{}, reg.Modules...)
+			for _, d := range reg.Disabled {
+				if d.Module != nil {
+					mods = append(mods, d.Module)
+				}
+			}
+			for _, m := range mods {
+				if s := m.Signature; s != nil {
+					report.Signatures = append(report.Signatures, ModuleSignature{Module: m.Name, Status: s.Status, SignedBy: s.Signer(), KeyID: s.KeyID, KeyName: s.KeyName})
+				}
+			}
 		}
 		for _, m := range reg.Modules {
 			if m.Sidecar != "" {
@@ -117,6 +151,16 @@ func Run(ctx context.Context, opts *Options) error {
 	} else {
 		for _, p := range problems {
 			fmt.Fprintln(f.Stdout, p.Error())
+		}
+		for _, w := range reg.Warnings {
+			fmt.Fprintln(f.Stdout, "warning: "+w.Error())
+		}
+		for _, s := range report.Signatures {
+			if s.Status == registry.SignatureVerified {
+				fmt.Fprintf(f.Stdout, "module %s: signed by %s\n", s.Module, s.SignedBy)
+			} else {
+				fmt.Fprintf(f.Stdout, "module %s: %s\n", s.Module, s.SignedBy)
+			}
 		}
 		for _, a := range report.Access {
 			fmt.Fprintf(f.Stdout, "module %s: granted %s; requested %s\n", a.Module, a.Granted, a.Requested)
