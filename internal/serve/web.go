@@ -121,9 +121,12 @@ func securityHeaders(next http.Handler) http.Handler {
 type collectorView struct {
 	Key, Version, Format, Function string
 	Module, SHA256                 string
-	Granted, Requested             []string
-	LastRun                        time.Time
-	LastStatus, LastError          string
+	// SignedBy is who signed the module ("Acme Inc. (key …)", "unsigned", "invalid signature
+	// (key …)", "not checked" without [trust]); Signature its status, for the cell's class.
+	SignedBy, Signature   string
+	Granted, Requested    []string
+	LastRun               time.Time
+	LastStatus, LastError string
 }
 
 func (a *Agent) collectors() []collectorView {
@@ -135,6 +138,10 @@ func (a *Agent) collectors() []collectorView {
 		if m := c.Module; m != nil {
 			v.Module = m.Name
 			v.SHA256 = a.moduleSum(m)
+			v.SignedBy = m.Signature.Signer()
+			if m.Signature != nil {
+				v.Signature = m.Signature.Status
+			}
 			v.Granted = grants(m.DataSources, m.Mounts, m.Env)
 			v.Requested = grants(m.Requested.DataSources, m.Requested.Mounts, m.Requested.Env)
 		}

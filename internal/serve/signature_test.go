@@ -1,0 +1,92 @@
+package serve
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector"
+	"github.com/wasmcollector/wasmcollector/internal/signature"
+)
+
+// TestReloadVerifiesSignatures: with [trust] requiring signatures, the page shows who signed
+// each module; a module changed after signing is refused at reload, before the swap, and the
+// previous host keeps running (and does not run the changed bytes: its module is held to the
+// sha256 it verified); the vendor's newly signed release is swapped in.
+func TestReloadVerifiesSignatures(t *testing.T) {
+	f := newFixture(t, false, "")
+	pub, _, sec, err := signature.GenerateKey("")
+	require.NoError(t, err)
+	key, err := signature.ParsePrivateKey(sec, "")
+	require.NoError(t, err)
+	mod := filepath.Join(filepath.Dir(f.reg), "modules", "flaky.wasm")
+	sign := func() {
+		t.Helper()
+		data, err := os.ReadFile(mod)
+		require.NoError(t, err)
+		sig, err := signature.Sign(key, data, nil, mod, until)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(mod+signature.Suffix, sig, 0o644))
+	}
+	sign()
+	text, err := os.ReadFile(f.reg)
+	require.NoError(t, err)
+	trust := "[trust]\nrequire_signatures = true\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"flaky*\"\nkey = \"" + pub.String() + "\"\n"
+	require.NoError(t, os.WriteFile(f.reg, append([]byte(trust), text...), 0o644))
+
+	now := func() time.Time { return until }
+	load := func() (*wasmcollector.Host, error) {
+		return wasmcollector.Load(f.reg, &wasmcollector.Options{Logger: quiet, Now: now})
+	}
+	host, err := load()
+	require.NoError(t, err)
+	a, err := New(Config{Host: host, Load: load, Logger: quiet, Now: now})
+	require.NoError(t, err)
+	defer a.Close()
+	require.NoError(t, a.Start(context.Background()))
+	srv := httptest.NewServer(a.Handler(nil))
+	defer srv.Close()
+	signer := "Acme Inc. (key " + signature.KeyID(pub.ID()) + ")"
+	_, page := get(t, srv.Client(), srv.URL+"/")
+	assert.Contains(t, page, "<th>Signed by</th>")
+	assert.Contains(t, page, `<td class="sig verified">`+signer+`</td>`)
+
+	// The vendor's module is replaced by bytes nobody signed (valid WebAssembly: a custom
+	// section appended).
+	orig, err := os.ReadFile(mod)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(mod, append(append([]byte{}, orig...), 0x00, 0x03, 0x01, 'x', 0x00), 0o644))
+	err = a.Reload(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "signature: the module's bytes do not match its signature by key "+signature.KeyID(pub.ID())+" (Acme Inc.)")
+	_, page = get(t, srv.Client(), srv.URL+"/")
+	assert.Contains(t, page, "the previous modules keep running")
+	assert.Contains(t, page, `<td class="sig verified">`+signer+`</td>`, "the running host is still the verified one")
+
+	// The running host does not run the changed bytes either: its module is held to the sum
+	// it verified.
+	rec, err := a.GatherOnce(context.Background())
+	require.NoError(t, err)
+	require.NotNil(t, rec.Result)
+	for _, c := range rec.Result.Collectors {
+		assert.NotEqual(t, "ok", c.Status, "collector %s ran a module changed after verification", c.Key)
+		assert.Contains(t, c.Error, "sha256", "collector %s", c.Key)
+	}
+
+	// The vendor signs the new release: the reload verifies it and swaps it in.
+	sign()
+	require.NoError(t, a.Reload(context.Background()))
+	_, page = get(t, srv.Client(), srv.URL+"/")
+	assert.Contains(t, page, `<td class="sig verified">`+signer+`</td>`)
+	rec, err = a.GatherOnce(context.Background())
+	require.NoError(t, err)
+	for _, c := range rec.Result.Collectors {
+		assert.Equal(t, "ok", c.Status, "collector %s: %s", c.Key, c.Error)
+	}
+}
