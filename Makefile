@@ -72,7 +72,7 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
 	scripts/demo
 
-deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, rpm and strace (the package test), Chromium (serve's real-browser test)
+deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, rpm and strace (the package test), Chromium (serve's real-browser test), minisign (the signatures' interop test)
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
@@ -86,6 +86,7 @@ deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start
 	command -v rpm >/dev/null || missing="$$missing rpm"; \
 	command -v strace >/dev/null || missing="$$missing strace"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v minisign >/dev/null || missing="$$missing minisign"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
