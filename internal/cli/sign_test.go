@@ -127,8 +127,9 @@ func TestValidateAndListShowSigners(t *testing.T) {
 	assert.Contains(t, out, "module outputs.wasm: disabled, its collectors do not run")
 	assert.Regexp(t, `module outputs.wasm: invalid signature \(key [0-9A-F]{16}\)`, out)
 
-	out, _, code = runCLI(t, "list", "-c", config, "-o", "json")
+	out, errs, code = runCLI(t, "list", "-c", config, "-o", "json")
 	require.Equal(t, 0, code)
+	assert.Contains(t, errs, "module disabled: its signature does not verify")
 	var entries []struct {
 		Key, Signature string
 		SignedBy       string `json:"signed_by"`

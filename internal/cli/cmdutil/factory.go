@@ -41,8 +41,11 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 	}
 	if f.Logger != nil {
 		for _, d := range reg.Disabled {
-			f.Logger.Warn("module disabled: its sidecar or its signature has problems (wasmcollector validate shows them)",
-				"module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+			msg := "module disabled: its sidecar has problems (wasmcollector validate shows them)"
+			if d.Problems[0].Field == "signature" { // its own problem, [trust] requiring signatures
+				msg = "module disabled: its signature does not verify (wasmcollector validate shows why)"
+			}
+			f.Logger.Warn(msg, "module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
 		}
 		for _, w := range reg.Warnings {
 			f.Logger.Warn("module signature", "problem", w.Error())
