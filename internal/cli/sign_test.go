@@ -58,6 +58,29 @@ func TestKeygenSignVerify(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "needs a password and there is no terminal to ask on: give --password-env or --password-file")
 
+	// Where the password comes from, when there is no terminal: each way that gives none says so.
+	t.Setenv("H16_EMPTY_PASSWORD", "")
+	tmp := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--password-env", "H16_EMPTY_PASSWORD"}, "--password-env: environment variable H16_EMPTY_PASSWORD is unset or empty"},
+		{[]string{"--password-file", filepath.Join(tmp, "none")}, "--password-file: open "},
+		{[]string{"--password-env", "X", "--password-file", "Y"}, "give --password-env or --password-file, not both"},
+	} {
+		_, errs, code = runCLI(t, append([]string{"keygen", "--key", filepath.Join(tmp, "k"), "--pub", filepath.Join(tmp, "p")}, tc.args...)...)
+		assert.Equal(t, 2, code, tc.args)
+		assert.Contains(t, errs, tc.want)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(tmp, "empty"), []byte("\n"), 0o600))
+	_, errs, code = runCLI(t, "keygen", "--key", filepath.Join(tmp, "k"), "--pub", filepath.Join(tmp, "p"), "--password-file", filepath.Join(tmp, "empty"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "holds no password on its first line")
+	_, errs, code = runCLI(t, "sign", outputs, "--key", pub)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "not a minisign secret key")
+
 	out, errs, code := runCLI(t, "sign", outputs, "--key", key)
 	require.Equal(t, 0, code, errs)
 	assert.Regexp(t, `^signed outputs.wasm and sidecar outputs.toml with key [0-9A-F]{16}: .*outputs.wasm.minisig\n$`, out)
