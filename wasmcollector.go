@@ -63,8 +63,10 @@ type Host struct {
 
 // Load reads the registry at path (collectors.toml; relative paths in it resolve against its
 // directory) and returns a host for it. Problems in the root file fail the load with a
-// [registry.Problems] listing all of them; a module whose sidecar has problems is left out (see
-// [registry.DisabledModule]) and logged as a warning. opts may be nil.
+// [registry.Problems] listing all of them; a module whose sidecar has problems, or whose
+// signature does not verify while [trust] requires one, is left out (see
+// [registry.DisabledModule]) and logged as a warning, as are signatures that do not verify when
+// not required ([registry.Registry.Warnings]). opts may be nil.
 func Load(path string, opts *Options) (*Host, error) {
 	reg, err := registry.Load(path)
 	if err != nil {
@@ -72,8 +74,14 @@ func Load(path string, opts *Options) (*Host, error) {
 	}
 	h := New(reg, opts)
 	for _, d := range reg.Disabled {
-		h.log.Warn("module disabled: its sidecar has problems (wasmcollector validate shows them)",
-			"module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+		msg := "module disabled: its sidecar has problems (wasmcollector validate shows them)"
+		if d.Problems[0].Field == "signature" { // its own problem, [trust] requiring signatures
+			msg = "module disabled: its signature does not verify (wasmcollector validate shows why)"
+		}
+		h.log.Warn(msg, "module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+	}
+	for _, w := range reg.Warnings { // signatures that did not verify, not required
+		h.log.Warn("module signature", "problem", w.Error())
 	}
 	return h, nil
 }

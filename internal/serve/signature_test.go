@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/internal/signature"
+	"github.com/wasmcollector/wasmcollector/registry"
 )
 
 // TestReloadVerifiesSignatures: with [trust] requiring signatures, the page shows who signed
@@ -89,4 +91,43 @@ func TestReloadVerifiesSignatures(t *testing.T) {
 	for _, c := range rec.Result.Collectors {
 		assert.Equal(t, "ok", c.Status, "collector %s: %s", c.Key, c.Error)
 	}
+}
+
+// TestReloadWarnsUnrequiredSignatures: without require_signatures, a module changed after
+// signing is swapped in at reload, and the warning is logged.
+func TestReloadWarnsUnrequiredSignatures(t *testing.T) {
+	f := newFixture(t, false, "")
+	pub, _, sec, err := signature.GenerateKey("")
+	require.NoError(t, err)
+	key, err := signature.ParsePrivateKey(sec, "")
+	require.NoError(t, err)
+	mod := filepath.Join(filepath.Dir(f.reg), "modules", "flaky.wasm")
+	data, err := os.ReadFile(mod)
+	require.NoError(t, err)
+	sig, err := signature.Sign(key, data, nil, mod, until)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(mod+signature.Suffix, sig, 0o644))
+	text, err := os.ReadFile(f.reg)
+	require.NoError(t, err)
+	trust := "[trust]\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"*\"\nkey = \"" + pub.String() + "\"\n"
+	require.NoError(t, os.WriteFile(f.reg, append([]byte(trust), text...), 0o644))
+
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	now := func() time.Time { return until }
+	load := func() (*wasmcollector.Host, error) {
+		return wasmcollector.Load(f.reg, &wasmcollector.Options{Logger: log, Now: now})
+	}
+	host, err := load()
+	require.NoError(t, err)
+	a, err := New(Config{Host: host, Load: load, Logger: quiet, Now: now})
+	require.NoError(t, err)
+	defer a.Close()
+	assert.NotContains(t, logs.String(), "module signature")
+
+	require.NoError(t, os.WriteFile(mod, append(append([]byte{}, data...), 0x00, 0x03, 0x01, 'x', 0x00), 0o644))
+	require.NoError(t, a.Reload(context.Background()))
+	assert.Contains(t, logs.String(), "module signature")
+	assert.Contains(t, logs.String(), "do not match its signature")
+	assert.Equal(t, registry.SignatureInvalid, a.host().Registry().Modules[0].Signature.Status)
 }
