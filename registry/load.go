@@ -172,6 +172,7 @@ func (l *loader) load(name string) *Registry {
 	l.reg.Shipping = l.shipping(root, &f.Shipping)
 	l.reg.DataSources = l.dataSources(root, &f.DataSources)
 	l.reg.State = l.stateSettings(root, &f.State)
+	l.reg.Serve = l.serve(root, &f.Serve)
 	l.rootModules(root, &f.Modules)
 	l.collectors(root, &f.Collector, "")
 	l.unknownKeys(root)
@@ -334,7 +335,7 @@ func (l *loader) unknownKeys(src *source) {
 }
 
 // rootOnly lists the tables only the root file may have.
-var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true}
+var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true, "serve": true}
 
 // covered reports whether a problem already names field p of src or a value enclosing it, so
 // that `limits = 5` or an unknown [table] is not reported once more for each key inside. It

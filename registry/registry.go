@@ -37,6 +37,8 @@ type Registry struct {
 	DataSources map[string]*DataSource
 	// State holds the [state] table: where the bookkeeping and the gather lock live.
 	State StateSettings
+	// Serve holds the [serve] table: the schedule and the address of `wasmcollector serve`.
+	Serve ServeSettings
 	// Modules lists every module a collector references, once each, in order of first reference
 	// (root file first, then sidecars sorted by file name).
 	Modules []*Module
