@@ -102,7 +102,9 @@ func ModuleSpec(reg *registry.Registry, m *registry.Module) runtime.ModuleSpec {
 	}
 	seen := map[string]bool{}
 	for _, c := range reg.Collectors {
-		if c.Module == m && !seen[c.Function] {
+		// By name, not pointer: m may come from a copy of reg (a Host hands out clones), and a
+		// check that matched no collector would check no export.
+		if c.Module != nil && c.Module.Name == m.Name && !seen[c.Function] {
 			seen[c.Function] = true
 			spec.Functions = append(spec.Functions, c.Function)
 		}

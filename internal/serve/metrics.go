@@ -84,7 +84,7 @@ func newMetrics(workers func() (worker.Stats, bool)) *metrics {
 	}, []string{"status"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wasmcollector_reloads_total",
-		Help: "Configuration reloads by result: ok (swapped in) or failed (the previous modules keep running).",
+		Help: "Configuration reloads by result: ok (all swapped in), partial (some modules refused, their previous versions keep running, the rest swapped in) or failed (nothing changed).",
 	}, []string{"result"})
 	m.reg.MustRegister(m.reloads, m.gathers, m.lastSuccess, m.gatherDuration, m.invocations, m.failures,
 		m.rows, m.bytes, m.duration, m.tarballs, m.pending, m.uploads,

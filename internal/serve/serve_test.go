@@ -88,6 +88,7 @@ func (f *fixture) agentLog(t *testing.T, now time.Time, log *slog.Logger) *Agent
 	t.Cleanup(func() { host.Close() })
 	a, err := New(Config{Host: host, Logger: quiet, Now: func() time.Time { return now }})
 	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
 	require.NoError(t, a.Start(context.Background()))
 	return a
 }
