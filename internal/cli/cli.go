@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/ingresscmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/inspect"
 	"github.com/wasmcollector/wasmcollector/internal/cli/list"
+	"github.com/wasmcollector/wasmcollector/internal/cli/mancmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/newcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
 	"github.com/wasmcollector/wasmcollector/internal/cli/servecmd"
@@ -130,6 +131,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		checkcmd.NewCmdCheck(f, nil),
 		newcmd.NewCmdNew(f, nil),
 		version.NewCmdVersion(f),
+		mancmd.NewCmdMan(f),
 	)
 
 	cmd, err := root.ExecuteC()

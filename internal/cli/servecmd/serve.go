@@ -100,7 +100,7 @@ recorded; the next run collects the rest) and exits within 2 s.`,
 	fl := cmd.Flags()
 	// The defaults are the [serve] table's: a flag counts only when given.
 	fl.StringVar(&opts.Listen, "listen", "", "`address` for the page, /metrics and the health checks (default [serve] listen, else "+registry.DefaultServeListen+")")
-	fl.DurationVar(&opts.Interval, "interval", 0, "time between gathers (default [serve] interval or cron, else "+registry.DefaultServeInterval.String()+")")
+	fl.DurationVar(&opts.Interval, "interval", 0, "time between gathers (default [serve] interval or cron, else "+registry.Duration(registry.DefaultServeInterval).String()+")")
 	fl.StringVar(&opts.Cron, "cron", "", "gather at these times instead of every --interval: a cron `expression` (\"0 */4 * * *\", @hourly; TZ=Zone prefix)")
 	fl.DurationVar(&opts.Jitter, "jitter", 0, "delay each gather by a random `duration` up to this (default [serve] jitter, else 0)")
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
