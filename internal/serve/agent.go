@@ -82,6 +82,8 @@ type Timing struct {
 func (t Timing) String() string {
 	s := "every " + t.Interval.String()
 	switch {
+	case t.Cron == customSchedule:
+		s = "on a custom schedule"
 	case t.Cron != "":
 		s = "at the times of cron " + strconv.Quote(t.Cron)
 	case t.Interval == 0:
@@ -92,6 +94,9 @@ func (t Timing) String() string {
 	}
 	return s
 }
+
+// customSchedule stands in Timing.Cron for a [Config.Schedule], which has no expression.
+const customSchedule = "(Config.Schedule)"
 
 // timing is a Timing with its cron expression parsed.
 type timing struct {
@@ -190,7 +195,7 @@ func (a *Agent) timingFor(reg *registry.Registry) (timing, error) {
 	if a.cfg.Timing == nil {
 		t := timing{Timing: Timing{Interval: a.cfg.Interval, Jitter: a.cfg.Jitter}, next: a.cfg.Schedule}
 		if t.next != nil {
-			t.Interval, t.Cron = 0, "(schedule)"
+			t.Interval, t.Cron = 0, customSchedule
 		}
 		return t, t.check()
 	}
@@ -258,8 +263,13 @@ func (a *Agent) workerStats() (worker.Stats, bool) {
 // host returns the host gathers run on now.
 func (a *Agent) host() *wasmcollector.Host { return a.cur.Load() }
 
-// Close releases the current host's executor and the copies of its modules.
-func (a *Agent) Close() error { return errors.Join(a.host().Close(), a.store.close()) }
+// Close releases the current host's executor and the copies of its modules, after a reload
+// in progress (whose context should have ended) has returned.
+func (a *Agent) Close() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	return errors.Join(a.host().Close(), a.store.close())
+}
 
 // Start compiles the modules and starts the executor (the worker pool); the agent is ready
 // once it succeeds.

@@ -165,15 +165,17 @@ func substitute(next, cur *registry.Registry, refused map[string]error, order []
 		}
 		mine := func(c *registry.Collector) bool { return c.Module != nil && c.Module.Name == name }
 		next.Collectors = slices.DeleteFunc(next.Collectors, mine)
-		next.Disabled = slices.DeleteFunc(next.Disabled, func(d *registry.DisabledModule) bool { return d.Name == name })
 		i := slices.IndexFunc(next.Modules, func(m *registry.Module) bool { return m.Name == name })
 		if old == nil {
+			// Not added. One disabled by its sidecar stays in Disabled: gathers record its
+			// collectors as failed, as they do at start.
 			if i >= 0 {
 				next.Modules = slices.Delete(next.Modules, i, i+1)
 			}
 			out = append(out, r)
 			continue
 		}
+		next.Disabled = slices.DeleteFunc(next.Disabled, func(d *registry.DisabledModule) bool { return d.Name == name })
 		if i >= 0 {
 			next.Modules[i] = old
 		} else {

@@ -192,6 +192,38 @@ function = "info"
 	nowUnix.Add(3600)
 	out = gatheredJSON(t, a)
 	assert.Contains(t, out["beta.json"], `"since"`)
+
+	// A sidecar with a problem refuses its module as a failed check does: b.wasm keeps its
+	// version. A new module whose sidecar has a problem is not added, and stays disabled: gathers
+	// record its collectors as failed, as they would at start.
+	require.NoError(t, writeFile(filepath.Join(modDir, "b.toml"), "[[collector]]\nkey = \"beta\"\nversion = 4\n"))
+	require.NoError(t, os.WriteFile(filepath.Join(modDir, "c.wasm"), mustRead(t, flaky), 0o644))
+	require.NoError(t, writeFile(filepath.Join(modDir, "c.toml"), "[[collector]]\nkey = \"gamma\"\nversion = \"1\"\nbogus = 1\n"))
+	err = a.Reload(context.Background())
+	require.Error(t, err)
+	a.mu.Lock()
+	refused := a.lastReload.Modules
+	a.mu.Unlock()
+	require.Len(t, refused, 2)
+	assert.Equal(t, "b.wasm", refused[0].Module)
+	assert.True(t, refused[0].Kept)
+	assert.Contains(t, refused[0].Err, "must be a string, not an integer")
+	assert.Equal(t, "c.wasm", refused[1].Module)
+	assert.False(t, refused[1].Kept)
+	assert.Contains(t, refused[1].Err, "unknown key")
+	running := a.host().Registry()
+	assert.Equal(t, "3.0", running.Collector("beta")[0].Version)
+	require.Len(t, running.Disabled, 1)
+	assert.Equal(t, "c.wasm", running.Disabled[0].Name)
+	nowUnix.Add(3600)
+	rec, err := a.GatherOnce(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "partial", rec.Outcome)
+	status := map[string]string{}
+	for _, c := range rec.Result.Collectors {
+		status[c.Key] = c.Status
+	}
+	assert.Equal(t, map[string]string{"config": "ok", "alpha": "ok", "beta": "ok", "gamma": "failed"}, status)
 }
 
 func mustRead(t *testing.T, path string) []byte {
