@@ -284,9 +284,9 @@ func TestReloadTiming(t *testing.T) {
 	assert.Contains(t, page, "Gathers every 1s, each delayed by up to 10ms.")
 
 	// Back to a cron expression: no gather before its time, which is far.
-	require.NoError(t, os.WriteFile(f.reg, append([]byte("[serve]\ncron = \"0 0 1 1 *\"\nlisten = \"127.0.0.1:9999\"\n"), root...), 0o644))
+	require.NoError(t, os.WriteFile(f.reg, append([]byte("[serve]\ncron = \"0 0 29 2 *\"\nlisten = \"127.0.0.1:9999\"\n"), root...), 0o644))
 	require.NoError(t, a.Reload(ctx))
-	assert.Equal(t, Timing{Cron: "0 0 1 1 *"}, a.Timing())
+	assert.Equal(t, Timing{Cron: "0 0 29 2 *"}, a.Timing())
 	waitFor("the cron's next time, weeks away", func() bool { return nextIn() > 24*time.Hour })
 	_, page = get(t, srv.Client(), srv.URL+"/")
 	assert.Contains(t, page, "[serve] listen changed from &#34;127.0.0.1:9110&#34; to &#34;127.0.0.1:9999&#34;: it takes effect when serve restarts")
