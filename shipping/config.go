@@ -105,6 +105,11 @@ type Config struct {
 	// many collectors retrying at once). A Retry-After on 429 or 503 replaces it, capped at
 	// MaxBackoff. Defaults [DefaultInitialBackoff] (1 s) and [DefaultMaxBackoff] (1 minute).
 	InitialBackoff, MaxBackoff time.Duration
+	// OnAttempt, when not nil, is told of every request an upload makes, answered or not, for
+	// metrics of attempts by status code. It is called in the goroutine that called Ship, after
+	// the attempt and before any wait for the next one, so it must return quickly. An upload that
+	// never made a request (its file could not be read) reports nothing.
+	OnAttempt func(Attempt)
 	// MaxErrorBody is how many bytes of a failed response's body [UploadError.Body] keeps;
 	// default [DefaultMaxErrorBody] (4 KiB, enough for an ingress error document).
 	MaxErrorBody int64
