@@ -47,6 +47,11 @@ type Registry struct {
 	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
 	// a gather records those collectors as failed. See [DisabledModule].
 	Disabled []*DisabledModule
+	// Warnings are settings that load but most likely do not do what the operator wants; they
+	// fail nothing, and `validate` prints them. One so far: [shipping] with a url and no
+	// content_type, whose default only an ingress configured for service "wasmcollector" takes
+	// (not console.redhat.com's).
+	Warnings Problems
 }
 
 // DisabledModule is a module [Load] left out because its sidecar (a vendor's file) has
