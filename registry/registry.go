@@ -198,7 +198,8 @@ type ShippingSettings struct {
 	// dry runs still work.
 	URL string
 	// ContentType is the content type of the uploaded part. TOML `content_type`; default
-	// "application/vnd.redhat.wasmcollector.analytics+tgz".
+	// "application/vnd.redhat.wasmcollector.analytics+tgz", which only an ingress configured for
+	// service "wasmcollector" takes: with URL set and this unset, Load adds a warning.
 	ContentType string
 	// Auth is user-pass (HTTP Basic, the default), x-rh-identity, mutual-tls or none.
 	Auth string

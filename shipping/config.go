@@ -61,7 +61,10 @@ type Config struct {
 	// not carry user information: credentials come from Username and Password.
 	URL string
 	// ContentType is the Content-Type of the multipart part holding the tarball, which the
-	// ingress uses to route the upload; default [DefaultContentType].
+	// ingress uses to route the upload: application/vnd.redhat.<service>.<category>+tgz, where the
+	// ingress must be configured for <service> or it answers 415. Default [DefaultContentType],
+	// whose service "wasmcollector" console.redhat.com's ingress is not configured for: a product
+	// sets its own (AWX: application/vnd.redhat.tower.tower_payload+tgz).
 	ContentType string
 	// UserAgent is the User-Agent header; default [DefaultUserAgent]. The CLI sends
 	// "wasmcollector/<version>".
