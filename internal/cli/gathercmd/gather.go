@@ -57,10 +57,12 @@ collectors run once per slice. Order: the config collector, then JSON collectors
   --dry-run     write the tarballs to --out and record nothing (the default when [shipping] has
                 no url)
   --manual      ship every tarball, then advance the bookkeeping over what the ingress accepted
-  --scheduled   as --manual, quiet unless something fails: for cron and systemd timers
+  --scheduled   as --manual, quiet unless something fails (warnings only, each once): for
+                cron and systemd timers; exit 4, quietly, when another gather holds the lock
 
---subset runs only the named keys (the config collector always runs). Times are RFC 3339 or
-plain dates, UTC.`,
+Without --since and --until, a gather less than a minute after the last one has nothing new: it
+says so, ships nothing and exits 0. --subset runs only the named keys (the config collector
+always runs). Times are RFC 3339 or plain dates, UTC.`,
 		Example: `  wasmcollector gather --dry-run --out ./out
   wasmcollector gather --since 2026-11-01 --until 2026-11-02 --subset job_events -o json
   wasmcollector gather --scheduled`,
