@@ -134,10 +134,27 @@ func TestScheduledQuietAndExitCodes(t *testing.T) {
 		assert.Equal(t, float64(4), doc["exit_code"])
 		assert.Contains(t, doc["reason"], "another gather holds the lock")
 
-		// Asked for, the reason is shown.
+		// Asked for, the reason is shown; with -o json it is the result.
 		_, errs, code = runCLI(t, "gather", "--scheduled", "-c", reg, "--now", "2026-11-25T05:00:00Z", "--log-level", "info")
 		assert.Equal(t, 4, code)
-		assert.Contains(t, errs, "not gathering: another gather holds the lock")
+		assert.Regexp(t, `msg="not gathering" reason="state: another gather holds the lock: `, errs)
+		stdout, _, code = runCLI(t, "gather", "--scheduled", "-c", reg, "--now", "2026-11-25T05:00:00Z", "-o", "json")
+		assert.Equal(t, 4, code)
+		var skip struct {
+			Skipped bool
+			Reason  string
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout), &skip), stdout)
+		assert.True(t, skip.Skipped)
+		assert.Contains(t, skip.Reason, "another gather holds the lock")
+
+		// By hand it is an error, and the status file says the same as for a timer.
+		_, errs, code = runCLI(t, "gather", "--manual", "-c", reg, "--now", "2026-11-25T05:00:00Z")
+		assert.Equal(t, 4, code)
+		assert.Contains(t, errs, "wasmcollector: state: another gather holds the lock")
+		doc = readStatus(t, status)
+		assert.Equal(t, "skipped", doc["result"])
+		assert.Equal(t, float64(4), doc["exit_code"])
 	})
 
 	t.Run("failed collector", func(t *testing.T) {

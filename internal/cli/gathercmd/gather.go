@@ -138,7 +138,8 @@ func (s *skipped) Unwrap() []error {
 }
 
 // SkipDoc is what `gather -o json` prints when the gather did not run because there was
-// nothing to do (nothing new, or the minimum interval has not passed).
+// nothing to do: nothing new, the minimum interval has not passed, or (--scheduled, exit 4)
+// another gather holds the lock.
 type SkipDoc struct {
 	Skipped bool   `json:"skipped"`
 	Reason  string `json:"reason"`
@@ -213,9 +214,17 @@ func runOnce(ctx context.Context, opts *Options) (err error) {
 	res, err = host.Gather(ctx, g)
 	bar.clear()
 	switch {
-	case errors.Is(err, gather.ErrTooSoon), errors.Is(err, gather.ErrNothingNew):
-		// Nothing to do, which is not a failure: said on stdout, as the result, except by a
-		// quiet scheduled run, which logs it (at info: --log-level info shows it).
+	case errors.Is(err, gather.ErrTooSoon), errors.Is(err, gather.ErrNothingNew),
+		typ == hostfuncs.Scheduled && errors.Is(err, state.ErrLocked):
+		// Nothing to do, which is not a failure. A held lock means another node (or process)
+		// is doing this round's work: for a timer, exit 4 as the README says (the systemd unit
+		// has SuccessExitStatus=4), quietly; by hand it is an error (below). The reason goes
+		// on stdout, as the result, except from a quiet scheduled run, which logs it at info
+		// (--log-level info shows it).
+		code := cmdutil.ExitOK
+		if errors.Is(err, state.ErrLocked) {
+			code = cmdutil.ExitLockHeld
+		}
 		switch {
 		case opts.Output == cmdutil.OutputJSON:
 			if werr := cmdutil.WriteJSON(f.Stdout, SkipDoc{Skipped: true, Reason: err.Error()}); werr != nil {
@@ -226,12 +235,7 @@ func runOnce(ctx context.Context, opts *Options) (err error) {
 		default:
 			fmt.Fprintf(f.Stdout, "%s\n", cmdutil.EscapeControl(err.Error()))
 		}
-		return &skipped{code: cmdutil.ExitOK, reason: err}
-	case typ == hostfuncs.Scheduled && errors.Is(err, state.ErrLocked):
-		// Another node (or process) is doing this round's work: not a failure for a timer, and
-		// quiet, but exit 4 as the README says (the systemd unit has SuccessExitStatus=4).
-		f.Logger.Info("not gathering: another gather holds the lock", "reason", err)
-		return &skipped{code: cmdutil.ExitLockHeld, reason: err}
+		return &skipped{code: code, reason: err}
 	case err != nil && !(res != nil && errors.Is(err, gather.ErrStateNotSaved)):
 		return classify(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/state"
 )
 
 // Status is the document [gather] status_file holds: what the last `gather` run did.
@@ -40,6 +41,8 @@ func writeStatus(path string, now time.Time, res *gather.Result, runErr error) e
 	switch {
 	case errors.As(runErr, &skip):
 		st.Result, st.Reason = "skipped", skip.reason.Error()
+	case errors.Is(runErr, state.ErrLocked): // by hand: an error on the terminal, nothing ran
+		st.Result, st.Reason = "skipped", runErr.Error()
 	case runErr == nil:
 	case errors.As(runErr, &silent) && res != nil:
 		st.Result = "failed"
