@@ -107,10 +107,10 @@ func Run(ctx context.Context, opts *Options) error {
 		switch code := cmdutil.Code(err); {
 		case code == cmdutil.ExitBadInput:
 			return err
+		case errors.As(err, &skip):
+			// nothing to do this round (--scheduled: the lock was held); runOnce said why
 		case errors.Is(err, state.ErrLocked):
 			log.Info("another gather holds the lock; skipping this round", "next_in", opts.Interval)
-		case errors.As(err, &skip):
-			// nothing to do this round; runOnce said why
 		case err != nil && ctx.Err() == nil:
 			log.Error("gather round failed", "error", err, "next_in", opts.Interval)
 		}
