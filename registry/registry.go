@@ -47,6 +47,11 @@ type Registry struct {
 	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
 	// a gather records those collectors as failed. See [DisabledModule].
 	Disabled []*DisabledModule
+	// Warnings are settings that load but most likely do not do what the operator wants; they
+	// fail nothing, and `validate` prints them. One so far: [shipping] with a url and no
+	// content_type, whose default only an ingress configured for service "wasmcollector" takes
+	// (not console.redhat.com's).
+	Warnings Problems
 }
 
 // DisabledModule is a module [Load] left out because its sidecar (a vendor's file) has
@@ -193,7 +198,8 @@ type ShippingSettings struct {
 	// dry runs still work.
 	URL string
 	// ContentType is the content type of the uploaded part. TOML `content_type`; default
-	// "application/vnd.redhat.wasmcollector.analytics+tgz".
+	// "application/vnd.redhat.wasmcollector.analytics+tgz", which only an ingress configured for
+	// service "wasmcollector" takes: with URL set and this unset, Load adds a warning.
 	ContentType string
 	// Auth is user-pass (HTTP Basic, the default), x-rh-identity, mutual-tls or none.
 	Auth string

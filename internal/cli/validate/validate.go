@@ -66,6 +66,9 @@ type Report struct {
 	Collectors int       `json:"collectors"`
 	Modules    int       `json:"modules"`
 	Problems   []Problem `json:"problems"`
+	// Warnings are settings that are valid but most likely not what was meant; they do not make
+	// the registry invalid.
+	Warnings []Problem `json:"warnings"`
 	// Disabled names the modules whose sidecar has problems; they do not run.
 	Disabled []string `json:"disabled"`
 	// Access is, for each module with a sidecar, what collectors.toml grants and what the
@@ -88,8 +91,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil && !errors.As(err, &problems) {
 		return cmdutil.BadInput("%w", err)
 	}
-	report := Report{Problems: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
+	report := Report{Problems: []Problem{}, Warnings: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
 	if reg != nil {
+		for _, w := range reg.Warnings {
+			report.Warnings = append(report.Warnings, Problem{File: w.File, Line: w.Line, Field: w.Field, Message: w.Message})
+		}
 		if err == nil { // the error holds every problem; otherwise the disabled modules hold theirs
 			for _, d := range reg.Disabled {
 				problems = append(problems, d.Problems...)
@@ -117,6 +123,11 @@ func Run(ctx context.Context, opts *Options) error {
 	} else {
 		for _, p := range problems {
 			fmt.Fprintln(f.Stdout, p.Error())
+		}
+		if reg != nil {
+			for _, w := range reg.Warnings {
+				fmt.Fprintln(f.Stdout, "warning: "+w.Error())
+			}
 		}
 		for _, a := range report.Access {
 			fmt.Fprintf(f.Stdout, "module %s: granted %s; requested %s\n", a.Module, a.Granted, a.Requested)
