@@ -408,7 +408,7 @@ func (a *Agent) finish(rec *Record, res *gather.Result, err error) (*Record, err
 	case errors.Is(err, state.ErrLocked):
 		rec.Outcome, rec.Err, err = "skipped", err.Error(), nil
 		a.log.Info("another gather holds the lock; skipping this round", "reason", rec.Err)
-	case errors.Is(err, gather.ErrTooSoon):
+	case errors.Is(err, gather.ErrTooSoon), errors.Is(err, gather.ErrNothingNew):
 		rec.Outcome, rec.Err, err = "skipped", err.Error(), nil
 	case err != nil:
 		rec.Outcome, rec.Err = "failed", err.Error()
