@@ -47,6 +47,11 @@ type Registry struct {
 	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
 	// a gather records those collectors as failed. See [DisabledModule].
 	Disabled []*DisabledModule
+	// Warnings are what stops nothing but an operator likely wants to know, each with its Code:
+	// a module file in modules_dir that neither a sidecar nor the root file declares
+	// ([CodeNoSidecar]), a NAME.toml that looks like a sidecar but has no NAME.wasm beside it
+	// ([CodeNotFound]). In file name order; `wasmcollector validate` shows them.
+	Warnings Problems
 }
 
 // DisabledModule is a module [Load] left out because its sidecar (a vendor's file) has
@@ -496,6 +501,10 @@ type Collector struct {
 	TimeGuard string
 	// Source is where the [[collector]] header is.
 	Source Position
+	// FunctionSource is where the collector names its function: its `function`, else its `key`
+	// (which names the function then). Problems with the export, found when the module is
+	// checked, point here.
+	FunctionSource Position
 }
 
 // Position is a place in a TOML file.
@@ -505,4 +514,7 @@ type Position struct {
 	File string
 	// Line is 1-based; 0 when unknown.
 	Line int
+	// Field names the value in TOML terms, as [Problem].Field does: "collector[2]",
+	// "collector[2].function".
+	Field string
 }
