@@ -52,12 +52,18 @@ cannot be read or parsed.`,
 	return cmd
 }
 
-// Problem is one problem in `validate -o json`.
+// Problem is one problem (or warning) in `validate -o json`.
 type Problem struct {
 	File    string `json:"file"`
 	Line    int    `json:"line,omitempty"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Code says what kind of problem it is (a registry.Code), for scripts to act on.
+	Code string `json:"code,omitempty"`
+}
+
+func jsonProblem(p *registry.Problem) Problem {
+	return Problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Message, Code: string(p.Code)}
 }
 
 // Report is the document `validate -o json` prints.
@@ -66,6 +72,9 @@ type Report struct {
 	Collectors int       `json:"collectors"`
 	Modules    int       `json:"modules"`
 	Problems   []Problem `json:"problems"`
+	// Warnings stop nothing and do not make the registry invalid: a module file nothing
+	// declares, a sidecar-like file without its module.
+	Warnings []Problem `json:"warnings"`
 	// Disabled names the modules whose sidecar has problems; they do not run.
 	Disabled []string `json:"disabled"`
 	// Access is, for each module with a sidecar, what collectors.toml grants and what the
@@ -88,8 +97,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil && !errors.As(err, &problems) {
 		return cmdutil.BadInput("%w", err)
 	}
-	report := Report{Problems: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
+	report := Report{Problems: []Problem{}, Warnings: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
 	if reg != nil {
+		for _, w := range reg.Warnings {
+			report.Warnings = append(report.Warnings, jsonProblem(w))
+		}
 		if err == nil { // the error holds every problem; otherwise the disabled modules hold theirs
 			for _, d := range reg.Disabled {
 				problems = append(problems, d.Problems...)
@@ -108,7 +120,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	report.Valid = len(problems) == 0
 	for _, p := range problems {
-		report.Problems = append(report.Problems, Problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Message})
+		report.Problems = append(report.Problems, jsonProblem(p))
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		if err := cmdutil.WriteJSON(f.Stdout, report); err != nil {
@@ -118,16 +130,25 @@ func Run(ctx context.Context, opts *Options) error {
 		for _, p := range problems {
 			fmt.Fprintln(f.Stdout, p.Error())
 		}
+		if reg != nil {
+			for _, w := range reg.Warnings {
+				fmt.Fprintln(f.Stdout, "warning: "+w.Error())
+			}
+		}
 		for _, a := range report.Access {
 			fmt.Fprintf(f.Stdout, "module %s: granted %s; requested %s\n", a.Module, a.Granted, a.Requested)
 		}
 		for _, name := range report.Disabled {
 			fmt.Fprintf(f.Stdout, "module %s: disabled, its collectors do not run (problems above)\n", name)
 		}
+		warnings := ""
+		if n := len(report.Warnings); n > 0 {
+			warnings = ", " + cmdutil.Count(n, "warning", "warnings")
+		}
 		if report.Valid {
-			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules)\n", f.ConfigPath, report.Collectors, report.Modules)
+			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules%s)\n", f.ConfigPath, report.Collectors, report.Modules, warnings)
 		} else {
-			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems"))
+			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems")+warnings)
 		}
 	}
 	if !report.Valid {
@@ -137,7 +158,10 @@ func Run(ctx context.Context, opts *Options) error {
 }
 
 // checkModules compiles and checks every module against ABI v1 and the exports its collectors
-// declare. A module is reported at the first collector that names it.
+// declare. A collector function the module lacks is reported where the collector names it (a
+// sidecar's file and line for a vendor's collector), once for each collector calling it: it
+// fails only those collectors. A module that cannot be used at all is reported at the first
+// collector that names it.
 func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registry) registry.Problems {
 	if len(reg.Modules) == 0 {
 		return nil
@@ -146,25 +170,37 @@ func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registr
 	// compile bomb costs validate nothing but the compile_timeout.
 	exec, closeExec, err := executor.New(ctx, reg, f.Logger)
 	if err != nil {
-		return registry.Problems{{File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
+		return registry.Problems{{Code: registry.CodeModule, File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
 	}
 	defer closeExec()
 	var out registry.Problems
 	for _, m := range reg.Modules {
-		if err := exec.Check(ctx, m); err != nil {
-			var me *runtime.ModuleError
-			if errors.As(err, &me) {
-				err = me.Err // the field already names the module
-			}
-			p := &registry.Problem{File: f.ConfigPath, Field: "module " + m.Name, Message: err.Error()}
+		err := exec.Check(ctx, m)
+		if err == nil {
+			continue
+		}
+		if bad := executor.Functions(err); bad != nil {
 			for _, c := range reg.Collectors {
-				if c.Module == m {
-					p.File, p.Line = c.Source.File, c.Source.Line
-					break
+				if fe := bad[c.Function]; c.Module == m && fe != nil {
+					at := c.FunctionSource
+					out = append(out, &registry.Problem{Code: registry.CodeNotExported, File: at.File, Line: at.Line, Field: at.Field,
+						Message: fmt.Sprintf("module %s: %s", m.Name, fe.Message)})
 				}
 			}
-			out = append(out, p)
+			continue
 		}
+		var me *runtime.ModuleError
+		if errors.As(err, &me) {
+			err = me.Err // the field already names the module
+		}
+		p := &registry.Problem{Code: registry.CodeModule, File: f.ConfigPath, Field: "module " + m.Name, Message: err.Error()}
+		for _, c := range reg.Collectors {
+			if c.Module == m {
+				p.File, p.Line = c.Source.File, c.Source.Line
+				break
+			}
+		}
+		out = append(out, p)
 	}
 	return out
 }
