@@ -462,7 +462,8 @@ func (s Slicing) String() string {
 // collected.
 type Collector struct {
 	// Key names the output (member `./<key>.<format>` in tarballs). Unique, except that sliced
-	// collectors may share a key.
+	// collectors may share a key: those of one module, or any of the root file (never a key a
+	// sidecar declares with another module, [CodeKeyConflict]).
 	Key string
 	// Version is the collector's version, written to manifest.json.
 	Version string

@@ -225,7 +225,7 @@ function = "config"
 	out, errs, code := runCLI(t, "validate", "-c", reg)
 	require.Equal(t, 0, code, out+errs)
 	assert.Contains(t, out, "warning: "+filepath.Join(dir, "stray.wasm")+": module stray.wasm has no sidecar stray.toml beside it")
-	assert.Contains(t, out, "ok (2 collectors in 1 modules, 1 warning)")
+	assert.Contains(t, out, "ok (2 collectors in 1 module, 1 warning)")
 	for _, other := range []string{"Cargo", "config.toml"} {
 		assert.NotContains(t, out, other)
 	}

@@ -32,8 +32,14 @@ TOML syntax and unknown fields, missing or duplicate keys, a second config colle
 formats, durations and sizes, module files that are missing, escape the modules directory or
 do not match their sha256 pin, sidecars that request what collectors.toml does not grant;
 then each module is compiled and checked against ABI v1 (imports, declared exports and their
-types, memory declaration). For each module with a sidecar it shows what collectors.toml grants
-and what the sidecar requests.
+types, memory declaration). A collector function the module does not export is reported at the
+line that names it (the sidecar's, for a vendor's collector) with the module's collector
+functions, and fails only that collector; a module built for the wrong target (GOOS=js, a WASI
+command, TinyGo's //export in a Go module) gets one line naming the fix. For each module with a
+sidecar it shows what collectors.toml grants and what the sidecar requests.
+
+Warnings do not fail validation: a NAME.wasm in the modules directory that neither a sidecar
+NAME.toml nor collectors.toml declares, a sidecar-like NAME.toml without its NAME.wasm.
 
 Exit 1 if anything is wrong, a disabled module included (a sidecar with problems disables only
 its module: gathers run the rest and record its collectors as failed); exit 2 when the root file
@@ -146,7 +152,8 @@ func Run(ctx context.Context, opts *Options) error {
 			warnings = ", " + cmdutil.Count(n, "warning", "warnings")
 		}
 		if report.Valid {
-			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules%s)\n", f.ConfigPath, report.Collectors, report.Modules, warnings)
+			fmt.Fprintf(f.Stdout, "%s: ok (%s in %s%s)\n", f.ConfigPath, cmdutil.Count(report.Collectors, "collector", "collectors"),
+				cmdutil.Count(report.Modules, "module", "modules"), warnings)
 		} else {
 			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems")+warnings)
 		}
