@@ -120,7 +120,7 @@ type loader struct {
 	rootCfgs    []*moduleCfg            // [modules."NAME"] of the root file, by line
 	grants      []grant                 // every `datasources` list, checked at the end
 	problems    Problems
-	warnings    Problems // Registry.Warnings
+	warnings    Problems                   // Registry.Warnings
 	fields      map[string]map[string]bool // file → fields problems name, for covered
 	sidecarMods map[string]string          // sidecar display path → its module's name
 	timeoutSet  map[*Collector]bool        // collectors that set their own timeout
