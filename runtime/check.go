@@ -14,16 +14,14 @@ import (
 
 const hostModuleName = abi.ModuleName
 
-// goJSModules are the import modules of a Go program built with GOOS=js GOARCH=wasm: "gojs"
-// since Go 1.21, "go" before. Such a module expects a JavaScript host.
-var goJSModules = []string{"gojs", "go"}
-
 // wrongTarget returns, for a module built for another target than a WASI reactor by a toolchain
 // whose fix is known, the one line naming the fix; "" otherwise. Its other problems (dozens of
 // imports this host does not serve, no "memory") follow from the target and would only bury it.
-func wrongTarget(cm wazero.CompiledModule) string {
+// A module built with GOOS=js GOARCH=wasm imports from "gojs" (Go 1.21 on, and TinyGo), or from
+// "go" (a Go module, before 1.21).
+func wrongTarget(cm wazero.CompiledModule, goBuilt bool) string {
 	for _, f := range cm.ImportedFunctions() {
-		if mod, _, _ := f.Import(); slices.Contains(goJSModules, mod) {
+		if mod, _, _ := f.Import(); mod == "gojs" || mod == "go" && goBuilt {
 			return fmt.Sprintf("built for GOOS=js (imports from %q, for a JavaScript host); "+
 				"build with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared", mod)
 		}
@@ -37,7 +35,7 @@ func wrongTarget(cm wazero.CompiledModule) string {
 // module built for the wrong target, which gets the one line naming the fix. goBuilt says the Go
 // toolchain built the module (see [builtByGo]), for hints in its own terms.
 func checkModule(cm wazero.CompiledModule, sb *sandbox, goBuilt bool) error {
-	if msg := wrongTarget(cm); msg != "" {
+	if msg := wrongTarget(cm, goBuilt); msg != "" {
 		return errors.New(msg)
 	}
 	var errs []error
