@@ -69,7 +69,7 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 	@mkdir -p $(MODULES_DIR)
 	cp $< $@
 
-demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
+demo: build guests ## Build everything, start the local ingress (on DEMO_PORT, default 18080), gather the examples and ship them to it
 	scripts/demo
 
 deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, rpm and strace (the package test), Chromium (serve's real-browser test)

@@ -182,7 +182,7 @@ func (l *loader) load(name string) *Registry {
 	l.finishGrants()
 	l.checkConfig()
 	l.checkDuplicates()
-	l.reg.Warnings = l.warnings
+	l.reg.Warnings = append(l.reg.Warnings, l.warnings...) // after the root file's own
 	return l.reg
 }
 

@@ -47,10 +47,13 @@ type Registry struct {
 	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
 	// a gather records those collectors as failed. See [DisabledModule].
 	Disabled []*DisabledModule
-	// Warnings are what stops nothing but an operator likely wants to know, each with its Code:
-	// a module file in modules_dir that neither a sidecar nor the root file declares
-	// ([CodeNoSidecar]), a NAME.toml that looks like a sidecar but has no NAME.wasm beside it
-	// ([CodeNotFound]). In file name order; `wasmcollector validate` shows them.
+	// Warnings are what loads but most likely does not do what the operator wants, each with its
+	// Code; they fail nothing, and `validate` prints them: [shipping] with a url and no
+	// content_type, whose default only an ingress configured for service "wasmcollector" takes
+	// (not console.redhat.com's) ([CodeMissing]); a module file in modules_dir that neither a
+	// sidecar nor the root file declares ([CodeNoSidecar]); a NAME.toml that looks like a sidecar
+	// but has no NAME.wasm beside it ([CodeNotFound]). The root file's first, then the modules
+	// directory's in file name order.
 	Warnings Problems
 }
 
@@ -198,7 +201,8 @@ type ShippingSettings struct {
 	// dry runs still work.
 	URL string
 	// ContentType is the content type of the uploaded part. TOML `content_type`; default
-	// "application/vnd.redhat.wasmcollector.analytics+tgz".
+	// "application/vnd.redhat.wasmcollector.analytics+tgz", which only an ingress configured for
+	// service "wasmcollector" takes: with URL set and this unset, Load adds a warning.
 	ContentType string
 	// Auth is user-pass (HTTP Basic, the default), x-rh-identity, mutual-tls or none.
 	Auth string

@@ -266,6 +266,13 @@ func (l *loader) shipping(src *source, x *table[shippingTable]) ShippingSettings
 		} else {
 			sh.ContentType = s
 		}
+	} else if !t.ContentType.set && sh.URL != "" {
+		// The ingress routes uploads by the content type's service and refuses (415) a service it
+		// is not configured for; no default fits every product (RATIONALE.md).
+		l.reg.Warnings = append(l.reg.Warnings, &Problem{Code: CodeMissing, File: src.display, Line: src.loc.line(p),
+			Field: "shipping.content_type", Message: fmt.Sprintf(
+				"not set: uploads go as %s, which an ingress takes only when configured for service %q (console.redhat.com is not); set content_type to the type the ingress routes for this product (AWX's is application/vnd.redhat.tower.tower_payload+tgz)",
+				defaultContentType, "wasmcollector")})
 	}
 	authOK := true
 	if s, ok := get(l, src, p.key("auth"), t.Auth); ok {

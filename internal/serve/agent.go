@@ -19,6 +19,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/shipping"
 	"github.com/wasmcollector/wasmcollector/state"
 )
 
@@ -228,6 +229,9 @@ func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 		sh, err := a.host().Shipper()
 		if err != nil {
 			return a.finish(rec, nil, err)
+		}
+		if u, ok := sh.(*shipping.Uploader); ok { // every attempt counts, not only the last
+			sh = u.WithOnAttempt(a.metrics.attempt)
 		}
 		opts.Shipper = &watchingShipper{Shipper: sh, onShip: func(t *packaging.Tarball) {
 			p := readPreview(t.Path, a.cfg.PreviewRows)

@@ -78,8 +78,9 @@ type Report struct {
 	Collectors int       `json:"collectors"`
 	Modules    int       `json:"modules"`
 	Problems   []Problem `json:"problems"`
-	// Warnings stop nothing and do not make the registry invalid: a module file nothing
-	// declares, a sidecar-like file without its module.
+	// Warnings are settings that are valid but most likely not what was meant, and files the
+	// registry leaves alone (a module file nothing declares, a sidecar-like file without its
+	// module); they do not make the registry invalid.
 	Warnings []Problem `json:"warnings"`
 	// Disabled names the modules whose sidecar has problems; they do not run.
 	Disabled []string `json:"disabled"`
