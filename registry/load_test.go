@@ -297,7 +297,9 @@ func TestLoadDefaults(t *testing.T) {
 		Params:        map[string]any{},
 		Limits:        reg.Limits,
 		Timeout:       60 * time.Second,
-		Source:        Position{File: filepath.Join(dir, "collectors.toml"), Line: 2},
+		Source:        Position{File: filepath.Join(dir, "collectors.toml"), Line: 2, Field: "collector[0]"},
+		// No `function`: the key names the export.
+		FunctionSource: Position{File: filepath.Join(dir, "collectors.toml"), Line: 3, Field: "collector[0].key"},
 	}, *c)
 }
 
@@ -972,7 +974,7 @@ module = "jobs.wasm"
 				"modules/b.wasm": wasmBytes,
 				"modules/b.toml": "\n[[collector]]\nkey = \"a\"\nversion = \"1\"\n",
 			},
-			want: []want{{"modules/b.toml", 3, "collector[0].key", `duplicate key "a", first declared at {dir}/collectors.toml:1`}},
+			want: []want{{"modules/b.toml", 3, "collector[0].key", `key "a" is also declared by module jobs.wasm at {dir}/collectors.toml:1; collectors of two modules must not share a key (both would write ./a.json)`}},
 		},
 		{
 			name:  "second config collector",
@@ -1217,14 +1219,6 @@ module = "sub/evil.wasm"
 			name:  "module settings no collector uses",
 			files: map[string]string{root: "[modules.\"jobs.wasm\"]\nmemory_limit = \"2MiB\"\n\n[modules.\"job.wasm\"]\nsha256 = \"" + sha256Hex(wasmBytes) + "\"\n"},
 			want:  []want{{root, 4, `modules."job.wasm"`, `no collector uses module "job.wasm"`}},
-		},
-		{
-			name: "sidecar without its module",
-			files: map[string]string{
-				root:                  "",
-				"modules/orphan.toml": "[[collector]]\nkey = \"o\"\n",
-			},
-			want: []want{{"modules/orphan.toml", 0, "", "sidecar orphan.toml has no orphan.wasm beside it"}},
 		},
 		{
 			name: "sidecar with root-only tables",
