@@ -233,4 +233,11 @@ function = "config"
 	assert.True(t, r.Valid)
 	require.Len(t, r.Warnings, 1)
 	assert.Equal(t, "no-sidecar", r.Warnings[0].Code)
+
+	// Commands that load the registry to work with it (list, gather, run, serve) log each
+	// warning, so that an operator who never runs validate still hears of it.
+	out, errs, code = runCLI(t, "list", "-c", reg)
+	require.Equal(t, 0, code, out+errs)
+	assert.Contains(t, errs, "module stray.wasm has no sidecar stray.toml beside it")
+	assert.Contains(t, errs, "code=no-sidecar")
 }

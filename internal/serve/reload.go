@@ -63,12 +63,15 @@ func (a *Agent) Reload(ctx context.Context) error {
 		for _, n := range st.Notes {
 			a.log.Warn(n)
 		}
-		a.log.Info("reloaded", "result", st.Result, "collectors", len(a.host().Registry().Collectors), "refused", len(st.Modules))
 	}
+	// Counted before "reloaded" is logged: whoever waits for that line may read /metrics at once.
 	a.metrics.reloads.WithLabelValues(st.Result).Inc()
 	a.mu.Lock()
 	a.lastReload = st
 	a.mu.Unlock()
+	if err == nil {
+		a.log.Info("reloaded", "result", st.Result, "collectors", len(a.host().Registry().Collectors), "refused", len(st.Modules))
+	}
 	if err != nil {
 		return err
 	}

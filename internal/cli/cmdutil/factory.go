@@ -41,7 +41,8 @@ type Factory struct {
 
 // Registry loads the registry at ConfigPath. Problems in the root file are returned as an exit-2
 // error that lists them all. A module whose sidecar has problems is disabled, not an error
-// (registry.DisabledModule): each is logged as a warning, with its problems.
+// (registry.DisabledModule): each is logged as a warning, with its problems, and so is each of
+// the registry's warnings (a module nothing declares, a content type left at its default).
 func (f *Factory) Registry() (*registry.Registry, error) {
 	reg, err := registry.Load(f.ConfigPath)
 	if err != nil {
@@ -51,6 +52,9 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 		for _, d := range reg.Disabled {
 			f.Logger.Warn("module disabled: its sidecar has problems (wasmcollector validate shows them)",
 				"module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+		}
+		for _, w := range reg.Warnings {
+			f.Logger.Warn(w.Error(), "code", string(w.Code))
 		}
 	}
 	return reg, nil
