@@ -159,7 +159,10 @@ func Run(ctx context.Context, opts *Options) error {
 			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems")+warnings)
 		}
 	}
-	if !report.Valid {
+	switch {
+	case reg == nil: // the root file could not be read or parsed: as --help says, bad input
+		return &cmdutil.SilentError{Code: cmdutil.ExitBadInput}
+	case !report.Valid:
 		return &cmdutil.SilentError{Code: cmdutil.ExitFailed}
 	}
 	return nil
