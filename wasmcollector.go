@@ -65,8 +65,9 @@ type Host struct {
 // directory) and returns a host for it. Problems in the root file fail the load with a
 // [registry.Problems] listing all of them; a module whose sidecar has problems, or whose
 // signature does not verify while [trust] requires one, is left out (see
-// [registry.DisabledModule]) and logged as a warning, as are signatures that do not verify when
-// not required ([registry.Registry.Warnings]). opts may be nil.
+// [registry.DisabledModule]) and logged as a warning, as is each of the registry's warnings
+// ([registry.Registry.Warnings]: a signature that does not verify when not required, …). opts
+// may be nil.
 func Load(path string, opts *Options) (*Host, error) {
 	reg, err := registry.Load(path)
 	if err != nil {
@@ -80,8 +81,8 @@ func Load(path string, opts *Options) (*Host, error) {
 		}
 		h.log.Warn(msg, "module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
 	}
-	for _, w := range reg.Warnings { // signatures that did not verify, not required
-		h.log.Warn("module signature", "problem", w.Error())
+	for _, w := range reg.Warnings { // as the CLI logs them: signatures not required, files left alone
+		h.log.Warn(w.Error(), "code", string(w.Code))
 	}
 	return h, nil
 }
@@ -105,6 +106,14 @@ func New(reg *registry.Registry, opts *Options) *Host {
 		o.Now = time.Now
 	}
 	return &Host{reg: reg, log: o.Logger, ua: o.UserAgent, now: o.Now}
+}
+
+// WithRegistry returns a new host for reg with the options h was made with (logger, user agent,
+// clock), keeping a copy of reg as [New] does. The hosts share nothing: the new one starts its
+// own executor on first use, and closing either leaves the other running. A long-running agent
+// builds its next host this way when the configuration changes.
+func (h *Host) WithRegistry(reg *registry.Registry) *Host {
+	return New(reg, &Options{Logger: h.log, UserAgent: h.ua, Now: h.now})
 }
 
 // Registry returns a copy of the registry the host runs: changing it changes nothing the host

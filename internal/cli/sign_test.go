@@ -184,5 +184,5 @@ func TestValidateAndListShowSigners(t *testing.T) {
 	assert.Contains(t, report.Warnings[0].Message, "do not match its signature")
 	_, errs, code = runCLI(t, "list", "-c", config)
 	require.Equal(t, 0, code)
-	assert.Contains(t, errs, "module signature")
+	assert.Contains(t, errs, "do not match its signature")
 }

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -18,9 +20,8 @@ import (
 )
 
 // TestReloadVerifiesSignatures: with [trust] requiring signatures, the page shows who signed
-// each module; a module changed after signing is refused at reload, before the swap, and the
-// previous host keeps running (and does not run the changed bytes: its module is held to the
-// sha256 it verified); the vendor's newly signed release is swapped in.
+// each module; a module changed after signing is refused at reload, before the swap, and its
+// previous, verified version keeps running; the vendor's newly signed release is swapped in.
 func TestReloadVerifiesSignatures(t *testing.T) {
 	f := newFixture(t, false, "")
 	pub, _, sec, err := signature.GenerateKey("")
@@ -64,21 +65,22 @@ func TestReloadVerifiesSignatures(t *testing.T) {
 	orig, err := os.ReadFile(mod)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(mod, append(append([]byte{}, orig...), 0x00, 0x03, 0x01, 'x', 0x00), 0o644))
-	err = a.Reload(context.Background())
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "signature: the module's bytes do not match its signature by key "+signature.KeyID(pub.ID())+" (Acme Inc.)")
+	_ = a.Reload(context.Background()) // refused module by module: the error is on the page
 	_, page = get(t, srv.Client(), srv.URL+"/")
-	assert.Contains(t, page, "the previous modules keep running")
-	assert.Contains(t, page, `<td class="sig verified">`+signer+`</td>`, "the running host is still the verified one")
+	assert.Contains(t, page, "its signature does not verify: ")
+	assert.Contains(t, page, "signature: the module&#39;s bytes do not match its signature by key "+signature.KeyID(pub.ID())+" (Acme Inc.)")
+	assert.Contains(t, page, "the previous version, sha256 <code>"+sha256Hex(orig)+"</code>")
+	assert.Contains(t, page, `<td class="sig verified">`+signer+`</td>`, "the running module is still the verified one")
 
-	// The running host does not run the changed bytes either: its module is held to the sum
-	// it verified.
+	// Gathers run the previous, verified bytes (the agent's copy), not the changed file.
 	rec, err := a.GatherOnce(context.Background())
 	require.NoError(t, err)
 	require.NotNil(t, rec.Result)
 	for _, c := range rec.Result.Collectors {
-		assert.NotEqual(t, "ok", c.Status, "collector %s ran a module changed after verification", c.Key)
-		assert.Contains(t, c.Error, "sha256", "collector %s", c.Key)
+		assert.Equal(t, "ok", c.Status, "collector %s: %s", c.Key, c.Error)
+	}
+	for _, m := range a.host().Registry().Modules {
+		assert.Equal(t, sha256Hex(orig), m.SHA256, "module %s", m.Name)
 	}
 
 	// The vendor signs the new release: the reload verifies it and swaps it in.
@@ -88,6 +90,9 @@ func TestReloadVerifiesSignatures(t *testing.T) {
 	assert.Contains(t, page, `<td class="sig verified">`+signer+`</td>`)
 	rec, err = a.GatherOnce(context.Background())
 	require.NoError(t, err)
+	for _, m := range a.host().Registry().Modules {
+		assert.NotEqual(t, sha256Hex(orig), m.SHA256, "the new release runs")
+	}
 	for _, c := range rec.Result.Collectors {
 		assert.Equal(t, "ok", c.Status, "collector %s: %s", c.Key, c.Error)
 	}
@@ -123,11 +128,16 @@ func TestReloadWarnsUnrequiredSignatures(t *testing.T) {
 	a, err := New(Config{Host: host, Load: load, Logger: quiet, Now: now})
 	require.NoError(t, err)
 	defer a.Close()
-	assert.NotContains(t, logs.String(), "module signature")
+	assert.NotContains(t, logs.String(), "signature")
 
 	require.NoError(t, os.WriteFile(mod, append(append([]byte{}, data...), 0x00, 0x03, 0x01, 'x', 0x00), 0o644))
 	require.NoError(t, a.Reload(context.Background()))
-	assert.Contains(t, logs.String(), "module signature")
+	assert.Contains(t, logs.String(), "code=bad-signature")
 	assert.Contains(t, logs.String(), "do not match its signature")
 	assert.Equal(t, registry.SignatureInvalid, a.host().Registry().Modules[0].Signature.Status)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
