@@ -37,6 +37,10 @@ type Factory struct {
 	Now func() time.Time
 	// Version is the build's version string.
 	Version string
+
+	// quiet is set by Quiet: the registry's warnings (advice about the configuration, the same
+	// every run) are left to validate rather than repeated by every scheduled run.
+	quiet bool
 }
 
 // Registry loads the registry at ConfigPath. Problems in the root file are returned as an exit-2
@@ -57,7 +61,9 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 			f.Logger.Warn(msg, "module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
 		}
 		for _, w := range reg.Warnings {
-			f.Logger.Warn(w.Error(), "code", string(w.Code))
+			if !f.quiet {
+				f.Logger.Warn(w.Error(), "code", string(w.Code))
+			}
 		}
 	}
 	return reg, nil
@@ -89,9 +95,11 @@ func (f *Factory) OpenState(ctx context.Context, reg *registry.Registry) (wasmco
 
 // Quiet makes the Logger say only what went wrong, and each warning once: its level rises to
 // warn unless --log-level or --debug chose one, and a repeated warning or error is dropped
-// ([OnceHandler]). For `gather --scheduled`. The returned function undoes it.
+// ([OnceHandler]), and the registry's warnings are not logged (validate shows them). For
+// `gather --scheduled`. The returned function undoes it.
 func (f *Factory) Quiet() (restore func()) {
-	prevLogger := f.Logger
+	prevLogger, prevQuiet := f.Logger, f.quiet
+	f.quiet = true
 	var prevLevel slog.Level
 	if f.LogLevel != nil {
 		prevLevel = f.LogLevel.Level()
@@ -103,7 +111,7 @@ func (f *Factory) Quiet() (restore func()) {
 		f.Logger = slog.New(NewOnceHandler(f.Logger.Handler()))
 	}
 	return func() {
-		f.Logger = prevLogger
+		f.Logger, f.quiet = prevLogger, prevQuiet
 		if f.LogLevel != nil {
 			f.LogLevel.Set(prevLevel)
 		}
