@@ -185,4 +185,7 @@ func TestValidateAndListShowSigners(t *testing.T) {
 	_, errs, code = runCLI(t, "list", "-c", config)
 	require.Equal(t, 0, code)
 	assert.Contains(t, errs, "do not match its signature")
+	// A scheduled gather, quiet about the registry's advice, still logs it.
+	_, errs, _ = runCLI(t, "gather", "--scheduled", "-c", config)
+	assert.Contains(t, errs, "do not match its signature")
 }

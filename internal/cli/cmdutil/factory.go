@@ -61,7 +61,8 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 			f.Logger.Warn(msg, "module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
 		}
 		for _, w := range reg.Warnings {
-			if !f.quiet {
+			// A signature that does not verify is news, not advice: logged even when quiet.
+			if !f.quiet || w.Field == "signature" && w.Code != registry.CodeUnsigned {
 				f.Logger.Warn(w.Error(), "code", string(w.Code))
 			}
 		}
