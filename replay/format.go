@@ -241,8 +241,8 @@ func encodeLine(buf *bytes.Buffer, kind string, body any) error {
 // trailerReserve is room kept under the cap for the result and end lines.
 const trailerReserve = 8 << 10
 
-// flushEvery bounds the uncompressed bytes the compressor may hold: the size of the file is then
-// known within that much, so the cap holds.
+// flushEvery bounds the uncompressed bytes the compressor may hold (a sixteenth of the cap when
+// that is less): the size of the file is then known within that much, so the cap holds.
 const flushEvery = 256 << 10
 
 // writer writes a record's lines to a gzip'd file, under a size cap. It is safe for concurrent
@@ -331,7 +331,7 @@ func (w *writer) emit() bool {
 	w.raw += n
 	w.pending += n
 	w.lines++
-	if w.pending >= flushEvery {
+	if w.pending >= min(flushEvery, max(w.max/16, 4<<10)) {
 		if err := w.gz.Flush(); err != nil {
 			w.err = fmt.Errorf("write record: %w", err)
 			return false

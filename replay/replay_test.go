@@ -225,7 +225,7 @@ func TestReplayQueryNotRecorded(t *testing.T) {
 		})
 	}
 	t.Run("more calls than recorded", func(t *testing.T) {
-		two, _ := record(t, h, "config", replay.Options{Output: true}, map[string]any{"statements": `["SELECT id FROM vals", "SELECT id FROM vals"]`})
+		two, _ := record(t, h, "config", replay.Options{Output: true}, map[string]any{"source": "db", "statements": `["SELECT id FROM vals", "SELECT id FROM vals"]`})
 		edited := rewrite(t, two, func(lines []string) []string {
 			var keep []string
 			for _, l := range lines {
@@ -284,7 +284,7 @@ func TestReplayRefusesBadRecords(t *testing.T) {
 		"header missing":  {rewrite(t, file, func(l []string) []string { return l[1:] }), replay.ErrCorrupt, "not the invocation header"},
 		"data after end":  {rewrite(t, file, func(l []string) []string { return append(l, l[len(l)-1]) }), replay.ErrCorrupt, "data after the end line"},
 		"row of no query": {rewrite(t, file, func(l []string) []string { return fixEnd(append(l[:len(l)-2], `{"k":"row","q":9,"v":[1],"t":"i"}`, l[len(l)-2], l[len(l)-1])) }), replay.ErrCorrupt, "query 9 was not announced"},
-		"bad value type":  {rewrite(t, file, func(l []string) []string { return fixEnd(append(l[:2], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[2:]...)...)) }), replay.ErrCorrupt, `type 'i' does not fit value x`},
+		"bad value type":  {rewrite(t, file, func(l []string) []string { return fixEnd(append(l[:3], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[3:]...)...)) }), replay.ErrCorrupt, `type 'i' does not fit value x`},
 		"directory":       {t.TempDir(), replay.ErrCorrupt, "not a regular file"},
 	}
 	for name, c := range cases {
@@ -351,7 +351,9 @@ INSERT INTO vals SELECT x, x, x * 0.5, hex(randomblob(40)), x % 2, '2026-11-25T0
 	assert.True(t, gs.CapReached(), "%+v", gs)
 	assert.Positive(t, gs.Skipped+gs.Incomplete)
 	assert.LessOrEqual(t, gs.Bytes, int64(40<<10))
-	_, err = replay.NewRecorder(dir, replay.Options{})
+	used := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(used, "0001-old.jsonl.gz"), nil, 0o600))
+	_, err = replay.NewRecorder(used, replay.Options{})
 	assert.ErrorContains(t, err, "is not empty", "a used directory is refused: replay DIR would mix gathers")
 }
 
@@ -412,4 +414,12 @@ file = "/data/secret.txt"
 
 func TestErrorsAreDistinct(t *testing.T) {
 	assert.False(t, errors.Is(replay.ErrCorrupt, replay.ErrVersion))
+}
+
+func replayReadFile(file string) ([]byte, error) {
+	rec, err := replay.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Output, nil
 }

@@ -316,10 +316,10 @@ func PrintSummary(w io.Writer, rec *replay.Recorder) {
 	}
 	s := rec.Summary()
 	fmt.Fprintf(w, "recorded %s into %s: %s (cap %s)\n", cmdutil.Count(s.Records, "invocation", "invocations"), s.Path,
-		bytesize.Approx(s.Bytes), bytesize.Approx(s.MaxBytes))
+		bytesize.Approx(s.Bytes), bytesize.Exact(s.MaxBytes))
 	if s.CapReached() {
 		fmt.Fprintf(w, "recording reached its cap of %s: %s not recorded, %s stopped short (raise --record-max-size)\n",
-			bytesize.Approx(s.MaxBytes), cmdutil.Count(s.Skipped, "invocation", "invocations"), cmdutil.Count(s.Incomplete, "record", "records"))
+			bytesize.Exact(s.MaxBytes), cmdutil.Count(s.Skipped, "invocation", "invocations"), cmdutil.Count(s.Incomplete, "record", "records"))
 	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(w, "recording failed: %s\n", cmdutil.EscapeControl(e))
