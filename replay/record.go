@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"sync"
@@ -64,12 +65,11 @@ type Info struct {
 // with [Invocation.Output] and the mounts with [Invocation.MountFS], run the invocation, then
 // [Invocation.Close].
 type Invocation struct {
-	w      *writer
-	spec   Spec
-	mu     sync.Mutex
-	next   int
-	out    *outputRecorder
-	closed bool
+	w    *writer
+	spec Spec
+	mu   sync.Mutex // guards next: queries may start on the cursor's goroutine
+	next int
+	out  *outputRecorder
 }
 
 // Start begins the record of one invocation at spec.Path with hdr as its header (Version and
@@ -94,6 +94,7 @@ func Start(spec Spec, hdr Header) (*Invocation, error) {
 	}
 	if !w.write(kindInvocation, &hdr) {
 		_, _, err := w.close(&Result{})
+		os.Remove(spec.Path) // a record without its header is of no use
 		if err == nil {
 			err = fmt.Errorf("record %s: the header alone is over the size cap of %d bytes", spec.Path, spec.MaxBytes)
 		}
@@ -124,9 +125,6 @@ func (r *Invocation) Output(w io.Writer) io.Writer {
 // Close writes the outcome (the report of the invocation and its error, if any) and closes the
 // record.
 func (r *Invocation) Close(rep hostfuncs.Report, code int32, invErr error) (Info, error) {
-	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
 	res := &Result{Bytes: rep.Bytes, Rows: rep.Rows, JSONDocuments: rep.JSONDocuments, ReturnCode: code, OutputRecorded: r.spec.Output}
 	if r.out != nil {
 		res.SHA256 = hex.EncodeToString(r.out.h.Sum(nil))

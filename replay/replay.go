@@ -213,22 +213,39 @@ type Outcome struct {
 // Replay runs the invocation recorded in file again, with the record's answers in place of the
 // data sources, environment and mounts, and compares the output with the recorded one. A record
 // that cannot be replayed (corrupt, incomplete, of another version) or a module that cannot be
-// loaded is an error; a replay that differs is not (Outcome.Identical says).
+// loaded is an error; a replay that differs is not (Outcome.Identical says). To replay many
+// records, a [Replayer] loads each module once.
 func Replay(ctx context.Context, file string, opts ReplayOptions) (*Outcome, error) {
-	rec, err := ReadFile(file)
+	r, err := NewReplayer(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	hdr := rec.Header
-	modPath := opts.Module
-	if modPath == "" {
-		if hdr.Module.Path == "" {
-			return nil, fmt.Errorf("record %s: it names no module file; give one with --module", file)
-		}
-		modPath = hdr.Module.Path
-	}
-	eng := opts.Engine
-	if eng == nil {
+	defer r.Close()
+	return r.Replay(ctx, file)
+}
+
+// Replayer replays records one at a time, keeping each module it loaded (and its initialised
+// snapshot) for the next records of the same module.
+type Replayer struct {
+	opts    ReplayOptions
+	eng     *runtime.Engine
+	ownEng  bool
+	mu      sync.Mutex
+	mods    map[string]*replayModule
+	checked map[string]bool // module key + function: the export was checked
+	empty   string          // an empty directory standing in for mounts' host directories
+}
+
+// replayModule is a loaded module whose environment is that of the record being replayed.
+type replayModule struct {
+	mod *runtime.Module
+	env map[string]string
+}
+
+// NewReplayer returns a replayer; Close it when done.
+func NewReplayer(ctx context.Context, opts ReplayOptions) (*Replayer, error) {
+	r := &Replayer{opts: opts, eng: opts.Engine, mods: map[string]*replayModule{}, checked: map[string]bool{}}
+	if r.eng == nil {
 		cfg := runtime.NewConfig()
 		if opts.CacheDir != "" {
 			cfg = cfg.WithCacheDir(opts.CacheDir)
@@ -239,53 +256,113 @@ func Replay(ctx context.Context, file string, opts ReplayOptions) (*Outcome, err
 		if opts.Logger != nil {
 			cfg = cfg.WithLogger(opts.Logger)
 		}
-		if eng, err = runtime.New(ctx, cfg); err != nil {
+		eng, err := runtime.New(ctx, cfg)
+		if err != nil {
 			return nil, err
 		}
-		defer eng.Close(context.Background())
+		r.eng, r.ownEng = eng, true
 	}
-	env := map[string]string{}
-	out := &Outcome{File: file, Key: hdr.Key, Function: hdr.Module.Function, Since: hdr.Since, Until: hdr.Until,
-		RecordedModule: hdr.Module.SHA256, RecordedSHA256: rec.Result.SHA256, RecordedBytes: rec.Result.Bytes,
-		RecordedError: rec.Result.Error}
+	return r, nil
+}
+
+// Close releases the engine the replayer made and its temporary directory.
+func (r *Replayer) Close() error {
+	var err error
+	if r.ownEng {
+		err = r.eng.Close(context.Background())
+	}
+	if r.empty != "" {
+		os.RemoveAll(r.empty)
+	}
+	return err
+}
+
+// module loads (once) the module a record runs.
+func (r *Replayer) module(ctx context.Context, file string, hdr *Header) (*replayModule, error) {
+	modPath, pin := r.opts.Module, ""
+	if modPath == "" {
+		if hdr.Module.Path == "" {
+			return nil, fmt.Errorf("record %s: it names no module file; give one with --module", file)
+		}
+		modPath, pin = hdr.Module.Path, hdr.Module.SHA256 // the recorded module, or nothing
+	}
 	names := make([]string, 0, len(hdr.Env))
+	envKey := make([]string, 0, len(hdr.Env))
 	for _, e := range hdr.Env {
 		names = append(names, e.Name)
-		env[e.Name] = e.Value
+		envKey = append(envKey, e.Name+"="+e.Value)
+	}
+	// The values are part of the key: a guest may read its environment once, when it starts,
+	// and a loaded module keeps its initialised state.
+	key := strings.Join([]string{modPath, pin, fmt.Sprint(hdr.Module.MemoryLimit), strings.Join(hdr.Mounts, "\x00"), strings.Join(envKey, "\x00")}, "\x01")
+	spec := runtime.ModuleSpec{Name: hdr.Module.Name, Path: modPath, SHA256: pin, MemoryLimit: hdr.Module.MemoryLimit, Env: names}
+	if len(hdr.Mounts) > 0 {
+		// The runtime opens each mount's host directory; the record's files take its place.
+		if r.empty == "" {
+			dir, err := os.MkdirTemp("", "wasmcollector-replay-")
+			if err != nil {
+				return nil, fmt.Errorf("replay: %w", err)
+			}
+			r.empty = dir
+		}
+		for _, m := range hdr.Mounts {
+			spec.Mounts = append(spec.Mounts, runtime.Mount{Host: r.empty, Guest: m})
+		}
+	}
+	if !r.checked[key+"\x01"+hdr.Module.Function] {
+		// The export is checked once per function; the module itself is loaded once.
+		check := spec
+		check.Functions = []string{hdr.Module.Function}
+		if _, err := r.eng.Load(ctx, check); err != nil {
+			return nil, fmt.Errorf("replay %s: %w", file, err)
+		}
+		r.checked[key+"\x01"+hdr.Module.Function] = true
+	}
+	if m := r.mods[key]; m != nil {
+		return m, nil
+	}
+	m := &replayModule{}
+	spec.LookupEnv = func(name string) (string, bool) { v, ok := m.env[name]; return v, ok }
+	mod, err := r.eng.Load(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", file, err)
+	}
+	m.mod = mod
+	r.mods[key] = m
+	return m, nil
+}
+
+// Replay replays one record; see [Replay].
+func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
+	rec, err := ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hdr := rec.Header
+	m, err := r.module(ctx, file, &hdr)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{File: file, Key: hdr.Key, Function: hdr.Module.Function, Since: hdr.Since, Until: hdr.Until,
+		RecordedModule: hdr.Module.SHA256, Module: m.mod.SHA256(), RecordedSHA256: rec.Result.SHA256,
+		RecordedBytes: rec.Result.Bytes, RecordedError: rec.Result.Error}
+	m.env = map[string]string{}
+	for _, e := range hdr.Env {
+		m.env[e.Name] = e.Value
 		if e.Redacted {
 			out.Redacted = append(out.Redacted, e.Name)
 		}
 	}
-	spec := runtime.ModuleSpec{Name: hdr.Module.Name, Path: modPath, MemoryLimit: hdr.Module.MemoryLimit,
-		Functions: []string{hdr.Module.Function}, Env: names,
-		LookupEnv: func(name string) (string, bool) { v, ok := env[name]; return v, ok }}
-	if opts.Module == "" {
-		spec.SHA256 = hdr.Module.SHA256 // the recorded module, or nothing
-	}
 	mounts := mountFS(rec)
-	if len(hdr.Mounts) > 0 {
-		// The runtime opens each mount's host directory; the record's files take its place.
-		empty, err := os.MkdirTemp("", "wasmcollector-replay-")
-		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
-		}
-		defer os.RemoveAll(empty)
-		for _, m := range hdr.Mounts {
-			spec.Mounts = append(spec.Mounts, runtime.Mount{Host: empty, Guest: m})
-		}
-	}
-	mod, err := eng.Load(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("replay %s: %w", file, err)
-	}
-	out.Module = mod.SHA256()
 
 	p := newPlayer(rec)
 	sources := map[string]hostfuncs.DataSource{}
 	for _, name := range hdr.DataSources {
 		sources[name] = &replayingSource{p: p, name: name}
 	}
-	log := opts.Logger
+	log := r.opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -295,11 +372,11 @@ func Replay(ctx context.Context, file string, opts ReplayOptions) (*Outcome, err
 		CollectionType: hdr.CollectionType, Params: DecodeParams(hdr.Params), Limits: hdr.Limits,
 		Output: got, Logger: log, DataSources: sources,
 	})
-	timeout := opts.Timeout
+	timeout := r.opts.Timeout
 	if timeout <= 0 {
 		timeout = hdr.Timeout
 	}
-	_, invErr := mod.Invoke(ctx, runtime.Call{Function: hdr.Module.Function, Invocation: inv, Timeout: timeout,
+	_, invErr := m.mod.Invoke(ctx, runtime.Call{Function: hdr.Module.Function, Invocation: inv, Timeout: timeout,
 		StdioLimit: hdr.StdioLimit, MountFS: func(guest string, _ fs.FS) fs.FS { return mounts[guest] }})
 	if invErr != nil {
 		out.Error = invErr.Error()
@@ -311,7 +388,7 @@ func Replay(ctx context.Context, file string, opts ReplayOptions) (*Outcome, err
 		if rec.Output == nil {
 			out.DiffUnavailable = "the record has the output's sha256 but not its bytes (record with --record-output to see a diff)"
 		} else {
-			max := opts.MaxDiffLines
+			max := r.opts.MaxDiffLines
 			if max <= 0 {
 				max = 100
 			}

@@ -197,7 +197,7 @@ func TestReplayQueryNotRecorded(t *testing.T) {
 	h := probeHost(t, valsDB(t))
 	file, _ := record(t, h, "rows", replay.Options{Output: true}, nil)
 	for name, edit := range map[string]func(string) string{
-		"other SQL":        func(l string) string { return strings.Replace(l, "ORDER BY id", "ORDER BY id DESC", 1) },
+		"other SQL": func(l string) string { return strings.Replace(l, "ORDER BY id", "ORDER BY id DESC", 1) },
 		"other parameters": func(l string) string {
 			return strings.Replace(l, `["since","t","2026-11-25T00:00:00Z"]`, `["since","t","2026-11-24T00:00:00Z"]`, 1)
 		},
@@ -283,9 +283,13 @@ func TestReplayRefusesBadRecords(t *testing.T) {
 		"no end line":     {rewrite(t, file, func(l []string) []string { return l[:len(l)-1] }), replay.ErrCorrupt, "truncated after line"},
 		"header missing":  {rewrite(t, file, func(l []string) []string { return l[1:] }), replay.ErrCorrupt, "not the invocation header"},
 		"data after end":  {rewrite(t, file, func(l []string) []string { return append(l, l[len(l)-1]) }), replay.ErrCorrupt, "data after the end line"},
-		"row of no query": {rewrite(t, file, func(l []string) []string { return fixEnd(append(l[:len(l)-2], `{"k":"row","q":9,"v":[1],"t":"i"}`, l[len(l)-2], l[len(l)-1])) }), replay.ErrCorrupt, "query 9 was not announced"},
-		"bad value type":  {rewrite(t, file, func(l []string) []string { return fixEnd(append(l[:3], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[3:]...)...)) }), replay.ErrCorrupt, `type 'i' does not fit value x`},
-		"directory":       {t.TempDir(), replay.ErrCorrupt, "not a regular file"},
+		"row of no query": {rewrite(t, file, func(l []string) []string {
+			return fixEnd(append(l[:len(l)-2], `{"k":"row","q":9,"v":[1],"t":"i"}`, l[len(l)-2], l[len(l)-1]))
+		}), replay.ErrCorrupt, "query 9 was not announced"},
+		"bad value type": {rewrite(t, file, func(l []string) []string {
+			return fixEnd(append(l[:3], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[3:]...)...))
+		}), replay.ErrCorrupt, `type 'i' does not fit value x`},
+		"directory": {t.TempDir(), replay.ErrCorrupt, "not a regular file"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -18,7 +18,6 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/replay"
-	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
 // Options are the flags and argument of replay.
@@ -97,21 +96,15 @@ func Run(ctx context.Context, opts *Options) error {
 			return cmdutil.BadInput("--module %s: not a readable file", opts.Module)
 		}
 	}
-	cfg := runtime.NewConfig().WithLogger(f.Logger)
-	if opts.CacheDir != "" {
-		cfg = cfg.WithCacheDir(opts.CacheDir)
-	}
-	if opts.CompileTimeout > 0 {
-		cfg = cfg.WithCompileTimeout(opts.CompileTimeout)
-	}
-	eng, err := runtime.New(ctx, cfg)
+	r, err := replay.NewReplayer(ctx, replay.ReplayOptions{Module: opts.Module, Logger: f.Logger, MaxDiffLines: max(opts.Show, 1),
+		CacheDir: opts.CacheDir, CompileTimeout: opts.CompileTimeout})
 	if err != nil {
 		return err
 	}
-	defer eng.Close(context.Background())
+	defer r.Close()
 	rep := &Report{Records: []*replay.Outcome{}}
 	for _, file := range files {
-		out, err := replay.Replay(ctx, file, replay.ReplayOptions{Module: opts.Module, Engine: eng, Logger: f.Logger, MaxDiffLines: max(opts.Show, 1)})
+		out, err := r.Replay(ctx, file)
 		if err != nil {
 			rep.Errors = append(rep.Errors, FileError{File: file, Error: err.Error()})
 			continue
