@@ -174,3 +174,32 @@ func recordedOutput(t *testing.T, file string) []byte {
 	require.NoError(t, err)
 	return rec
 }
+
+// TestReplayCommandBadInput: what replay cannot use exits 2 with one line naming it, before
+// any module is loaded.
+func TestReplayCommandBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notGzip := filepath.Join(dir, "x.jsonl.gz")
+	require.NoError(t, os.WriteFile(notGzip, []byte("hello\n"), 0o600))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", filepath.Join(dir, "missing.jsonl.gz")}, "no such file or directory"},
+		{[]string{"replay", notGzip}, "wasmcollector: record " + notGzip + ": corrupt record: not gzip data"},
+		{[]string{"replay", t.TempDir()}, "holds no records (*.jsonl.gz)"},
+		{[]string{"replay", notGzip, "--module", filepath.Join(dir, "nope.wasm")}, "--module " + filepath.Join(dir, "nope.wasm") + ": not a readable file"},
+		{[]string{"run", "x", "--record", dir}, "is a directory"},
+		{[]string{"gather", "--record", dir, "--interval", "1h"}, "--record records one gather: drop --interval"},
+	} {
+		stdout, errs, code := cliRun(t, c.args...)
+		assert.Equal(t, 2, code, "%v: %s%s", c.args, stdout, errs)
+		assert.Contains(t, stdout+errs, c.want, c.args)
+	}
+	stdout, _, code := cliRun(t, "replay", dir, "-o", "json")
+	assert.Equal(t, 2, code)
+	var rep replaycmd.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	require.Len(t, rep.Errors, 1)
+	assert.Contains(t, rep.Errors[0].Error, "not gzip data")
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -414,10 +413,6 @@ file = "/data/secret.txt"
 	assert.Equal(t, []string{"SECRET_TOKEN"}, o.Redacted)
 	assert.Nil(t, o.Diff)
 	assert.Contains(t, o.DiffUnavailable, "--record-output")
-}
-
-func TestErrorsAreDistinct(t *testing.T) {
-	assert.False(t, errors.Is(replay.ErrCorrupt, replay.ErrVersion))
 }
 
 func replayReadFile(file string) ([]byte, error) {

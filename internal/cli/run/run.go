@@ -79,6 +79,10 @@ collector gets no slice unless you give one. Times are RFC 3339 or plain dates, 
 // Run runs the collector.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
+	rec, err := opts.Record.File()
+	if err != nil {
+		return err
+	}
 	host, err := f.Host()
 	if err != nil {
 		return err
@@ -96,10 +100,6 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 	}
 	params, err := overrideParams(opts.Params)
-	if err != nil {
-		return err
-	}
-	rec, err := opts.Record.File()
 	if err != nil {
 		return err
 	}
