@@ -182,10 +182,12 @@ func (s *recordingSource) Query(ctx context.Context, sql string, params map[stri
 		if ok {
 			v, t, err := encodeValues(vals)
 			if err != nil {
-				// The host refuses the same value in its row encoding; record the refusal.
-				return err
+				// Recording must not change what the guest gets: the record stops instead.
+				s.r.w.stop(fmt.Sprintf("query %d: a value the record cannot hold: %v", q, err))
+				ok = false
+			} else {
+				ok = s.r.w.write(kindRow, &rowLine{Q: q, V: v, T: t})
 			}
-			ok = s.r.w.write(kindRow, &rowLine{Q: q, V: v, T: t})
 		}
 		if err := row(vals); err != nil {
 			stopped = err

@@ -64,7 +64,7 @@ func sqlOf(key string) string {
 // probeHost is a host with the dbprobe guest granted data source db, one collector per data
 // path: typed rows (scan, JSON), the row cursor (rows, CSV), the data source's CSV (stream) and
 // the transform (transform).
-func probeHost(t *testing.T, db string) *wasmcollector.Host {
+func probeHost(t *testing.T, db string, runtimeExtra ...string) *wasmcollector.Host {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
 	collectors := ""
@@ -105,7 +105,7 @@ module = "dbprobe.wasm"
 function = "probe"
 [collector.params]
 statements = '[]'
-%s`, out, filepath.Join(t.TempDir(), "state"), db, collectors), `compile_timeout = "10m"`, `timeout = "10m"`)
+%s`, out, filepath.Join(t.TempDir(), "state"), db, collectors), append([]string{`compile_timeout = "10m"`, `timeout = "10m"`}, runtimeExtra...)...)
 	h, err := wasmcollector.Load(reg, &wasmcollector.Options{Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { h.Close() })
@@ -167,6 +167,19 @@ func TestRecordReplayEveryDataPath(t *testing.T) {
 		assert.Empty(t, out.NotRecorded, key)
 		assert.Nil(t, out.Diff, key)
 	}
+}
+
+// TestRecordInProcess: with [runtime] isolation = "in-process" the host answers the guest in this
+// process, and records there.
+func TestRecordInProcess(t *testing.T) {
+	db := valsDB(t)
+	h := probeHost(t, db, `isolation = "in-process"`)
+	file, out := record(t, h, "scan", replay.Options{Output: true}, nil)
+	require.NoError(t, os.Remove(db))
+	o, err := replay.Replay(context.Background(), file, replayOpts(t))
+	require.NoError(t, err)
+	assert.True(t, o.Identical, "%+v", o)
+	assert.Equal(t, int64(len(out)), o.Bytes)
 }
 
 // rewrite decompresses a record, lets edit change its lines, and writes it back compressed.
