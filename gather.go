@@ -90,6 +90,11 @@ func (h *Host) Gather(ctx context.Context, opts GatherOptions) (*gather.Result, 
 			opts.Record.SetParallelism(p.Parallelism())
 		}
 		ctx = replay.WithRecorder(ctx, opts.Record)
+		defer func() {
+			if err := opts.Record.Finish(); err != nil {
+				h.log.Warn("recording", "error", err)
+			}
+		}()
 	}
 	return gather.Gather(ctx, gather.Options{
 		Registry: h.reg, Executor: exec, Type: opts.Type,

@@ -24,6 +24,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/internal/testpg"
+	"github.com/wasmcollector/wasmcollector/replay"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
@@ -108,6 +109,11 @@ func TestAWXRecordStopReplay(t *testing.T) {
 		total += st.Size()
 	}
 	assert.Regexp(t, fmt.Sprintf(`recorded %d invocations into %s: \S+ \S+ \(cap 256 MiB\)`, len(files), rec), stdout)
+	var sum replay.Summary
+	b, err := os.ReadFile(filepath.Join(rec, replay.SummaryFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &sum))
+	assert.Equal(t, replay.Summary{Path: rec, Records: len(files), Bytes: total, MaxBytes: 256 << 20}, sum, "the directory says how big it is")
 
 	require.NoError(t, testpg.Stop(), "no database from here on")
 

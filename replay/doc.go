@@ -49,11 +49,12 @@
 // # Size
 //
 // A record is written under a cap on its compressed size ([Options.MaxBytes], default 256 MiB
-// for a whole gather). The compressor is flushed every 256 KiB, so the file's size is known
-// within that; a line that would pass the cap (less 8 KiB kept for the result and end lines)
-// stops the record: it stays a valid file whose end line says complete=false and why, and the
-// invocation itself runs on unchanged. A gather's [Recorder] gives each invocation at most its
-// share of what is left (what is left divided by the invocations that may run beside it), and
-// skips invocations once less than 32 KiB would be left for one; [Recorder.Summary] counts
-// records, bytes, and what the cap cut short.
+// for a whole gather). The compressor is flushed every 256 KiB (every sixteenth of the cap when
+// that is less), so the file's size is known within that; a line that would pass the cap (less
+// 8 KiB kept for the result and end lines) stops the record: it stays a valid file whose end
+// line says complete=false and why, and the invocation itself runs on unchanged. A gather's
+// [Recorder] gives each invocation at most its share of what is left (what is left divided by the
+// invocations that may run beside it), and skips invocations once less than 32 KiB would be left
+// for one; [Recorder.Summary] counts records, bytes, and what the cap cut short, and
+// [Recorder.Finish] writes it into the directory as [SummaryFile].
 package replay

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -144,6 +145,26 @@ func (r *Recorder) Summary() Summary {
 	s := r.sum
 	s.Errors = append([]string(nil), s.Errors...)
 	return s
+}
+
+// SummaryFile is the file a gather's recording writes beside its records: its [Summary], so that
+// the directory says how big it is and what the cap left out.
+const SummaryFile = "summary.json"
+
+// Finish writes the summary of a directory recording into it (a file recording has nothing to
+// add: its end line says how big it is). Call it once the gather is over.
+func (r *Recorder) Finish() error {
+	if r.dir == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(r.Summary(), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, SummaryFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("recording summary: %w", err)
+	}
+	return nil
 }
 
 // safeName keeps a collector key or function usable in a file name.
