@@ -70,8 +70,9 @@ func (e *CollectorError) Error() string {
 }
 
 // Run runs one collector for one slice, in the same sandbox and under the same limits as a
-// gather, and writes its output to opts.Output. Nothing is packaged, shipped or recorded: it
-// is a vendor's development loop, and a product's way to show what a collector sends. The
+// gather, and writes its output to opts.Output. Nothing is packaged, shipped or entered in the
+// bookkeeping (opts.Record may keep the invocation for replay): it is a vendor's development
+// loop, and a product's way to show what a collector sends. The
 // result is filled even when the invocation fails (a *runtime.InvocationError says how).
 func (h *Host) Run(ctx context.Context, opts RunOptions) (*RunResult, error) {
 	c, err := h.pick(opts.Key, opts.Function)
