@@ -25,6 +25,8 @@ PKG_VERSION ?= $(shell { git describe --tags --match 'v[0-9]*' --dirty 2>/dev/nu
 	echo "0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"; } | \
 	sed -E 's/^v//; s/-([0-9]+)-g([0-9a-f]+)/+git\1.g\2/; s/-dirty$$/.dirty/; s/-/~/g; s/[^A-Za-z0-9.+~]/./g')
 PKG_DIR := build/dist
+# The man pages, next to the binary they were generated from.
+MAN_DIR = $(dir $(BIN))man
 # nfpm is a Go tool of its own module (tools/go.mod), built once into build/.
 NFPM := build/nfpm
 
@@ -69,7 +71,7 @@ $(MODULES_DIR)/awx.toml: examples/awx/awx.toml ## the AWX module's sidecar: drop
 	@mkdir -p $(MODULES_DIR)
 	cp $< $@
 
-demo: build guests ## Build everything, start the local ingress, gather the examples and ship them to it
+demo: build guests ## Build everything, start the local ingress (on DEMO_PORT, default 18080), gather the examples and ship them to it
 	scripts/demo
 
 deps: ## Install what the tests need when missing: wabt, PostgreSQL (tests start their own on loopback), clang + wasi-libc, Rust's wasm std, rpm and strace (the package test), Chromium (serve's real-browser test)
@@ -119,13 +121,18 @@ bench: deps guests-all ## Run the benchmarks (no race detector); each reports a 
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
 
-package: $(MODULES_DIR)/config.wasm $(NFPM) ## Build a static build/wasmcollector and the .deb and .rpm into build/dist/
+package: $(MODULES_DIR)/config.wasm $(NFPM) ## Build a static build/wasmcollector, its man pages and the .deb and .rpm into build/dist/
 	CGO_ENABLED=0 $(GO) build -trimpath \
 		-ldflags "-s -w -X github.com/wasmcollector/wasmcollector/internal/cli.Version=$(PKG_VERSION)" \
 		-o $(BIN) ./cmd/wasmcollector
+	@# Man pages from the command tree (the hidden `man` command), dated by the last commit so
+	@# that the packages are reproducible, gzip'ed without names or times.
+	rm -rf $(MAN_DIR) && mkdir -p $(MAN_DIR)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(BIN) man $(MAN_DIR)
+	gzip -9n $(MAN_DIR)/*.1
 	@mkdir -p $(PKG_DIR)
 	for p in deb rpm; do \
-		PKG_VERSION='$(PKG_VERSION)' PKG_ARCH=$$($(GO) env GOARCH) PKG_BIN='$(BIN)' PKG_MODULES='$(MODULES_DIR)' \
+		PKG_VERSION='$(PKG_VERSION)' PKG_ARCH=$$($(GO) env GOARCH) PKG_BIN='$(BIN)' PKG_MODULES='$(MODULES_DIR)' PKG_MAN='$(MAN_DIR)' \
 			$(NFPM) package --config dist/nfpm.yaml --packager $$p --target $(PKG_DIR)/ || exit 1; \
 	done
 

@@ -50,7 +50,7 @@ type GatherOptions struct {
 // is a dry run, ships them and records what the ingress accepted. The result lists every
 // collector and tarball; a collector that failed is in it with its error, and the gather goes on
 // (Result.Failed reports it). The error is for what stopped the gather as a whole: errors.Is
-// finds gather.ErrTooSoon, gather.ErrNotLicensed, gather.ErrShippingNotConfigured,
+// finds gather.ErrTooSoon, gather.ErrNothingNew, gather.ErrNotLicensed, gather.ErrShippingNotConfigured,
 // gather.ErrBadSubset, gather.ErrStateNotSaved (with a result), state.ErrLocked, and a
 // *ConfigError for a setting that cannot be used.
 func (h *Host) Gather(ctx context.Context, opts GatherOptions) (*gather.Result, error) {

@@ -99,6 +99,14 @@ func New(reg *registry.Registry, opts *Options) *Host {
 	return &Host{reg: reg, log: o.Logger, ua: o.UserAgent, now: o.Now}
 }
 
+// WithRegistry returns a new host for reg with the options h was made with (logger, user agent,
+// clock), keeping a copy of reg as [New] does. The hosts share nothing: the new one starts its
+// own executor on first use, and closing either leaves the other running. A long-running agent
+// builds its next host this way when the configuration changes.
+func (h *Host) WithRegistry(reg *registry.Registry) *Host {
+	return New(reg, &Options{Logger: h.log, UserAgent: h.ua, Now: h.now})
+}
+
 // Registry returns a copy of the registry the host runs: changing it changes nothing the host
 // does.
 func (h *Host) Registry() *registry.Registry { return h.reg.Clone() }

@@ -46,6 +46,14 @@ var packaged = []string{
 	"/usr/lib/tmpfiles.d/wasmcollector.conf",
 }
 
+// manPages are some of the man pages both packages must install, gzip'ed (one per command).
+var manPages = []string{
+	"/usr/share/man/man1/wasmcollector.1.gz",
+	"/usr/share/man/man1/wasmcollector-gather.1.gz",
+	"/usr/share/man/man1/wasmcollector-serve.1.gz",
+	"/usr/share/man/man1/wasmcollector-validate.1.gz",
+}
+
 // run runs name with args and returns its combined output and error.
 func run(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -188,8 +196,49 @@ func TestPackage(t *testing.T) {
 	require.Equal(t, u.Uid, again.Uid)
 	checkMode(t, "/var/lib/wasmcollector/state", 0o750, uid)
 
+	t.Run("man", func(t *testing.T) { checkManPages(t, deb) })
 	t.Run("syscalls", checkSyscalls)
 	t.Run("units", checkUnits)
+}
+
+// checkManPages checks that the .deb installed the man pages, gzip'ed, and that they read as
+// man pages: zcat shows the gather page's roff, and man renders it, found by name.
+func checkManPages(t *testing.T, deb string) {
+	contents, err := run("dpkg-deb", "--contents", deb)
+	require.NoError(t, err, contents)
+	for _, p := range manPages {
+		require.Contains(t, contents, " ."+p+"\n", "dpkg-deb --contents")
+	}
+	// Slim images tell dpkg not to install documentation (path-exclude=/usr/share/man/*): the
+	// package has the pages, this machine keeps none.
+	if excluded, _ := run("sh", "-c", "grep -hs '^path-exclude.*/usr/share/man' /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d/*"); strings.TrimSpace(excluded) != "" {
+		t.Skipf("dpkg excludes man pages here (%s): checked in the package only", strings.TrimSpace(excluded))
+	}
+	listed, err := run("dpkg", "-L", pkgName)
+	require.NoError(t, err, listed)
+	for _, p := range manPages {
+		require.Contains(t, strings.Split(listed, "\n"), p, "dpkg -L %s", pkgName)
+		checkMode(t, p, 0o644, 0)
+	}
+	page := "/usr/share/man/man1/wasmcollector-gather.1.gz"
+	roff, err := run("zcat", page)
+	require.NoError(t, err, roff)
+	require.Contains(t, roff, `.TH "WASMCOLLECTOR-GATHER" "1"`)
+	require.Contains(t, roff, "--scheduled")
+	if _, err := exec.LookPath("man"); err != nil {
+		t.Log("man is not installed: the pages were read with zcat only")
+		return
+	}
+	where, err := run("man", "-w", "wasmcollector-gather")
+	require.NoError(t, err, "man finds the page by name: %s", where)
+	require.Equal(t, page, strings.TrimSpace(where))
+	cmd := exec.Command("man", "-l", page)
+	cmd.Env = append(os.Environ(), "MANPAGER=cat", "PAGER=cat", "MANWIDTH=100")
+	text, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", text)
+	flat := strings.Join(strings.Fields(string(text)), " ")
+	require.Contains(t, flat, "wasmcollector-gather - Run every collector for its window")
+	require.Contains(t, flat, "--scheduled as --manual, quiet unless something fails")
 }
 
 // asUser runs a command as the system user, from /, and returns its output (stderr separate
@@ -235,7 +284,7 @@ func checkRPM(t *testing.T, rpm, version string) {
 	out, err = run("rpm", "-qlp", rpm)
 	require.NoError(t, err, out)
 	files := strings.Split(strings.TrimSpace(out), "\n")
-	for _, f := range append(packaged, "/etc/wasmcollector", "/var/lib/wasmcollector/modules") {
+	for _, f := range append(append(packaged, manPages...), "/etc/wasmcollector", "/var/lib/wasmcollector/modules") {
 		require.Contains(t, files, f, "rpm -qlp")
 	}
 	out, err = run("rpm", "-qp", "--configfiles", rpm)

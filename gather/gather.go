@@ -67,6 +67,17 @@ var ErrBadSubset = errors.New("gather: unknown key in subset")
 // ran. Use errors.Is.
 var ErrTooSoon = errors.New("gather: the last gather is more recent than the minimum interval")
 
+// ErrNothingNew is returned by a gather without an explicit window (no Since, no Until) when
+// there is nothing new to collect: the last gather ended less than [MinWindow] ago and no
+// collector lags behind it, or it ended within the same second, whose tarball names (one per
+// second of the window's end) it took. Nothing ran and nothing was written. Use errors.Is.
+var ErrNothingNew = errors.New("gather: nothing new")
+
+// MinWindow is the shortest window a gather without an explicit window collects: the shortest
+// slice a collector may declare. A second gather within seconds of the last one would otherwise
+// ship a window of those seconds.
+const MinWindow = time.Minute
+
 // collectorRun is one registry collector's part in a gather.
 type collectorRun struct {
 	c        *registry.Collector
@@ -189,6 +200,9 @@ func (g *gatherer) gather(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := g.nothingNew(runs, st, now); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gather: output directory: %w", err)
 	}
@@ -275,10 +289,7 @@ func (g *gatherer) slice(runs []*collectorRun, st state.State, now time.Time) {
 		if end := covered(st.Pending, c.Key); end.After(start) {
 			start = end // held by pending tarballs: never collected twice
 		}
-		if days := c.FullSyncIntervalDays; days > 0 && c.Slicing.Kind != registry.SliceNone {
-			last := st.Entries[c.Key+"_full"]
-			r.fullSync = last.IsZero() || last.Before(now.AddDate(0, 0, -days))
-		}
+		r.fullSync = fullSyncDue(c, st, now)
 		if r.fullSync {
 			start = g.window.Until.Add(-maxWindow)
 		}
@@ -296,6 +307,49 @@ func (g *gatherer) slice(runs []*collectorRun, st state.State, now time.Time) {
 			g.total++
 		}
 	}
+}
+
+// fullSyncDue reports whether c's full sync is due (upstream 5.3): it is sliced, has a full-sync
+// interval, and its last full sync is older than that or never happened.
+func fullSyncDue(c *registry.Collector, st state.State, now time.Time) bool {
+	days := c.FullSyncIntervalDays
+	if days <= 0 || c.Slicing.Kind == registry.SliceNone {
+		return false
+	}
+	last := st.Entries[c.Key+"_full"]
+	return last.IsZero() || last.Before(now.AddDate(0, 0, -days))
+}
+
+// nothingNew returns ErrNothingNew, saying why, when a gather without an explicit window comes
+// too soon after the last one: its window ends in the same second as the last gather's (the
+// tarball names, which carry that second, would repeat), or it is shorter than MinWindow and no
+// collector lags (an entry behind the last gather, a full sync due). Pending tarballs to re-send
+// always make a gather worth running.
+func (g *gatherer) nothingNew(runs []*collectorRun, st state.State, now time.Time) error {
+	o := g.opts
+	last := st.LastGather
+	if !o.Since.IsZero() || !o.Until.IsZero() || last.IsZero() || len(st.Pending) > 0 {
+		return nil
+	}
+	until := g.window.Until
+	ago := until.Sub(last).Round(time.Second)
+	if until.Truncate(time.Second).Equal(last.Truncate(time.Second)) {
+		return fmt.Errorf("%w: the last gather ended at %s, within this second; its tarball names would repeat: run again later",
+			ErrNothingNew, last.Format(time.RFC3339Nano))
+	}
+	if until.Sub(last) >= MinWindow {
+		return nil
+	}
+	for _, r := range runs {
+		if r.c.Config {
+			continue
+		}
+		if fullSyncDue(r.c, st, now) || until.Sub(g.window.Start(st.Entries[r.c.Key], g.reg.Gather.MaxWindow)) >= MinWindow {
+			return nil // this collector has more than a minute to catch up on
+		}
+	}
+	return fmt.Errorf("%w since the last gather at %s (%s ago; a gather collects at least %s): nothing collected, nothing shipped",
+		ErrNothingNew, last.Format(time.RFC3339), ago, MinWindow)
 }
 
 // collect runs every invocation and packs and ships as it goes.

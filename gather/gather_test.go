@@ -503,6 +503,9 @@ func TestFailedRetention(t *testing.T) {
 	assert.Len(t, kept, 2, "failed_keep bounds the folder")
 	assert.Empty(t, tarballs(t, e.out), "nothing failed is left outside failed/")
 
+	// A minute on: within the same second as the last gather, a gather is refused, since its
+	// tarball names (one per second) would repeat the last one's (TestNothingNew).
+	e.now = e.now.Add(time.Minute)
 	_, err = e.gather(hostfuncs.Manual, always, func(o *gather.Options) { o.FailedKeep = 0 })
 	require.NoError(t, err)
 	kept, err = os.ReadDir(filepath.Join(e.out, "failed"))
@@ -598,4 +601,54 @@ function = "events"
 	require.Len(t, res.Collectors, 2)
 	assert.Equal(t, "more", res.Collectors[0].Key)
 	assert.Equal(t, "failed", res.Collectors[0].Status)
+}
+
+// TestNothingNew: a gather without an explicit window less than MinWindow after the last one,
+// with no collector lagging, returns ErrNothingNew having run and written nothing; a collector
+// whose entry lags or an explicit window make it run; within the same second
+// as the last gather it is refused even then, since its tarball names would repeat.
+func TestNothingNew(t *testing.T) {
+	e := eventsRegistry(t, "")
+	ship := &dirShipper{dir: t.TempDir()}
+	ctx := context.Background()
+	last := e.now.Add(-30 * time.Second)
+	seed := func(entry time.Time, pending []state.Pending) {
+		require.NoError(t, e.store.Save(ctx, state.State{LastGather: last, Entries: map[string]time.Time{"events": entry}, Pending: pending}))
+	}
+
+	seed(last, nil)
+	res, err := e.gather(hostfuncs.Manual, ship, nil)
+	require.ErrorIs(t, err, gather.ErrNothingNew)
+	assert.Nil(t, res)
+	assert.Equal(t, "gather: nothing new since the last gather at 2026-11-26T11:59:30Z (30s ago; a gather collects at least 1m0s): nothing collected, nothing shipped", err.Error())
+	st, err := e.store.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, last, st.LastGather, "nothing recorded")
+	assert.NoDirExists(t, e.out, "nothing written")
+	_, err = e.gather(hostfuncs.DryRun, nil, nil)
+	require.ErrorIs(t, err, gather.ErrNothingNew, "a dry run too")
+
+	// An explicit window is the caller's choice.
+	res, err = e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Since = last })
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Collectors[1].Slices)
+
+	// A collector behind the last gather has more to collect.
+	seed(last.Add(-time.Hour), nil)
+	res, err = e.gather(hostfuncs.DryRun, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Collectors[1].Slices, "an hour and 30 s")
+
+	// Within the same second as the last gather: refused, lagging collector or not.
+	e.now = last.Add(400 * time.Millisecond)
+	_, err = e.gather(hostfuncs.DryRun, nil, nil)
+	require.ErrorIs(t, err, gather.ErrNothingNew)
+	assert.Contains(t, err.Error(), "within this second; its tarball names would repeat")
+
+	// A minute on, there is something new.
+	e.now = last.Add(gather.MinWindow)
+	seed(last, nil)
+	res, err = e.gather(hostfuncs.Manual, ship, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Collectors[1].Slices)
 }

@@ -19,8 +19,11 @@
 //     ([Config.RequireIdentity]), either one satisfying when both are set → 401;
 //  3. size: the whole request body is limited to [Config.MaxBytes] → 413;
 //  4. the multipart body: a part named "file" (other parts are read and ignored, a second "file"
-//     part is an error) with a plain filename (no directory, no leading dot) → 400, and an
-//     accepted part content type ([Config.ContentTypes]) → 415;
+//     part is an error) with a plain filename (no directory, no leading dot) → 400, and a part
+//     content type the real ingress would route here: application/vnd.redhat.<service>.<category>
+//     (then anything, usually "+tgz"; application/gzip counts as service "advisor") with the
+//     service one of [Config.UploadTypes] (default "wasmcollector") → 415 (or one of
+//     [Config.ContentTypes] when that list is set);
 //  5. the tarball, streamed to a temporary file in [Config.Dir], never held in memory: within
 //     the read limits ([Config.TarballLimits]: member count, name and PAX sizes, manifest size,
 //     uncompressed size) → 413 naming the limit; a readable gzip'd tar, with a manifest.json
@@ -70,7 +73,11 @@
 // # Differences from the real ingress
 //
 // The real service answers 202 with request_id and account details and checks far more (the
-// content type names a registered service, the identity comes from its gateway). This one checks
-// only what wasmcollector must get right: request shape, credentials, size, content type and a
-// well-formed tarball whose manifest matches its members.
+// identity comes from its gateway, the tenant may be deny-listed). This one checks only what
+// wasmcollector must get right: request shape, credentials, size, content type and a well-formed
+// tarball whose manifest matches its members. The content type is checked by the real service's
+// rule (insights-ingress-go, internal/upload/validation.go and its kafka validator): it names a
+// service, which must be one the ingress is configured for. The real one answers 415 with no body;
+// this one says why. Its pattern is anchored at the start of the value where the real one's is
+// not, which only refuses values that match there by accident.
 package ingress

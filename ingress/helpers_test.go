@@ -25,8 +25,11 @@ import (
 	"github.com/wasmcollector/wasmcollector/packaging"
 )
 
-// payloadType is the content type upstream's AWX sends (reference/upstream-behaviour.md 4).
-const payloadType = "application/vnd.redhat.tower.tower_payload+tgz"
+// payloadType is wasmcollector's default content type, which the ingress takes by default.
+const payloadType = "application/vnd.redhat.wasmcollector.analytics+tgz"
+
+// towerType is the content type upstream's AWX sends (reference/upstream-behaviour.md 4).
+const towerType = "application/vnd.redhat.tower.tower_payload+tgz"
 
 // packTarball writes a real tarball with packaging's Packer (one CSV and one JSON collection and
 // a config document) and returns its name and bytes.

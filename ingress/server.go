@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -54,11 +55,16 @@ type Config struct {
 	// identity.account_number or identity.org_id is a non-empty string; otherwise 401. When
 	// Username is also set, a request may satisfy either.
 	RequireIdentity bool
-	// ContentTypes lists the accepted content types of the "file" part, compared as media types
-	// (case-insensitive, parameters ignored); a part of another type is answered 415. Empty
-	// accepts any type ending in "+tgz" (the "application/vnd.redhat.<service>.<name>+tgz" types
-	// the real ingress routes on) and the generic "application/gzip", "application/x-gzip" and
-	// "application/x-tar+gzip".
+	// UploadTypes lists the services the ingress takes uploads for, as the real ingress's
+	// INGRESS_VALID_UPLOAD_TYPES; default [DefaultUploadType] alone. As the real one, it reads the
+	// service from the "file" part's Content-Type, application/vnd.redhat.<service>.<category>
+	// (then anything, such as "+tgz"), or takes application/gzip as service "advisor", and
+	// answers 415 when there is none or it is not listed. Each must be lowercase letters, digits
+	// and dashes.
+	UploadTypes []string
+	// ContentTypes, when not empty, replaces the UploadTypes rule: it lists the accepted content
+	// types of the "file" part, compared as media types (case-insensitive, parameters ignored);
+	// a part of another type is answered 415.
 	ContentTypes []string
 	// TarballLimits bounds what reading an uploaded tarball may cost (member count, name and PAX
 	// sizes, manifest size, uncompressed size); the zero value selects packaging's defaults. A
@@ -77,9 +83,15 @@ type Config struct {
 	KeepDuplicates bool
 }
 
-// defaultContentTypes are the generic types accepted when Config.ContentTypes is empty, besides
-// any type ending in "+tgz".
-var defaultContentTypes = []string{"application/gzip", "application/x-gzip", "application/x-tar+gzip"}
+// DefaultUploadType is the one service in the default of [Config.UploadTypes]: the service of
+// wasmcollector's own default content type (shipping.DefaultContentType), so that, out of the
+// box, this ingress takes what an unconfigured wasmcollector sends, as an ingress configured for
+// that service would. The cloud ingress is not: a product sets [shipping] content_type to the type
+// its service is registered under, and this ingress is told that service with UploadTypes.
+const DefaultUploadType = "wasmcollector"
+
+// uploadTypeName is what the real ingress's pattern takes as a service.
+var uploadTypeName = regexp.MustCompile(`^[a-z0-9-]+$`)
 
 // Upload is one accepted upload.
 type Upload struct {
@@ -190,6 +202,16 @@ func New(cfg Config) (*Server, error) {
 		types = append(types, mt)
 	}
 	cfg.ContentTypes = types
+	if len(cfg.UploadTypes) == 0 {
+		cfg.UploadTypes = []string{DefaultUploadType}
+	} else {
+		cfg.UploadTypes = slices.Clone(cfg.UploadTypes)
+	}
+	for _, t := range cfg.UploadTypes {
+		if !uploadTypeName.MatchString(t) {
+			errs = append(errs, fmt.Errorf("upload type %q: not a service name (lowercase letters, digits and dashes)", t))
+		}
+	}
 	if cfg.Dir == "" {
 		errs = append(errs, errors.New("dir is not set"))
 	} else if err := checkDir(&cfg.Dir); err != nil {

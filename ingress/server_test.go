@@ -126,10 +126,10 @@ func TestReject(t *testing.T) {
 		{name: "content type not accepted", body: func(t *testing.T) (string, []byte) {
 			return multipartBody(t, filePart("file", name, "application/octet-stream", tarball))
 		}, status: http.StatusUnsupportedMediaType,
-			reason: `content type "application/octet-stream" is not accepted; accepted: any type ending in +tgz, application/gzip`},
+			reason: `content type "application/octet-stream" names no service: the ingress routes uploads by application/vnd.redhat.<service>.<category>+tgz; upload types (services) accepted: wasmcollector`},
 		{name: "no content type", body: func(t *testing.T) (string, []byte) {
 			return multipartBody(t, filePart("file", name, "", tarball))
-		}, status: http.StatusUnsupportedMediaType, reason: "part file has no content type; accepted: any type ending in +tgz"},
+		}, status: http.StatusUnsupportedMediaType, reason: "part file has no content type; upload types (services) accepted: wasmcollector"},
 		{name: "not gzip", body: file(name, []byte("just text, no gzip")),
 			status: http.StatusBadRequest, reason: "not a tar.gz: "},
 		{name: "empty file", body: file(name, nil),
@@ -313,37 +313,58 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestContentTypes: the part's content type is checked as the real ingress checks it: it must
+// name a service, application/vnd.redhat.<service>.<category>…, or be one of the gzip types it
+// takes as "advisor", and the service must be one of the configured upload types (415 otherwise).
+// A list of ContentTypes replaces the rule.
 func TestContentTypes(t *testing.T) {
 	name, tarball := packTarball(t)
 	eda := "application/vnd.redhat.aap-eda.filename+tgz"
 	tests := []struct {
 		name     string
-		accepted []string
+		types    []string // UploadTypes
+		accepted []string // ContentTypes
 		sent     string
 		status   int
 		reason   string
 		stored   string // the content type recorded
 	}{
-		{name: "default, tower payload", sent: payloadType, status: http.StatusAccepted, stored: payloadType},
-		{name: "default, eda payload", sent: eda, status: http.StatusAccepted, stored: eda},
-		{name: "default, gzip", sent: "application/gzip", status: http.StatusAccepted, stored: "application/gzip"},
-		{name: "default, x-gzip", sent: "application/x-gzip", status: http.StatusAccepted, stored: "application/x-gzip"},
-		{name: "default, x-tar+gzip", sent: "application/x-tar+gzip", status: http.StatusAccepted, stored: "application/x-tar+gzip"},
-		{name: "default, case and parameters", sent: "Application/GZIP; name=x", status: http.StatusAccepted, stored: "application/gzip"},
+		{name: "default, wasmcollector's default", sent: payloadType, status: http.StatusAccepted, stored: payloadType},
+		{name: "default, tower payload: not configured for tower", sent: towerType, status: http.StatusUnsupportedMediaType,
+			reason: `content type "` + towerType + `" is for service "tower", which this ingress takes no uploads for; upload types (services) accepted: wasmcollector`},
+		{name: "default, another vendor's +tgz", sent: "application/vnd.acme.analytics+tgz", status: http.StatusUnsupportedMediaType,
+			reason: `content type "application/vnd.acme.analytics+tgz" names no service`},
+		{name: "default, gzip is advisor's", sent: "application/gzip", status: http.StatusUnsupportedMediaType,
+			reason: `is for service "advisor"`},
 		{name: "default, octet-stream", sent: "application/octet-stream", status: http.StatusUnsupportedMediaType,
-			reason: `content type "application/octet-stream" is not accepted; accepted: any type ending in +tgz, application/gzip, application/x-gzip, application/x-tar+gzip`},
+			reason: `content type "application/octet-stream" names no service`},
 		{name: "default, malformed", sent: "application/", status: http.StatusUnsupportedMediaType, reason: `content type "application/": `},
-		{name: "configured, match", accepted: []string{eda}, sent: eda, status: http.StatusAccepted, stored: eda},
-		{name: "configured, case", accepted: []string{"Application/Vnd.Redhat.AAP-EDA.filename+tgz"}, sent: eda,
+		{name: "tower configured", types: []string{"advisor", "tower"}, sent: towerType, status: http.StatusAccepted, stored: towerType},
+		{name: "tower configured, parameters after the type", types: []string{"tower"}, sent: towerType + "; charset=binary",
+			status: http.StatusAccepted, stored: towerType},
+		{name: "tower configured, our default refused", types: []string{"tower"}, sent: payloadType, status: http.StatusUnsupportedMediaType,
+			reason: `is for service "wasmcollector", which this ingress takes no uploads for; upload types (services) accepted: tower`},
+		{name: "case matters, as in the real one", types: []string{"tower"}, sent: "Application/VND.redhat.tower.tower_payload+tgz",
+			status: http.StatusUnsupportedMediaType, reason: "names no service"},
+		{name: "the service must be whole", types: []string{"tower"}, sent: "application/vnd.redhat.tower+tgz",
+			status: http.StatusUnsupportedMediaType, reason: "names no service"},
+		{name: "advisor configured, gzip", types: []string{"advisor"}, sent: "application/gzip", status: http.StatusAccepted, stored: "application/gzip"},
+		{name: "advisor configured, x-gzip with charset", types: []string{"advisor"}, sent: "application/x-gzip; charset=binary",
+			status: http.StatusAccepted, stored: "application/x-gzip"},
+		{name: "advisor configured, bare x-gzip is not taken", types: []string{"advisor"}, sent: "application/x-gzip",
+			status: http.StatusUnsupportedMediaType, reason: "names no service"},
+		{name: "dashes in the service", types: []string{"aap-eda"}, sent: eda, status: http.StatusAccepted, stored: eda},
+		{name: "content types listed", accepted: []string{eda}, sent: eda, status: http.StatusAccepted, stored: eda},
+		{name: "content types listed, case", accepted: []string{"Application/Vnd.Redhat.AAP-EDA.filename+tgz"}, sent: eda,
 			status: http.StatusAccepted, stored: eda},
-		{name: "configured, other +tgz", accepted: []string{eda}, sent: payloadType, status: http.StatusUnsupportedMediaType,
+		{name: "content types listed, another", accepted: []string{eda}, sent: payloadType, status: http.StatusUnsupportedMediaType,
 			reason: `content type "` + payloadType + `" is not accepted; accepted: ` + eda},
-		{name: "configured, gzip", accepted: []string{eda, "application/x-gzip"}, sent: "application/gzip",
-			status: http.StatusUnsupportedMediaType, reason: "accepted: " + eda + ", application/x-gzip"},
+		{name: "content types listed, any type", accepted: []string{"application/x-tar+gzip"}, sent: "application/x-tar+gzip",
+			status: http.StatusAccepted, stored: "application/x-tar+gzip"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTestServer(t, Config{ContentTypes: tt.accepted}, nil)
+			s := newTestServer(t, Config{UploadTypes: tt.types, ContentTypes: tt.accepted}, nil)
 			ctype, body := multipartBody(t, filePart("file", name, tt.sent, tarball))
 			status, _, b := post(t, s.ts.Client(), s.url, ctype, body, nil)
 			if tt.status == http.StatusAccepted {
@@ -354,6 +375,26 @@ func TestContentTypes(t *testing.T) {
 			requireRejected(t, status, b, tt.status, tt.reason)
 			require.Empty(t, dirNames(t, s.dir))
 		})
+	}
+}
+
+func TestServiceOf(t *testing.T) {
+	for raw, want := range map[string]string{
+		"application/vnd.redhat.tower.tower_payload+tgz":      "tower",
+		"application/vnd.redhat.wasmcollector.analytics+tgz":  "wasmcollector",
+		"application/vnd.redhat.openshift.periodic+tgz":       "openshift",
+		"application/vnd.redhat.aap-billing-controller.x+tgz": "aap-billing-controller",
+		"application/gzip":                           "advisor",
+		"application/gzip; charset=binary":           "advisor",
+		"application/x-gzip; charset=binary":         "advisor",
+		"application/x-gzip":                         "",
+		"application/vnd.redhat.Tower.payload+tgz":   "",
+		"x-application/vnd.redhat.tower.payload+tgz": "", // the real one's unanchored pattern would take it
+		"": "",
+	} {
+		got, ok := serviceOf(raw)
+		require.Equal(t, want, got, raw)
+		require.Equal(t, want != "", ok, raw)
 	}
 }
 
@@ -374,6 +415,7 @@ func TestNew(t *testing.T) {
 		{name: "password without user", cfg: Config{Dir: t.TempDir(), Password: "x"}, reason: "password is set without a username"},
 		{name: "bad content type", cfg: Config{Dir: t.TempDir(), ContentTypes: []string{"+tgz"}}, reason: `content type "+tgz": not of the form type/subtype`},
 		{name: "malformed content type", cfg: Config{Dir: t.TempDir(), ContentTypes: []string{"application/"}}, reason: `content type "application/": mime: `},
+		{name: "bad upload type", cfg: Config{Dir: t.TempDir(), UploadTypes: []string{"tower", "Tower"}}, reason: `upload type "Tower": not a service name (lowercase letters, digits and dashes)`},
 		{name: "all at once", cfg: Config{Path: "x", MaxBytes: -5},
 			reason: "ingress: config: path \"x\" does not start with /\nmax bytes -5 is negative\ndir is not set"},
 	}
@@ -408,6 +450,7 @@ func TestNew(t *testing.T) {
 		require.Equal(t, int64(100*1000*1000), s.cfg.MaxBytes)
 		require.Equal(t, DefaultKeepUploads, s.cfg.KeepUploads)
 		require.Equal(t, []string{"application/gzip"}, s.cfg.ContentTypes)
+		require.Equal(t, []string{DefaultUploadType}, s.cfg.UploadTypes)
 		require.Equal(t, []string{"Application/GZIP"}, cfg.ContentTypes, "the caller's config is not touched")
 		require.Empty(t, cfg.Path)
 		require.NoError(t, s.Close())
@@ -464,7 +507,7 @@ func TestLog(t *testing.T) {
 	require.Equal(t, "WARN", lines[1]["level"])
 	require.Equal(t, float64(http.StatusUnsupportedMediaType), lines[1]["status"])
 	require.Equal(t, name, lines[1]["name"])
-	require.Contains(t, lines[1]["reason"], `content type "text/plain" is not accepted`)
+	require.Contains(t, lines[1]["reason"], `content type "text/plain" names no service`)
 }
 
 // TestHammer uploads from many goroutines at once, released together, while others read

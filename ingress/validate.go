@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -48,35 +49,67 @@ func plainName(name string) bool {
 	})
 }
 
-// partContentType returns the media type of part p, if accepted.
+// partContentType returns the media type of part p, lower-cased, if accepted: by the real
+// ingress's rule ([serviceOf], the service one of Config.UploadTypes), or, when
+// Config.ContentTypes is set, by that list.
 func (s *Server) partContentType(p *multipart.Part) (string, error) {
 	raw := p.Header.Get("Content-Type")
 	if raw == "" {
-		return "", reject(http.StatusUnsupportedMediaType, "part %s has no content type; accepted: %s", formField, s.acceptedTypes())
+		return "", reject(http.StatusUnsupportedMediaType, "part %s has no content type; %s", formField, s.acceptedTypes())
 	}
 	mt, _, err := mime.ParseMediaType(raw)
 	if err != nil {
-		return "", reject(http.StatusUnsupportedMediaType, "part %s: content type %q: %v; accepted: %s", formField, raw, err, s.acceptedTypes())
+		return "", reject(http.StatusUnsupportedMediaType, "part %s: content type %q: %v; %s", formField, raw, err, s.acceptedTypes())
 	}
-	if !s.accepts(mt) {
-		return "", reject(http.StatusUnsupportedMediaType, "part %s: content type %q is not accepted; accepted: %s", formField, mt, s.acceptedTypes())
+	if len(s.cfg.ContentTypes) > 0 {
+		if !slices.Contains(s.cfg.ContentTypes, mt) {
+			return "", reject(http.StatusUnsupportedMediaType, "part %s: content type %q is not accepted; %s", formField, mt, s.acceptedTypes())
+		}
+		return mt, nil
+	}
+	service, ok := serviceOf(raw)
+	if !ok {
+		return "", reject(http.StatusUnsupportedMediaType,
+			"part %s: content type %q names no service: the ingress routes uploads by application/vnd.redhat.<service>.<category>+tgz; %s",
+			formField, raw, s.acceptedTypes())
+	}
+	if !slices.Contains(s.cfg.UploadTypes, service) {
+		return "", reject(http.StatusUnsupportedMediaType,
+			"part %s: content type %q is for service %q, which this ingress takes no uploads for; %s",
+			formField, raw, service, s.acceptedTypes())
 	}
 	return mt, nil
 }
 
-func (s *Server) accepts(mediaType string) bool {
-	if len(s.cfg.ContentTypes) > 0 {
-		return slices.Contains(s.cfg.ContentTypes, mediaType)
+// uploadTypePattern is the real ingress's content type pattern (insights-ingress-go,
+// internal/upload/validation.go): application/vnd.redhat.<service>.<category>, then anything,
+// matched case-sensitively on the header's raw value. The real one is not anchored at the start;
+// this one is, so a value that matches there only by accident is refused here.
+var uploadTypePattern = regexp.MustCompile(`^application/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)`)
+
+// advisorTypes are the raw content types the real ingress takes as service "advisor" (what the
+// insights-client sends), compared exactly as it does.
+var advisorTypes = []string{"application/x-gzip; charset=binary", "application/gzip", "application/gzip; charset=binary"}
+
+// serviceOf returns the service a part's raw Content-Type routes the upload to, as the real
+// ingress reads it.
+func serviceOf(raw string) (string, bool) {
+	if slices.Contains(advisorTypes, raw) {
+		return "advisor", true
 	}
-	return strings.HasSuffix(mediaType, "+tgz") || slices.Contains(defaultContentTypes, mediaType)
+	m := uploadTypePattern.FindStringSubmatch(raw)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
-// acceptedTypes describes the accepted content types for an error message.
+// acceptedTypes describes what content types are accepted, for an error message.
 func (s *Server) acceptedTypes() string {
 	if len(s.cfg.ContentTypes) > 0 {
-		return strings.Join(s.cfg.ContentTypes, ", ")
+		return "accepted: " + strings.Join(s.cfg.ContentTypes, ", ")
 	}
-	return "any type ending in +tgz, " + strings.Join(defaultContentTypes, ", ")
+	return "upload types (services) accepted: " + strings.Join(s.cfg.UploadTypes, ", ")
 }
 
 // validateTarball reads the uploaded file at path with [packaging.ReadLimits.ReadTarball] and

@@ -120,6 +120,7 @@ type loader struct {
 	rootCfgs    []*moduleCfg            // [modules."NAME"] of the root file, by line
 	grants      []grant                 // every `datasources` list, checked at the end
 	problems    Problems
+	warnings    Problems                   // Registry.Warnings
 	fields      map[string]map[string]bool // file → fields problems name, for covered
 	sidecarMods map[string]string          // sidecar display path → its module's name
 	timeoutSet  map[*Collector]bool        // collectors that set their own timeout
@@ -172,6 +173,7 @@ func (l *loader) load(name string) *Registry {
 	l.reg.Shipping = l.shipping(root, &f.Shipping)
 	l.reg.DataSources = l.dataSources(root, &f.DataSources)
 	l.reg.State = l.stateSettings(root, &f.State)
+	l.reg.Serve = l.serve(root, &f.Serve)
 	l.rootModules(root, &f.Modules)
 	l.collectors(root, &f.Collector, "")
 	l.unknownKeys(root)
@@ -181,6 +183,7 @@ func (l *loader) load(name string) *Registry {
 	l.finishGrants()
 	l.checkConfig()
 	l.checkDuplicates()
+	l.reg.Warnings = append(l.reg.Warnings, l.warnings...) // after the root file's own
 	return l.reg
 }
 
@@ -253,7 +256,11 @@ func (l *loader) collectors(src *source, x *tables[collectorTable], module strin
 }
 
 // sidecars finds NAME.toml files beside NAME.wasm in the modules directory and loads their
-// collectors, in file name order.
+// collectors, in file name order. A NAME.toml without a NAME.wasm is not a sidecar, nor is the
+// root file, whatever its name: modules_dir may be the root file's own directory, which holds
+// other TOML files (a Cargo.toml, a tool's config.toml). Such a file is left alone, with a
+// warning only when it looks like a sidecar. A NAME.wasm that neither a sidecar nor the root file
+// declares gets a warning too: nothing gathers it.
 func (l *loader) sidecars() {
 	if !l.modulesOK {
 		return
@@ -263,6 +270,10 @@ func (l *loader) sidecars() {
 	if err != nil {
 		l.add(l.root, path{}.key("runtime").key("modules_dir"), CodeUnreadable, "cannot read modules directory %s: %v", l.modulesShow, err)
 		return
+	}
+	names := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		names[e.Name()] = true
 	}
 	rootInfo, _ := os.Stat(l.root.abs)
 	for _, e := range ents { // sorted by name
@@ -277,19 +288,56 @@ func (l *loader) sidecars() {
 		}
 		display := filepath.Join(l.modulesShow, name)
 		module := strings.TrimSuffix(name, ".toml") + ".wasm"
-		l.sidecarMods[display] = module
-		l.state(module).hasSide = true
-		if _, err := os.Lstat(filepath.Join(dir, module)); err != nil {
-			l.files = append(l.files, display)
-			l.problems = append(l.problems, &Problem{
-				Code:    CodeNotFound,
-				File:    display,
-				Message: fmt.Sprintf("sidecar %s has no %s beside it", name, module),
-			})
+		if !names[module] {
+			l.loneTOML(display, abs, module)
 			continue
 		}
+		l.sidecarMods[display] = module
+		l.state(module).hasSide = true
 		l.sidecar(display, abs, module)
 	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".wasm") {
+			continue
+		}
+		if st := l.states[name]; st != nil && (st.hasSide || st.mod != nil) {
+			continue // a sidecar or the root file declares it
+		}
+		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		side := strings.TrimSuffix(name, ".wasm") + ".toml"
+		msg := fmt.Sprintf("module %s has no sidecar %s beside it and no collector in the root file names it: nothing gathers it "+
+			"(a vendor's module comes with its sidecar; remove the file if it is not needed)", name, side)
+		if info, err := os.Stat(filepath.Join(dir, side)); err == nil && rootInfo != nil && os.SameFile(info, rootInfo) {
+			msg = fmt.Sprintf("module %s: %s beside it is the root file, never a sidecar, and no collector in it names the module: "+
+				"nothing gathers it (rename the module and its sidecar, or name it in the root file)", name, side)
+		}
+		l.warnings = append(l.warnings, &Problem{Code: CodeNoSidecar, File: filepath.Join(l.modulesShow, name), Message: msg})
+	}
+	slices.SortStableFunc(l.warnings, func(a, b *Problem) int { return strings.Compare(a.File, b.File) })
+}
+
+// loneTOML warns about a NAME.toml without its NAME.wasm when it looks like a sidecar: a file
+// with [[collector]] entries and nothing but a sidecar's tables. Any other TOML file (or a file
+// that is not TOML) is someone else's and is left alone, unread past the sidecar size cap.
+func (l *loader) loneTOML(display, abs, module string) {
+	data, err := readCapped(abs, l.reg.Runtime.MaxSidecarSize)
+	if err != nil || nestingLine(data, maxNesting) > 0 {
+		return
+	}
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil || doc["collector"] == nil {
+		return
+	}
+	for k := range doc {
+		if k != "collector" && k != "module" {
+			return
+		}
+	}
+	l.warnings = append(l.warnings, &Problem{Code: CodeNotFound, File: display, Message: fmt.Sprintf(
+		"declares collectors but has no %s beside it: not read as a sidecar, its collectors do not run", module)})
 }
 
 // sidecar reads the sidecar at abs (display as problems show it) of module and loads its
@@ -334,7 +382,7 @@ func (l *loader) unknownKeys(src *source) {
 }
 
 // rootOnly lists the tables only the root file may have.
-var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true}
+var rootOnly = map[string]bool{"runtime": true, "limits": true, "modules": true, "gather": true, "license": true, "shipping": true, "datasources": true, "state": true, "serve": true}
 
 // covered reports whether a problem already names field p of src or a value enclosing it, so
 // that `limits = 5` or an unknown [table] is not reported once more for each key inside. It

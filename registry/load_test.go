@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcollector/wasmcollector/shipping"
 )
 
 // wasmBytes stands in for a module file; the registry never looks inside one.
@@ -295,7 +297,9 @@ func TestLoadDefaults(t *testing.T) {
 		Params:        map[string]any{},
 		Limits:        reg.Limits,
 		Timeout:       60 * time.Second,
-		Source:        Position{File: filepath.Join(dir, "collectors.toml"), Line: 2},
+		Source:        Position{File: filepath.Join(dir, "collectors.toml"), Line: 2, Field: "collector[0]"},
+		// No `function`: the key names the export.
+		FunctionSource: Position{File: filepath.Join(dir, "collectors.toml"), Line: 3, Field: "collector[0].key"},
 	}, *c)
 }
 
@@ -438,6 +442,42 @@ X-Product = "acme 4.6"
 			require.Equal(t, g, reg.Gather)
 			require.Equal(t, l, reg.License)
 			require.Equal(t, s, reg.Shipping)
+		})
+	}
+}
+
+// TestContentTypeWarning: [shipping] with a url and no content_type loads, with a warning that
+// the default is taken only by an ingress configured for it; set, or without a url, no warning.
+func TestContentTypeWarning(t *testing.T) {
+	tests := []struct {
+		name, shipping string
+		warn           bool
+	}{
+		{"url without content_type", "[shipping]\nurl = \"https://console.example/api/ingress/v1/upload\"\nauth = \"none\"\n", true},
+		{"url and content_type", "[shipping]\nurl = \"https://console.example/api/ingress/v1/upload\"\nauth = \"none\"\ncontent_type = \"application/vnd.redhat.tower.tower_payload+tgz\"\n", false},
+		{"content_type set to the default", "[shipping]\nurl = \"https://console.example/u\"\nauth = \"none\"\ncontent_type = \"application/vnd.redhat.wasmcollector.analytics+tgz\"\n", false},
+		{"no url", "[shipping]\nauth = \"none\"\n", false},
+		{"no shipping", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"collectors.toml": tt.shipping + configCollector, "modules/jobs.wasm": wasmBytes})
+			reg, err := Load(filepath.Join(dir, "collectors.toml"))
+			require.NoError(t, err, "a warning is not a problem")
+			if !tt.warn {
+				require.Empty(t, reg.Warnings)
+				return
+			}
+			require.Len(t, reg.Warnings, 1)
+			w := reg.Warnings[0]
+			require.Equal(t, CodeMissing, w.Code)
+			require.Equal(t, "shipping.content_type", w.Field)
+			require.Equal(t, 1, w.Line, "the [shipping] table's line")
+			require.Contains(t, w.Message, "set content_type to the type the ingress routes for this product")
+			require.Contains(t, w.Message, shipping.DefaultContentType)
+			require.Contains(t, w.Message, "application/vnd.redhat.tower.tower_payload+tgz")
+			require.Equal(t, shipping.DefaultContentType, reg.Shipping.ContentType, "the default still applies")
 		})
 	}
 }
@@ -934,7 +974,7 @@ module = "jobs.wasm"
 				"modules/b.wasm": wasmBytes,
 				"modules/b.toml": "\n[[collector]]\nkey = \"a\"\nversion = \"1\"\n",
 			},
-			want: []want{{"modules/b.toml", 3, "collector[0].key", `duplicate key "a", first declared at {dir}/collectors.toml:1`}},
+			want: []want{{"modules/b.toml", 3, "collector[0].key", `key "a" is also declared by module jobs.wasm at {dir}/collectors.toml:1; collectors of two modules must not share a key (both would write ./a.json)`}},
 		},
 		{
 			name:  "second config collector",
@@ -1179,14 +1219,6 @@ module = "sub/evil.wasm"
 			name:  "module settings no collector uses",
 			files: map[string]string{root: "[modules.\"jobs.wasm\"]\nmemory_limit = \"2MiB\"\n\n[modules.\"job.wasm\"]\nsha256 = \"" + sha256Hex(wasmBytes) + "\"\n"},
 			want:  []want{{root, 4, `modules."job.wasm"`, `no collector uses module "job.wasm"`}},
-		},
-		{
-			name: "sidecar without its module",
-			files: map[string]string{
-				root:                  "",
-				"modules/orphan.toml": "[[collector]]\nkey = \"o\"\n",
-			},
-			want: []want{{"modules/orphan.toml", 0, "", "sidecar orphan.toml has no orphan.wasm beside it"}},
 		},
 		{
 			name: "sidecar with root-only tables",

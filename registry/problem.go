@@ -45,9 +45,22 @@ const (
 	CodeUnused Code = "unused"
 	// CodeNoConfig: no collector sets config = true.
 	CodeNoConfig Code = "no-config"
+	// CodeKeyConflict: collectors of two modules declare the same key; their outputs would be
+	// one tarball member.
+	CodeKeyConflict Code = "key-conflict"
+	// CodeNoSidecar (a warning, in Registry.Warnings): a module file in modules_dir that neither
+	// a sidecar nor the root file declares.
+	CodeNoSidecar Code = "no-sidecar"
+	// CodeNotExported: a collector's function is not exported by its module, or not with type
+	// () -> i32. Found when the module is checked (`wasmcollector validate`), not by [Load].
+	CodeNotExported Code = "not-exported"
+	// CodeModule: a module that cannot be used as a whole (does not compile, does not fit ABI
+	// v1, is built for the wrong target). Found when the module is checked, not by [Load].
+	CodeModule Code = "module"
 )
 
-// Problem is one thing wrong in collectors.toml or a sidecar.
+// Problem is one thing wrong in collectors.toml or a sidecar (or, in Registry.Warnings, one
+// thing worth a warning).
 type Problem struct {
 	// Code says what kind of problem it is; match on it, never on Message.
 	Code Code

@@ -37,6 +37,8 @@ type Registry struct {
 	DataSources map[string]*DataSource
 	// State holds the [state] table: where the bookkeeping and the gather lock live.
 	State StateSettings
+	// Serve holds the [serve] table: the schedule and the address of `wasmcollector serve`.
+	Serve ServeSettings
 	// Modules lists every module a collector references, once each, in order of first reference
 	// (root file first, then sidecars sorted by file name).
 	Modules []*Module
@@ -47,6 +49,14 @@ type Registry struct {
 	// modules and collectors are left out of Modules and Collectors, so that nothing runs them;
 	// a gather records those collectors as failed. See [DisabledModule].
 	Disabled []*DisabledModule
+	// Warnings are what loads but most likely does not do what the operator wants, each with its
+	// Code; they fail nothing, and `validate` prints them: [shipping] with a url and no
+	// content_type, whose default only an ingress configured for service "wasmcollector" takes
+	// (not console.redhat.com's) ([CodeMissing]); a module file in modules_dir that neither a
+	// sidecar nor the root file declares ([CodeNoSidecar]); a NAME.toml that looks like a sidecar
+	// but has no NAME.wasm beside it ([CodeNotFound]). The root file's first, then the modules
+	// directory's in file name order.
+	Warnings Problems
 }
 
 // DisabledModule is a module [Load] left out because its sidecar (a vendor's file) has
@@ -193,7 +203,8 @@ type ShippingSettings struct {
 	// dry runs still work.
 	URL string
 	// ContentType is the content type of the uploaded part. TOML `content_type`; default
-	// "application/vnd.redhat.wasmcollector.analytics+tgz".
+	// "application/vnd.redhat.wasmcollector.analytics+tgz", which only an ingress configured for
+	// service "wasmcollector" takes: with URL set and this unset, Load adds a warning.
 	ContentType string
 	// Auth is user-pass (HTTP Basic, the default), x-rh-identity, mutual-tls or none.
 	Auth string
@@ -457,7 +468,8 @@ func (s Slicing) String() string {
 // collected.
 type Collector struct {
 	// Key names the output (member `./<key>.<format>` in tarballs). Unique, except that sliced
-	// collectors may share a key.
+	// collectors may share a key: those of one module, or any of the root file (never a key a
+	// sidecar declares with another module, [CodeKeyConflict]).
 	Key string
 	// Version is the collector's version, written to manifest.json.
 	Version string
@@ -496,6 +508,10 @@ type Collector struct {
 	TimeGuard string
 	// Source is where the [[collector]] header is.
 	Source Position
+	// FunctionSource is where the collector names its function: its `function`, else its `key`
+	// (which names the function then). Problems with the export, found when the module is
+	// checked, point here.
+	FunctionSource Position
 }
 
 // Position is a place in a TOML file.
@@ -505,4 +521,7 @@ type Position struct {
 	File string
 	// Line is 1-based; 0 when unknown.
 	Line int
+	// Field names the value in TOML terms, as [Problem].Field does: "collector[2]",
+	// "collector[2].function".
+	Field string
 }

@@ -21,6 +21,7 @@ type rootFile struct {
 	Modules     table[map[string]*table[moduleTable]]     `toml:"modules"`     // keyed by module name
 	DataSources table[map[string]*table[dataSourceTable]] `toml:"datasources"` // keyed by data source name
 	State       table[stateTable]                         `toml:"state"`
+	Serve       table[serveTable]                         `toml:"serve"`
 	Collector   tables[collectorTable]                    `toml:"collector"`
 }
 
@@ -153,4 +154,15 @@ type collectorTable struct {
 	Limits               table[limitsTable]    `toml:"limits"`
 	TimeColumn           value[string]         `toml:"time_column"` // the slice guard's column
 	TimeGuard            value[string]         `toml:"time_guard"`  // fail | warn
+}
+
+// serveTable is [serve]: how `wasmcollector serve` schedules gathers and where it serves its
+// page. Its flags override each key.
+type serveTable struct {
+	Interval      value[Duration] `toml:"interval"`
+	Cron          value[string]   `toml:"cron"` // excludes interval
+	Jitter        value[Duration] `toml:"jitter"`
+	Listen        value[string]   `toml:"listen"` // host:port
+	BasicAuthFile value[string]   `toml:"basic_auth_file"`
+	Watch         value[bool]     `toml:"watch"`
 }

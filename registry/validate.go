@@ -266,6 +266,13 @@ func (l *loader) shipping(src *source, x *table[shippingTable]) ShippingSettings
 		} else {
 			sh.ContentType = s
 		}
+	} else if !t.ContentType.set && sh.URL != "" {
+		// The ingress routes uploads by the content type's service and refuses (415) a service it
+		// is not configured for; no default fits every product (RATIONALE.md).
+		l.reg.Warnings = append(l.reg.Warnings, &Problem{Code: CodeMissing, File: src.display, Line: src.loc.line(p),
+			Field: "shipping.content_type", Message: fmt.Sprintf(
+				"not set: uploads go as %s, which an ingress takes only when configured for service %q (console.redhat.com is not); set content_type to the type the ingress routes for this product (AWX's is application/vnd.redhat.tower.tower_payload+tgz)",
+				defaultContentType, "wasmcollector")})
 	}
 	authOK := true
 	if s, ok := get(l, src, p.key("auth"), t.Auth); ok {
@@ -385,7 +392,7 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 		ShippingGroup: defaultShippingGroup,
 		Limits:        l.reg.Limits,
 		Timeout:       l.reg.Runtime.Timeout,
-		Source:        Position{File: src.display, Line: src.loc.line(p)},
+		Source:        Position{File: src.display, Line: src.loc.line(p), Field: p.String()},
 	}
 	if s, ok := l.required(src, p.key("key"), t.Key); ok {
 		c.Key = s
@@ -431,13 +438,15 @@ func (l *loader) collector(src *source, p path, t *collectorTable, module string
 	}
 	c.Module = l.moduleRef(src, p, t.Module, module)
 	c.Function = c.Key
+	fp := p.key("key")
 	if s, ok := get(l, src, p.key("function"), t.Function); ok {
 		if s == "" {
 			l.add(src, p.key("function"), CodeInvalid, "must not be empty (omit it to call the export named like the key)")
 		} else {
-			c.Function = s
+			c.Function, fp = s, p.key("function")
 		}
 	}
+	c.FunctionSource = Position{File: src.display, Line: src.loc.line(fp), Field: fp.String()}
 	if d, ok := l.dur(src, p.key("timeout"), t.Timeout); ok {
 		c.Timeout = d
 		l.timeoutSet[c] = true
@@ -529,7 +538,12 @@ func (l *loader) checkConfig() {
 }
 
 // checkDuplicates reports collectors reusing a key, unless every collector with that key is
-// sliced.
+// sliced. A key a sidecar declares for its module and anything else declares for another module
+// is a problem whatever the slicing: two vendors who picked the same name would share its
+// bookkeeping (the key's progress) and, unsliced, its tarball member. It is reported on the later
+// declaration, so that a sidecar, loaded after the root file, never takes a key from the
+// operator's collectors. The root file alone may share a sliced key between modules: that is the
+// operator's own choice.
 func (l *loader) checkDuplicates() {
 	groups := map[string][]*entry{}
 	for i := range l.entries {
@@ -544,6 +558,11 @@ func (l *loader) checkDuplicates() {
 		if len(g) < 2 || g[0] == e {
 			continue
 		}
+		if o := otherModule(g, e); o != nil {
+			l.add(e.src, e.p.key("key"), CodeKeyConflict, "key %q is also declared by module %s at %s:%d; collectors of two modules must not share a key (both would write ./%s.%s)",
+				e.c.Key, o.c.Module.Name, o.c.Source.File, o.c.Source.Line, e.c.Key, e.c.Format)
+			continue
+		}
 		allSliced := true
 		for _, o := range g {
 			allSliced = allSliced && o.c.Slicing.Kind != SliceNone
@@ -552,4 +571,22 @@ func (l *loader) checkDuplicates() {
 			l.add(e.src, e.p.key("key"), CodeDuplicate, "duplicate key %q, first declared at %s:%d; a key may repeat only if every collector with it is sliced", e.c.Key, g[0].c.Source.File, g[0].c.Source.Line)
 		}
 	}
+}
+
+// otherModule returns the first entry of g, before e, whose collector is of another module than
+// e's, either of them declared in a sidecar; nil when there is none (or a module is unknown: its
+// problem was reported).
+func otherModule(g []*entry, e *entry) *entry {
+	if e.c.Module == nil {
+		return nil
+	}
+	for _, o := range g {
+		if o == e {
+			return nil
+		}
+		if o.c.Module != nil && o.c.Module.Name != e.c.Module.Name && (o.src.sidecar || e.src.sidecar) {
+			return o
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,7 @@ type compiledModule struct {
 	hasInit  bool
 	minPages uint32
 	exports  map[string]api.FunctionDefinition
+	goBuilt  bool // built by the Go toolchain, for hints (check.go)
 	// restore is set when cm is the module's restorable variant (snapshot.go).
 	restore *restoreInfo
 }
@@ -280,10 +282,18 @@ func (e *Engine) Load(ctx context.Context, spec ModuleSpec) (*Module, error) {
 		return fail(ModuleMemory, fmt.Errorf("memory declaration over the limit: declares %d pages (%s) at least, the limit is %s",
 			c.minPages, bytesize.Format(int64(min)), bytesize.Format(int64(limit))))
 	}
+	var bad []*FunctionError
 	for _, fn := range spec.Functions {
-		if err := checkCollectorExport(c.exports, fn); err != nil {
-			return fail(ModuleExport, err)
+		if fe := checkCollectorExport(c.exports, fn, c.goBuilt); fe != nil && !slices.ContainsFunc(bad, func(b *FunctionError) bool { return b.Function == fn }) {
+			bad = append(bad, fe)
 		}
+	}
+	if len(bad) > 0 {
+		errs := make([]error, len(bad))
+		for i, fe := range bad {
+			errs[i] = fe
+		}
+		return nil, &ModuleError{Module: name, Kind: ModuleExport, Err: errors.Join(errs...), Functions: bad}
 	}
 	for _, mt := range spec.Mounts {
 		if !filepath.IsAbs(mt.Guest) {
@@ -436,8 +446,8 @@ func compileAndCheck(ctx context.Context, sb *sandbox, wasm []byte, sha string) 
 		}
 	}
 	info = moduleInfo(cm, wasm)
-	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions(), restore: restore}
-	if err := checkModule(cm, sb); err != nil {
+	c := &compiledModule{cm: cm, sb: sb, sha: sha, exports: cm.ExportedFunctions(), restore: restore, goBuilt: info.BuiltByGo}
+	if err := checkModule(cm, sb, c.goBuilt); err != nil {
 		cm.Close(ctx)
 		return nil, info, withKind(ModuleABI, err)
 	}

@@ -56,10 +56,25 @@ type ModuleError struct {
 	Module string // module name
 	Kind   ModuleErrorKind
 	Err    error
+	// Functions, for kind ModuleExport, are the collector functions at fault, every one of them
+	// in the order the spec named them: a caller fails only the collectors calling them and
+	// runs the module's others. Empty for other kinds.
+	Functions []*FunctionError
 }
 
 func (e *ModuleError) Error() string { return fmt.Sprintf("module %s: %v", e.Module, e.Err) }
 func (e *ModuleError) Unwrap() error { return e.Err }
+
+// FunctionError is a collector function a module does not export, or exports with a type other
+// than () -> i32. Its message says which, lists the module's collector functions (the exports of
+// that type, runtime internals left out, at most maxListedExports) and, where the binary shows
+// its likely cause, the fix: a Go module whose source used TinyGo's //export.
+type FunctionError struct {
+	Function string `json:"function"`
+	Message  string `json:"message"`
+}
+
+func (e *FunctionError) Error() string { return e.Message }
 
 // ErrCompileTimeout marks a module whose compilation passed compile_timeout.
 var ErrCompileTimeout = errors.New("compile timeout")

@@ -19,6 +19,9 @@ type ModuleInfo struct {
 	Memory *MemoryInfo
 	// ImportedMemory names the memory the module imports ("module.name"), "" when none.
 	ImportedMemory string
+	// BuiltByGo says the Go toolchain built the module (it has a "go:buildid" section), so that
+	// messages name the fix in Go's terms (//go:wasmexport, -buildmode=c-shared).
+	BuiltByGo bool
 }
 
 // FunctionInfo is an imported or exported function.
@@ -69,6 +72,7 @@ func moduleInfo(cm wazero.CompiledModule, wasm []byte) *ModuleInfo {
 		info.ImportedMemory = mod + "." + name
 	}
 	info.Memory = definedMemory(wasm)
+	info.BuiltByGo = builtByGo(wasm)
 	return info
 }
 

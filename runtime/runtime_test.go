@@ -22,6 +22,11 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// goCompileTimeout bounds compiling a Go guest in tests that are not about the bound: this
+// race-instrumented process, on a loaded machine, compiles a cold Go guest in more than the
+// default 30 s.
+const goCompileTimeout = 5 * time.Minute
+
 func newEngine(t testing.TB, cfg runtime.Config) *runtime.Engine {
 	t.Helper()
 	eng, err := runtime.New(context.Background(), cfg.WithCacheDir(filepath.Join(testguests.CacheDir(t), "wazero")).WithLogger(quiet))
@@ -193,7 +198,7 @@ func TestLogBudget(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	eng := newEngine(t, runtime.NewConfig().WithTimeout(200*time.Millisecond))
+	eng := newEngine(t, runtime.NewConfig().WithCompileTimeout(goCompileTimeout).WithTimeout(200*time.Millisecond))
 	good := load(t, eng, testguests.WAT(t, "pointers"))
 	for _, tc := range []struct{ module, fn string }{
 		{testguests.WAT(t, "spin"), "spin"},
@@ -211,7 +216,7 @@ func TestTimeout(t *testing.T) {
 func TestMemoryLimit(t *testing.T) {
 	// The Go bomb allocates until refused, instrumented by the race detector: on a loaded machine
 	// that passes the default 60 s, and the test is about which limit stops it, not how fast.
-	eng := newEngine(t, runtime.NewConfig().WithTimeout(10*time.Minute))
+	eng := newEngine(t, runtime.NewConfig().WithCompileTimeout(goCompileTimeout).WithTimeout(10*time.Minute))
 	good := load(t, eng, testguests.WAT(t, "pointers"))
 	for _, tc := range []struct {
 		module, fn string
@@ -231,7 +236,7 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 func TestGoGuestAttacks(t *testing.T) {
-	eng := newEngine(t, runtime.NewConfig())
+	eng := newEngine(t, runtime.NewConfig().WithCompileTimeout(goCompileTimeout))
 	good := load(t, eng, testguests.WAT(t, "pointers"))
 	mod := load(t, eng, testguests.Go(t, "internal/testguests/hostile"), "ok", "go_panic")
 
@@ -432,7 +437,7 @@ func TestMounts(t *testing.T) {
 	t.Setenv("GRANTED", "yes")
 	t.Setenv("HOME", "/root")
 
-	eng := newEngine(t, runtime.NewConfig())
+	eng := newEngine(t, runtime.NewConfig().WithCompileTimeout(goCompileTimeout))
 	mod, err := eng.Load(context.Background(), runtime.ModuleSpec{
 		Path: testguests.Go(t, "internal/testguests/hostile"), Functions: []string{"go_mount_probe"},
 		Mounts: []runtime.Mount{{Host: data, Guest: "/data"}}, Env: []string{"GRANTED", "NOT_SET"},

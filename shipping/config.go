@@ -61,7 +61,10 @@ type Config struct {
 	// not carry user information: credentials come from Username and Password.
 	URL string
 	// ContentType is the Content-Type of the multipart part holding the tarball, which the
-	// ingress uses to route the upload; default [DefaultContentType].
+	// ingress uses to route the upload: application/vnd.redhat.<service>.<category>+tgz, where the
+	// ingress must be configured for <service> or it answers 415. Default [DefaultContentType],
+	// whose service "wasmcollector" console.redhat.com's ingress is not configured for: a product
+	// sets its own (AWX: application/vnd.redhat.tower.tower_payload+tgz).
 	ContentType string
 	// UserAgent is the User-Agent header; default [DefaultUserAgent]. The CLI sends
 	// "wasmcollector/<version>".
@@ -105,6 +108,11 @@ type Config struct {
 	// many collectors retrying at once). A Retry-After on 429 or 503 replaces it, capped at
 	// MaxBackoff. Defaults [DefaultInitialBackoff] (1 s) and [DefaultMaxBackoff] (1 minute).
 	InitialBackoff, MaxBackoff time.Duration
+	// OnAttempt, when not nil, is told of every request an upload makes, answered or not, for
+	// metrics of attempts by status code. It is called in the goroutine that called Ship, after
+	// the attempt and before any wait for the next one, so it must return quickly. An upload that
+	// never made a request (its file could not be read) reports nothing.
+	OnAttempt func(Attempt)
 	// MaxErrorBody is how many bytes of a failed response's body [UploadError.Body] keeps;
 	// default [DefaultMaxErrorBody] (4 KiB, enough for an ingress error document).
 	MaxErrorBody int64

@@ -27,9 +27,15 @@
 // A 2xx answer means the ingress accepted the tarball. An answer of 429, a 5xx or a transport
 // failure (refused or reset connection, timeout) is retried with capped exponential backoff and
 // full jitter, honouring Retry-After on 429 and 503, up to [Config.MaxAttempts] attempts. Any
-// other answer (4xx, a 3xx left unfollowed) fails at once. Every failure is returned as an
-// [*UploadError] that says whether it was an ingress answer or a transport error and whether it
-// was of a retryable kind; callers branch with errors.As, never on the text.
+// other answer (4xx, a 3xx left unfollowed) fails at once, and so does a TLS failure no retry
+// cures (a [*TLSError]: the ingress's certificate does not verify, or the ingress refuses this
+// host's client certificate). Every failure is returned as an [*UploadError] that says whether
+// it was an ingress answer or a transport error, whether it was of a retryable kind, and, when
+// one setting is at fault, which ([UploadError.Setting]: content_type for a 415, ca_bundle, url
+// or client_cert for TLS); callers branch with errors.As, never on the text.
+//
+// [Config.OnAttempt] is told of every request, not only the last, for metrics of attempts by
+// status code ([Attempt.Outcome]).
 //
 // # Differences from upstream
 //

@@ -21,9 +21,17 @@ type UploadError struct {
 	StatusCode int
 	// Retryable reports whether the last failure was of a kind worth retrying later: a
 	// transport error, 429 or a 5xx, after MaxAttempts attempts ran out. It is false for
-	// other statuses (the ingress rejected the tarball), for an unreadable tarball file and
-	// when the context ended the upload.
+	// other statuses (the ingress rejected the tarball), for a [*TLSError] (a certificate that
+	// does not verify, or one the ingress refuses, is refused again), for an unreadable tarball
+	// file and when the context ended the upload.
 	Retryable bool
+	// Setting names the [shipping] setting to fix when the failure points at one: "content_type"
+	// when the ingress answered 415 (it does not take the part's content type), and for a
+	// [*TLSError] its Setting ("ca_bundle", "url", "client_cert"). "" otherwise.
+	Setting string
+	// ContentType is the part Content-Type the tarball was sent with ([Config.ContentType]); ""
+	// when no request was made.
+	ContentType string
 	// Body is the start of the last failed response's body, at most [Config.MaxErrorBody]
 	// bytes of valid UTF-8, trimmed of surrounding space.
 	Body string
@@ -54,6 +62,16 @@ func (e *UploadError) Error() string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "ingress answered %s after %s", statusText(e.StatusCode), attempts(e.Attempts))
+	if e.Setting == "content_type" {
+		// The real ingress answers 415 with no body: say what it refused and what to change.
+		fmt.Fprintf(&b, ": it does not take content type %q; set [shipping] content_type to the type the ingress is configured to route for this product (AWX's is %s)",
+			e.ContentType, awxContentType)
+		if e.Body != "" {
+			b.WriteString("; it said: ")
+			b.WriteString(strings.Join(strings.Fields(e.Body), " "))
+		}
+		return b.String()
+	}
 	switch {
 	case e.Location != "":
 		fmt.Fprintf(&b, ": redirect to %s not followed", e.Location)
@@ -63,6 +81,10 @@ func (e *UploadError) Error() string {
 	}
 	return b.String()
 }
+
+// awxContentType is the content type AWX uploads with, which console.redhat.com's ingress routes:
+// the example a message about content_type gives.
+const awxContentType = "application/vnd.redhat.tower.tower_payload+tgz"
 
 // Unwrap returns Err.
 func (e *UploadError) Unwrap() error { return e.Err }

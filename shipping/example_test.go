@@ -20,7 +20,7 @@ func Example() {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		http.Error(w, `{"error": "bad manifest"}`, http.StatusUnsupportedMediaType)
+		http.Error(w, `{"error": "bad manifest"}`, http.StatusBadRequest)
 	}))
 	defer ingress.Close()
 
@@ -46,6 +46,6 @@ func Example() {
 		fmt.Println(err)
 	}
 	// Output:
-	// 415 false 1
-	// upload analytics-2024-06-30-000000+0000-0.tar.gz: ingress answered 415 Unsupported Media Type after 1 attempt: {"error": "bad manifest"}
+	// 400 false 1
+	// upload analytics-2024-06-30-000000+0000-0.tar.gz: ingress answered 400 Bad Request after 1 attempt: {"error": "bad manifest"}
 }

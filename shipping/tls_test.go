@@ -26,6 +26,7 @@ func TestMutualTLS(t *testing.T) {
 		cfg        Config
 		wantCN     string // "" = the upload fails before any request
 		wantErr    func(t *testing.T, err error)
+		retryable  bool // of wantErr
 		wantWarned bool
 		maxVersion uint16 // of the server; 0 = TLS 1.3
 	}{
@@ -47,13 +48,15 @@ func TestMutualTLS(t *testing.T) {
 			maxVersion: tls.VersionTLS12,
 			wantErr: func(t *testing.T, err error) {
 				require.ErrorContains(t, err, "remote error: tls: handshake failure")
+				require.ErrorContains(t, err, "[shipping] auth")
 			},
 		},
 		{
 			// In TLS 1.3 the client finishes first and learns of the refusal in whatever way the
 			// closing connection shows while it writes the request: an alert, a reset, EOF.
-			name: "no client certificate, TLS 1.3: the connection is refused",
-			cfg:  Config{Auth: AuthNone, CABundleFile: p.CAFile},
+			name:      "no client certificate, TLS 1.3: the connection is refused",
+			cfg:       Config{Auth: AuthNone, CABundleFile: p.CAFile},
+			retryable: true, // when the refusal shows as a broken connection (TestTLSFailuresAreNotRetried)
 			wantErr: func(t *testing.T, err error) {
 				var uerr *url.Error
 				require.ErrorAs(t, err, &uerr, "a transport error")
@@ -87,7 +90,11 @@ func TestMutualTLS(t *testing.T) {
 				ue := asUploadError(t, err)
 				require.Zero(t, ue.StatusCode, "a transport error, not an answer")
 				require.Equal(t, 1, ue.Attempts)
-				require.True(t, ue.Retryable)
+				if _, isTLS := errors.AsType[*TLSError](err); isTLS || !tt.retryable {
+					require.False(t, ue.Retryable, "a certificate refused is refused again")
+				} else {
+					require.True(t, ue.Retryable)
+				}
 				tt.wantErr(t, err)
 				require.Empty(t, srv.requests())
 				return

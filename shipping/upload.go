@@ -93,7 +93,6 @@ func New(cfg Config, client *http.Client, log *slog.Logger) (*Uploader, error) {
 	if strings.HasPrefix(strings.ToLower(c.URL), "http://") && (c.Auth == AuthUserPass || c.Auth == AuthIdentity) {
 		log.Warn("shipping sends credentials unencrypted over http", "url", c.URL, "auth", string(c.Auth))
 	}
-	seed := rand.Uint64()
 	return &Uploader{
 		cfg:      c,
 		client:   client,
@@ -101,9 +100,12 @@ func New(cfg Config, client *http.Client, log *slog.Logger) (*Uploader, error) {
 		identity: base64.StdEncoding.EncodeToString(c.Identity),
 		sleep:    sleepCtx,
 		now:      time.Now,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:      newRand(rand.Uint64()),
 	}, nil
 }
+
+// newRand returns the jitter source of an Uploader.
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 
 // Configured returns nil: an Uploader exists only for a valid [Config], so shipping can run.
 // It is there for the gather's Shipper interface; a nil *Uploader reports that shipping is not
@@ -147,6 +149,9 @@ func (u *Uploader) Ship(ctx context.Context, t *packaging.Tarball) error {
 			return &UploadError{Tarball: name, Attempts: n - 1, Err: err}
 		}
 		o := u.attempt(ctx, t.Path, f)
+		if o.sent && u.cfg.OnAttempt != nil {
+			u.cfg.OnAttempt(Attempt{Tarball: name, N: n, StatusCode: o.status, Err: o.err, Elapsed: o.elapsed})
+		}
 		switch {
 		case o.ok():
 			log.Info("tarball shipped", "status", o.status, "attempts", n, "bytes", o.size)
@@ -156,7 +161,7 @@ func (u *Uploader) Ship(ctx context.Context, t *packaging.Tarball) error {
 		case ctx.Err() != nil:
 			return &UploadError{Tarball: name, Attempts: n, StatusCode: o.status, Body: o.body, Err: ctx.Err()}
 		case !o.retryable || n >= u.cfg.MaxAttempts:
-			return o.uploadError(name, n)
+			return o.uploadError(name, n, u.cfg.ContentType)
 		}
 
 		delay := u.backoff(n - 1)
@@ -187,24 +192,41 @@ type outcome struct {
 	hasWait   bool
 	err       error // transport error, or why nothing was sent
 	retryable bool
+	elapsed   time.Duration
 }
 
 func (o *outcome) ok() bool { return o.err == nil && o.status >= 200 && o.status < 300 }
 
-func (o *outcome) uploadError(name string, attempts int) *UploadError {
-	return &UploadError{
-		Tarball:    name,
-		Attempts:   attempts,
-		StatusCode: o.status,
-		Retryable:  o.retryable,
-		Body:       o.body,
-		Location:   o.location,
-		Err:        o.err,
+// uploadError describes the final outcome o of the upload of tarball name, sent as contentType.
+func (o *outcome) uploadError(name string, attempts int, contentType string) *UploadError {
+	ue := &UploadError{
+		Tarball:     name,
+		Attempts:    attempts,
+		StatusCode:  o.status,
+		Retryable:   o.retryable,
+		Body:        o.body,
+		Location:    o.location,
+		ContentType: contentType,
+		Err:         o.err,
 	}
+	if te, ok := errors.AsType[*TLSError](o.err); ok {
+		ue.Setting = te.Setting
+	} else if o.err == nil && o.status == http.StatusUnsupportedMediaType {
+		ue.Setting = "content_type"
+	}
+	return ue
 }
 
 // attempt makes one request, bounded by cfg.Timeout, and classifies what came of it.
 func (u *Uploader) attempt(ctx context.Context, path string, f *form) outcome {
+	start := time.Now()
+	o := u.send(ctx, path, f)
+	o.elapsed = time.Since(start)
+	return o
+}
+
+// send makes the request of attempt.
+func (u *Uploader) send(ctx context.Context, path string, f *form) outcome {
 	actx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
 	req, size, err := u.newRequest(actx, path, f)
@@ -222,6 +244,11 @@ func (u *Uploader) attempt(ctx context.Context, path string, f *form) outcome {
 			if errors.As(err, &ue) {
 				ue.URL = refused.url
 			}
+		}
+		if te := classifyTLS(err, u.cfg); te != nil {
+			// The same certificates give the same verdict on every attempt.
+			o.retryable = false
+			o.err = withCause(err, te)
 		}
 		if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 			o.err = timedOut(err, u.cfg.Timeout)
@@ -247,6 +274,17 @@ func (u *Uploader) attempt(ctx context.Context, path string, f *form) outcome {
 	o.body = readBody(resp.Body, u.cfg.MaxErrorBody)
 	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
 	return o
+}
+
+// withCause replaces the cause of a *url.Error by cause (which wraps it), keeping the operation
+// and URL; any other err becomes cause.
+func withCause(err, cause error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.Err = cause
+		return err
+	}
+	return cause
 }
 
 // timedOut says that err came from the attempt timeout, keeping err's chain.

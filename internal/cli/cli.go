@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/ingresscmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/inspect"
 	"github.com/wasmcollector/wasmcollector/internal/cli/list"
+	"github.com/wasmcollector/wasmcollector/internal/cli/mancmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/newcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
@@ -68,9 +69,19 @@ func configPath(flag string, given bool) string {
 }
 
 // Main runs the CLI with args (without the program name) and returns the exit code. It never
-// panics and never prints a stack trace unless --debug is given.
-func Main(args []string, stdout, stderr io.Writer) (code int) {
-	f := &cmdutil.Factory{Stdout: stdout, Stderr: stderr, Version: buildVersion()}
+// panics and never prints a stack trace unless --debug is given. Questions (state reset) are
+// answered on os.Stdin.
+func Main(args []string, stdout, stderr io.Writer) int {
+	return MainIO(args, os.Stdin, stdout, stderr)
+}
+
+// MainIO is [Main] with the standard input given: nil reads nothing.
+func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// Results go through out, which remembers whether anything was written: an error in -o json
+	// mode then goes where it does not follow a result document.
+	out := &countingWriter{w: stdout}
+	status := cmdutil.NewStatusLine(stderr)
+	f := &cmdutil.Factory{Stdout: out, Stderr: stderr, Stdin: stdin, Status: status, Version: buildVersion(), LogLevel: new(slog.LevelVar)}
 	var logLevel string
 	var debugFlag, started bool
 	defer func() {
@@ -105,12 +116,16 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 			} else if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return cmdutil.BadInput("--log-level %q: must be debug, info, warn or error", logLevel)
 			}
-			f.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			pf := cmd.Root().PersistentFlags()
+			f.LogLevelSet = debugFlag || pf.Changed("log-level")
+			f.LogLevel.Set(level)
+			// Through the status line: a log line never lands in the middle of gather's progress.
+			f.Logger = slog.New(slog.NewTextHandler(status, &slog.HandlerOptions{Level: f.LogLevel}))
 			return nil
 		},
 	}
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("wasmcollector {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError(err) })
@@ -132,6 +147,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		checkcmd.NewCmdCheck(f, nil),
 		newcmd.NewCmdNew(f, nil),
 		version.NewCmdVersion(f),
+		mancmd.NewCmdMan(f),
 	)
 
 	cmd, err := root.ExecuteC()
@@ -142,16 +158,52 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 	if errors.As(err, &silent) {
 		return silent.Code
 	}
+	code = cmdutil.Code(err)
+	if !started {
+		code = cmdutil.ExitBadInput
+	}
 	printError(stderr, err)
 	if !started || cmdutil.IsUsage(err) {
 		// cobra refused the command line before any command ran (an unknown command, a bad
 		// argument count or flag), or the error is a command-line error.
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
-	if !started {
-		return cmdutil.ExitBadInput
+	if wantsJSON(cmd, args) {
+		// The error as a JSON object on stdout, after the line for people on stderr; on stderr
+		// too when the command already printed its result on stdout (gather whose bookkeeping
+		// could not be saved), so that stdout holds one document.
+		w := io.Writer(out)
+		if out.n > 0 {
+			w = stderr
+		}
+		if werr := cmdutil.WriteErrorJSON(w, err, code); werr != nil {
+			fmt.Fprintf(stderr, "wasmcollector: write the error as JSON: %v\n", werr)
+		}
 	}
-	return cmdutil.Code(err)
+	return code
+}
+
+// wantsJSON reports whether the command ran, or was meant to run, with -o json: its parsed flag
+// says so, or, when cobra stopped before parsing it, the command line does.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd != nil {
+		if fl := cmd.Flags().Lookup("output"); fl != nil && fl.Changed {
+			return fl.Value.String() == string(cmdutil.OutputJSON)
+		}
+	}
+	return cmdutil.WantsJSON(args)
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // printError prints one line per error: registry problems each on their own line, everything else

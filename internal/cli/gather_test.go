@@ -90,7 +90,9 @@ func TestGatherDryRun(t *testing.T) {
 		stdout, errs, code := runCLI(t, "inspect", tarballs[0])
 		require.Equal(t, 0, code, errs)
 		assert.Regexp(t, `./rows.csv\s+4\s+2.0`, stdout)
-		assert.Regexp(t, `rows.csv\s+ok\s+2026-11-25 00:00:00\+00:00\s+2026-11-25 01:00:00\+00:00`, stdout)
+		// Times in RFC 3339 like every other command, not as the status file writes them.
+		assert.Regexp(t, `rows.csv\s+ok\s+2026-11-25T00:00:00Z\s+2026-11-25T01:00:00Z\s+20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\s`, stdout)
+		assert.NotContains(t, stdout, "+00:00")
 
 		stdout, _, code = runCLI(t, "inspect", "-o", "json", tarballs[0], tarballs[1])
 		require.Equal(t, 0, code)
@@ -116,6 +118,7 @@ func TestGatherDryRun(t *testing.T) {
 		assert.Equal(t, 4, doc[0].Members[0].Size)
 		assert.Equal(t, "ok", doc[0].Status[0].Status)
 		assert.Contains(t, stdout, `"collection_start": "2026-`, "snake_case keys")
+		assert.Contains(t, stdout, `"since": "2026-11-25T00:00:00Z"`, "RFC 3339 in JSON too")
 
 		_, errs, code = runCLI(t, "inspect", filepath.Join(out, "nope.tar.gz"))
 		assert.Equal(t, 1, code)
@@ -257,7 +260,7 @@ func TestState(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, `state has no entry for "rows"`)
 
-	_, _, code = runCLI(t, "state", "reset", "-c", reg)
+	_, _, code = runCLI(t, "state", "reset", "-c", reg, "--yes")
 	require.Equal(t, 0, code)
 	stdout, _, _ = runCLI(t, "state", "show", "-c", reg)
 	assert.Contains(t, stdout, "last gather: never")
@@ -265,7 +268,7 @@ func TestState(t *testing.T) {
 	unlock, err := store.TryLock(context.Background())
 	require.NoError(t, err)
 	defer unlock()
-	_, errs, code = runCLI(t, "state", "reset", "-c", reg)
+	_, errs, code = runCLI(t, "state", "reset", "-c", reg, "--yes")
 	assert.Equal(t, 4, code)
 	assert.Contains(t, errs, "another gather holds the lock")
 }
@@ -284,7 +287,7 @@ func TestStateShowPending(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, stdout, "tarball analytics-x-0.tar.gz (/srv/out/pending/analytics-x-0.tar.gz): pending: the next gather re-sends it")
 
-	_, errs, code = runCLI(t, "state", "reset", "-c", reg)
+	_, errs, code = runCLI(t, "state", "reset", "-c", reg, "--yes")
 	require.Equal(t, 0, code, errs)
 	stdout, _, _ = runCLI(t, "state", "show", "-c", reg, "-o", "json")
 	var doc struct {

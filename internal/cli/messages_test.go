@@ -50,3 +50,29 @@ function = "invalid_json"
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "wasmcollector: 1 problem in the registry:")
 }
+
+// TestValidateExitCodes: validate exits 2 when the root file cannot be read or parsed (as its
+// --help says), 1 when it loads with problems, in text and JSON alike.
+func TestValidateExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	syntax := filepath.Join(dir, "syntax.toml")
+	require.NoError(t, os.WriteFile(syntax, []byte("[runtime\n"), 0o644))
+	problems := filepath.Join(dir, "problems.toml")
+	require.NoError(t, os.WriteFile(problems, []byte("[runtime]\nbogus = 1\n"), 0o644))
+	for _, tc := range []struct {
+		name, path, want string
+		code             int
+	}{
+		{"missing", filepath.Join(dir, "missing.toml"), "cannot read file", 2},
+		{"syntax", syntax, "invalid TOML", 2},
+		{"problems", problems, "unknown key", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, args := range [][]string{{"validate", "-c", tc.path}, {"validate", "-c", tc.path, "-o", "json"}} {
+				out, errs, code := runCLI(t, args...)
+				assert.Equal(t, tc.code, code, "%v: %s%s", args, out, errs)
+				assert.Contains(t, out, tc.want, "%v", args)
+			}
+		})
+	}
+}

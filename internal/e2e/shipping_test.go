@@ -218,14 +218,14 @@ func TestAuthModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t, tt.cfg, tt.tls)
-			s := newSetup(t, fmt.Sprintf("url = %q\ncontent_type = \"application/vnd.acme.analytics+tgz\"\n%s\n[shipping.headers]\nX-Product = \"acme 4.6\"", rc.url(), tt.shipping))
+			s := newSetup(t, fmt.Sprintf("url = %q\ncontent_type = \"application/vnd.redhat.wasmcollector.acme+tgz\"\n%s\n[shipping.headers]\nX-Product = \"acme 4.6\"", rc.url(), tt.shipping))
 			stdout, errs, code := s.gather(t, t0, t3)
 			require.Equal(t, 0, code, "%s%s", stdout, errs)
 			uploads := rc.ing.Uploads()
 			require.Len(t, uploads, 3, "one tarball per hourly slice")
 			for _, u := range uploads {
 				assert.Equal(t, tt.user, u.User)
-				assert.Equal(t, "application/vnd.acme.analytics+tgz", u.ContentType)
+				assert.Equal(t, "application/vnd.redhat.wasmcollector.acme+tgz", u.ContentType)
 				assert.Regexp(t, `^analytics-2026-11-25-030000\+0000-\d\.tar\.gz$`, u.Name)
 			}
 			reqs := rc.requests()

@@ -2,8 +2,11 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/wasmcollector/wasmcollector/gather"
@@ -27,7 +30,11 @@ type EngineExecutor struct {
 type loadedModule struct {
 	once sync.Once
 	mod  *runtime.Module
-	err  error
+	err  error // the module's failure: every collector of it fails
+	// bad are the collector functions the module lacks (see [Functions]): only their
+	// collectors fail. check is the error naming them all, for Check.
+	bad   map[string]*runtime.FunctionError
+	check error
 }
 
 // NewEngineExecutor returns an executor for reg's collectors on eng. The caller closes eng, and
@@ -41,20 +48,28 @@ func (x *EngineExecutor) Isolation() string { return gather.IsolationInProcess }
 
 // Check implements Executor.
 func (x *EngineExecutor) Check(ctx context.Context, m *registry.Module) error {
-	_, err := x.load(ctx, m)
-	return err
+	lm := x.load(ctx, m)
+	if lm.check != nil {
+		return lm.check
+	}
+	return lm.err
 }
 
 // Close closes the data sources the executor opened.
 func (x *EngineExecutor) Close() error { return x.ds.Close() }
 
 // Run implements Executor. A module that fails to load fails every collector in it, each with
-// the same *runtime.ModuleError.
+// the same *runtime.ModuleError; a collector function the module lacks fails only the
+// collectors calling it.
 func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (gather.Outcome, error) {
-	mod, err := x.load(ctx, c.Module)
-	if err != nil {
-		return gather.Outcome{}, err
+	lm := x.load(ctx, c.Module)
+	if lm.err != nil {
+		return gather.Outcome{}, lm.err
 	}
+	if fe := lm.bad[c.Function]; fe != nil {
+		return gather.Outcome{}, FunctionFailure(c, fe)
+	}
+	mod := lm.mod
 	granted, err := x.ds.Granted(ctx, c)
 	if err != nil {
 		return gather.Outcome{}, err
@@ -116,8 +131,9 @@ func (x *EngineExecutor) recordHeader(c *registry.Collector, req hostfuncs.Reque
 		Function: c.Function, MemoryLimit: limit}, env, mounts, timeout, stdio)
 }
 
-// load loads a module once per executor.
-func (x *EngineExecutor) load(ctx context.Context, m *registry.Module) (*runtime.Module, error) {
+// load loads a module once per executor. A module lacking some of its collectors' functions
+// is loaded again without them, for its other collectors.
+func (x *EngineExecutor) load(ctx context.Context, m *registry.Module) *loadedModule {
 	x.mu.Lock()
 	lm := x.modules[m]
 	if lm == nil {
@@ -125,8 +141,42 @@ func (x *EngineExecutor) load(ctx context.Context, m *registry.Module) (*runtime
 		x.modules[m] = lm
 	}
 	x.mu.Unlock()
-	lm.once.Do(func() { lm.mod, lm.err = x.eng.Load(ctx, ModuleSpec(x.reg, m)) })
-	return lm.mod, lm.err
+	lm.once.Do(func() {
+		spec := ModuleSpec(x.reg, m)
+		lm.mod, lm.err = x.eng.Load(ctx, spec)
+		if bad := Functions(lm.err); bad != nil {
+			lm.bad, lm.check = bad, lm.err
+			spec.Functions = slices.DeleteFunc(spec.Functions, func(fn string) bool { return bad[fn] != nil })
+			lm.mod, lm.err = x.eng.Load(ctx, spec) // compiled already: no second compilation
+		}
+	})
+	return lm
+}
+
+// Functions returns, when err is a *runtime.ModuleError of kind export naming functions, those
+// functions by name; else nil.
+func Functions(err error) map[string]*runtime.FunctionError {
+	var me *runtime.ModuleError
+	if !errors.As(err, &me) || me.Kind != runtime.ModuleExport || len(me.Functions) == 0 {
+		return nil
+	}
+	bad := make(map[string]*runtime.FunctionError, len(me.Functions))
+	for _, fe := range me.Functions {
+		bad[fe.Function] = fe
+	}
+	return bad
+}
+
+// FunctionFailure is the error of collector c, whose function the module lacks (fe): a
+// *runtime.ModuleError of kind export naming the function and where the collector is declared,
+// the sidecar's file and line for a vendor's collector.
+func FunctionFailure(c *registry.Collector, fe *runtime.FunctionError) error {
+	at := c.FunctionSource
+	if at.File == "" {
+		at = c.Source
+	}
+	return &runtime.ModuleError{Module: c.Module.Name, Kind: runtime.ModuleExport, Functions: []*runtime.FunctionError{fe},
+		Err: fmt.Errorf("%s (collector %q, declared at %s:%d)", fe.Message, c.Key, at.File, at.Line)}
 }
 
 // NewEngine starts a runtime with the registry's settings.
@@ -153,7 +203,9 @@ func ModuleSpec(reg *registry.Registry, m *registry.Module) runtime.ModuleSpec {
 	}
 	seen := map[string]bool{}
 	for _, c := range reg.Collectors {
-		if c.Module == m && !seen[c.Function] {
+		// By name, not pointer: m may come from a copy of reg (a Host hands out clones), and a
+		// check that matched no collector would check no export.
+		if c.Module != nil && c.Module.Name == m.Name && !seen[c.Function] {
 			seen[c.Function] = true
 			spec.Functions = append(spec.Functions, c.Function)
 		}

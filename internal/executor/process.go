@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,8 +31,11 @@ type ProcessExecutor struct {
 	reg  *registry.Registry
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	failed  map[*registry.Module]error   // modules that failed to load: their later collectors fail at once
+	mu     sync.Mutex
+	failed map[*registry.Module]error // modules that failed to load: their later collectors fail at once
+	// bad are the collector functions each module lacks: their collectors fail at once, and the
+	// module's other collectors load it without them.
+	bad     map[*registry.Module]map[string]*runtime.FunctionError
 	sources map[string]datasource.Config // data sources with their secrets resolved, once per executor
 }
 
@@ -44,6 +48,7 @@ func NewProcessExecutor(reg *registry.Registry, log *slog.Logger) *ProcessExecut
 	return &ProcessExecutor{
 		pool: worker.NewPool(worker.Config{Size: reg.Runtime.Workers, Logger: log}),
 		reg:  reg, log: log, failed: map[*registry.Module]error{}, sources: map[string]datasource.Config{},
+		bad: map[*registry.Module]map[string]*runtime.FunctionError{},
 	}
 }
 
@@ -71,17 +76,34 @@ type splitOutput interface {
 }
 
 // Run implements Executor. A module that fails to load fails every collector in it, each with
-// the same *runtime.ModuleError.
+// the same *runtime.ModuleError; a collector function the module lacks fails only the
+// collectors calling it.
 func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (gather.Outcome, error) {
-	x.mu.Lock()
-	err := x.failed[c.Module]
-	x.mu.Unlock()
-	if err != nil {
-		return gather.Outcome{}, err
+	for {
+		x.mu.Lock()
+		err, fe := x.failed[c.Module], x.bad[c.Module][c.Function]
+		x.mu.Unlock()
+		switch {
+		case err != nil:
+			return gather.Outcome{}, err
+		case fe != nil:
+			return gather.Outcome{}, FunctionFailure(c, fe)
+		}
+		out, err, retry := x.run(ctx, c, req)
+		if !retry {
+			return out, err
+		}
+		// The module lacks another collector's function: it failed to load before running
+		// anything, and loads now without that function.
 	}
+}
+
+// run runs one job for Run. retry says the module failed to load for lacking functions that
+// are now known, c's function not among them.
+func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req hostfuncs.Request) (_ gather.Outcome, _ error, retry bool) {
 	job, err := x.job(c, req)
 	if err != nil {
-		return gather.Outcome{}, err
+		return gather.Outcome{}, err, false
 	}
 	var stream io.Writer
 	split, isSplit := req.Output.(splitOutput)
@@ -109,7 +131,7 @@ func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req ho
 		x.settleRecord(rec, job.Record, res)
 	}
 	if err != nil {
-		return gather.Outcome{}, err
+		return gather.Outcome{}, err, false
 	}
 	out := gather.Outcome{Elapsed: res.Elapsed, Report: hostfuncs.Report{
 		Rows: res.Report.Rows, Bytes: res.Report.Bytes, JSONDocuments: res.Report.JSONDocuments,
@@ -120,20 +142,30 @@ func (x *ProcessExecutor) Run(ctx context.Context, c *registry.Collector, req ho
 	}
 	if isSplit && res.Error == nil {
 		if err := split.Adopt(res.Parts); err != nil {
-			return out, &runtime.InvocationError{Module: c.Module.Name, Function: c.Function, Kind: runtime.KindOutput, Err: err}
+			return out, &runtime.InvocationError{Module: c.Module.Name, Function: c.Function, Kind: runtime.KindOutput, Err: err}, false
 		}
 	}
 	if res.Error != nil {
 		err := x.invocationError(res.Error, c)
 		var me *runtime.ModuleError
-		if errors.As(err, &me) {
+		if bad := Functions(err); bad != nil {
+			x.mu.Lock()
+			if x.bad[c.Module] == nil {
+				x.bad[c.Module] = map[string]*runtime.FunctionError{}
+			}
+			for fn, fe := range bad {
+				x.bad[c.Module][fn] = fe
+			}
+			x.mu.Unlock()
+			return out, nil, true // Run fails c if its function is among them
+		} else if errors.As(err, &me) {
 			x.mu.Lock()
 			x.failed[c.Module] = err
 			x.mu.Unlock()
 		}
-		return out, err
+		return out, err, false
 	}
-	return out, nil
+	return out, nil, false
 }
 
 // settleRecord tells the recorder what the worker's recording of a job produced.
@@ -226,8 +258,13 @@ func (x *ProcessExecutor) job(c *registry.Collector, req hostfuncs.Request) (*wo
 	if stdio <= 0 {
 		stdio = x.reg.Limits.MaxStdioBytes
 	}
+	spec := x.moduleSpec(c.Module)
+	x.mu.Lock()
+	bad := x.bad[c.Module]
+	spec.Functions = slices.DeleteFunc(spec.Functions, func(fn string) bool { return bad[fn] != nil })
+	x.mu.Unlock()
 	job := &worker.Job{
-		Module: x.moduleSpec(c.Module), Function: c.Function, Timeout: timeout, CompileTimeout: x.compileTimeout(),
+		Module: spec, Function: c.Function, Timeout: timeout, CompileTimeout: x.compileTimeout(),
 		StdioLimit: stdio, Engine: x.engine(),
 		Request: worker.Request{Key: req.Key, Format: req.Format, Since: req.Since, Until: req.Until, FullSync: req.FullSync,
 			CollectionType: req.CollectionType, Params: params, Limits: req.Limits},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/shipping"
 	"github.com/wasmcollector/wasmcollector/state"
 )
 
@@ -43,6 +46,14 @@ type Config struct {
 	// Jitter delays each scheduled gather by a random duration in [0, Jitter), so that nodes
 	// started together do not all gather at once.
 	Jitter time.Duration
+	// Timing, when not nil, decides the schedule from the registry the agent runs, when the
+	// agent is made and after every reload, and replaces Interval, Schedule and Jitter: serve
+	// applies its flags over the registry's [serve] table with it. An error fails [New], and
+	// fails a reload (nothing changes).
+	Timing func(*registry.Registry) (Timing, error)
+	// ModuleDir is the private directory for the copies of the modules the agent runs (see
+	// [Agent.Reload]); "" makes a temporary one, which [Agent.Close] removes.
+	ModuleDir string
 	// OutDir is where tarballs are written; "" means the registry's [gather] out_dir.
 	OutDir string
 	// History is how many recent gathers the page keeps, default [DefaultHistory].
@@ -54,6 +65,44 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Timing is when scheduled gathers run.
+type Timing struct {
+	// Interval is the time from the start of one gather to the next; the first runs at once.
+	// 0 (and no Cron) gathers only when [Agent.GatherOnce] is called, after the first.
+	Interval time.Duration
+	// Cron, when not "", replaces Interval: gathers run at the times of this expression (see
+	// [registry.ParseCron]); the first waits for the first time.
+	Cron string
+	// Jitter delays each gather by a random duration in [0, Jitter).
+	Jitter time.Duration
+}
+
+// String says the timing the way the log and the page do.
+func (t Timing) String() string {
+	s := "every " + t.Interval.String()
+	switch {
+	case t.Cron == customSchedule:
+		s = "on a custom schedule"
+	case t.Cron != "":
+		s = "at the times of cron " + strconv.Quote(t.Cron)
+	case t.Interval == 0:
+		s = "on demand only"
+	}
+	if t.Jitter > 0 {
+		s += ", each delayed by up to " + t.Jitter.String()
+	}
+	return s
+}
+
+// customSchedule stands in Timing.Cron for a [Config.Schedule], which has no expression.
+const customSchedule = "(Config.Schedule)"
+
+// timing is a Timing with its cron expression parsed.
+type timing struct {
+	Timing
+	next func(time.Time) time.Time // nil without Cron
 }
 
 // Record is one gather the agent ran or skipped, as the page shows it.
@@ -80,6 +129,11 @@ type Agent struct {
 	log     *slog.Logger
 	cur     atomic.Pointer[wasmcollector.Host] // swapped by Reload between gathers
 	metrics *metrics
+	store   *moduleStore // the copies of the modules cur runs
+
+	reloadMu      sync.Mutex // one reload at a time
+	reloadMetrics *reloadMetrics
+	retimed       chan struct{} // a reload changed the timing: Run recomputes its next gather
 
 	gatherMu sync.Mutex // one gather at a time in this process; the state lock covers others
 
@@ -90,16 +144,15 @@ type Agent struct {
 	next       time.Time // when the next scheduled gather starts
 	ready      bool
 	stopping   bool
-	lastReload *reloadStatus
+	lastReload *ReloadStatus
+	timing     timing
 }
 
-// New returns an agent for cfg.
+// New returns an agent for cfg. The agent owns cfg.Host from then on: it runs a host of the
+// same registry whose modules are private copies (see [Agent.Reload]), and closes cfg.Host.
 func New(cfg Config) (*Agent, error) {
 	if cfg.Host == nil {
 		return nil, errors.New("serve: no host")
-	}
-	if cfg.Interval < 0 || cfg.Jitter < 0 {
-		return nil, fmt.Errorf("serve: interval %s and jitter %s must not be negative", cfg.Interval, cfg.Jitter)
 	}
 	if cfg.History <= 0 {
 		cfg.History = DefaultHistory
@@ -113,10 +166,81 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger}
-	a.cur.Store(cfg.Host)
+	a := &Agent{cfg: cfg, log: cfg.Logger, retimed: make(chan struct{}, 1)}
+	reg := cfg.Host.Registry()
+	t, err := a.timingFor(reg)
+	if err != nil {
+		return nil, err
+	}
+	a.timing = t
+	if a.store, err = newModuleStore(cfg.ModuleDir); err != nil {
+		return nil, err
+	}
+	for _, m := range reg.Modules {
+		// A module that cannot be copied runs from its file, and fails as it would have.
+		if err := a.store.pin(m); err != nil {
+			a.log.Warn("module not copied; it runs from its file", "module", m.Name, "error", err)
+		}
+	}
+	a.cur.Store(cfg.Host.WithRegistry(reg))
+	if err := cfg.Host.Close(); err != nil {
+		a.log.Warn("release the executor of the host given", "error", err)
+	}
 	a.metrics = newMetrics(a.workerStats)
+	a.reloadMetrics = newReloadMetrics(a.metrics.reg, a.metrics.reloads)
 	return a, nil
+}
+
+// timingFor returns the timing for reg: [Config.Timing]'s, else the fixed one of the config.
+func (a *Agent) timingFor(reg *registry.Registry) (timing, error) {
+	if a.cfg.Timing == nil {
+		t := timing{Timing: Timing{Interval: a.cfg.Interval, Jitter: a.cfg.Jitter}, next: a.cfg.Schedule}
+		if t.next != nil {
+			t.Interval, t.Cron = 0, customSchedule
+		}
+		return t, t.check()
+	}
+	tt, err := a.cfg.Timing(reg)
+	if err != nil {
+		return timing{}, fmt.Errorf("serve: the schedule: %w", err)
+	}
+	t := timing{Timing: tt}
+	if tt.Cron != "" {
+		if t.next, err = registry.ParseCron(tt.Cron); err != nil {
+			return timing{}, fmt.Errorf("serve: cron %q: %w", tt.Cron, err)
+		}
+		t.Interval = 0
+	}
+	return t, t.check()
+}
+
+func (t timing) check() error {
+	if t.Interval < 0 || t.Jitter < 0 {
+		return fmt.Errorf("serve: interval %s and jitter %s must not be negative", t.Interval, t.Jitter)
+	}
+	return nil
+}
+
+// setTiming makes t the timing of the next gathers, and wakes Run when it changed.
+func (a *Agent) setTiming(t timing) {
+	a.mu.Lock()
+	changed := t.Timing != a.timing.Timing
+	a.timing = t
+	a.mu.Unlock()
+	if changed {
+		a.log.Info("schedule changed", "schedule", t.String())
+		select {
+		case a.retimed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Timing returns when the agent gathers now.
+func (a *Agent) Timing() Timing {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.timing.Timing
 }
 
 func (a *Agent) workerStats() (worker.Stats, bool) {
@@ -140,8 +264,13 @@ func (a *Agent) workerStats() (worker.Stats, bool) {
 // host returns the host gathers run on now.
 func (a *Agent) host() *wasmcollector.Host { return a.cur.Load() }
 
-// Close releases the current host's executor.
-func (a *Agent) Close() error { return a.host().Close() }
+// Close releases the current host's executor and the copies of its modules, after a reload
+// in progress (whose context should have ended) has returned.
+func (a *Agent) Close() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	return errors.Join(a.host().Close(), a.store.close())
+}
 
 // Start compiles the modules and starts the executor (the worker pool); the agent is ready
 // once it succeeds.
@@ -155,8 +284,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	return nil
 }
 
-// Run gathers now, then every Interval (plus jitter) until ctx ends. It returns when ctx ends,
-// after the running gather, whose context ends with ctx, has returned.
+// Run gathers now (unless the timing is a cron expression), then on the timing, until ctx
+// ends. A reload that changes the timing moves the next gather at once. It returns when ctx
+// ends, after the running gather, whose context ends with ctx, has returned.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {
 		return err
@@ -166,42 +296,59 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.stopping = true
 		a.mu.Unlock()
 	}()
-	first := true
-	for {
-		if !first || a.cfg.Schedule == nil {
-			if _, err := a.GatherOnce(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("gather round failed", "error", err)
+	var last time.Time // when the last scheduled gather started
+	if a.currentTiming().next == nil {
+		last = time.Now()
+		a.scheduledGather(ctx)
+	}
+	for ctx.Err() == nil {
+		t := a.currentTiming()
+		var at time.Time
+		switch {
+		case t.next != nil:
+			at = t.next(time.Now())
+			if at.IsZero() {
+				a.log.Warn("the schedule has no next time; no more scheduled gathers")
 			}
+		case t.Interval > 0:
+			at = last.Add(t.Interval)
 		}
-		first = false
-		if ctx.Err() != nil || (a.cfg.Interval == 0 && a.cfg.Schedule == nil) {
-			<-ctx.Done()
-			return nil
-		}
-		wait := a.cfg.Interval
-		if a.cfg.Schedule != nil {
-			now := time.Now()
-			wait = a.cfg.Schedule(now).Sub(now)
-			if wait < 0 { // a schedule with no next time
-				a.log.Warn("the schedule has no next time; no more gathers")
-				<-ctx.Done()
-				return nil
-			}
-		}
-		if a.cfg.Jitter > 0 {
-			wait += rand.N(a.cfg.Jitter)
+		if !at.IsZero() && t.Jitter > 0 {
+			at = at.Add(rand.N(t.Jitter))
 		}
 		a.mu.Lock()
-		a.next = time.Now().Add(wait)
+		a.next = at
 		a.mu.Unlock()
-		a.log.Info("next gather", "at", a.next.Format(time.RFC3339), "in", wait.Round(time.Second))
-		t := time.NewTimer(wait)
+		var fire <-chan time.Time // nil, never ready, when there is no next time
+		timer := time.NewTimer(max(time.Until(at), 0))
+		if !at.IsZero() {
+			a.log.Info("next gather", "at", at.Format(time.RFC3339), "in", time.Until(at).Round(time.Second))
+			fire = timer.C
+		}
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			timer.Stop()
 			return nil
-		case <-t.C:
+		case <-a.retimed: // recompute the next time with the new timing
+			timer.Stop()
+			continue
+		case <-fire:
 		}
+		last = time.Now()
+		a.scheduledGather(ctx)
+	}
+	return nil
+}
+
+func (a *Agent) currentTiming() timing {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.timing
+}
+
+func (a *Agent) scheduledGather(ctx context.Context) {
+	if _, err := a.GatherOnce(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("gather round failed", "error", err)
 	}
 }
 
@@ -228,6 +375,9 @@ func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 		sh, err := a.host().Shipper()
 		if err != nil {
 			return a.finish(rec, nil, err)
+		}
+		if u, ok := sh.(*shipping.Uploader); ok { // every attempt counts, not only the last
+			sh = u.WithOnAttempt(a.metrics.attempt)
 		}
 		opts.Shipper = &watchingShipper{Shipper: sh, onShip: func(t *packaging.Tarball) {
 			p := readPreview(t.Path, a.cfg.PreviewRows)
@@ -258,7 +408,7 @@ func (a *Agent) finish(rec *Record, res *gather.Result, err error) (*Record, err
 	case errors.Is(err, state.ErrLocked):
 		rec.Outcome, rec.Err, err = "skipped", err.Error(), nil
 		a.log.Info("another gather holds the lock; skipping this round", "reason", rec.Err)
-	case errors.Is(err, gather.ErrTooSoon):
+	case errors.Is(err, gather.ErrTooSoon), errors.Is(err, gather.ErrNothingNew):
 		rec.Outcome, rec.Err, err = "skipped", err.Error(), nil
 	case err != nil:
 		rec.Outcome, rec.Err = "failed", err.Error()

@@ -28,6 +28,7 @@ type metrics struct {
 	tarballs       *prometheus.CounterVec
 	pending        prometheus.Gauge
 	uploads        *prometheus.CounterVec
+	attempts       *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 }
 
@@ -82,12 +83,16 @@ func newMetrics(workers func() (worker.Stats, bool)) *metrics {
 		Name: "wasmcollector_uploads_total",
 		Help: "Tarball uploads by outcome: accepted, the last HTTP status the ingress answered when it refused, or error (no answer).",
 	}, []string{"status"})
+	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmcollector_upload_attempts_total",
+		Help: "Upload requests, retries included, by the HTTP status the ingress answered, or, with no answer, by class: tls, timeout, canceled, redirect, network.",
+	}, []string{"code"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wasmcollector_reloads_total",
-		Help: "Configuration reloads by result: ok (swapped in) or failed (the previous modules keep running).",
+		Help: "Configuration reloads by result: ok (all swapped in), partial (some modules refused, their previous versions keep running, the rest swapped in) or failed (nothing changed).",
 	}, []string{"result"})
 	m.reg.MustRegister(m.reloads, m.gathers, m.lastSuccess, m.gatherDuration, m.invocations, m.failures,
-		m.rows, m.bytes, m.duration, m.tarballs, m.pending, m.uploads,
+		m.rows, m.bytes, m.duration, m.tarballs, m.pending, m.uploads, m.attempts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, ev := range []struct {
 		name, help string
@@ -140,4 +145,9 @@ func (m *metrics) upload(err error) {
 	default:
 		m.uploads.WithLabelValues("error").Inc()
 	}
+}
+
+// attempt counts one upload request by its outcome.
+func (m *metrics) attempt(a shipping.Attempt) {
+	m.attempts.WithLabelValues(a.Outcome()).Inc()
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // TestHotReload watches a running agent's configuration: a new module that does not compile is
-// refused and the previous collectors keep gathering; a change that passes is swapped in, and a
+// refused (not added) and the previous collectors keep gathering; a change that passes is swapped in, and a
 // collector removed from the configuration stops being gathered.
 func TestHotReload(t *testing.T) {
 	f := newFixture(t, false, "")
@@ -69,17 +69,19 @@ format = "csv"
 module = "bad.wasm"
 function = "events"
 `)...), 0o644))
-	waitReloads("failed", 1)
+	waitReloads("partial", 1)
 	assert.Equal(t, 0.0, counterValue(t, a.metrics.reloads.WithLabelValues("ok")))
+	assert.Equal(t, 1.0, counterValue(t, a.reloadMetrics.moduleFailures.WithLabelValues("bad.wasm")))
 	srv := httptest.NewServer(a.Handler(nil))
 	defer srv.Close()
 	_, page := get(t, srv.Client(), srv.URL+"/")
-	assert.Contains(t, page, "the previous modules keep running")
-	assert.Contains(t, page, "module bad.wasm")
+	assert.Contains(t, page, "the modules below were refused")
+	assert.Contains(t, page, "<td>bad.wasm</td>")
+	assert.Contains(t, page, "nothing: a new module is added only once it passes")
 	rec, err := a.GatherOnce(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "ok", rec.Outcome, rec.Err)
-	assert.Equal(t, []string{"config", "events"}, keys(rec), "the previous host keeps gathering")
+	assert.Equal(t, []string{"config", "events"}, keys(rec), "the module refused is not gathered, the others are")
 
 	// Drop the bad module and the events collector: it passes and is swapped in.
 	require.NoError(t, os.Remove(filepath.Join(modDir, "bad.wasm")))

@@ -88,6 +88,7 @@ func (f *fixture) agentLog(t *testing.T, now time.Time, log *slog.Logger) *Agent
 	t.Cleanup(func() { host.Close() })
 	a, err := New(Config{Host: host, Logger: quiet, Now: func() time.Time { return now }})
 	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
 	require.NoError(t, a.Start(context.Background()))
 	return a
 }
@@ -140,6 +141,29 @@ func TestMetricsAfterGather(t *testing.T) {
 	assert.Equal(t, 200, code, body)
 	code, body = get(t, srv.Client(), srv.URL+"/readyz")
 	assert.Equal(t, 200, code, body)
+}
+
+// TestUploadAttemptsMetric: /metrics counts every upload request, retries included, by status
+// code: an ingress that answers 503 twice and then takes everything gives two 503s and one 202
+// per tarball, while the uploads themselves all count as accepted.
+func TestUploadAttemptsMetric(t *testing.T) {
+	f := newFixture(t, true, "")
+	f.ing.FailNext(2, ingress.FailStatus503)
+	a := f.agent(t, until)
+	rec, err := a.GatherOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "ok", rec.Outcome, rec.Err)
+	n := len(rec.Result.Tarballs)
+	require.NotZero(t, n)
+
+	srv := httptest.NewServer(a.Handler(nil))
+	defer srv.Close()
+	code, body := get(t, srv.Client(), srv.URL+"/metrics")
+	require.Equal(t, 200, code)
+	assert.Contains(t, body, `wasmcollector_upload_attempts_total{code="503"} 2`+"\n")
+	assert.Contains(t, body, fmt.Sprintf(`wasmcollector_upload_attempts_total{code="202"} %d`, n)+"\n")
+	assert.Contains(t, body, fmt.Sprintf(`wasmcollector_uploads_total{status="accepted"} %d`, n)+"\n")
+	assert.NotContains(t, body, `wasmcollector_uploads_total{status="503"}`)
 }
 
 func collectorBytes(res *gather.Result, key string) int64 {

@@ -209,6 +209,7 @@ func (a *Agent) index(w http.ResponseWriter, _ *http.Request) {
 		"Running":    running,
 		"Next":       next,
 		"Reload":     reload,
+		"Timing":     a.Timing(),
 		"Rows":       chart(hist, func(c *gather.CollectorResult) int64 { return c.Rows }, "rows"),
 		"Bytes":      chart(hist, func(c *gather.CollectorResult) int64 { return c.Bytes }, "bytes"),
 	})

@@ -52,6 +52,15 @@ var buildMu sync.Mutex
 // GOOS=wasip1 GOARCH=wasm -buildmode=c-shared and returns the module's path.
 func Go(tb testing.TB, pkgDir string) string {
 	tb.Helper()
+	return GoTarget(tb, pkgDir, "wasip1", true)
+}
+
+// GoTarget builds the Go package in pkgDir for GOARCH=wasm and goos ("wasip1", or "js" for a
+// module built for the wrong target), with -buildmode=c-shared when cShared (else the default, a
+// WASI command for wasip1), and returns the module's path. Vendors' wrong builds are tested with
+// it.
+func GoTarget(tb testing.TB, pkgDir, goos string, cShared bool) string {
+	tb.Helper()
 	UseWorkerBinary(tb)
 	root := Root(tb)
 	// The guest's inputs: its own files, the SDK module (with its abi package) and both go.mod files.
@@ -62,16 +71,24 @@ func Go(tb testing.TB, pkgDir string) string {
 	hashFile(tb, h, filepath.Join(root, "go.mod"))
 	hashFile(tb, h, filepath.Join(root, "guest-sdk", "go", "go.mod"))
 	fmt.Fprint(h, runtime.Version())
-	out := filepath.Join(CacheDir(tb), "go-"+strings.ReplaceAll(pkgDir, "/", "_")+"-"+hex.EncodeToString(h.Sum(nil))[:16]+".wasm")
+	target := ""
+	if goos != "wasip1" || !cShared {
+		target = fmt.Sprintf("-%s-cshared%t", goos, cShared) // the usual build keeps its file name
+	}
+	out := filepath.Join(CacheDir(tb), "go-"+strings.ReplaceAll(pkgDir, "/", "_")+target+"-"+hex.EncodeToString(h.Sum(nil))[:16]+".wasm")
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
 	tmp := out + ".tmp" + fmt.Sprint(os.Getpid())
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", tmp, "./"+pkgDir)
+	args := []string{"build", "-o", tmp, "./" + pkgDir}
+	if cShared {
+		args = []string{"build", "-buildmode=c-shared", "-o", tmp, "./" + pkgDir}
+	}
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("testguests: build %s: %v\n%s", pkgDir, err, b)
 	}

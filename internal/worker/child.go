@@ -141,7 +141,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	if err != nil {
 		var me *runtime.ModuleError
 		if errors.As(err, &me) {
-			res.Error = &ErrorInfo{Class: classModule, Module: me.Module, Message: me.Err.Error(), ModuleKind: me.Kind}
+			res.Error = &ErrorInfo{Class: classModule, Module: me.Module, Message: me.Err.Error(), ModuleKind: me.Kind, Functions: me.Functions}
 		} else {
 			res.Error = &ErrorInfo{Class: classHost, Message: err.Error()}
 		}

@@ -440,6 +440,11 @@ func checkResult(job *Job, res *Result) error {
 			if !slices.Contains(wcruntime.ModuleErrorKinds, res.Error.ModuleKind) {
 				return fmt.Errorf("a module error of unknown kind %q", res.Error.ModuleKind)
 			}
+			for _, fe := range res.Error.Functions {
+				if res.Error.ModuleKind != wcruntime.ModuleExport || fe == nil || !slices.Contains(job.Module.Functions, fe.Function) {
+					return errors.New("a module error blaming a function the job did not name")
+				}
+			}
 		case classInvocation, classHost:
 		default:
 			return fmt.Errorf("an unknown error class %q", res.Error.Class)

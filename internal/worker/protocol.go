@@ -171,6 +171,8 @@ type ErrorInfo struct {
 	Stderr   string            `json:"stderr,omitempty"`
 	// ModuleKind is the *runtime.ModuleError's kind, for class module (required there).
 	ModuleKind runtime.ModuleErrorKind `json:"module_kind,omitempty"`
+	// Functions are the *runtime.ModuleError's functions at fault, for module kind export.
+	Functions []*runtime.FunctionError `json:"functions,omitempty"`
 }
 
 // Err rebuilds the error a worker reported for module (the host's name for it) and function: a
@@ -183,7 +185,7 @@ func (e *ErrorInfo) Err(module, function string) error {
 		if e.ModuleKind == runtime.ModuleCompileTimeout {
 			err = fmt.Errorf("%w: %s", runtime.ErrCompileTimeout, e.Message)
 		}
-		return &runtime.ModuleError{Module: module, Kind: e.ModuleKind, Err: err}
+		return &runtime.ModuleError{Module: module, Kind: e.ModuleKind, Err: err, Functions: e.Functions}
 	case classInvocation:
 		return &runtime.InvocationError{Module: module, Function: function, Kind: e.Kind,
 			Err: errors.New(e.Message), Stderr: e.Stderr}

@@ -168,6 +168,12 @@ func TestPoolModuleErrorKinds(t *testing.T) {
 			assert.Equal(t, tc.kind, me.Kind)
 			assert.Equal(t, "host-name", me.Module)
 			assert.Equal(t, tc.kind == runtime.ModuleCompileTimeout, errors.Is(me, runtime.ErrCompileTimeout))
+			if tc.kind == runtime.ModuleExport { // the functions at fault cross too
+				require.Len(t, me.Functions, 1)
+				assert.Equal(t, "gone", me.Functions[0].Function)
+			} else {
+				assert.Empty(t, me.Functions)
+			}
 		})
 	}
 }
@@ -314,6 +320,11 @@ func TestProtocolViolations(t *testing.T) {
 	require.NoError(t, writeFrame(&frame, frameResult, []byte(`{"error":{"class":"module","message":"m","module_kind":"bogus"}}`)))
 	badKind := filepath.Join(t.TempDir(), "result")
 	require.NoError(t, os.WriteFile(badKind, frame.Bytes(), 0o644))
+	// A result blaming a collector function the job did not name.
+	frame.Reset()
+	require.NoError(t, writeFrame(&frame, frameResult, []byte(`{"error":{"class":"module","message":"m","module_kind":"export","functions":[{"function":"not_named","message":"x"}]}}`)))
+	badFunction := filepath.Join(t.TempDir(), "result")
+	require.NoError(t, os.WriteFile(badFunction, frame.Bytes(), 0o644))
 	tests := []struct {
 		name, script, want string
 	}{
@@ -324,6 +335,7 @@ func TestProtocolViolations(t *testing.T) {
 		{"oversized frame", hello + "cat >/dev/null & printf '\\177\\377\\377\\377R'; sleep 5", "frame too large"},
 		{"silent exit", hello + "head -c 5 >/dev/null; exit 7", "exited with code 7"},
 		{"unknown module error kind", hello + "cat >/dev/null & cat " + badKind + "; sleep 5", `a module error of unknown kind "bogus"`},
+		{"a function the job did not name", hello + "cat >/dev/null & cat " + badFunction + "; sleep 5", "a module error blaming a function the job did not name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

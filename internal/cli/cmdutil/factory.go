@@ -21,6 +21,14 @@ import (
 type Factory struct {
 	// Stdout carries results only; Stderr carries logs, progress and errors.
 	Stdout, Stderr io.Writer
+	// Stdin is where questions are answered (state reset); nil reads nothing.
+	Stdin io.Reader
+	// Status is Stderr for a one-line status between log lines (gather's progress); the
+	// Logger writes through it. Nil when there is none.
+	Status *StatusLine
+	// LogLevel is the Logger's level, and LogLevelSet whether --log-level or --debug chose it.
+	LogLevel    *slog.LevelVar
+	LogLevelSet bool
 	// ConfigPath is the registry file (--config).
 	ConfigPath string
 	// Logger writes to Stderr at the level of --log-level.
@@ -33,7 +41,8 @@ type Factory struct {
 
 // Registry loads the registry at ConfigPath. Problems in the root file are returned as an exit-2
 // error that lists them all. A module whose sidecar has problems is disabled, not an error
-// (registry.DisabledModule): each is logged as a warning, with its problems.
+// (registry.DisabledModule): each is logged as a warning, with its problems, and so is each of
+// the registry's warnings (a module nothing declares, a content type left at its default).
 func (f *Factory) Registry() (*registry.Registry, error) {
 	reg, err := registry.Load(f.ConfigPath)
 	if err != nil {
@@ -43,6 +52,9 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 		for _, d := range reg.Disabled {
 			f.Logger.Warn("module disabled: its sidecar has problems (wasmcollector validate shows them)",
 				"module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
+		}
+		for _, w := range reg.Warnings {
+			f.Logger.Warn(w.Error(), "code", string(w.Code))
 		}
 	}
 	return reg, nil
@@ -70,6 +82,29 @@ func (f *Factory) OpenState(ctx context.Context, reg *registry.Registry) (wasmco
 		return nil, Failed(err)
 	}
 	return store, nil
+}
+
+// Quiet makes the Logger say only what went wrong, and each warning once: its level rises to
+// warn unless --log-level or --debug chose one, and a repeated warning or error is dropped
+// ([OnceHandler]). For `gather --scheduled`. The returned function undoes it.
+func (f *Factory) Quiet() (restore func()) {
+	prevLogger := f.Logger
+	var prevLevel slog.Level
+	if f.LogLevel != nil {
+		prevLevel = f.LogLevel.Level()
+		if !f.LogLevelSet && prevLevel < slog.LevelWarn {
+			f.LogLevel.Set(slog.LevelWarn)
+		}
+	}
+	if f.Logger != nil {
+		f.Logger = slog.New(NewOnceHandler(f.Logger.Handler()))
+	}
+	return func() {
+		f.Logger = prevLogger
+		if f.LogLevel != nil {
+			f.LogLevel.Set(prevLevel)
+		}
+	}
 }
 
 // Clock returns the current time in UTC.
@@ -147,9 +182,10 @@ func escapeJSON(b []byte) []byte {
 	return out
 }
 
-// IsTerminal reports whether w is a terminal, for progress displays.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// IsTerminal reports whether v, a reader or writer, is a terminal: for progress displays and
+// questions.
+func IsTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	if !ok {
 		return false
 	}

@@ -59,10 +59,12 @@ collectors run once per slice. Order: the config collector, then JSON collectors
   --dry-run     write the tarballs to --out and record nothing (the default when [shipping] has
                 no url)
   --manual      ship every tarball, then advance the bookkeeping over what the ingress accepted
-  --scheduled   as --manual, quiet unless something fails: for cron and systemd timers
+  --scheduled   as --manual, quiet unless something fails (warnings only, each once): for
+                cron and systemd timers; exit 4, quietly, when another gather holds the lock
 
---subset runs only the named keys (the config collector always runs). Times are RFC 3339 or
-plain dates, UTC.`,
+Without --since and --until, a gather less than a minute after the last one has nothing new: it
+says so, ships nothing and exits 0. --subset runs only the named keys (the config collector
+always runs). Times are RFC 3339 or plain dates, UTC.`,
 		Example: `  wasmcollector gather --dry-run --out ./out
   wasmcollector gather --since 2026-11-01 --until 2026-11-02 --subset job_events -o json
   wasmcollector gather --scheduled`,
@@ -107,9 +109,12 @@ func Run(ctx context.Context, opts *Options) error {
 	log := opts.Factory.Logger
 	for {
 		err := runOnce(ctx, opts)
+		var skip *skipped
 		switch code := cmdutil.Code(err); {
 		case code == cmdutil.ExitBadInput:
 			return err
+		case errors.As(err, &skip):
+			// nothing to do this round (--scheduled: the lock was held); runOnce said why
 		case errors.Is(err, state.ErrLocked):
 			log.Info("another gather holds the lock; skipping this round", "next_in", opts.Interval)
 		case err != nil && ctx.Err() == nil:
@@ -123,10 +128,38 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 }
 
+// skipped ends a run that had nothing to do: another gather holds the lock, the minimum
+// interval has not passed, or there is nothing new. The status file says "skipped"; the exit
+// code is its own (4 for the lock, else 0) and nothing is printed as an error.
+type skipped struct {
+	code   int
+	reason error
+}
+
+func (s *skipped) Error() string { return s.reason.Error() }
+
+// Unwrap gives errors.Is the reason (state.ErrLocked…) and the CLI its exit code.
+func (s *skipped) Unwrap() []error {
+	return []error{s.reason, &cmdutil.SilentError{Code: s.code}}
+}
+
+// SkipDoc is what `gather -o json` prints when the gather did not run because there was
+// nothing to do: nothing new, the minimum interval has not passed, or (--scheduled, exit 4)
+// another gather holds the lock.
+type SkipDoc struct {
+	Skipped bool   `json:"skipped"`
+	Reason  string `json:"reason"`
+}
+
 func runOnce(ctx context.Context, opts *Options) (err error) {
 	f := opts.Factory
 	if n := btoi(opts.DryRun) + btoi(opts.Manual) + btoi(opts.Scheduled); n > 1 {
 		return cmdutil.BadInput("--dry-run, --manual and --scheduled exclude each other")
+	}
+	if opts.Scheduled {
+		// Quiet on success: warnings and errors only, each once (a guest's INFO lines and the
+		// per-tarball lines are not shown), unless --log-level asks for more.
+		defer f.Quiet()()
 	}
 	reg, err := f.Registry()
 	if err != nil {
@@ -191,20 +224,35 @@ func runOnce(ctx context.Context, opts *Options) (err error) {
 		defer replaycmd.PrintSummary(w, g.Record)
 	}
 	var bar *progressLine
-	if typ != hostfuncs.Scheduled && cmdutil.IsTerminal(f.Stderr) {
-		bar = &progressLine{w: f.Stderr}
+	if typ != hostfuncs.Scheduled && f.Status != nil && cmdutil.IsTerminal(f.Stderr) {
+		bar = &progressLine{status: f.Status, now: time.Now}
 		g.Progress = bar.show
 	}
 	res, err = host.Gather(ctx, g)
 	bar.clear()
 	switch {
-	case errors.Is(err, gather.ErrTooSoon):
-		f.Logger.Info("not gathering", "reason", err)
-		return nil
-	case typ == hostfuncs.Scheduled && errors.Is(err, state.ErrLocked):
-		// Another node (or process) is doing this round's work: not an error for a timer.
-		f.Logger.Info("not gathering: another node holds the gather lock", "reason", err)
-		return nil
+	case errors.Is(err, gather.ErrTooSoon), errors.Is(err, gather.ErrNothingNew),
+		typ == hostfuncs.Scheduled && errors.Is(err, state.ErrLocked):
+		// Nothing to do, which is not a failure. A held lock means another node (or process)
+		// is doing this round's work: for a timer, exit 4 as the README says (the systemd unit
+		// has SuccessExitStatus=4), quietly; by hand it is an error (below). The reason goes
+		// on stdout, as the result, except from a quiet scheduled run, which logs it at info
+		// (--log-level info shows it).
+		code := cmdutil.ExitOK
+		if errors.Is(err, state.ErrLocked) {
+			code = cmdutil.ExitLockHeld
+		}
+		switch {
+		case opts.Output == cmdutil.OutputJSON:
+			if werr := cmdutil.WriteJSON(f.Stdout, SkipDoc{Skipped: true, Reason: err.Error()}); werr != nil {
+				return werr
+			}
+		case typ == hostfuncs.Scheduled:
+			f.Logger.Info("not gathering", "reason", err)
+		default:
+			fmt.Fprintf(f.Stdout, "%s\n", cmdutil.EscapeControl(err.Error()))
+		}
+		return &skipped{code: code, reason: err}
 	case err != nil && !(res != nil && errors.Is(err, gather.ErrStateNotSaved)):
 		return classify(err)
 	}
@@ -319,23 +367,32 @@ func Summary(w io.Writer, res *gather.Result, out string) {
 // maxListed is how many tarballs the text summary lists before it elides the middle.
 const maxListed = 12
 
-// progressLine redraws one status line on a terminal.
+// progressLine shows gather's progress as the status line of a terminal's standard error, with
+// an estimate of the time left once an invocation has finished.
 type progressLine struct {
-	w     io.Writer
-	drawn bool
+	status *cmdutil.StatusLine
+	now    func() time.Time
+	start  time.Time
 }
 
 func (p *progressLine) show(ev gather.Progress) {
+	if p.start.IsZero() {
+		p.start = p.now()
+	}
 	slice := ""
 	if ev.Slices > 1 {
 		slice = fmt.Sprintf(" slice %d/%d", ev.Slice, ev.Slices)
 	}
-	fmt.Fprintf(p.w, "\r\x1b[K[%d/%d] %s%s, %d tarballs so far", ev.Done+1, ev.Total, ev.Collector, slice, ev.TarballsSoFar)
-	p.drawn = true
+	line := fmt.Sprintf("[%d/%d] %s%s, %s so far", ev.Done+1, ev.Total, cmdutil.EscapeControl(ev.Collector), slice,
+		cmdutil.Count(ev.TarballsSoFar, "tarball", "tarballs"))
+	if eta := cmdutil.ETA(p.now().Sub(p.start), ev.Done, ev.Total); eta != "" {
+		line += ", " + eta
+	}
+	p.status.Set(line)
 }
 
 func (p *progressLine) clear() {
-	if p != nil && p.drawn {
-		fmt.Fprint(p.w, "\r\x1b[K")
+	if p != nil {
+		p.status.Clear()
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/state"
 )
 
 // Status is the document [gather] status_file holds: what the last `gather` run did.
@@ -17,12 +18,14 @@ type Status struct {
 	// Time is when the run ended.
 	Time time.Time `json:"time"`
 	// Result is "ok", "failed" (some collectors or uploads failed: Gather says which), "skipped"
-	// (nothing to do: the minimum interval has not passed, or another node holds the lock), or
-	// "error" (the gather did not run or stopped: Error says why).
+	// (nothing to do: another gather holds the lock, exit 4; the minimum interval has not
+	// passed, or nothing is new since the last gather, exit 0: Reason says which), or "error"
+	// (the gather did not run or stopped: Error says why).
 	Result string `json:"result"`
 	// ExitCode is the command's exit code (see `wasmcollector --help`).
 	ExitCode int    `json:"exit_code"`
 	Error    string `json:"error,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 	// Tarballs counts the run's tarballs by fate: kept, shipped, failed, pending.
 	Tarballs map[string]int `json:"tarballs"`
 	// Gather is what `gather -o json` prints; absent when the gather did not run.
@@ -34,9 +37,12 @@ type Status struct {
 func writeStatus(path string, now time.Time, res *gather.Result, runErr error) error {
 	st := Status{Time: now, Result: "ok", ExitCode: cmdutil.Code(runErr), Tarballs: map[string]int{}, Gather: res}
 	var silent *cmdutil.SilentError
+	var skip *skipped
 	switch {
-	case runErr == nil && res == nil:
-		st.Result = "skipped"
+	case errors.As(runErr, &skip):
+		st.Result, st.Reason = "skipped", skip.reason.Error()
+	case errors.Is(runErr, state.ErrLocked): // by hand: an error on the terminal, nothing ran
+		st.Result, st.Reason = "skipped", runErr.Error()
 	case runErr == nil:
 	case errors.As(runErr, &silent) && res != nil:
 		st.Result = "failed"

@@ -34,6 +34,7 @@ type Options struct {
 	PasswordFile    string
 	RequireIdentity bool
 	ContentTypes    []string
+	UploadTypes     []string
 	MaxSize         string
 	KeepUploads     int
 	MaxConns        int
@@ -56,7 +57,8 @@ func NewCmdIngress(f *cmdutil.Factory) *cobra.Command {
 		Long: `Run a small HTTP server that behaves like the cloud ingress, for development, demos and tests.
 It checks each upload as the real service does: credentials (HTTP Basic with --user and a password
 from --password-env or --password-file, or an x-rh-identity header with --require-identity), the
-part's content type, a size limit (100 MB, like the real service), and that the file is a readable
+part's content type (as the real service: application/vnd.redhat.<service>.<category>+tgz with the
+service one of --upload-types, by default wasmcollector's own; AWX sends service "tower"), a size limit (100 MB, like the real service), and that the file is a readable
 tar.gz whose manifest.json lists its members. It stores what it accepts in --dir and answers 202;
 anything else gets a 4xx with the reason. An upload repeating the payload identifier of one it
 stored (Idempotency-Key or x-rh-insights-request-id; wasmcollector sends the tarball's sha256) is
@@ -91,7 +93,8 @@ certificates signed by that CA (mutual TLS). It runs until interrupted.`,
 	fl.StringVar(&opts.PasswordEnv, "password-env", "", "environment `variable` holding the Basic password")
 	fl.StringVar(&opts.PasswordFile, "password-file", "", "`file` holding the Basic password")
 	fl.BoolVar(&opts.RequireIdentity, "require-identity", false, "require an x-rh-identity header (either this or Basic satisfies)")
-	fl.StringSliceVar(&opts.ContentTypes, "content-type", nil, "accepted part content `types` (default: any +tgz or gzip type)")
+	fl.StringSliceVar(&opts.UploadTypes, "upload-types", []string{ingress.DefaultUploadType}, "`services` the part content type may name, as the real ingress's INGRESS_VALID_UPLOAD_TYPES (e.g. tower,advisor)")
+	fl.StringSliceVar(&opts.ContentTypes, "content-type", nil, "accept exactly these part content `types` instead of --upload-types")
 	fl.StringVar(&opts.MaxSize, "max-size", "100MB", "largest upload accepted")
 	fl.IntVar(&opts.KeepUploads, "keep-uploads", ingress.DefaultKeepUploads, "remember the newest `n` uploads in memory (their files all stay in --dir)")
 	fl.IntVar(&opts.MaxConns, "max-conns", ingress.DefaultMaxConns, "most connections open at once (lowered to fit the open-file limit)")
@@ -130,7 +133,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	srv, err := ingress.New(ingress.Config{
 		Dir: opts.Dir, Path: opts.Path, MaxBytes: maxBytes, Username: opts.User, Password: password,
-		RequireIdentity: opts.RequireIdentity, ContentTypes: opts.ContentTypes, KeepUploads: opts.KeepUploads,
+		RequireIdentity: opts.RequireIdentity, UploadTypes: opts.UploadTypes, ContentTypes: opts.ContentTypes, KeepUploads: opts.KeepUploads,
 		Logger: f.Logger, KeepDuplicates: opts.KeepDuplicates,
 	})
 	if err != nil {

@@ -60,12 +60,13 @@ func runChild() {
 	os.Exit(cli.Main(args, os.Stdout, os.Stderr))
 }
 
-// startIngress runs `wasmcollector ingress --listen 127.0.0.1:0 --dir <tmp> args...` in a child
+// startIngress runs `wasmcollector ingress --listen 127.0.0.1:0 --dir <tmp> --upload-types tower args...` in a child
 // process limited to nofile open files and returns its upload URL. The child is stopped with
 // SIGTERM when the test ends.
 func startIngress(t *testing.T, nofile int, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "ingress", "--listen", "127.0.0.1:0", "--dir", t.TempDir()}, args...)...)
+	// --upload-types tower: the uploads carry AWX's content type, which the default refuses.
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "ingress", "--listen", "127.0.0.1:0", "--dir", t.TempDir(), "--upload-types", "tower"}, args...)...)
 	cmd.Env = append(os.Environ(), childEnv+"="+itoa(nofile))
 	// The child's log goes to a file, read once it has exited.
 	logPath := filepath.Join(t.TempDir(), "ingress.log")

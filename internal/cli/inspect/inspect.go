@@ -4,6 +4,7 @@ package inspect
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +67,8 @@ type ManifestEntry struct {
 	Version string `json:"version"`
 }
 
-// StatusRow is one row of data_collection_status.csv, as written.
+// StatusRow is one row of data_collection_status.csv; its times are in RFC 3339, UTC (the file
+// has them as Python prints them).
 type StatusRow struct {
 	CollectionStart string `json:"collection_start"`
 	Since           string `json:"since"`
@@ -85,9 +87,25 @@ func convert(path string, c *packaging.Contents) Tarball {
 		t.Manifest = append(t.Manifest, ManifestEntry{m.File, m.Version})
 	}
 	for _, r := range c.Status {
-		t.Status = append(t.Status, StatusRow(r))
+		row := StatusRow(r)
+		row.CollectionStart, row.Since, row.Until = rfc3339(row.CollectionStart), rfc3339(row.Since), rfc3339(row.Until)
+		t.Status = append(t.Status, row)
 	}
 	return t
+}
+
+// pyTimeLayout reads the times of data_collection_status.csv, Python's str() of a datetime
+// ("2026-11-25 00:00:00+00:00", "2026-11-25 00:00:00.531620+00:00").
+const pyTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
+
+// rfc3339 returns a time of the status file in RFC 3339, in UTC, as every other command prints
+// times; a value that is not such a time (a tarball is untrusted input) is returned as written.
+func rfc3339(s string) string {
+	t, err := time.Parse(pyTimeLayout, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // Run inspects the tarballs.

@@ -96,9 +96,18 @@ func TestNewProjectsBuildRunAndCheck(t *testing.T) {
 			require.NoError(t, err, "make:\n%s", b)
 			require.FileExists(t, filepath.Join(proj, name+".wasm"))
 
+			// modules_dir = ".": other TOML files beside collectors.toml (a Cargo manifest, a
+			// tool's config with a [[collector]] of its own) are not sidecars.
+			for f, body := range map[string]string{
+				"Cargo.toml":  "[package]\nname = \"other\"\nversion = \"0.1.0\"\n",
+				"config.toml": "[server]\nport = 8080\n\n[[collector]]\nname = \"not ours\"\n",
+			} {
+				require.NoError(t, os.WriteFile(filepath.Join(proj, f), []byte(body), 0o644))
+			}
 			reg := filepath.Join(proj, "collectors.toml")
 			out, errs, code = runCLI(t, "validate", "-c", reg)
 			require.Equal(t, 0, code, out+errs)
+			assert.Contains(t, out, "ok (2 collectors in 1 module)\n", "no problem, no warning")
 
 			// The sidecar's rows_per_hour = 4: two hours hold 8 grid points, the first at 00:15.
 			rows := runCSV(t, reg, name, "--since", "2026-11-25T00:00:00Z", "--until", "2026-11-25T02:00:00Z")

@@ -13,15 +13,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/internal/serve"
+	"github.com/wasmcollector/wasmcollector/registry"
 )
 
-// Options are the flags of serve.
+// Options are the flags of serve. Those of the [serve] table override it only when given:
+// Changed says which were.
 type Options struct {
 	Factory       *cmdutil.Factory
 	Listen        string
@@ -32,7 +33,12 @@ type Options struct {
 	BasicAuthFile string
 	Now           string
 	NoWatch       bool
+	// Changed reports whether the flag of this name was given; nil means none was.
+	Changed func(name string) bool
 }
+
+// changed reports whether the flag name was given.
+func (o *Options) changed(name string) bool { return o.Changed != nil && o.Changed(name) }
 
 // shutdownGrace bounds how long serve waits, once told to stop, for the running gather and the
 // HTTP server to end: the issue's bound is 2 s in all.
@@ -51,6 +57,11 @@ gather at a time, under the same lock and bookkeeping as 'wasmcollector gather' 
 finds the lock held by another gather is skipped). The type is manual when [shipping] has a url,
 else dry-run.
 
+The schedule, address, password file and watching are set in collectors.toml's [serve] table
+(interval, cron, jitter, listen, basic_auth_file, watch); each flag given overrides its key, and
+--interval or --cron replaces the file's schedule, whichever kind it is. Without either: every
+4h, on 127.0.0.1:9110.
+
 Over HTTP on --listen (loopback by default):
   /          the collectors, the recent gathers and what each tarball held (a preview of its
              rows, read before it was sent), with a chart of rows and bytes per collector
@@ -59,9 +70,12 @@ Over HTTP on --listen (loopback by default):
   /readyz    200 once the modules are compiled and the workers started, 503 while stopping
 
 Hot reload: when collectors.toml or a file in the modules directory changes (or on SIGHUP), the
-configuration is loaded again and every module compiled and checked in the background; the new
-set is swapped in between gathers only if all pass, otherwise the error is logged, shown on the
-page and counted, and the previous modules keep running. --no-watch leaves only SIGHUP.
+configuration is loaded again and each new or changed module compiled and checked in the
+background, then swapped in between gathers. A module that fails is refused alone: the reason is
+logged, shown on the page and counted by module, and its previous version keeps running (a new
+module that fails is not added). A collectors.toml that does not load changes nothing. A new
+[serve] schedule applies at once; listen, basic_auth_file and watch need a restart, and the
+reload says so. --no-watch (or watch = false) leaves only SIGHUP.
 
 --basic-auth-file names a file whose first line is user:password; the page and /metrics then
 require it (the probes do not). SIGTERM or SIGINT stops the running gather (what was shipped is
@@ -71,7 +85,8 @@ recorded; the next run collects the rest) and exits within 2 s.`,
   wasmcollector serve --cron "30 */4 * * *" --jitter 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Cron != "" && cmd.Flags().Changed("interval") {
+			opts.Changed = cmd.Flags().Changed
+			if opts.changed("cron") && opts.changed("interval") {
 				return cmdutil.BadInput("--cron and --interval exclude each other")
 			}
 			if runF != nil {
@@ -83,42 +98,86 @@ recorded; the next run collects the rest) and exits within 2 s.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:9110", "`address` for the page, /metrics and the health checks")
-	fl.DurationVar(&opts.Interval, "interval", 4*time.Hour, "time between gathers")
+	// The defaults are the [serve] table's: a flag counts only when given.
+	fl.StringVar(&opts.Listen, "listen", "", "`address` for the page, /metrics and the health checks (default [serve] listen, else "+registry.DefaultServeListen+")")
+	fl.DurationVar(&opts.Interval, "interval", 0, "time between gathers (default [serve] interval or cron, else "+registry.Duration(registry.DefaultServeInterval).String()+")")
 	fl.StringVar(&opts.Cron, "cron", "", "gather at these times instead of every --interval: a cron `expression` (\"0 */4 * * *\", @hourly; TZ=Zone prefix)")
-	fl.DurationVar(&opts.Jitter, "jitter", 0, "delay each gather by a random `duration` up to this")
+	fl.DurationVar(&opts.Jitter, "jitter", 0, "delay each gather by a random `duration` up to this (default [serve] jitter, else 0)")
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
-	fl.StringVar(&opts.BasicAuthFile, "basic-auth-file", "", "`file` holding user:password for the page and /metrics")
-	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not reload when collectors.toml or the modules directory change (SIGHUP still reloads)")
+	fl.StringVar(&opts.BasicAuthFile, "basic-auth-file", "", "`file` holding user:password for the page and /metrics (default [serve] basic_auth_file)")
+	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not reload when collectors.toml or the modules directory change (SIGHUP still reloads; default [serve] watch)")
 	fl.StringVar(&opts.Now, "now", "", "pretend the time is this (for tests and replays)")
 	_ = fl.MarkHidden("now")
 	return cmd
+}
+
+// settings are serve's settings once the flags given are applied over [serve].
+type settings struct {
+	timing           serve.Timing
+	listen, authFile string
+	watch            bool
+}
+
+// resolve applies the flags given over sv, the registry's [serve] table (its defaults applied):
+// flag, else file, else default. A flag's bad value is named by the flag; a combination that
+// only the flags and the file together make bad names both.
+func resolve(opts *Options, sv registry.ServeSettings) (settings, error) {
+	s := settings{timing: serve.Timing{Interval: sv.Interval, Cron: sv.Cron, Jitter: sv.Jitter},
+		listen: sv.Listen, authFile: sv.BasicAuthFile, watch: sv.Watch}
+	intervalFrom := "[serve] interval"
+	switch {
+	case opts.changed("cron"):
+		if _, err := registry.ParseCron(opts.Cron); err != nil {
+			return s, cmdutil.BadInput("--cron %q: %w", opts.Cron, err)
+		}
+		s.timing.Cron, s.timing.Interval = opts.Cron, 0
+	case opts.changed("interval"):
+		if opts.Interval <= 0 {
+			return s, cmdutil.BadInput("--interval %s: must be positive", opts.Interval)
+		}
+		s.timing.Cron, s.timing.Interval, intervalFrom = "", opts.Interval, "--interval"
+	}
+	jitterFrom := "[serve] jitter"
+	if opts.changed("jitter") {
+		if opts.Jitter < 0 {
+			return s, cmdutil.BadInput("--jitter %s: must not be negative", opts.Jitter)
+		}
+		s.timing.Jitter, jitterFrom = opts.Jitter, "--jitter"
+	}
+	if t := s.timing; t.Interval > 0 && t.Jitter >= t.Interval {
+		return s, cmdutil.BadInput("jitter %s (%s) must be less than the interval %s (%s)", t.Jitter, jitterFrom, t.Interval, intervalFrom)
+	}
+	if opts.changed("listen") {
+		s.listen = opts.Listen
+	}
+	if opts.changed("basic-auth-file") {
+		s.authFile = opts.BasicAuthFile
+	}
+	if opts.changed("no-watch") {
+		s.watch = !opts.NoWatch
+	}
+	return s, nil
 }
 
 // Run serves until ctx ends.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
 	log := f.Logger
-	var schedule func(time.Time) time.Time
-	if opts.Cron != "" {
-		// robfig/cron's parser: the standard five fields, @hourly-style descriptors and a TZ=
-		// prefix, well tested; only its parser is used, the agent keeps its own loop.
-		sched, err := cron.ParseStandard(opts.Cron)
-		if err != nil {
-			return cmdutil.BadInput("--cron %q: %w", opts.Cron, err)
-		}
-		schedule = sched.Next
-	} else if opts.Interval <= 0 {
-		return cmdutil.BadInput("--interval %s: must be positive", opts.Interval)
+	reg, err := f.Registry()
+	if err != nil {
+		return err
 	}
-	if opts.Jitter < 0 {
-		return cmdutil.BadInput("--jitter %s: must not be negative", opts.Jitter)
+	set, err := resolve(opts, reg.Serve)
+	if err != nil {
+		return err
 	}
 	var auth *serve.BasicAuth
-	if opts.BasicAuthFile != "" {
-		var err error
-		if auth, err = serve.ReadBasicAuthFile(opts.BasicAuthFile); err != nil {
-			return cmdutil.BadInput("--basic-auth-file: %w", err)
+	if set.authFile != "" {
+		if auth, err = serve.ReadBasicAuthFile(set.authFile); err != nil {
+			if opts.changed("basic-auth-file") {
+				return cmdutil.BadInput("--basic-auth-file: %w", err)
+			}
+			return cmdutil.BadInput("[serve] basic_auth_file in %s: %w", reg.File, err)
 		}
 	}
 	now := f.Now
@@ -129,14 +188,15 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		now = func() time.Time { return t }
 	}
-	reg, err := f.Registry()
-	if err != nil {
-		return err
-	}
 	hostOpts := &wasmcollector.Options{Logger: log, UserAgent: "wasmcollector/" + f.Version, Now: now}
 	host := wasmcollector.New(reg, hostOpts)
 	load := func() (*wasmcollector.Host, error) { return wasmcollector.Load(f.ConfigPath, hostOpts) }
-	agent, err := serve.New(serve.Config{Host: host, Load: load, Interval: opts.Interval, Schedule: schedule, Jitter: opts.Jitter, OutDir: opts.Out, Logger: log, Now: now})
+	// After a reload, the flags still override the new [serve] table.
+	timing := func(reg *registry.Registry) (serve.Timing, error) {
+		s, err := resolve(opts, reg.Serve)
+		return s.timing, err
+	}
+	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, OutDir: opts.Out, Logger: log, Now: now})
 	if err != nil {
 		host.Close()
 		return cmdutil.BadInput("%w", err)
@@ -147,9 +207,12 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		log.Info("stopped")
 	}()
-	ln, err := net.Listen("tcp", opts.Listen)
+	ln, err := net.Listen("tcp", set.listen)
 	if err != nil {
-		return cmdutil.BadInput("--listen: %w", err)
+		if opts.changed("listen") {
+			return cmdutil.BadInput("--listen: %w", err)
+		}
+		return cmdutil.BadInput("[serve] listen in %s: %w", reg.File, err)
 	}
 	if !loopback(ln.Addr()) && auth == nil {
 		log.Warn("the page is reachable beyond this machine without a password: it shows what the collectors emit; set --basic-auth-file or listen on loopback", "listen", ln.Addr().String())
@@ -157,9 +220,9 @@ func Run(ctx context.Context, opts *Options) error {
 	srv := &http.Server{Handler: agent.Handler(auth), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "interval", opts.Interval, "jitter", opts.Jitter)
+	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "schedule", agent.Timing().String())
 
-	if !opts.NoWatch {
+	if set.watch {
 		go func() {
 			if err := agent.Watch(ctx, f.ConfigPath); err != nil {
 				log.Warn("not watching the configuration; SIGHUP still reloads", "error", err)

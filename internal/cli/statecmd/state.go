@@ -2,9 +2,12 @@
 package statecmd
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -105,15 +108,20 @@ func newCmdShow(f *cmdutil.Factory) *cobra.Command {
 }
 
 func newCmdReset(f *cmdutil.Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "reset [<key>]",
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "reset [<key>] [--yes]",
 		Short: "Forget a key's entry (and its full-sync entry), or everything",
 		Long: `Forget a key's entry and its <key>_full entry, so the next gather collects that key from the
 last gather (or the whole max window); without a key, forget everything, including the last
 gather. Pending tarballs are kept: they hold data collected and not yet acknowledged, and the
-next gather re-sends them. It takes the gather lock, so it never races a running gather.`,
+next gather re-sends them. It takes the gather lock, so it never races a running gather.
+
+Forgetting everything asks first on a terminal; --yes answers for you, and is required when the
+standard input is not a terminal (a script, cron): without it the command refuses (exit 2).`,
 		Example: `  wasmcollector state reset job_events
-  wasmcollector state reset`,
+  wasmcollector state reset
+  wasmcollector state reset --yes`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			ctx := context.Background()
@@ -126,6 +134,12 @@ next gather re-sends them. It takes the gather lock, so it never races a running
 				return err
 			}
 			defer store.Close()
+			if len(args) == 0 && !yes {
+				// Asked before taking the lock: no gather waits on a person.
+				if err := confirm(f, store.Where()); err != nil {
+					return err
+				}
+			}
 			unlock, err := store.TryLock(ctx)
 			if err != nil {
 				return &cmdutil.ExitError{Code: cmdutil.ExitLockHeld, Err: err}
@@ -156,4 +170,26 @@ next gather re-sends them. It takes the gather lock, so it never races a running
 			return nil
 		},
 	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "forget everything without asking")
+	return cmd
+}
+
+// confirm asks on the terminal whether to forget every entry in where. Without a terminal to ask
+// on it refuses, naming --yes, as a command-line error (exit 2); an answer other than y or yes
+// leaves everything as it was (exit 1).
+func confirm(f *cmdutil.Factory, where string) error {
+	if f.Stdin == nil || !cmdutil.IsTerminal(f.Stdin) {
+		return cmdutil.UsageError(errors.New("state reset without a key forgets every entry and the last gather: " +
+			"pass --yes to confirm (standard input is not a terminal, so it cannot ask)"))
+	}
+	fmt.Fprintf(f.Stderr, "Forget every entry and the last gather in %s? The next gather then collects the whole max window. [y/N] ", where)
+	answer, err := bufio.NewReader(f.Stdin).ReadString('\n')
+	if err != nil && answer == "" {
+		fmt.Fprintln(f.Stderr)
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return cmdutil.Failed(errors.New("state reset: not confirmed; nothing changed"))
 }

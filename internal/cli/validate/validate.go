@@ -32,8 +32,14 @@ TOML syntax and unknown fields, missing or duplicate keys, a second config colle
 formats, durations and sizes, module files that are missing, escape the modules directory or
 do not match their sha256 pin, sidecars that request what collectors.toml does not grant;
 then each module is compiled and checked against ABI v1 (imports, declared exports and their
-types, memory declaration). For each module with a sidecar it shows what collectors.toml grants
-and what the sidecar requests.
+types, memory declaration). A collector function the module does not export is reported at the
+line that names it (the sidecar's, for a vendor's collector) with the module's collector
+functions, and fails only that collector; a module built for the wrong target (GOOS=js, a WASI
+command, TinyGo's //export in a Go module) gets one line naming the fix. For each module with a
+sidecar it shows what collectors.toml grants and what the sidecar requests.
+
+Warnings do not fail validation: a NAME.wasm in the modules directory that neither a sidecar
+NAME.toml nor collectors.toml declares, a sidecar-like NAME.toml without its NAME.wasm.
 
 Exit 1 if anything is wrong, a disabled module included (a sidecar with problems disables only
 its module: gathers run the rest and record its collectors as failed); exit 2 when the root file
@@ -52,12 +58,18 @@ cannot be read or parsed.`,
 	return cmd
 }
 
-// Problem is one problem in `validate -o json`.
+// Problem is one problem (or warning) in `validate -o json`.
 type Problem struct {
 	File    string `json:"file"`
 	Line    int    `json:"line,omitempty"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Code says what kind of problem it is (a registry.Code), for scripts to act on.
+	Code string `json:"code,omitempty"`
+}
+
+func jsonProblem(p *registry.Problem) Problem {
+	return Problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Message, Code: string(p.Code)}
 }
 
 // Report is the document `validate -o json` prints.
@@ -66,6 +78,10 @@ type Report struct {
 	Collectors int       `json:"collectors"`
 	Modules    int       `json:"modules"`
 	Problems   []Problem `json:"problems"`
+	// Warnings are settings that are valid but most likely not what was meant, and files the
+	// registry leaves alone (a module file nothing declares, a sidecar-like file without its
+	// module); they do not make the registry invalid.
+	Warnings []Problem `json:"warnings"`
 	// Disabled names the modules whose sidecar has problems; they do not run.
 	Disabled []string `json:"disabled"`
 	// Access is, for each module with a sidecar, what collectors.toml grants and what the
@@ -88,8 +104,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil && !errors.As(err, &problems) {
 		return cmdutil.BadInput("%w", err)
 	}
-	report := Report{Problems: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
+	report := Report{Problems: []Problem{}, Warnings: []Problem{}, Disabled: []string{}, Access: []ModuleAccess{}}
 	if reg != nil {
+		for _, w := range reg.Warnings {
+			report.Warnings = append(report.Warnings, jsonProblem(w))
+		}
 		if err == nil { // the error holds every problem; otherwise the disabled modules hold theirs
 			for _, d := range reg.Disabled {
 				problems = append(problems, d.Problems...)
@@ -108,7 +127,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	report.Valid = len(problems) == 0
 	for _, p := range problems {
-		report.Problems = append(report.Problems, Problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Message})
+		report.Problems = append(report.Problems, jsonProblem(p))
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		if err := cmdutil.WriteJSON(f.Stdout, report); err != nil {
@@ -118,26 +137,42 @@ func Run(ctx context.Context, opts *Options) error {
 		for _, p := range problems {
 			fmt.Fprintln(f.Stdout, p.Error())
 		}
+		if reg != nil {
+			for _, w := range reg.Warnings {
+				fmt.Fprintln(f.Stdout, "warning: "+w.Error())
+			}
+		}
 		for _, a := range report.Access {
 			fmt.Fprintf(f.Stdout, "module %s: granted %s; requested %s\n", a.Module, a.Granted, a.Requested)
 		}
 		for _, name := range report.Disabled {
 			fmt.Fprintf(f.Stdout, "module %s: disabled, its collectors do not run (problems above)\n", name)
 		}
+		warnings := ""
+		if n := len(report.Warnings); n > 0 {
+			warnings = ", " + cmdutil.Count(n, "warning", "warnings")
+		}
 		if report.Valid {
-			fmt.Fprintf(f.Stdout, "%s: ok (%d collectors in %d modules)\n", f.ConfigPath, report.Collectors, report.Modules)
+			fmt.Fprintf(f.Stdout, "%s: ok (%s in %s%s)\n", f.ConfigPath, cmdutil.Count(report.Collectors, "collector", "collectors"),
+				cmdutil.Count(report.Modules, "module", "modules"), warnings)
 		} else {
-			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems"))
+			fmt.Fprintln(f.Stdout, cmdutil.Count(len(problems), "problem", "problems")+warnings)
 		}
 	}
-	if !report.Valid {
+	switch {
+	case reg == nil: // the root file could not be read or parsed: as --help says, bad input
+		return &cmdutil.SilentError{Code: cmdutil.ExitBadInput}
+	case !report.Valid:
 		return &cmdutil.SilentError{Code: cmdutil.ExitFailed}
 	}
 	return nil
 }
 
 // checkModules compiles and checks every module against ABI v1 and the exports its collectors
-// declare. A module is reported at the first collector that names it.
+// declare. A collector function the module lacks is reported where the collector names it (a
+// sidecar's file and line for a vendor's collector), once for each collector calling it: it
+// fails only those collectors. A module that cannot be used at all is reported at the first
+// collector that names it.
 func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registry) registry.Problems {
 	if len(reg.Modules) == 0 {
 		return nil
@@ -146,25 +181,37 @@ func checkModules(ctx context.Context, f *cmdutil.Factory, reg *registry.Registr
 	// compile bomb costs validate nothing but the compile_timeout.
 	exec, closeExec, err := executor.New(ctx, reg, f.Logger)
 	if err != nil {
-		return registry.Problems{{File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
+		return registry.Problems{{Code: registry.CodeModule, File: f.ConfigPath, Field: "runtime", Message: err.Error()}}
 	}
 	defer closeExec()
 	var out registry.Problems
 	for _, m := range reg.Modules {
-		if err := exec.Check(ctx, m); err != nil {
-			var me *runtime.ModuleError
-			if errors.As(err, &me) {
-				err = me.Err // the field already names the module
-			}
-			p := &registry.Problem{File: f.ConfigPath, Field: "module " + m.Name, Message: err.Error()}
+		err := exec.Check(ctx, m)
+		if err == nil {
+			continue
+		}
+		if bad := executor.Functions(err); bad != nil {
 			for _, c := range reg.Collectors {
-				if c.Module == m {
-					p.File, p.Line = c.Source.File, c.Source.Line
-					break
+				if fe := bad[c.Function]; c.Module == m && fe != nil {
+					at := c.FunctionSource
+					out = append(out, &registry.Problem{Code: registry.CodeNotExported, File: at.File, Line: at.Line, Field: at.Field,
+						Message: fmt.Sprintf("module %s: %s", m.Name, fe.Message)})
 				}
 			}
-			out = append(out, p)
+			continue
 		}
+		var me *runtime.ModuleError
+		if errors.As(err, &me) {
+			err = me.Err // the field already names the module
+		}
+		p := &registry.Problem{Code: registry.CodeModule, File: f.ConfigPath, Field: "module " + m.Name, Message: err.Error()}
+		for _, c := range reg.Collectors {
+			if c.Module == m {
+				p.File, p.Line = c.Source.File, c.Source.Line
+				break
+			}
+		}
+		out = append(out, p)
 	}
 	return out
 }

@@ -1,0 +1,141 @@
+package registry
+
+import (
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Defaults of [ServeSettings]: the serve package cannot be imported here (it imports the
+// registry), so the registry declares them and `wasmcollector serve` reads them from the model.
+const (
+	// DefaultServeInterval is the default of [serve] interval: six gathers a day keep each
+	// tarball small without making the ingress busy.
+	DefaultServeInterval = 4 * time.Hour
+	// DefaultServeListen is the default of [serve] listen: loopback, since the page shows what
+	// the collectors emit.
+	DefaultServeListen = "127.0.0.1:9110"
+)
+
+// maxServeInterval bounds [serve] interval, as max_window is bounded: a longer one is a typo.
+const maxServeInterval = maxMaxWindow
+
+// hostnamePattern is what a listen host may be when it is not an IP address.
+var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$`)
+
+// ServeSettings is the [serve] table: when `wasmcollector serve` gathers and where it serves its
+// page, metrics and health checks. Each of serve's flags overrides its key.
+type ServeSettings struct {
+	// Interval is the time from the start of one scheduled gather to the next. TOML `interval`,
+	// a duration or whole days; default 4h ([DefaultServeInterval]); 0 when Cron is set.
+	Interval time.Duration
+	// Cron, when not "", gathers at the times of this cron expression instead of every
+	// Interval: five fields, a descriptor such as "@hourly", optionally after "TZ=Zone ". TOML
+	// `cron`, parsed by github.com/robfig/cron/v3 as serve parses it; excludes `interval`.
+	Cron string
+	// Jitter delays each scheduled gather by a random duration below it, so that nodes started
+	// together do not gather at once. TOML `jitter`; default 0; less than Interval.
+	Jitter time.Duration
+	// Listen is the host:port of the page, /metrics and the health checks. TOML `listen`;
+	// default "127.0.0.1:9110" ([DefaultServeListen]).
+	Listen string
+	// BasicAuthFile, when not "", is the absolute path of a file whose first line is
+	// user:password, required by the page and /metrics. TOML `basic_auth_file`, relative to the
+	// root file's directory; read by serve when it starts.
+	BasicAuthFile string
+	// Watch, when true, reloads when collectors.toml or the modules directory changes (SIGHUP
+	// reloads either way). TOML `watch`; default true.
+	Watch bool
+}
+
+func defaultServe() ServeSettings {
+	return ServeSettings{Interval: DefaultServeInterval, Listen: DefaultServeListen, Watch: true}
+}
+
+// ParseCron parses a cron expression as [serve] cron and `wasmcollector serve --cron` take it:
+// five fields, a descriptor such as "@hourly" or "@every 2h", optionally after "TZ=Zone ".
+// It returns the function giving the next time after a time, zero when there is none.
+func ParseCron(expr string) (func(time.Time) time.Time, error) {
+	// robfig/cron's parser is well tested and knows descriptors and zones; only the parser is
+	// used, serve keeps its own loop.
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, err
+	}
+	return s.Next, nil
+}
+
+// serve decodes [serve] and applies its defaults.
+func (l *loader) serve(src *source, x *table[serveTable]) ServeSettings {
+	sv := defaultServe()
+	p := path{}.key("serve")
+	if !x.ok(l, src, p, "a table") {
+		return sv
+	}
+	t := &x.t
+	intervalSet := false
+	if d, ok := get(l, src, p.key("interval"), t.Interval); ok {
+		intervalSet = true
+		switch s := t.Interval.raw; {
+		case d <= 0:
+			l.add(src, p.key("interval"), CodeInvalid, "interval %q must be more than 0", s)
+		case time.Duration(d) > maxServeInterval:
+			l.add(src, p.key("interval"), CodeInvalid, "interval %q must be at most %dd", s, maxServeInterval/day)
+		default:
+			sv.Interval = time.Duration(d)
+		}
+	}
+	if s, ok := get(l, src, p.key("cron"), t.Cron); ok && s != "" {
+		if _, err := ParseCron(s); err != nil {
+			l.add(src, p.key("cron"), CodeInvalid, `invalid cron %q: %v (want five fields such as "0 */4 * * *", or "@daily")`, s, err)
+		} else if intervalSet {
+			l.add(src, p.key("cron"), CodeInvalid, "cron and interval exclude each other: keep one")
+		} else {
+			sv.Cron, sv.Interval = s, 0
+		}
+	}
+	if d, ok := get(l, src, p.key("jitter"), t.Jitter); ok {
+		switch s := t.Jitter.raw; {
+		case d < 0:
+			l.add(src, p.key("jitter"), CodeInvalid, "jitter %q must not be negative", s)
+		case sv.Interval > 0 && time.Duration(d) >= sv.Interval:
+			l.add(src, p.key("jitter"), CodeInvalid, "jitter %q must be less than the interval, %s", s, Duration(sv.Interval))
+		default:
+			sv.Jitter = time.Duration(d)
+		}
+	}
+	if s, ok := get(l, src, p.key("listen"), t.Listen); ok {
+		if msg := checkListen(s); msg != "" {
+			l.add(src, p.key("listen"), CodeInvalid, `invalid listen %q: %s`, s, msg)
+		} else {
+			sv.Listen = s
+		}
+	}
+	if s, ok := get(l, src, p.key("basic_auth_file"), t.BasicAuthFile); ok && s != "" {
+		sv.BasicAuthFile = absDir(filepath.Dir(src.abs), s)
+	}
+	if b, ok := get(l, src, p.key("watch"), t.Watch); ok {
+		sv.Watch = b
+	}
+	return sv
+}
+
+// checkListen returns what is wrong with a listen address, or "".
+func checkListen(s string) string {
+	const want = `want host:port, such as "127.0.0.1:9110", "[::1]:9110" or ":9110" (every interface)`
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return want
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "the port must be a number from 0 to 65535; " + want
+	}
+	if host != "" && net.ParseIP(host) == nil && !hostnamePattern.MatchString(host) {
+		return "the host must be an IP address or a host name; " + want
+	}
+	return ""
+}
