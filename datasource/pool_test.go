@@ -102,19 +102,21 @@ func TestPoolClose(t *testing.T) {
 
 	busy := make(chan error, 1)
 	go func() {
-		_, err := query(context.Background(), s, "SELECT pg_sleep(1.5)", nil)
+		// Long enough that a loaded machine still sees the idle ones closed before it ends.
+		_, err := query(context.Background(), s, "SELECT pg_sleep(6)", nil)
 		busy <- err
 	}()
 	require.Eventually(t, func() bool {
-		return len(pgExec(t, admin, "SELECT 1 FROM pg_stat_activity WHERE usename = '"+role+"' AND query LIKE '%pg_sleep(1.5)%'")[0].Rows) == 1
+		return len(pgExec(t, admin, "SELECT 1 FROM pg_stat_activity WHERE usename = '"+role+"' AND query LIKE '%pg_sleep(6)%'")[0].Rows) == 1
 	}, 5*time.Second, 10*time.Millisecond)
 	start := time.Now()
 	require.NoError(t, s.Close())
 	require.Less(t, time.Since(start), time.Second, "Close does not wait for the busy statement")
 	require.Eventually(t, func() bool { return len(sessions(t, admin, role)) == 1 }, 5*time.Second, 10*time.Millisecond,
 		"the idle connections are closed, the busy one is not")
+	require.Less(t, time.Since(start), 6*time.Second, "the busy statement was still running when the idle ones were seen closed")
 	require.NoError(t, <-busy, "the busy statement ends normally")
-	require.Eventually(t, func() bool { return len(sessions(t, admin, role)) == 0 }, 5*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return len(sessions(t, admin, role)) == 0 }, 10*time.Second, 10*time.Millisecond,
 		"the busy connection is closed when its statement ends")
 	_, err = query(context.Background(), s, "SELECT 1", nil)
 	require.EqualError(t, err, `datasource "pg": source is closed`)
