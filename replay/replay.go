@@ -158,6 +158,9 @@ func (s *replayingSource) endError(q *Query) error {
 	return fmt.Errorf("%s (as recorded)", q.End.Error)
 }
 
+// maxReplayTimeout bounds a replayed invocation whose options give no timeout of their own.
+const maxReplayTimeout = time.Hour
+
 // ReplayOptions say how to replay.
 type ReplayOptions struct {
 	// Module is the module to run; default the recorded module's path, which must still hold the
@@ -169,7 +172,7 @@ type ReplayOptions struct {
 	CacheDir string
 	// CompileTimeout bounds compiling for a new engine; 0 takes the runtime's default.
 	CompileTimeout time.Duration
-	// Timeout bounds the invocation; default the recorded one.
+	// Timeout bounds the invocation; default the recorded one, at most an hour.
 	Timeout time.Duration
 	// Logger gets the guest's log lines; default a discarding logger.
 	Logger *slog.Logger
@@ -374,7 +377,9 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	})
 	timeout := r.opts.Timeout
 	if timeout <= 0 {
-		timeout = hdr.Timeout
+		// The recorded bound, but a record from elsewhere cannot hold the replay for longer
+		// than maxReplayTimeout.
+		timeout = min(hdr.Timeout, maxReplayTimeout)
 	}
 	_, invErr := m.mod.Invoke(ctx, runtime.Call{Function: hdr.Module.Function, Invocation: inv, Timeout: timeout,
 		StdioLimit: hdr.StdioLimit, MountFS: func(guest string, _ fs.FS) fs.FS { return mounts[guest] }})
