@@ -17,6 +17,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -119,7 +120,16 @@ func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req ho
 	if log == nil {
 		log = x.log
 	}
+	rec := replay.RecorderFrom(ctx)
+	if rec != nil {
+		if spec, ok := rec.Begin(c.Key, c.Function, req.Since); ok {
+			job.Record = &spec
+		}
+	}
 	res, err := x.pool.Run(ctx, job, stream, log)
+	if job.Record != nil {
+		x.settleRecord(rec, job.Record, res)
+	}
 	if err != nil {
 		return gather.Outcome{}, err, false
 	}
@@ -156,6 +166,24 @@ func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req ho
 		return out, err, false
 	}
 	return out, nil, false
+}
+
+// settleRecord tells the recorder what the worker's recording of a job produced.
+func (x *ProcessExecutor) settleRecord(rec *replay.Recorder, spec *replay.Spec, res *worker.Result) {
+	switch {
+	case res == nil || (res.Record == nil && res.RecordError == ""):
+		if _, err := os.Stat(spec.Path); err != nil {
+			rec.Done(*spec, replay.Info{Path: spec.Path}, nil) // the invocation never started: nothing to record
+			return
+		}
+		rec.Done(*spec, replay.Info{Path: spec.Path}, replay.ErrWorkerLost)
+	case res.Record == nil:
+		rec.Done(*spec, replay.Info{Path: spec.Path}, errors.New(res.RecordError))
+	case res.RecordError != "":
+		rec.Done(*spec, *res.Record, errors.New(res.RecordError))
+	default:
+		rec.Done(*spec, *res.Record, nil)
+	}
 }
 
 // Check implements Executor: it loads and checks the module in a worker, under the compile
