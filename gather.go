@@ -6,6 +6,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/replay"
 )
 
 // Why a collector runs, as guests read it with collection_type.
@@ -39,6 +40,10 @@ type GatherOptions struct {
 	License gather.LicenseChecker
 	// Store replaces the bookkeeping [state] describes. The host does not close it.
 	Store Bookkeeping
+	// Record, when set, records every invocation (what the host gave the guest and what it
+	// produced) into the recorder's directory, for `wasmcollector replay`; its Summary says
+	// what was written. See package replay.
+	Record *replay.Recorder
 }
 
 // Gather runs every collector for its window, packs what they emit into tarballs and, unless it
@@ -79,6 +84,17 @@ func (h *Host) Gather(ctx context.Context, opts GatherOptions) (*gather.Result, 
 	exec, err := h.Executor(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Record != nil {
+		if p, ok := exec.(interface{ Parallelism() int }); ok {
+			opts.Record.SetParallelism(p.Parallelism())
+		}
+		ctx = replay.WithRecorder(ctx, opts.Record)
+		defer func() {
+			if err := opts.Record.Finish(); err != nil {
+				h.log.Warn("recording", "error", err)
+			}
+		}()
 	}
 	return gather.Gather(ctx, gather.Options{
 		Registry: h.reg, Executor: exec, Type: opts.Type,

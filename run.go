@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/gather"
-	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/replay"
 )
 
 // RunOptions say which collector [Host.Run] runs, for which slice, and where its output goes.
@@ -30,6 +30,9 @@ type RunOptions struct {
 	Params map[string]any
 	// Output receives the JSON document, or the CSV header and rows, one row per Write.
 	Output io.Writer
+	// Record, when set, records the invocation (what the host gave the guest and what it
+	// produced) for `wasmcollector replay`; make it with replay.NewFileRecorder.
+	Record *replay.Recorder
 }
 
 // RunResult is what [Host.Run] ran and what the invocation reported.
@@ -66,8 +69,9 @@ func (e *CollectorError) Error() string {
 }
 
 // Run runs one collector for one slice, in the same sandbox and under the same limits as a
-// gather, and writes its output to opts.Output. Nothing is packaged, shipped or recorded: it
-// is a vendor's development loop, and a product's way to show what a collector sends. The
+// gather, and writes its output to opts.Output. Nothing is packaged, shipped or entered in the
+// bookkeeping (opts.Record may keep the invocation for replay): it is a vendor's development
+// loop, and a product's way to show what a collector sends. The
 // result is filled even when the invocation fails (a *runtime.InvocationError says how).
 func (h *Host) Run(ctx context.Context, opts RunOptions) (*RunResult, error) {
 	c, err := h.pick(opts.Key, opts.Function)
@@ -102,10 +106,10 @@ func (h *Host) Run(ctx context.Context, opts RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Outcome, err = exec.Run(ctx, c, hostfuncs.Request{
-		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: res.Since, Until: res.Until, FullSync: opts.FullSync,
-		CollectionType: DryRun, Params: params, Limits: gather.Limits(c), Output: opts.Output, Logger: h.log,
-	})
+	ctx = replay.WithRecorder(ctx, opts.Record)
+	req := gather.Request(c, gather.Slice{Since: res.Since, Until: res.Until, FullSync: opts.FullSync}, DryRun)
+	req.Params, req.Output, req.Logger = params, opts.Output, h.log
+	res.Outcome, err = exec.Run(ctx, c, req)
 	return res, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Call struct {
 	Timeout time.Duration
 	// StdioLimit caps each of stdout and stderr kept; 0 takes the engine default.
 	StdioLimit int64
+	// MountFS, when set, is given each mount's file system (by its guest path) and returns the
+	// one the guest sees: a recording wraps it, a replay replaces it with the recorded files.
+	MountFS func(guest string, fsys fs.FS) fs.FS
 }
 
 // Result is what a finished invocation reports, whether it succeeded or not.
@@ -138,7 +142,11 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 					Err: fmt.Errorf("mount %s: %w", mt.Guest, err)}
 			}
 			defer root.Close()
-			fsc = fsc.WithFSMount(root.FS(), mt.Guest)
+			fsys := root.FS()
+			if call.MountFS != nil {
+				fsys = call.MountFS(mt.Guest, fsys)
+			}
+			fsc = fsc.WithFSMount(fsys, mt.Guest)
 		}
 		mc = mc.WithFSConfig(fsc)
 	}

@@ -1,6 +1,6 @@
 // Package cli is the wasmcollector command line: the root command, its global flags, and the
 // mapping of errors to one-line messages and exit codes. Each subcommand lives in its own package
-// (gather, serve, inspect, ingress, state, list, validate, run, check, new, version, keygen, sign, verify) and gets its dependencies from a [cmdutil.Factory].
+// (gather, serve, inspect, ingress, state, list, validate, run, replay, check, new, version, keygen, sign, verify) and gets its dependencies from a [cmdutil.Factory].
 package cli
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/list"
 	"github.com/wasmcollector/wasmcollector/internal/cli/mancmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/newcmd"
+	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/run"
 	"github.com/wasmcollector/wasmcollector/internal/cli/servecmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/signcmd"
@@ -142,6 +143,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		list.NewCmdList(f, nil),
 		validate.NewCmdValidate(f, nil),
 		run.NewCmdRun(f, nil),
+		replaycmd.NewCmdReplay(f, nil),
 		servecmd.NewCmdServe(f, nil),
 		checkcmd.NewCmdCheck(f, nil),
 		newcmd.NewCmdNew(f, nil),

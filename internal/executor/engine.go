@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -73,11 +75,60 @@ func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hos
 		return gather.Outcome{}, err
 	}
 	req.DataSources = granted
-	res, err := mod.Invoke(ctx, runtime.Call{
-		Function: c.Function, Invocation: hostfuncs.NewInvocation(req),
-		Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes,
-	})
+	call := runtime.Call{Function: c.Function, Timeout: c.Timeout, StdioLimit: c.Limits.MaxStdioBytes}
+	rec := replay.RecorderFrom(ctx)
+	var spec replay.Spec
+	var ri *replay.Invocation
+	if rec != nil {
+		var ok bool
+		if spec, ok = rec.Begin(c.Key, c.Function, req.Since); ok {
+			if ri, err = replay.Start(spec, x.recordHeader(c, req, mod)); err != nil {
+				rec.Done(spec, replay.Info{}, err)
+				ri = nil
+			} else {
+				req.DataSources, req.Output, call.MountFS = ri.Sources(req.DataSources), ri.Output(req.Output), ri.MountFS
+			}
+		}
+	}
+	call.Invocation = hostfuncs.NewInvocation(req)
+	res, err := mod.Invoke(ctx, call)
+	if ri != nil {
+		info, rerr := ri.Close(res.Output, res.ReturnCode, err)
+		rec.Done(spec, info, rerr)
+	}
 	return gather.Outcome{Report: res.Output, Elapsed: res.Elapsed}, err
+}
+
+// recordHeader describes an invocation of c for its record.
+func (x *EngineExecutor) recordHeader(c *registry.Collector, req hostfuncs.Request, mod *runtime.Module) replay.Header {
+	spec := ModuleSpec(x.reg, c.Module)
+	limit := spec.MemoryLimit
+	if limit == 0 {
+		limit = x.reg.Runtime.MemoryLimit
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = x.reg.Runtime.Timeout
+	}
+	stdio := c.Limits.MaxStdioBytes
+	if stdio <= 0 {
+		stdio = x.reg.Limits.MaxStdioBytes
+	}
+	var env map[string]string
+	for _, name := range spec.Env {
+		if v, ok := os.LookupEnv(name); ok {
+			if env == nil {
+				env = map[string]string{}
+			}
+			env[name] = v
+		}
+	}
+	var mounts []string
+	for _, m := range spec.Mounts {
+		mounts = append(mounts, m.Guest)
+	}
+	return replay.NewHeader(req, replay.ModuleInfo{Name: spec.Name, Path: spec.Path, SHA256: mod.SHA256(),
+		Function: c.Function, MemoryLimit: limit}, env, mounts, timeout, stdio)
 }
 
 // load loads a module once per executor. A module lacking some of its collectors' functions

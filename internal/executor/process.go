@@ -14,9 +14,11 @@ import (
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -119,7 +121,16 @@ func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req ho
 	if log == nil {
 		log = x.log
 	}
+	rec := replay.RecorderFrom(ctx)
+	if rec != nil {
+		if spec, ok := rec.Begin(c.Key, c.Function, req.Since); ok {
+			job.Record = &spec
+		}
+	}
 	res, err := x.pool.Run(ctx, job, stream, log)
+	if job.Record != nil {
+		x.settleRecord(rec, job.Record, res)
+	}
 	if err != nil {
 		return gather.Outcome{}, err, false
 	}
@@ -156,6 +167,24 @@ func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req ho
 		return out, err, false
 	}
 	return out, nil, false
+}
+
+// settleRecord tells the recorder what the worker's recording of a job produced.
+func (x *ProcessExecutor) settleRecord(rec *replay.Recorder, spec *replay.Spec, res *worker.Result) {
+	switch {
+	case res == nil || (res.Record == nil && res.RecordError == ""):
+		if _, err := os.Stat(spec.Path); err != nil {
+			rec.Done(*spec, replay.Info{Path: spec.Path}, nil) // the invocation never started: nothing to record
+			return
+		}
+		rec.Done(*spec, replay.Info{Path: spec.Path}, replay.ErrWorkerLost)
+	case res.Record == nil:
+		rec.Done(*spec, replay.Info{Path: spec.Path}, errors.New(res.RecordError))
+	case res.RecordError != "":
+		rec.Done(*spec, *res.Record, errors.New(res.RecordError))
+	default:
+		rec.Done(*spec, *res.Record, nil)
+	}
 }
 
 // Check implements Executor: it loads and checks the module in a worker, under the compile
@@ -218,7 +247,7 @@ func (x *ProcessExecutor) moduleSpec(m *registry.Module) worker.ModuleSpec {
 
 // job describes an invocation of c completely, for a worker.
 func (x *ProcessExecutor) job(c *registry.Collector, req hostfuncs.Request) (*worker.Job, error) {
-	params, err := worker.EncodeParams(req.Params)
+	params, err := tomlparam.Encode(req.Params)
 	if err != nil {
 		return nil, fmt.Errorf("collector %s: %w", c.Key, err)
 	}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -164,7 +166,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	req := hostfuncs.Request{
 		Key: job.Request.Key, Format: job.Request.Format, Since: job.Request.Since, Until: job.Request.Until,
 		FullSync: job.Request.FullSync, CollectionType: job.Request.CollectionType,
-		Params: DecodeParams(job.Request.Params), Limits: job.Request.Limits, Logger: logger, DataSources: granted,
+		Params: tomlparam.Decode(job.Request.Params), Limits: job.Request.Limits, Logger: logger, DataSources: granted,
 	}
 	var split *packaging.Splitter
 	var stream *streamWriter
@@ -179,12 +181,30 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 		stream = &streamWriter{w: w}
 		req.Output = stream
 	}
+	call := runtime.Call{Function: job.Function, Timeout: job.Timeout, StdioLimit: job.StdioLimit}
+	var rec *replay.Invocation
+	if job.Record != nil {
+		rec, err = replay.Start(*job.Record, recordHeader(job, req, mod))
+		if err != nil {
+			res.RecordError = err.Error()
+		} else {
+			req.DataSources, req.Output, call.MountFS = rec.Sources(req.DataSources), rec.Output(req.Output), rec.MountFS
+		}
+	}
+	call.Invocation = hostfuncs.NewInvocation(req)
 	// The host kills this process at the deadline; the context's own deadline is a second line
 	// that lets host functions (a query, a sleep) stop on their own first.
 	ctx, cancel := context.WithTimeout(ctx, job.Timeout)
 	defer cancel()
-	out, err := mod.Invoke(ctx, runtime.Call{Function: job.Function, Invocation: hostfuncs.NewInvocation(req),
-		Timeout: job.Timeout, StdioLimit: job.StdioLimit})
+	out, err := mod.Invoke(ctx, call)
+	if rec != nil {
+		// Closed before the stream is flushed: the output's bytes are all in it already.
+		info, rerr := rec.Close(out.Output, out.ReturnCode, err)
+		res.Record = &info
+		if rerr != nil {
+			res.RecordError = rerr.Error()
+		}
+	}
 	if stream != nil {
 		if ferr := stream.flush(); ferr != nil && err == nil {
 			err = &runtime.InvocationError{Module: mod.Name(), Function: job.Function, Kind: runtime.KindOutput, Err: ferr}
@@ -352,3 +372,13 @@ func (h *frameHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *frameHandler) WithGroup(string) slog.Handler { return h }
+
+// recordHeader describes the job's invocation for its record.
+func recordHeader(job *Job, req hostfuncs.Request, mod *runtime.Module) replay.Header {
+	var mounts []string
+	for _, m := range job.Module.Mounts {
+		mounts = append(mounts, m.Guest)
+	}
+	return replay.NewHeader(req, replay.ModuleInfo{Name: job.Module.Name, Path: job.Module.Path, SHA256: mod.SHA256(),
+		Function: job.Function, MemoryLimit: job.Module.MemoryLimit}, job.Module.Env, mounts, job.Timeout, job.StdioLimit)
+}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/packaging"
+	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -69,6 +71,9 @@ type Job struct {
 	Output Output `json:"output"`
 	// Engine is the engine configuration of the worker.
 	Engine Engine `json:"engine"`
+	// Record, when set, has the worker record the invocation into this file: the host answers
+	// the guest here, so this is where its answers can be recorded.
+	Record *replay.Spec `json:"record,omitempty"`
 }
 
 // ModuleSpec is runtime.ModuleSpec in a form that crosses a process boundary.
@@ -90,14 +95,14 @@ type Engine struct {
 
 // Request is hostfuncs.Request without its writer, logger and data sources.
 type Request struct {
-	Key            string                   `json:"key"`
-	Format         hostfuncs.Format         `json:"format"`
-	Since          time.Time                `json:"since,omitzero"`
-	Until          time.Time                `json:"until,omitzero"`
-	FullSync       bool                     `json:"full_sync,omitempty"`
-	CollectionType hostfuncs.CollectionType `json:"collection_type"`
-	Params         map[string]Param         `json:"params,omitempty"`
-	Limits         hostfuncs.Limits         `json:"limits"`
+	Key            string                     `json:"key"`
+	Format         hostfuncs.Format           `json:"format"`
+	Since          time.Time                  `json:"since,omitzero"`
+	Until          time.Time                  `json:"until,omitzero"`
+	FullSync       bool                       `json:"full_sync,omitempty"`
+	CollectionType hostfuncs.CollectionType   `json:"collection_type"`
+	Params         map[string]tomlparam.Value `json:"params,omitempty"`
+	Limits         hostfuncs.Limits           `json:"limits"`
 }
 
 // Output kinds.
@@ -132,6 +137,10 @@ type Result struct {
 	Parts []packaging.Part `json:"parts,omitempty"`
 	// SHA256 is the module's sha256 once it loaded.
 	SHA256 string `json:"sha256,omitempty"`
+	// Record is what recording the invocation produced (Job.Record); RecordError why it
+	// failed.
+	Record      *replay.Info `json:"record,omitempty"`
+	RecordError string       `json:"record_error,omitempty"`
 	// Error is why the job failed; nil when it succeeded.
 	Error *ErrorInfo `json:"error,omitempty"`
 }

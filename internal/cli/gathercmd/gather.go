@@ -22,6 +22,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
 	"github.com/wasmcollector/wasmcollector/state"
 )
 
@@ -39,6 +40,7 @@ type Options struct {
 	MinInterval time.Duration
 	Now         string
 	Output      cmdutil.OutputFormat
+	Record      replaycmd.RecordFlags
 }
 
 // NewCmdGather returns the gather command; runF replaces the real run in tests when not nil.
@@ -89,6 +91,7 @@ always runs). Times are RFC 3339 or plain dates, UTC.`,
 	fl.StringVar(&opts.Now, "now", "", "pretend the time is this (for tests and replays)")
 	_ = fl.MarkHidden("now")
 	fl.VarP(&opts.Output, "output", "o", "output format: {text|json}")
+	opts.Record.Add(fl, "dir")
 	return cmd
 }
 
@@ -99,6 +102,9 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if opts.Since != "" || opts.Until != "" {
 		return cmdutil.BadInput("--interval gathers up to now each time: drop --since and --until")
+	}
+	if opts.Record.Path != "" {
+		return cmdutil.BadInput("--record records one gather: drop --interval")
 	}
 	log := opts.Factory.Logger
 	for {
@@ -206,6 +212,17 @@ func runOnce(ctx context.Context, opts *Options) (err error) {
 		}
 	}()
 	g := wasmcollector.GatherOptions{Type: typ, Since: since, Until: until, Subset: opts.Subset, OutDir: out, MinInterval: opts.MinInterval}
+	if g.Record, err = opts.Record.Dir(); err != nil {
+		return err
+	}
+	if g.Record != nil {
+		// After the summary; on stderr when stdout is the JSON result.
+		w := f.Stdout
+		if opts.Output == cmdutil.OutputJSON {
+			w = f.Stderr
+		}
+		defer replaycmd.PrintSummary(w, g.Record)
+	}
 	var bar *progressLine
 	if typ != hostfuncs.Scheduled && f.Status != nil && cmdutil.IsTerminal(f.Stderr) {
 		bar = &progressLine{status: f.Status, now: time.Now}

@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
@@ -34,6 +35,7 @@ type Options struct {
 	Out      string
 	Function string
 	FullSync bool
+	Record   replaycmd.RecordFlags
 }
 
 // NewCmdRun returns the run command; runF replaces the real run in tests when not nil.
@@ -44,7 +46,8 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Run one collector for one slice and print its output",
 		Long: `Run one collector, in the same sandbox and under the same limits as a gather, and write its
 JSON document or CSV (header and rows) to stdout, or to --out. Nothing is packaged, shipped or
-recorded: this is the loop for writing and debugging a collector. The guest's log lines,
+entered in the bookkeeping: this is the loop for writing and debugging a collector. --record FILE
+keeps what the host gave the collector and what it produced, for wasmcollector replay. The guest's log lines,
 stdout and stderr go to stderr.
 
 The slice is (--since, --until]. --until defaults to now; --since defaults to one slice before
@@ -69,12 +72,17 @@ collector gets no slice unless you give one. Times are RFC 3339 or plain dates, 
 	fl.StringVar(&opts.Out, "out", "", "write the output to `file` instead of stdout")
 	fl.StringVar(&opts.Function, "function", "", "pick the entry with this export when several entries share the key")
 	fl.BoolVar(&opts.FullSync, "full-sync", false, "tell the collector this is a full sync")
+	opts.Record.Add(fl, "file")
 	return cmd
 }
 
 // Run runs the collector.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
+	rec, err := opts.Record.File()
+	if err != nil {
+		return err
+	}
 	host, err := f.Host()
 	if err != nil {
 		return err
@@ -102,8 +110,9 @@ func Run(ctx context.Context, opts *Options) error {
 	// The same executor as gather: a worker process unless [runtime] isolation = "in-process".
 	res, err := host.Run(ctx, wasmcollector.RunOptions{
 		Key: opts.Key, Function: opts.Function, Since: since, Until: until, FullSync: opts.FullSync,
-		Params: params, Output: out,
+		Params: params, Output: out, Record: rec,
 	})
+	defer replaycmd.PrintSummary(f.Stderr, rec)
 	var ce *wasmcollector.CollectorError
 	switch {
 	case errors.As(err, &ce) && ce.Disabled != nil:

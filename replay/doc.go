@@ -1,0 +1,60 @@
+// Package replay records collector invocations and replays them without their database.
+//
+// A record holds everything the host gave one invocation's guest and what the guest produced:
+// the slice, the collection type, the parameters, the granted environment (values redacted
+// unless recorded with [Options.Secrets]), every data call with its statement, parameters and
+// answer, the files and directories the guest opened on its mounts, the module's sha256, and the
+// output's sha256 and size (and, with [Options.Output], its bytes). [Replay] runs the invocation
+// again, with a data source that answers from the record ([ErrNotRecorded] for any other call),
+// the recorded environment and mount files, and compares the output: identical, or a [Diff].
+//
+// Recording hooks in where the host answers the guest: the executors wrap the granted data
+// sources, the output and the mounts of an invocation when the context carries a [Recorder]
+// ([WithRecorder]); with worker processes the worker records and writes the file the host names.
+//
+// # Format, version 1
+//
+// A record is one file, gzip-compressed JSON lines (one JSON object per line, "\n"-terminated).
+// Every line has "k", its kind; the other members depend on the kind:
+//
+//	invocation  line 1, the [Header]: version (1), recorded, module {name, path, sha256,
+//	            function, memory_limit}, key, format, since, until, full_sync, collection_type,
+//	            params (typed, as the worker protocol encodes them: {"i":…}, {"f":…}, {"s":…},
+//	            {"b":…}, {"t":…}, {"l":[…],"il":true}, {"m":{…},"it":true}), limits, env
+//	            [{name, value | redacted}], datasources, mounts, timeout (ns), stdio_limit,
+//	            max_bytes (the cap the record was written under)
+//	query       a data call as it reached the data source: q (its number), call ("query" for
+//	            db_query, db_query_rows and db_stream_csv_transform, "stream_csv" for
+//	            db_stream_csv), source, sql, params [[name, type, value]…] sorted by name, the
+//	            slice bounds included (@since, @until)
+//	columns     q, columns [{name, type}]: the answer's columns ("query" calls)
+//	row         q, v (the values), t (a letter per value: n null, i int, f float (NaN and ±Inf as
+//	            text), s text, b bool, t timestamp in RFC 3339 UTC, x bytes in base64)
+//	csv         q, s (one Write of the CSV stream: the header, then one row per line) or x (the
+//	            same in base64 when it is not UTF-8)
+//	end_query   q, rows, error (how the call ended, if not well), too_large (the error was over
+//	            the data source's caps), abandoned (the host stopped reading: the guest moved on)
+//	file        mount, path, dir + entries [{name, dir}] for a directory, or s/x for a file's
+//	            bytes
+//	out         s or x: one Write of the output (only with Options.Output)
+//	result      sha256, bytes, rows, json_documents, return_code, error, output_recorded
+//	end         the last line: complete, reason (why not), bytes (uncompressed, before this
+//	            line), lines (before this line)
+//
+// Lines of calls that overlap (a db_query_rows cursor the guest abandons while it starts another
+// call) interleave; q ties them to their query. A reader refuses a record whose first line is not
+// a header of a version it reads ([ErrVersion]), that does not end with an end line or breaks any
+// rule above ([ErrCorrupt]), or whose end line says it is incomplete ([ErrIncomplete]).
+//
+// # Size
+//
+// A record is written under a cap on its compressed size ([Options.MaxBytes], default 256 MiB
+// for a whole gather). The compressor is flushed every 256 KiB (every sixteenth of the cap when
+// that is less), so the file's size is known within that; a line that would pass the cap (less
+// 8 KiB kept for the result and end lines) stops the record: it stays a valid file whose end
+// line says complete=false and why, and the invocation itself runs on unchanged. A gather's
+// [Recorder] gives each invocation at most its share of what is left (what is left divided by the
+// invocations that may run beside it), and skips invocations once less than 32 KiB would be left
+// for one; [Recorder.Summary] counts records, bytes, and what the cap cut short, and
+// [Recorder.Finish] writes it into the directory as [SummaryFile].
+package replay
