@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcollector/wasmcollector"
+	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/replay"
 )
@@ -134,6 +136,28 @@ func TestRecordTimeoutInWorker(t *testing.T) {
 	assert.Equal(t, "timeout", out.RecordedKind)
 	assert.Contains(t, out.Error, "timed out after 2s", "the recorded timeout bounds the replay")
 	assert.Empty(t, out.NotRecorded)
+
+	// The command: a reproduced failure exits 0 and says how both ended.
+	stdout, stderr, code := cliReplay(t, file)
+	assert.Equal(t, 0, code, stdout+stderr)
+	assert.Contains(t, stdout, "spin.jsonl.gz: spin (2026-11-25T00:00:00Z, 2026-11-26T00:00:00Z]: reproduced timeout")
+	assert.Contains(t, stdout, "  recorded: timeout: module dbprobe.wasm: function query_then: timed out after 2s (worker killed) (its worker ended before closing the record; the host finalised it)\n")
+	assert.Contains(t, stdout, "  replayed: timeout: module dbprobe.wasm: function query_then: timed out after 2s — reproduced\n")
+	assert.Contains(t, stdout, "replayed 1: 1 identical, 0 different")
+	stdout, _, code = cliReplay(t, file, "-o", "json")
+	assert.Equal(t, 0, code)
+	var rep replaycmd.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)
+	require.Len(t, rep.Records, 1)
+	assert.True(t, rep.Records[0].SameOutcome)
+	assert.Equal(t, "timeout", rep.Records[0].RecordedKind)
+	assert.True(t, rep.Records[0].RecordedFinalized)
+}
+
+// cliReplay runs wasmcollector replay on file with the tests' compilation cache.
+func cliReplay(t *testing.T, file string, args ...string) (string, string, int) {
+	o := replayOpts(t)
+	return cliRun(t, append([]string{"replay", file, "--cache-dir", o.CacheDir, "--compile-timeout", "10m"}, args...)...)
 }
 
 // TestRecordTrapInWorker: a guest that answers one query and then traps; the worker survives and
@@ -222,6 +246,18 @@ func TestRecordWorkerKilled(t *testing.T) {
 	assert.False(t, out.Identical)
 	assert.Equal(t, "timeout", out.Kind)
 	assert.Equal(t, replay.KindKilled, out.RecordedKind)
+
+	// The command: a failure not reproduced exits 1. (The record's own timeout, 10m, bounds
+	// this replay: the guest spins, so it is shortened in the record first.)
+	short := rewrite(t, file, func(l []string) []string {
+		l[0] = strings.Replace(l[0], `"timeout":600000000000`, `"timeout":1000000000`, 1)
+		return l
+	})
+	stdout, stderr, code := cliReplay(t, short)
+	assert.Equal(t, 1, code, stdout+stderr)
+	assert.Contains(t, stdout, ": DIFFERENT")
+	assert.Contains(t, stdout, "  recorded: killed: module dbprobe.wasm: function query_then: worker process failed: it was killed by signal killed")
+	assert.Contains(t, stdout, "  replayed: timeout: module dbprobe.wasm: function query_then: timed out after 1s — NOT reproduced\n")
 }
 
 // decodable is what a gzip'd file decodes to so far (a stream still being written decodes up
