@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/gather"
-	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/replay"
 )
@@ -108,10 +107,9 @@ func (h *Host) Run(ctx context.Context, opts RunOptions) (*RunResult, error) {
 		return nil, err
 	}
 	ctx = replay.WithRecorder(ctx, opts.Record)
-	res.Outcome, err = exec.Run(ctx, c, hostfuncs.Request{
-		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: res.Since, Until: res.Until, FullSync: opts.FullSync,
-		CollectionType: DryRun, Params: params, Limits: gather.Limits(c), Output: opts.Output, Logger: h.log,
-	})
+	req := gather.Request(c, gather.Slice{Since: res.Since, Until: res.Until, FullSync: opts.FullSync}, DryRun)
+	req.Params, req.Output, req.Logger = params, opts.Output, h.log
+	res.Outcome, err = exec.Run(ctx, c, req)
 	return res, err
 }
 

@@ -35,6 +35,17 @@ type Outcome struct {
 	Elapsed time.Duration
 }
 
+// Request describes an invocation of c over slice s as a collection of type typ: its key, format,
+// bounds, parameters and limits. The caller adds the output and logger; the executor adds the
+// data sources granted to c. Gather, the front door's Run and modulecheck build every invocation
+// through it, so that all three hand a guest the same request.
+func Request(c *registry.Collector, s Slice, typ hostfuncs.CollectionType) hostfuncs.Request {
+	return hostfuncs.Request{
+		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: s.Since, Until: s.Until, FullSync: s.FullSync,
+		CollectionType: typ, Params: c.Params, Limits: Limits(c),
+	}
+}
+
 // Limits converts a collector's registry limits to the host's.
 func Limits(c *registry.Collector) hostfuncs.Limits {
 	return hostfuncs.Limits{

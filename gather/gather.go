@@ -390,12 +390,9 @@ func (g *gatherer) collect(ctx context.Context, runs []*collectorRun) error {
 
 // request describes an invocation of s; the executor adds the data sources granted to it.
 func (g *gatherer) request(s *sliceRun) hostfuncs.Request {
-	c := s.run.c
-	return hostfuncs.Request{
-		Key: c.Key, Format: hostfuncs.Format(c.Format), Since: s.slice.Since, Until: s.slice.Until,
-		FullSync: s.slice.FullSync, CollectionType: g.opts.Type, Params: c.Params, Limits: Limits(c),
-		Logger: g.log,
-	}
+	req := Request(s.run.c, s.slice, g.opts.Type)
+	req.Logger = g.log
+	return req
 }
 
 // staged is what one invocation left in the staging directory, before it is placed.

@@ -515,10 +515,9 @@ func (c *checker) invoke(ctx context.Context, exec gather.Executor, m *registry.
 		guard = gather.NewSliceGuard(out, &col, gather.Slice{Since: r.since, Until: r.until}, c.log)
 		output = guard
 	}
-	res, err := exec.Run(ctx, &col, hostfuncs.Request{
-		Key: col.Key, Format: hostfuncs.Format(col.Format), Since: r.since, Until: r.until,
-		CollectionType: hostfuncs.DryRun, Params: col.Params, Limits: gather.Limits(&col), Output: output, Logger: c.log,
-	})
+	req := gather.Request(&col, gather.Slice{Since: r.since, Until: r.until}, hostfuncs.DryRun)
+	req.Output, req.Logger = output, c.log
+	res, err := exec.Run(ctx, &col, req)
 	took := res.Elapsed.Round(100 * time.Microsecond)
 	if guard != nil && guard.Err() != nil {
 		c.add(r.name, StatusFail, "%v", guard.Err())

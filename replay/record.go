@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 )
 
 // The calls a recorded query answers.
@@ -333,7 +334,7 @@ func (f *recordingFS) record(name string) {
 // of the module mod, with the granted environment variables env and the guest paths of its
 // mounts.
 func NewHeader(req hostfuncs.Request, mod ModuleInfo, env map[string]string, mounts []string, timeout time.Duration, stdio int64) Header {
-	params, _ := EncodeParams(req.Params) // a parameter that cannot be encoded fails the job first
+	params, _ := tomlparam.Encode(req.Params) // a parameter that cannot be encoded fails the job first
 	h := Header{Recorded: time.Now().UTC(), Module: mod, Key: req.Key, Format: req.Format,
 		Since: req.Since, Until: req.Until, FullSync: req.FullSync, CollectionType: req.CollectionType,
 		Params: params, Limits: req.Limits, Mounts: mounts, Timeout: timeout, StdioLimit: stdio}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -386,7 +387,7 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	got := &hashWriter{h: sha256.New(), keep: rec.Output != nil}
 	inv := hostfuncs.NewInvocation(hostfuncs.Request{
 		Key: hdr.Key, Format: hdr.Format, Since: hdr.Since, Until: hdr.Until, FullSync: hdr.FullSync,
-		CollectionType: hdr.CollectionType, Params: DecodeParams(hdr.Params), Limits: hdr.Limits,
+		CollectionType: hdr.CollectionType, Params: tomlparam.Decode(hdr.Params), Limits: hdr.Limits,
 		Output: got, Logger: log, DataSources: sources,
 	})
 	timeout := r.opts.Timeout

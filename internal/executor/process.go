@@ -14,6 +14,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/gather"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
@@ -265,7 +266,7 @@ func (x *ProcessExecutor) moduleSpec(m *registry.Module) worker.ModuleSpec {
 
 // job describes an invocation of c completely, for a worker.
 func (x *ProcessExecutor) job(c *registry.Collector, req hostfuncs.Request) (*worker.Job, error) {
-	params, err := worker.EncodeParams(req.Params)
+	params, err := tomlparam.Encode(req.Params)
 	if err != nil {
 		return nil, fmt.Errorf("collector %s: %w", c.Key, err)
 	}

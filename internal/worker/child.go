@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
@@ -165,7 +166,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	req := hostfuncs.Request{
 		Key: job.Request.Key, Format: job.Request.Format, Since: job.Request.Since, Until: job.Request.Until,
 		FullSync: job.Request.FullSync, CollectionType: job.Request.CollectionType,
-		Params: DecodeParams(job.Request.Params), Limits: job.Request.Limits, Logger: logger, DataSources: granted,
+		Params: tomlparam.Decode(job.Request.Params), Limits: job.Request.Limits, Logger: logger, DataSources: granted,
 	}
 	var split *packaging.Splitter
 	var stream *streamWriter

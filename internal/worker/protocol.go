@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/runtime"
@@ -94,14 +95,14 @@ type Engine struct {
 
 // Request is hostfuncs.Request without its writer, logger and data sources.
 type Request struct {
-	Key            string                   `json:"key"`
-	Format         hostfuncs.Format         `json:"format"`
-	Since          time.Time                `json:"since,omitzero"`
-	Until          time.Time                `json:"until,omitzero"`
-	FullSync       bool                     `json:"full_sync,omitempty"`
-	CollectionType hostfuncs.CollectionType `json:"collection_type"`
-	Params         map[string]Param         `json:"params,omitempty"`
-	Limits         hostfuncs.Limits         `json:"limits"`
+	Key            string                     `json:"key"`
+	Format         hostfuncs.Format           `json:"format"`
+	Since          time.Time                  `json:"since,omitzero"`
+	Until          time.Time                  `json:"until,omitzero"`
+	FullSync       bool                       `json:"full_sync,omitempty"`
+	CollectionType hostfuncs.CollectionType   `json:"collection_type"`
+	Params         map[string]tomlparam.Value `json:"params,omitempty"`
+	Limits         hostfuncs.Limits           `json:"limits"`
 }
 
 // Output kinds.

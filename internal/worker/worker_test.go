@@ -25,6 +25,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/datasource"
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/testguests"
+	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -210,7 +211,7 @@ func TestPoolDataLimit(t *testing.T) {
 	j := job(t, testguests.Go(t, "internal/testguests/dbprobe"), "probe", hostfuncs.FormatJSON, time.Minute)
 	j.Module.MemoryLimit = 64 << 20
 	j.DataSources = []datasource.Config{{Name: "db", Driver: datasource.SQLite, DSN: db, MaxBytes: 8 << 30}}
-	j.Request.Params, err = EncodeParams(map[string]any{"source": "db",
+	j.Request.Params, err = tomlparam.Encode(map[string]any{"source": "db",
 		"statements": `["SELECT randomblob(999999999) a, randomblob(999999999) b, randomblob(999999999) c"]`})
 	require.NoError(t, err)
 	var out bytes.Buffer
@@ -247,7 +248,7 @@ func TestPoolWorkerDeath(t *testing.T) {
 	j := job(t, testguests.Go(t, "internal/testguests/flaky"), "events", hostfuncs.FormatCSV, time.Hour)
 	j.Request.Since, j.Request.Until = since, since.Add(time.Hour)
 	var err error
-	j.Request.Params, err = EncodeParams(map[string]any{"hang_at": since.Format(time.RFC3339)})
+	j.Request.Params, err = tomlparam.Encode(map[string]any{"hang_at": since.Format(time.RFC3339)})
 	require.NoError(t, err)
 	hanging := &signalOn{Handler: quiet.Handler(), text: "hanging", seen: make(chan struct{})}
 	go func() {
