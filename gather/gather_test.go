@@ -54,7 +54,7 @@ key = "config"
 version = "1.0"
 config = true
 module = "config.wasm"
-`+collectors)
+`+collectors, `compile_timeout = "10m"`) // these tests are not about the bound; a loaded machine compiles slowly
 	reg, err := registry.Load(path)
 	require.NoError(t, err)
 	eng, err := executor.NewEngine(context.Background(), reg, quiet)
