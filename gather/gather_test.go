@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -53,7 +54,7 @@ key = "config"
 version = "1.0"
 config = true
 module = "config.wasm"
-`+collectors)
+`+collectors, `compile_timeout = "10m"`) // these tests are not about the bound; a loaded machine compiles slowly
 	reg, err := registry.Load(path)
 	require.NoError(t, err)
 	eng, err := executor.NewEngine(context.Background(), reg, quiet)
@@ -151,7 +152,7 @@ width = 100
 	until := since.Add(24 * time.Hour)
 	res, err := e.gather(hostfuncs.DryRun, nil, func(o *gather.Options) { o.Since, o.Until = since, until })
 	require.NoError(t, err)
-	require.False(t, res.Failed(), "%+v", res.Collectors)
+	require.False(t, res.Failed(), "%s", failures(res))
 	assert.False(t, res.StateSaved)
 	_, err = os.Stat(filepath.Join(e.store.Dir, "state.json"))
 	assert.True(t, os.IsNotExist(err), "dry-run persists nothing")
@@ -651,4 +652,15 @@ func TestNothingNew(t *testing.T) {
 	res, err = e.gather(hostfuncs.Manual, ship, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Collectors[1].Slices)
+}
+
+// failures lists what failed in res, for a test's message (res.Collectors holds pointers).
+func failures(res *gather.Result) string {
+	var b strings.Builder
+	for _, c := range res.Collectors {
+		if c.Error != "" || c.FailedSlices > 0 {
+			fmt.Fprintf(&b, "%s: %s (%d of %d slices failed); ", c.Key, c.Error, c.FailedSlices, c.Slices)
+		}
+	}
+	return b.String()
 }

@@ -37,7 +37,10 @@
 //	file        mount, path, dir + entries [{name, dir}] for a directory, or s/x for a file's
 //	            bytes
 //	out         s or x: one Write of the output (only with Options.Output)
-//	result      sha256, bytes, rows, json_documents, return_code, error, output_recorded
+//	result      sha256, bytes, rows, json_documents, return_code, error, kind (how it failed:
+//	            a runtime error kind such as timeout, trap, memory, output, refused, canceled,
+//	            or killed, host; see [Result.Kind]), finalized (the host wrote this line, see
+//	            below), output_recorded
 //	end         the last line: complete, reason (why not), bytes (uncompressed, before this
 //	            line), lines (before this line)
 //
@@ -46,13 +49,34 @@
 // a header of a version it reads ([ErrVersion]), that does not end with an end line or breaks any
 // rule above ([ErrCorrupt]), or whose end line says it is incomplete ([ErrIncomplete]).
 //
+// kind and finalized are optional members added after the format's first release: a reader of
+// version 1 ignores members it does not know, so the version stays 1; a record without kind
+// compares only success or failure on replay.
+//
+// # Failed invocations
+//
+// An invocation that fails where it runs (a trap, the memory limit, a host function's error, an
+// in-process timeout) is recorded like any other, its result line saying the error and its kind.
+// A worker process that ends before it closes its record (killed at its deadline or a cap,
+// killed by a signal, crashed) cannot write that line: the recorder flushes the compressed
+// stream after the header, when each data call or mount read is complete (before the guest gets
+// the answer), and at least every 100 ms, so the file holds every answer served up to then, and
+// the host, which knows why the worker ended, finalises it ([Finalize]): the lines that decode
+// are kept, a data call still running gets an end_query line (abandoned, so a replay serves its
+// recorded rows and fails a read past them), then a result line with the error, its kind and
+// finalized=true (sha256 "" unless the output's bytes were recorded), and an end line; the file
+// is replaced atomically. [Replay] runs such a record under its recorded limits and reports
+// whether it ends the same way ([Outcome.SameOutcome]); a reproduced failure with the same
+// output is identical.
+//
 // # Size
 //
 // A record is written under a cap on its compressed size ([Options.MaxBytes], default 256 MiB
 // for a whole gather). The compressor is flushed every 256 KiB (every sixteenth of the cap when
 // that is less), so the file's size is known within that; a line that would pass the cap (less
-// 8 KiB kept for the result and end lines) stops the record: it stays a valid file whose end
-// line says complete=false and why, and the invocation itself runs on unchanged. A gather's
+// 8 KiB kept for the result and end lines) stops the record: its end line, written at once,
+// says complete=false and why (such a record has no result line), and the invocation itself runs
+// on unchanged. A gather's
 // [Recorder] gives each invocation at most its share of what is left (what is left divided by the
 // invocations that may run beside it), and skips invocations once less than 32 KiB would be left
 // for one; [Recorder.Summary] counts records, bytes, and what the cap cut short, and

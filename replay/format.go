@@ -107,6 +107,14 @@ type Result struct {
 	JSONDocuments int    `json:"json_documents"`
 	ReturnCode    int32  `json:"return_code,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// Kind is how a failed invocation failed (one of the Kind constants, such as [KindTimeout]);
+	// "" when it succeeded, or in a record written before kinds were recorded.
+	Kind string `json:"kind,omitempty"`
+	// Finalized says the process that recorded the invocation ended before it closed the record
+	// (killed at a deadline or cap, or crashed), and the host wrote this line and the end line
+	// from what that process had flushed. SHA256 is then "" unless the output's bytes were
+	// recorded: what the guest wrote last may not have reached the file.
+	Finalized bool `json:"finalized,omitempty"`
 	// OutputRecorded says the output's bytes are in the record (out lines).
 	OutputRecorded bool `json:"output_recorded"`
 }
@@ -249,6 +257,8 @@ const flushEvery = 256 << 10
 // use (a db_query_rows cursor runs its query on its own goroutine).
 type writer struct {
 	mu      sync.Mutex
+	done    chan struct{} // closed by close: stops the periodic flush
+	ended   bool          // the end line is written: nothing follows
 	f       *os.File
 	cw      countWriter
 	gz      *gzip.Writer
@@ -279,10 +289,52 @@ func create(path string, max int64) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create record: %w", err)
 	}
-	w := &writer{f: f, max: max}
+	w := &writer{f: f, max: max, done: make(chan struct{})}
 	w.cw.w = f
 	w.gz, _ = gzip.NewWriterLevel(&w.cw, gzip.BestSpeed)
+	go w.flushLoop()
 	return w, nil
+}
+
+// flushInterval is how long a line may wait in the compressor: a recording process killed at
+// its deadline (or crashing) leaves everything written more than this before on disk, decodable,
+// for the host to finalise ([Finalize]). Flushing at every line instead would cost compression:
+// each flush ends a deflate block.
+const flushInterval = 100 * time.Millisecond
+
+func (w *writer) flushLoop() {
+	t := time.NewTicker(flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+			w.mu.Lock()
+			w.flushLocked()
+			w.mu.Unlock()
+		}
+	}
+}
+
+// flushLocked pushes what the compressor holds to the file; w.mu is held.
+func (w *writer) flushLocked() {
+	if w.pending == 0 || w.err != nil || w.ended {
+		return
+	}
+	if err := w.gz.Flush(); err != nil {
+		w.err = fmt.Errorf("write record: %w", err)
+		return
+	}
+	w.pending = 0
+}
+
+// flush pushes what the compressor holds to the file at once: after the header, and when an
+// answer is complete, so that a process killed right after serving it leaves it on disk.
+func (w *writer) flush() {
+	w.mu.Lock()
+	w.flushLocked()
+	w.mu.Unlock()
 }
 
 // write appends one line; false once the record has stopped (cap reached or write error).
@@ -299,8 +351,7 @@ func (w *writer) write(kind string, body any) bool {
 	}
 	n := int64(w.buf.Len())
 	if w.cw.n+w.pending+n+trailerReserve > w.max {
-		w.full = true
-		w.reason = fmt.Sprintf("the record reached its size cap of %d bytes after %d lines", w.max, w.lines)
+		w.stopLocked(fmt.Sprintf("the record reached its size cap of %d bytes after %d lines", w.max, w.lines))
 		return false
 	}
 	return w.emit()
@@ -310,8 +361,27 @@ func (w *writer) write(kind string, body any) bool {
 func (w *writer) stop(reason string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.full {
-		w.full, w.reason = true, reason
+	w.stopLocked(reason)
+}
+
+// stopLocked ends the record early and writes its end line (complete=false) at once, flushed: a
+// process that then dies leaves a record that says it is incomplete, which the host's
+// finalising keeps as it is. w.mu is held.
+func (w *writer) stopLocked(reason string) {
+	if w.full || w.err != nil {
+		return
+	}
+	w.full, w.reason = true, reason
+	w.writeEndLocked(false)
+	w.flushLocked()
+}
+
+// writeEndLocked writes the end line; w.mu is held.
+func (w *writer) writeEndLocked(complete bool) {
+	end := &End{Complete: complete, Reason: w.reason, Bytes: w.raw, Lines: w.lines}
+	w.buf.Reset()
+	if err := encodeLine(&w.buf, kindEnd, end); err == nil && w.emit() {
+		w.ended = true
 	}
 }
 
@@ -323,6 +393,9 @@ func (w *writer) stopped() (bool, string) {
 }
 
 func (w *writer) emit() bool {
+	if w.ended {
+		return false
+	}
 	if _, err := w.gz.Write(w.buf.Bytes()); err != nil {
 		w.err = fmt.Errorf("write record: %w", err)
 		return false
@@ -344,20 +417,17 @@ func (w *writer) emit() bool {
 // close writes the result and end lines and closes the file. It returns the file's size and
 // whether the record is complete.
 func (w *writer) close(res *Result) (int64, bool, error) {
+	close(w.done)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	complete := !w.full && w.err == nil
-	if w.err == nil {
+	if w.err == nil && !w.ended {
 		// The trailer goes in even past the cap: trailerReserve was kept for it.
 		w.buf.Reset()
 		if err := encodeLine(&w.buf, kindResult, res); err == nil {
 			w.emit()
 		}
-		end := &End{Complete: complete, Reason: w.reason, Bytes: w.raw, Lines: w.lines}
-		w.buf.Reset()
-		if err := encodeLine(&w.buf, kindEnd, end); err == nil {
-			w.emit()
-		}
+		w.writeEndLocked(complete)
 	}
 	err := w.err
 	if cerr := w.gz.Close(); cerr != nil && err == nil {

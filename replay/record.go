@@ -101,6 +101,7 @@ func Start(spec Spec, hdr Header) (*Invocation, error) {
 		}
 		return nil, err
 	}
+	w.flush() // a process that dies at once still leaves a record the host can finalise
 	return &Invocation{w: w, spec: spec}, nil
 }
 
@@ -136,7 +137,7 @@ func (r *Invocation) Close(rep hostfuncs.Report, code int32, invErr error) (Info
 		res.SHA256 = hex.EncodeToString(sha256.New().Sum(nil))
 	}
 	if invErr != nil {
-		res.Error = invErr.Error()
+		res.Error, res.Kind = invErr.Error(), ErrorKind(invErr)
 	}
 	size, complete, err := r.w.close(res)
 	_, reason := r.w.stopped()
@@ -205,6 +206,7 @@ func (s *recordingSource) Query(ctx context.Context, sql string, params map[stri
 		end.TooLarge = stopped == nil && errors.Is(err, hostfuncs.ErrResultTooLarge)
 	}
 	s.r.w.write(kindEndQuery, end)
+	s.r.w.flush() // the answer is whole: on disk before the guest gets it
 	return err
 }
 
@@ -218,6 +220,7 @@ func (s *recordingSource) StreamCSV(ctx context.Context, sql string, params map[
 		end.Abandoned = tw.err != nil // the host's writer stopped the stream
 	}
 	s.r.w.write(kindEndQuery, end)
+	s.r.w.flush()
 	return n, err
 }
 
@@ -310,6 +313,7 @@ func (f *recordingFS) record(name string) {
 			l.File.Entries = append(l.File.Entries, DirEntry{Name: e.Name(), Dir: e.IsDir()})
 		}
 		f.r.w.write(kindFile, l)
+		f.r.w.flush()
 	case st.Mode().IsRegular():
 		if st.Size() > f.r.spec.MaxBytes {
 			f.r.w.stop(fmt.Sprintf("file %s on mount %s (%d bytes) is over the record's size cap of %d bytes", rel, f.mount, st.Size(), f.r.spec.MaxBytes))
@@ -322,6 +326,7 @@ func (f *recordingFS) record(name string) {
 		l := newData(data)
 		l.File = &File{Mount: f.mount, Path: rel}
 		f.r.w.write(kindFile, l)
+		f.r.w.flush()
 	}
 }
 

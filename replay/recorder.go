@@ -198,6 +198,6 @@ func RecorderFrom(ctx context.Context) *Recorder {
 	return r
 }
 
-// ErrWorkerLost is recorded when a worker ended before it closed its record (killed at a
-// deadline, crashed): the file is left as it was, and a replay refuses it as truncated.
+// ErrWorkerLost is recorded when a worker ended before it closed its record and the record could
+// not be finalised ([Finalize]): the file is left as it was, and a replay refuses it as truncated.
 var ErrWorkerLost = errors.New("the invocation ended before its record was closed")

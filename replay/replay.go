@@ -193,9 +193,22 @@ type Outcome struct {
 	// RecordedModule is the recorded module's sha256, Module the replayed one's.
 	RecordedModule string `json:"recorded_module_sha256"`
 	Module         string `json:"module_sha256"`
-	// Identical: same output bytes, same success or failure, and every data call answered.
+	// Identical: the same outcome (SameOutcome), the same output bytes (when the record knows
+	// them), and every data call answered. A replay that reproduces a recorded failure, such as
+	// a timeout, is identical.
 	Identical bool `json:"identical"`
+	// SameOutcome: both succeeded, or both failed the same way (the same kind; a record without
+	// kinds compares only success or failure).
+	SameOutcome bool `json:"same_outcome"`
+	// RecordedKind and Kind are how the invocations failed ([Result.Kind]), "" for success.
+	RecordedKind string `json:"recorded_kind,omitempty"`
+	Kind         string `json:"kind,omitempty"`
+	// RecordedFinalized: the recording process ended before closing the record and the host
+	// finalised it ([Result.Finalized]).
+	RecordedFinalized bool `json:"recorded_finalized,omitempty"`
 	// RecordedSHA256 and SHA256 are the outputs' hashes; RecordedBytes and Bytes their sizes.
+	// RecordedSHA256 is "" when the record does not know its output (a finalised record without
+	// the output's bytes): the output is not compared then.
 	RecordedSHA256 string `json:"recorded_sha256"`
 	SHA256         string `json:"sha256"`
 	RecordedBytes  int64  `json:"recorded_bytes"`
@@ -351,7 +364,8 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	}
 	out := &Outcome{File: file, Key: hdr.Key, Function: hdr.Module.Function, Since: hdr.Since, Until: hdr.Until,
 		RecordedModule: hdr.Module.SHA256, Module: m.mod.SHA256(), RecordedSHA256: rec.Result.SHA256,
-		RecordedBytes: rec.Result.Bytes, RecordedError: rec.Result.Error}
+		RecordedBytes: rec.Result.Bytes, RecordedError: rec.Result.Error, RecordedKind: rec.Result.Kind,
+		RecordedFinalized: rec.Result.Finalized}
 	m.env = map[string]string{}
 	for _, e := range hdr.Env {
 		m.env[e.Name] = e.Value
@@ -385,12 +399,17 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	_, invErr := m.mod.Invoke(ctx, runtime.Call{Function: hdr.Module.Function, Invocation: inv, Timeout: timeout,
 		StdioLimit: hdr.StdioLimit, MountFS: func(guest string, _ fs.FS) fs.FS { return mounts[guest] }})
 	if invErr != nil {
-		out.Error = invErr.Error()
+		out.Error, out.Kind = invErr.Error(), ErrorKind(invErr)
 	}
 	out.SHA256, out.Bytes = hex.EncodeToString(got.h.Sum(nil)), got.n
 	out.NotRecorded = p.missed
-	out.Identical = out.SHA256 == out.RecordedSHA256 && (out.Error == "") == (out.RecordedError == "") && len(out.NotRecorded) == 0
-	if out.SHA256 != out.RecordedSHA256 {
+	out.SameOutcome = (out.Error == "") == (out.RecordedError == "") && (out.RecordedKind == "" || out.Kind == out.RecordedKind)
+	outputKnown := out.RecordedSHA256 != ""
+	out.Identical = out.SameOutcome && (!outputKnown || out.SHA256 == out.RecordedSHA256) && len(out.NotRecorded) == 0
+	switch {
+	case !outputKnown:
+		out.DiffUnavailable = "the record does not know the output: the recording process ended before closing it, and the output's bytes were not recorded (--record-output)"
+	case out.SHA256 != out.RecordedSHA256:
 		if rec.Output == nil {
 			out.DiffUnavailable = "the record has the output's sha256 but not its bytes (record with --record-output to see a diff)"
 		} else {

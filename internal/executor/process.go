@@ -129,7 +129,7 @@ func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req ho
 	}
 	res, err := x.pool.Run(ctx, job, stream, log)
 	if job.Record != nil {
-		x.settleRecord(rec, job.Record, res)
+		x.settleRecord(rec, job.Record, c, res)
 	}
 	if err != nil {
 		return gather.Outcome{}, err, false
@@ -169,15 +169,34 @@ func (x *ProcessExecutor) run(ctx context.Context, c *registry.Collector, req ho
 	return out, nil, false
 }
 
-// settleRecord tells the recorder what the worker's recording of a job produced.
-func (x *ProcessExecutor) settleRecord(rec *replay.Recorder, spec *replay.Spec, res *worker.Result) {
+// settleRecord tells the recorder what the worker's recording of a job produced. A worker that
+// ended before closing its record (killed at its deadline, a cap or by a signal; crashed) left
+// what it had flushed: the record is finalised here with how the invocation ended, so that it
+// can be read and replayed.
+func (x *ProcessExecutor) settleRecord(rec *replay.Recorder, spec *replay.Spec, c *registry.Collector, res *worker.Result) {
 	switch {
 	case res == nil || (res.Record == nil && res.RecordError == ""):
 		if _, err := os.Stat(spec.Path); err != nil {
 			rec.Done(*spec, replay.Info{Path: spec.Path}, nil) // the invocation never started: nothing to record
 			return
 		}
-		rec.Done(*spec, replay.Info{Path: spec.Path}, replay.ErrWorkerLost)
+		if res == nil || res.Error == nil {
+			rec.Done(*spec, replay.Info{Path: spec.Path}, replay.ErrWorkerLost)
+			return
+		}
+		kind := string(res.Error.Kind)
+		switch {
+		case res.Error.Signal != "" && res.Error.Kind != runtime.KindMemory:
+			kind = replay.KindKilled
+		case kind == "":
+			kind = replay.KindHost
+		}
+		info, err := replay.Finalize(*spec, kind, x.invocationError(res.Error, c).Error())
+		if err != nil {
+			x.log.Warn("a record its worker left unfinished could not be finalised", "record", spec.Path, "error", err)
+			err = fmt.Errorf("%w: %w", replay.ErrWorkerLost, err)
+		}
+		rec.Done(*spec, info, err)
 	case res.Record == nil:
 		rec.Done(*spec, replay.Info{Path: spec.Path}, errors.New(res.RecordError))
 	case res.RecordError != "":

@@ -474,11 +474,12 @@ func (w *proc) died(job *Job, doing string, ioErr error) *ErrorInfo {
 	w.end = endDied
 	w.stop()
 	err := w.waitErr
-	cause := "exited"
+	cause, signal := "exited", ""
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			cause = "was killed by signal " + st.Signal().String()
+			signal = st.Signal().String()
+			cause = "was killed by signal " + signal
 		} else {
 			cause = fmt.Sprintf("exited with code %d", ee.ExitCode())
 		}
@@ -498,7 +499,7 @@ func (w *proc) died(job *Job, doing string, ioErr error) *ErrorInfo {
 		msg += "; it ran out of memory (its data limit is the module's memory limit plus " + fmt.Sprint(dataOverhead>>20) + " MiB)"
 	}
 	return &ErrorInfo{Class: classInvocation, Kind: kind, Module: job.Module.Name, Function: job.Function,
-		Message: msg, Stderr: wcruntime.Summary(tail)}
+		Message: msg, Stderr: wcruntime.Summary(tail), Signal: signal}
 }
 
 // tailBuffer keeps the first max bytes of a worker's stderr (a Go fatal error starts with its

@@ -170,6 +170,9 @@ type ErrorInfo struct {
 	Function string            `json:"function,omitempty"`
 	Message  string            `json:"message"`
 	Stderr   string            `json:"stderr,omitempty"`
+	// Signal names the signal that ended a worker the host did not kill itself ("killed"), ""
+	// otherwise. Set by the host; a worker never sends it.
+	Signal string `json:"-"`
 	// ModuleKind is the *runtime.ModuleError's kind, for class module (required there).
 	ModuleKind runtime.ModuleErrorKind `json:"module_kind,omitempty"`
 	// Functions are the *runtime.ModuleError's functions at fault, for module kind export.

@@ -124,6 +124,7 @@ func TestPoolKillsAtTheDeadline(t *testing.T) {
 	require.NotNil(t, res.Error)
 	assert.Equal(t, runtime.KindTimeout, res.Error.Kind)
 	assert.Contains(t, res.Error.Message, "timed out after 300ms (worker killed)")
+	assert.Empty(t, res.Error.Signal, "the host killed it: no outside signal to report")
 
 	var out bytes.Buffer
 	res, err = p.Run(context.Background(), job(t, testguests.WAT(t, "pointers"), "ok", hostfuncs.FormatJSON, time.Minute), &out, nil)
@@ -261,6 +262,7 @@ func TestPoolWorkerDeath(t *testing.T) {
 	require.NotNil(t, res.Error)
 	assert.Equal(t, runtime.KindTrap, res.Error.Kind)
 	assert.Equal(t, "worker process failed: it was killed by signal killed", res.Error.Message)
+	assert.Equal(t, "killed", res.Error.Signal, "a record the worker left is finalised as killed")
 
 	res, err = p.Run(context.Background(), job(t, testguests.WAT(t, "pointers"), "ok", hostfuncs.FormatJSON, time.Minute), io.Discard, nil)
 	require.NoError(t, err)

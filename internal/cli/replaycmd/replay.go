@@ -47,8 +47,13 @@ without them only the sha256 is compared.
 Give a directory to replay every record in it (*.jsonl.gz). --module runs another module, such
 as a new version, against the recorded inputs: a vendor's regression test on real data.
 
-Exit codes: 0 every replay identical; 1 a replay differs (output, success or failure, or a data
-call the record cannot answer); 2 bad input (a record that is corrupt, truncated, incomplete or of
+A recorded failure (a timeout, a trap, the memory limit, a worker killed or crashed: its record
+is finalised by the host and says how it ended) is replayed under the recorded limits; the report
+says how each ended and whether the failure was reproduced.
+
+Exit codes: 0 every replay identical: the same outcome (ok, or failed with the same kind, such as
+a reproduced timeout) and the same output; 1 a replay differs (output, outcome, or a data call the
+record cannot answer); 2 bad input (a record that is corrupt, truncated, incomplete or of
 another format version; a module that cannot be loaded).`,
 		Example: `  wasmcollector replay ./rec/0003-org_counts.jsonl.gz
   wasmcollector replay ./rec --module ./awx-2.0.wasm -o json`,
@@ -158,23 +163,36 @@ func recordFiles(path string) ([]string, error) {
 func printReport(w io.Writer, rep *Report, show int) {
 	for _, o := range rep.Records {
 		status := "identical"
-		if !o.Identical {
+		switch {
+		case !o.Identical:
 			status = "DIFFERENT"
+		case o.RecordedError != "":
+			status = "reproduced " + orUnknown(o.RecordedKind) // the same failure
 		}
 		fmt.Fprintf(w, "%s: %s %s: %s (%s, sha256 %s)\n", filepath.Base(o.File), o.Key, window(o), status,
 			bytesize.Approx(o.Bytes), short(o.SHA256))
+		if o.RecordedError != "" || o.Error != "" {
+			// How each ended: a vendor replays a customer's timeout or crash to see it again.
+			verdict := "reproduced"
+			if !o.SameOutcome {
+				verdict = "NOT reproduced"
+			}
+			finalised := ""
+			if o.RecordedFinalized {
+				finalised = " (its worker ended before closing the record; the host finalised it)"
+			}
+			fmt.Fprintf(w, "  recorded: %s%s\n  replayed: %s — %s\n", ended(o.RecordedKind, o.RecordedError), finalised,
+				ended(o.Kind, o.Error), verdict)
+		}
 		if o.Identical {
 			continue
 		}
 		if o.Module != o.RecordedModule {
 			fmt.Fprintf(w, "  module %s replayed in place of the recorded %s\n", short(o.Module), short(o.RecordedModule))
 		}
-		if o.SHA256 != o.RecordedSHA256 {
+		if o.RecordedSHA256 != "" && o.SHA256 != o.RecordedSHA256 {
 			fmt.Fprintf(w, "  output: %s, sha256 %s; recorded %s, sha256 %s\n", bytesize.Approx(o.Bytes), short(o.SHA256),
 				bytesize.Approx(o.RecordedBytes), short(o.RecordedSHA256))
-		}
-		if o.Error != o.RecordedError {
-			fmt.Fprintf(w, "  error: %s\n  recorded error: %s\n", orNone(o.Error), orNone(o.RecordedError))
 		}
 		for _, q := range o.NotRecorded {
 			fmt.Fprintf(w, "  %s\n", cmdutil.EscapeControl(q))
@@ -239,11 +257,19 @@ func short(sha string) string {
 	return sha
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "none"
+// ended says how an invocation ended: "ok", or its failure's kind and message.
+func ended(kind, msg string) string {
+	if msg == "" {
+		return "ok"
 	}
-	return s
+	return orUnknown(kind) + ": " + cmdutil.EscapeControl(msg)
+}
+
+func orUnknown(kind string) string {
+	if kind == "" {
+		return "failed" // a record written before kinds were recorded
+	}
+	return kind
 }
 
 // RecordFlags are the --record flags of gather and run.

@@ -15,6 +15,9 @@
 //	          spec (a JSON array of collector.ColumnOp).
 //	scan      JSON: collector.QueryRows of param sql, every value scanned into *any and described
 //	          (Go type and exact value), plus the typed getters' view, as {"rows": [[…]]}.
+//	query_then JSON: collector.Query of param sql, then what param then says: "spin" loops
+//	          forever without calling the host (only the deadline ends it), "panic" traps;
+//	          anything else emits {"rows": n}. A failure after an answer, for record/replay.
 package main
 
 import (
@@ -228,4 +231,35 @@ func transform() int32 {
 		_, err := collector.StreamCSVTransform(source(), sql, nil, ops...)
 		return err
 	})
+}
+
+var sink int
+
+//go:wasmexport query_then
+func queryThen() int32 {
+	then, _ := collector.Param("then")
+	rows := 0
+	rc := collector.Run(func() error {
+		sql, _ := collector.Param("sql")
+		res, err := collector.Query(source(), sql, nil)
+		if err != nil {
+			return err
+		}
+		rows = len(res.Rows)
+		switch then {
+		case "spin":
+			for i := 0; ; i++ {
+				sink += i
+			}
+		case "panic":
+			return nil
+		}
+		return collector.EmitJSON(map[string]any{"rows": rows})
+	})
+	if then == "panic" && rc == 0 {
+		// Outside collector.Run, which would turn the panic into a reported failure: a trap.
+		var m map[string]int
+		m["boom"] = rows // assignment to entry in nil map
+	}
+	return rc
 }
