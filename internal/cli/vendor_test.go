@@ -240,4 +240,11 @@ function = "config"
 	require.Equal(t, 0, code, out+errs)
 	assert.Contains(t, errs, "module stray.wasm has no sidecar stray.toml beside it")
 	assert.Contains(t, errs, "code=no-sidecar")
+
+	// Several such modules are one line (make demo's modules directory holds five).
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stray2.wasm"), wasm, 0o644))
+	out, errs, code = runCLI(t, "list", "-c", reg)
+	require.Equal(t, 0, code, out+errs)
+	assert.Contains(t, errs, "2 modules in "+dir+" have no sidecar and nothing names them, so nothing gathers them: stray.wasm, stray2.wasm")
+	assert.Equal(t, 1, strings.Count(errs, "no-sidecar"), errs)
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -60,12 +62,7 @@ func (f *Factory) Registry() (*registry.Registry, error) {
 			}
 			f.Logger.Warn(msg, "module", d.Name, "sidecar", d.Sidecar, "problems", d.Problems.Error())
 		}
-		for _, w := range reg.Warnings {
-			// A signature that does not verify is news, not advice: logged even when quiet.
-			if !f.quiet || w.Field == "signature" && w.Code != registry.CodeUnsigned {
-				f.Logger.Warn(w.Error(), "code", string(w.Code))
-			}
-		}
+		f.logWarnings(reg)
 	}
 	return reg, nil
 }
@@ -203,4 +200,37 @@ func IsTerminal(v any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// logWarnings logs the registry's warnings. A signature that does not verify is news, not
+// advice: logged even when quiet. Modules nothing gathers are one line however many there are (a
+// modules directory shared with other builds, as make demo's is, would otherwise open every
+// command with a screenful); validate lists each.
+func (f *Factory) logWarnings(reg *registry.Registry) {
+	var idle []string
+	for _, w := range reg.Warnings {
+		switch {
+		case w.Field == "signature" && w.Code != registry.CodeUnsigned:
+		case f.quiet:
+			continue
+		case w.Code == registry.CodeNoSidecar:
+			idle = append(idle, w.Error())
+			continue
+		}
+		f.Logger.Warn(w.Error(), "code", string(w.Code))
+	}
+	switch {
+	case len(idle) == 1:
+		f.Logger.Warn(idle[0], "code", string(registry.CodeNoSidecar))
+	case len(idle) > 1:
+		var names []string
+		dir := ""
+		for _, w := range reg.Warnings {
+			if w.Code == registry.CodeNoSidecar {
+				names, dir = append(names, filepath.Base(w.File)), filepath.Dir(w.File)
+			}
+		}
+		f.Logger.Warn(fmt.Sprintf("%d modules in %s have no sidecar and nothing names them, so nothing gathers them: %s (wasmcollector validate lists them)",
+			len(names), dir, strings.Join(names, ", ")), "code", string(registry.CodeNoSidecar))
+	}
 }
