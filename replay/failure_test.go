@@ -20,7 +20,6 @@ import (
 
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
-	"github.com/wasmcollector/wasmcollector/internal/testguests"
 	"github.com/wasmcollector/wasmcollector/replay"
 )
 
@@ -43,32 +42,8 @@ sql = %q
 then = %q
 `, then, valsCSVSQL, then)
 	}
-	reg := testguests.Registry(t, map[string]string{"dbprobe.wasm": testguests.Go(t, "internal/testguests/dbprobe")},
-		fmt.Sprintf(`[gather]
-out_dir = %q
-state_dir = %q
-
-[datasources.db]
-driver = "sqlite"
-path = %q
-
-[modules."dbprobe.wasm"]
-datasources = ["db"]
-
-[[collector]]
-key = "config"
-version = "1"
-config = true
-module = "dbprobe.wasm"
-function = "probe"
-[collector.params]
-statements = '[]'
-%s`, filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "state"), db, collectors),
-		append([]string{`compile_timeout = "10m"`, `timeout = "` + timeout + `"`, `workers = 1`}, runtimeExtra...)...)
-	h, err := wasmcollector.Load(reg, &wasmcollector.Options{Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(func() { h.Close() })
-	return h
+	return dbprobeHost(t, filepath.Join(t.TempDir(), "out"), db, collectors,
+		append([]string{`timeout = "` + timeout + `"`, `workers = 1`}, runtimeExtra...)...)
 }
 
 // recordFailing runs key, recording into a new file; the invocation fails with an error

@@ -85,6 +85,14 @@ after = 1
 spec = '[{"column": "t", "hash": "sha256", "salt": "pepper", "rename": "t_hash"}]'
 `, c.key, c.format, c.fn, sqlOf(c.key))
 	}
+	return dbprobeHost(t, out, db, collectors, append([]string{`timeout = "10m"`}, runtimeExtra...)...)
+}
+
+// dbprobeHost is a host with the dbprobe guest granted the SQLite data source db, a config
+// collector and collectors (TOML), gathering into out. Compilation is unbounded in practice: a
+// loaded machine compiles Go guests slowly, and no test here is about that bound.
+func dbprobeHost(t *testing.T, out, db, collectors string, runtime ...string) *wasmcollector.Host {
+	t.Helper()
 	reg := testguests.Registry(t, map[string]string{"dbprobe.wasm": testguests.Go(t, "internal/testguests/dbprobe")},
 		fmt.Sprintf(`[gather]
 out_dir = %q
@@ -105,7 +113,7 @@ module = "dbprobe.wasm"
 function = "probe"
 [collector.params]
 statements = '[]'
-%s`, out, filepath.Join(t.TempDir(), "state"), db, collectors), append([]string{`compile_timeout = "10m"`, `timeout = "10m"`}, runtimeExtra...)...)
+%s`, out, filepath.Join(t.TempDir(), "state"), db, collectors), append([]string{`compile_timeout = "10m"`}, runtime...)...)
 	h, err := wasmcollector.Load(reg, &wasmcollector.Options{Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { h.Close() })
