@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 
@@ -102,33 +101,13 @@ func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hos
 // recordHeader describes an invocation of c for its record.
 func (x *EngineExecutor) recordHeader(c *registry.Collector, req hostfuncs.Request, mod *runtime.Module) replay.Header {
 	spec := ModuleSpec(x.reg, c.Module)
-	limit := spec.MemoryLimit
-	if limit == 0 {
-		limit = x.reg.Runtime.MemoryLimit
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = x.reg.Runtime.Timeout
-	}
-	stdio := c.Limits.MaxStdioBytes
-	if stdio <= 0 {
-		stdio = x.reg.Limits.MaxStdioBytes
-	}
-	var env map[string]string
-	for _, name := range spec.Env {
-		if v, ok := os.LookupEnv(name); ok {
-			if env == nil {
-				env = map[string]string{}
-			}
-			env[name] = v
-		}
-	}
+	b := boundsOf(x.reg, c, spec.MemoryLimit)
 	var mounts []string
 	for _, m := range spec.Mounts {
 		mounts = append(mounts, m.Guest)
 	}
 	return replay.NewHeader(req, replay.ModuleInfo{Name: spec.Name, Path: spec.Path, SHA256: mod.SHA256(),
-		Function: c.Function, MemoryLimit: limit}, env, mounts, timeout, stdio)
+		Function: c.Function, MemoryLimit: b.memory}, envValues(spec.Env), mounts, b.timeout, b.stdio)
 }
 
 // load loads a module once per executor. A module lacking some of its collectors' functions

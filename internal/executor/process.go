@@ -247,21 +247,8 @@ func (x *ProcessExecutor) engine() worker.Engine {
 
 func (x *ProcessExecutor) moduleSpec(m *registry.Module) worker.ModuleSpec {
 	spec := ModuleSpec(x.reg, m)
-	limit := spec.MemoryLimit
-	if limit == 0 {
-		limit = x.reg.Runtime.MemoryLimit
-	}
-	ws := worker.ModuleSpec{Name: spec.Name, Path: spec.Path, SHA256: spec.SHA256, MemoryLimit: limit,
-		Functions: spec.Functions, Mounts: spec.Mounts}
-	for _, name := range spec.Env {
-		if v, ok := os.LookupEnv(name); ok {
-			if ws.Env == nil {
-				ws.Env = map[string]string{}
-			}
-			ws.Env[name] = v
-		}
-	}
-	return ws
+	return worker.ModuleSpec{Name: spec.Name, Path: spec.Path, SHA256: spec.SHA256, MemoryLimit: memoryLimit(x.reg, spec.MemoryLimit),
+		Functions: spec.Functions, Mounts: spec.Mounts, Env: envValues(spec.Env)}
 }
 
 // job describes an invocation of c completely, for a worker.
@@ -270,22 +257,15 @@ func (x *ProcessExecutor) job(c *registry.Collector, req hostfuncs.Request) (*wo
 	if err != nil {
 		return nil, fmt.Errorf("collector %s: %w", c.Key, err)
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = x.reg.Runtime.Timeout
-	}
-	stdio := c.Limits.MaxStdioBytes
-	if stdio <= 0 {
-		stdio = x.reg.Limits.MaxStdioBytes
-	}
 	spec := x.moduleSpec(c.Module)
+	b := boundsOf(x.reg, c, spec.MemoryLimit)
 	x.mu.Lock()
 	bad := x.bad[c.Module]
 	spec.Functions = slices.DeleteFunc(spec.Functions, func(fn string) bool { return bad[fn] != nil })
 	x.mu.Unlock()
 	job := &worker.Job{
-		Module: spec, Function: c.Function, Timeout: timeout, CompileTimeout: x.compileTimeout(),
-		StdioLimit: stdio, Engine: x.engine(),
+		Module: spec, Function: c.Function, Timeout: b.timeout, CompileTimeout: x.compileTimeout(),
+		StdioLimit: b.stdio, Engine: x.engine(),
 		Request: worker.Request{Key: req.Key, Format: req.Format, Since: req.Since, Until: req.Until, FullSync: req.FullSync,
 			CollectionType: req.CollectionType, Params: params, Limits: req.Limits},
 	}
