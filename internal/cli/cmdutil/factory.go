@@ -207,30 +207,27 @@ func IsTerminal(v any) bool {
 // modules directory shared with other builds, as make demo's is, would otherwise open every
 // command with a screenful); validate lists each.
 func (f *Factory) logWarnings(reg *registry.Registry) {
-	var idle []string
+	var idle []*registry.Problem
 	for _, w := range reg.Warnings {
 		switch {
-		case w.Field == "signature" && w.Code != registry.CodeUnsigned:
+		case w.Field == "signature" && w.Code != registry.CodeUnsigned: // logged even when quiet
 		case f.quiet:
 			continue
 		case w.Code == registry.CodeNoSidecar:
-			idle = append(idle, w.Error())
+			idle = append(idle, w)
 			continue
 		}
 		f.Logger.Warn(w.Error(), "code", string(w.Code))
 	}
 	switch {
 	case len(idle) == 1:
-		f.Logger.Warn(idle[0], "code", string(registry.CodeNoSidecar))
+		f.Logger.Warn(idle[0].Error(), "code", string(registry.CodeNoSidecar))
 	case len(idle) > 1:
-		var names []string
-		dir := ""
-		for _, w := range reg.Warnings {
-			if w.Code == registry.CodeNoSidecar {
-				names, dir = append(names, filepath.Base(w.File)), filepath.Dir(w.File)
-			}
+		names := make([]string, len(idle))
+		for i, w := range idle {
+			names[i] = filepath.Base(w.File)
 		}
 		f.Logger.Warn(fmt.Sprintf("%d modules in %s have no sidecar and nothing names them, so nothing gathers them: %s (wasmcollector validate lists them)",
-			len(names), dir, strings.Join(names, ", ")), "code", string(registry.CodeNoSidecar))
+			len(idle), filepath.Dir(idle[0].File), strings.Join(names, ", ")), "code", string(registry.CodeNoSidecar))
 	}
 }
