@@ -42,7 +42,8 @@ type GatherOptions struct {
 	Store Bookkeeping
 	// Record, when set, records every invocation (what the host gave the guest and what it
 	// produced) into the recorder's directory, for `wasmcollector replay`; its Summary says
-	// what was written. See package replay.
+	// what was written. See package replay. The gather tells it how each invocation went
+	// ([replay.Recorder.Settle]), so that one recording only failures keeps only theirs.
 	Record *replay.Recorder
 }
 
@@ -85,7 +86,10 @@ func (h *Host) Gather(ctx context.Context, opts GatherOptions) (*gather.Result, 
 	if err != nil {
 		return nil, err
 	}
+	var settled func(gather.Settled)
 	if opts.Record != nil {
+		rec := opts.Record
+		settled = func(s gather.Settled) { rec.Settle(s.Collector, s.Since, s.Err) }
 		if p, ok := exec.(interface{ Parallelism() int }); ok {
 			opts.Record.SetParallelism(p.Parallelism())
 		}
@@ -101,7 +105,7 @@ func (h *Host) Gather(ctx context.Context, opts GatherOptions) (*gather.Result, 
 		Since: opts.Since, Until: opts.Until, Subset: opts.Subset, OutDir: opts.OutDir,
 		Store: store, Locker: store, License: license, Shipper: shipper,
 		FailedKeep: h.reg.Shipping.FailedKeep, MinInterval: opts.MinInterval,
-		Now: h.now, Logger: h.log, Progress: opts.Progress,
+		Now: h.now, Logger: h.log, Progress: opts.Progress, Settled: settled,
 	})
 }
 

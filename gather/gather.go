@@ -45,6 +45,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called before each invocation.
 	Progress func(Progress)
+	// Settled, when set, is called with each invocation's outcome once the gather has judged
+	// it (before its output is packed). An invocation the gather stopped before judging it
+	// (interrupted, or run ahead for a collector that then stopped) is not settled.
+	Settled func(Settled)
 	// MinInterval skips the gather (ErrTooSoon) when the last gather, read under the lock, is
 	// more recent than this: nodes on the same timer then gather once per interval. 0 = never.
 	MinInterval time.Duration
@@ -58,6 +62,15 @@ type Progress struct {
 	Done, Total   int // invocations done and planned in the whole gather
 	Since, Until  time.Time
 	TarballsSoFar int
+}
+
+// Settled is how one invocation went, as the gather judged it.
+type Settled struct {
+	Collector    string
+	Since, Until time.Time
+	// Err is why the invocation failed: its own error, or one the gather found in its output
+	// (rows outside the slice, no JSON document); nil when it succeeded.
+	Err error
 }
 
 // ErrBadSubset is returned for a subset naming a key that is not registered (exit 2).
@@ -643,6 +656,9 @@ func (g *gatherer) pack(coll packaging.Collection) ([]*packaging.Tarball, error)
 // reports whether it succeeded. A failure stops the collector's later slices (see stop).
 func (g *gatherer) settle(st *staged) bool {
 	s := st.s
+	if g.opts.Settled != nil {
+		g.opts.Settled(Settled{Collector: s.run.c.Key, Since: s.slice.Since, Until: s.slice.Until, Err: st.err})
+	}
 	if st.err == nil {
 		s.ok = true
 		return true

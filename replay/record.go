@@ -35,6 +35,10 @@ type Options struct {
 	// MaxBytes caps one record file (compressed); 0 means [DefaultMaxBytes]. For a gather it is
 	// the cap of the whole recording.
 	MaxBytes int64
+	// FailuresOnly keeps only the records of invocations that failed: a gather's [Recorder]
+	// removes the record of each invocation the gather settles as a success
+	// ([Recorder.Settle]), and gives its room back to the cap.
+	FailuresOnly bool
 }
 
 // DefaultMaxBytes is the default cap of a recording: 256 MiB.

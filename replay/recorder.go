@@ -26,6 +26,24 @@ type Recorder struct {
 	reserved int64
 	seq      int
 	sum      Summary
+	// entries are the records begun, by invocation, for Settle.
+	entries map[entryKey][]*entry
+}
+
+// entryKey names an invocation of a gather: its collector key and its slice's start.
+type entryKey struct {
+	key   string
+	since int64 // UnixNano, 0 for a zero time
+}
+
+// entry is one record begun: where, and what Done and Settle said of it.
+type entry struct {
+	path     string
+	bytes    int64
+	done     bool
+	complete bool
+	failed   bool // the recording itself failed (Done's error)
+	discard  bool // settled ok before Done: remove it at Done
 }
 
 // Summary is what a recording produced.
@@ -42,6 +60,9 @@ type Summary struct {
 	Skipped    int `json:"skipped,omitempty"`
 	// Errors are records that could not be written, each with its reason.
 	Errors []string `json:"errors,omitempty"`
+	// Discarded counts the records removed because their invocation succeeded (with
+	// [Options.FailuresOnly]); Records and Bytes count only those kept.
+	Discarded int `json:"discarded,omitempty"`
 }
 
 // CapReached says whether the cap cut the recording short.
@@ -111,6 +132,11 @@ func (r *Recorder) Begin(key, function string, since time.Time) (Spec, bool) {
 	}
 	r.inFlight++
 	r.reserved += share
+	if r.entries == nil {
+		r.entries = map[entryKey][]*entry{}
+	}
+	k := keyOf(key, since)
+	r.entries[k] = append(r.entries[k], &entry{path: p})
 	return Spec{Path: p, MaxBytes: share, Secrets: r.opts.Secrets, Output: r.opts.Output}, true
 }
 
@@ -136,6 +162,76 @@ func (r *Recorder) Done(spec Spec, info Info, err error) {
 	case !info.Complete:
 		r.sum.Incomplete++
 	}
+	if e := r.entry(spec.Path); e != nil {
+		e.done, e.bytes, e.complete, e.failed = true, info.Bytes, info.Complete, err != nil
+		if e.discard {
+			r.discardLocked(e)
+		}
+	}
+}
+
+// entry returns the entry recorded at path, nil if none.
+func (r *Recorder) entry(path string) *entry {
+	for _, es := range r.entries {
+		for _, e := range es {
+			if e.path == path {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func keyOf(key string, since time.Time) entryKey {
+	k := entryKey{key: key}
+	if !since.IsZero() {
+		k.since = since.UnixNano()
+	}
+	return k
+}
+
+// Settle tells the recorder how the gather judged an invocation: err is nil when it succeeded,
+// its output included (a guard's refusal, a JSON collector that emitted nothing are failures
+// the executor does not see). With [Options.FailuresOnly] the record of an invocation that
+// succeeded is removed, and its bytes are given back to the cap. An invocation never settled
+// (the gather stopped first) keeps its record. key and since are those given to Begin.
+func (r *Recorder) Settle(key string, since time.Time, err error) {
+	if !r.opts.FailuresOnly || err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.entries[keyOf(key, since)] {
+		switch {
+		case e.failed:
+			// A record the recorder could not write is counted in Errors; nothing to remove.
+		case e.done:
+			r.discardLocked(e)
+		default:
+			e.discard = true
+		}
+	}
+}
+
+// discardLocked removes a finished record of an invocation that succeeded.
+func (r *Recorder) discardLocked(e *entry) {
+	if e.path == "" {
+		return
+	}
+	if err := os.Remove(e.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		r.sum.Errors = append(r.sum.Errors, fmt.Sprintf("%s: remove the record of an invocation that succeeded: %v", filepath.Base(e.path), err))
+		return
+	}
+	r.used -= e.bytes
+	r.sum.Bytes -= e.bytes
+	if e.bytes > 0 {
+		r.sum.Records--
+		r.sum.Discarded++
+	}
+	if !e.complete {
+		r.sum.Incomplete--
+	}
+	e.path = ""
 }
 
 // Summary returns what was recorded so far.
