@@ -183,4 +183,10 @@ type serveTable struct {
 	Listen        value[string]   `toml:"listen"` // host:port
 	BasicAuthFile value[string]   `toml:"basic_auth_file"`
 	Watch         value[bool]     `toml:"watch"`
+	RecordDir     value[string]   `toml:"record_dir"`
+	Record        value[string]   `toml:"record"` // all | failures
+	RecordKeep    value[int64]    `toml:"record_keep"`
+	RecordKeepB   value[Size]     `toml:"record_keep_bytes"`
+	RecordOutput  value[bool]     `toml:"record_output"`
+	RecordSecrets value[bool]     `toml:"record_secrets"`
 }

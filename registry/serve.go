@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 )
 
 // Defaults of [ServeSettings]: the serve package cannot be imported here (it imports the
@@ -19,6 +21,18 @@ const (
 	// DefaultServeListen is the default of [serve] listen: loopback, since the page shows what
 	// the collectors emit.
 	DefaultServeListen = "127.0.0.1:9110"
+	// DefaultRecordKeepBytes is the default of [serve] record_keep_bytes: the default cap of one
+	// gather's recording (replay.DefaultMaxBytes), so one full recording fits.
+	DefaultRecordKeepBytes = 256 << 20
+	// MinRecordKeepBytes is the least [serve] record_keep_bytes: below it a gather records
+	// next to nothing (each invocation needs 32 KiB of room, times the workers that run at once).
+	MinRecordKeepBytes = 1 << 20
+)
+
+// What [serve] record keeps.
+const (
+	RecordAll      = "all"      // every invocation's record
+	RecordFailures = "failures" // the records of invocations that failed
 )
 
 // maxServeInterval bounds [serve] interval, as max_window is bounded: a longer one is a typo.
@@ -50,10 +64,38 @@ type ServeSettings struct {
 	// Watch, when true, reloads when collectors.toml or the modules directory changes (SIGHUP
 	// reloads either way). TOML `watch`; default true.
 	Watch bool
+	// Record says whether and how serve records its gathers' invocations for `wasmcollector
+	// replay`; off unless Record.Dir is set.
+	Record RecordSettings
+}
+
+// RecordSettings are [serve]'s record keys: serve records each gather's invocations into a
+// directory of its own under Dir, and keeps the newest gathers' records within the bounds.
+type RecordSettings struct {
+	// Dir, when not "", is the absolute path of the directory of the records. TOML
+	// `record_dir`, relative to the root file's directory; default "" (no recording).
+	Dir string
+	// Keep is what is kept: [RecordAll] (the default) or [RecordFailures], the records of
+	// invocations that failed, were abandoned, or whose output the gather refused. TOML `record`.
+	Keep string
+	// KeepGathers, when more than 0, is how many gathers' records are kept, the newest. TOML
+	// `record_keep`; default 0 (no bound by count).
+	KeepGathers int
+	// KeepBytes bounds the size of the records kept: the oldest gathers' are removed first, and
+	// a gather records under this cap. TOML `record_keep_bytes`, a size such as "256MiB";
+	// default [DefaultRecordKeepBytes]; at least [MinRecordKeepBytes].
+	KeepBytes int64
+	// Output records the output's bytes, so that a replay can show a diff. TOML
+	// `record_output`; default false.
+	Output bool
+	// Secrets records the values of the modules' environment variables, which are otherwise
+	// redacted. TOML `record_secrets`; default false.
+	Secrets bool
 }
 
 func defaultServe() ServeSettings {
-	return ServeSettings{Interval: DefaultServeInterval, Listen: DefaultServeListen, Watch: true}
+	return ServeSettings{Interval: DefaultServeInterval, Listen: DefaultServeListen, Watch: true,
+		Record: RecordSettings{Keep: RecordAll, KeepBytes: DefaultRecordKeepBytes}}
 }
 
 // ParseCron parses a cron expression as [serve] cron and `wasmcollector serve --cron` take it:
@@ -121,8 +163,51 @@ func (l *loader) serve(src *source, x *table[serveTable]) ServeSettings {
 	if b, ok := get(l, src, p.key("watch"), t.Watch); ok {
 		sv.Watch = b
 	}
+	sv.Record = l.serveRecord(src, p, t)
 	return sv
 }
+
+// serveRecord decodes [serve]'s record keys.
+func (l *loader) serveRecord(src *source, p path, t *serveTable) RecordSettings {
+	rs := defaultServe().Record
+	if s, ok := get(l, src, p.key("record_dir"), t.RecordDir); ok && s != "" {
+		rs.Dir = absDir(filepath.Dir(src.abs), s)
+	}
+	if s, ok := get(l, src, p.key("record"), t.Record); ok {
+		switch s {
+		case RecordAll, RecordFailures:
+			rs.Keep = s
+		default:
+			l.add(src, p.key("record"), CodeInvalid, `invalid record %q: want "all" or "failures"`, s)
+		}
+	}
+	if n, ok := get(l, src, p.key("record_keep"), t.RecordKeep); ok {
+		if n < 0 || n > maxRecordKeep {
+			l.add(src, p.key("record_keep"), CodeInvalid, "record_keep %d must be from 0 (no bound by count) to %d gathers", n, maxRecordKeep)
+		} else {
+			rs.KeepGathers = int(n)
+		}
+	}
+	if n, ok := l.size(src, p.key("record_keep_bytes"), t.RecordKeepB); ok {
+		if n < MinRecordKeepBytes {
+			l.add(src, p.key("record_keep_bytes"), CodeInvalid, "record_keep_bytes %s is too small: must be at least %s",
+				bytesize.Format(n), bytesize.Format(MinRecordKeepBytes))
+		} else {
+			rs.KeepBytes = n
+		}
+	}
+	if b, ok := get(l, src, p.key("record_output"), t.RecordOutput); ok {
+		rs.Output = b
+	}
+	if b, ok := get(l, src, p.key("record_secrets"), t.RecordSecrets); ok {
+		rs.Secrets = b
+	}
+	return rs
+}
+
+// maxRecordKeep bounds [serve] record_keep: a larger one is a typo (six gathers a day for
+// almost five years).
+const maxRecordKeep = 10000
 
 // checkListen returns what is wrong with a listen address, or "".
 func checkListen(s string) string {

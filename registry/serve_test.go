@@ -39,6 +39,23 @@ func TestLoadServe(t *testing.T) {
 			},
 		},
 		{
+			name: "record keys",
+			toml: "[serve]\nrecord_dir = \"records\"\nrecord = \"failures\"\nrecord_keep = 12\nrecord_keep_bytes = \"1536MiB\"\nrecord_output = true\nrecord_secrets = true\n",
+			want: func(dir string) ServeSettings {
+				return ServeSettings{Interval: 4 * time.Hour, Listen: "127.0.0.1:9110", Watch: true,
+					Record: RecordSettings{Dir: filepath.Join(dir, "records"), Keep: RecordFailures, KeepGathers: 12,
+						KeepBytes: 3 << 29, Output: true, Secrets: true}}
+			},
+		},
+		{
+			name: "record defaults: everything, 256 MiB, no output, no secrets",
+			toml: "[serve]\nrecord_dir = \"/var/lib/wc/records\"\n",
+			want: func(string) ServeSettings {
+				return ServeSettings{Interval: 4 * time.Hour, Listen: "127.0.0.1:9110", Watch: true,
+					Record: RecordSettings{Dir: "/var/lib/wc/records", Keep: RecordAll, KeepBytes: 256 << 20}}
+			},
+		},
+		{
 			name: "a descriptor",
 			toml: "[serve]\ncron = \"@every 90m\"\nlisten = \"collector.example.com:80\"\n",
 			want: func(string) ServeSettings {
@@ -52,7 +69,11 @@ func TestLoadServe(t *testing.T) {
 			writeFiles(t, dir, map[string]string{"collectors.toml": tt.toml + configCollector, "modules/jobs.wasm": wasmBytes})
 			reg, err := Load(filepath.Join(dir, "collectors.toml"))
 			require.NoError(t, err)
-			require.Equal(t, tt.want(dir), reg.Serve)
+			want := tt.want(dir)
+			if want.Record == (RecordSettings{}) { // the cases that set no record key
+				want.Record = defaultServe().Record
+			}
+			require.Equal(t, want, reg.Serve)
 		})
 	}
 }
@@ -138,6 +159,27 @@ func TestLoadServeProblems(t *testing.T) {
 				{"collectors.toml", 2, "serve.watch", "must be true or false, not a string"},
 				{"collectors.toml", 3, "serve.basic_auth_file", "must be a string, not an integer"},
 				{"collectors.toml", 4, "serve.out", "unknown key"},
+			},
+		},
+		{
+			name: "record values out of range",
+			toml: "[serve]\nrecord_dir = \"r\"\nrecord = \"errors\"\nrecord_keep = -1\nrecord_keep_bytes = \"512KiB\"\n",
+			want: []want{
+				{"collectors.toml", 3, "serve.record", `invalid record "errors": want "all" or "failures"`},
+				{"collectors.toml", 4, "serve.record_keep", "record_keep -1 must be from 0 (no bound by count) to 10000 gathers"},
+				{"collectors.toml", 5, "serve.record_keep_bytes", "record_keep_bytes 512 KiB is too small: must be at least 1 MiB"},
+			},
+		},
+		{
+			name: "record values of the wrong type or unreadable",
+			toml: "[serve]\nrecord_dir = true\nrecord_keep = \"5\"\nrecord_keep_bytes = \"lots\"\nrecord_output = \"yes\"\nrecord_secrets = 1\nrecord = 2\n",
+			want: []want{
+				{"collectors.toml", 2, "serve.record_dir", "must be a string, not a boolean"},
+				{"collectors.toml", 3, "serve.record_keep", "must be an integer, not a string"},
+				{"collectors.toml", 4, "serve.record_keep_bytes", "lots"},
+				{"collectors.toml", 5, "serve.record_output", "must be true or false, not a string"},
+				{"collectors.toml", 6, "serve.record_secrets", "must be true or false, not an integer"},
+				{"collectors.toml", 7, "serve.record", "must be a string, not an integer"},
 			},
 		},
 		{
