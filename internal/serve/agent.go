@@ -21,6 +21,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/worker"
 	"github.com/wasmcollector/wasmcollector/packaging"
 	"github.com/wasmcollector/wasmcollector/registry"
+	"github.com/wasmcollector/wasmcollector/replay"
 	"github.com/wasmcollector/wasmcollector/shipping"
 	"github.com/wasmcollector/wasmcollector/state"
 )
@@ -51,6 +52,11 @@ type Config struct {
 	// applies its flags over the registry's [serve] table with it. An error fails [New], and
 	// fails a reload (nothing changes).
 	Timing func(*registry.Registry) (Timing, error)
+	// Recording, when not nil, decides the record settings from the registry the agent runs,
+	// when the agent is made and after every reload (serve applies its flags over the [serve]
+	// record keys with it); nil takes the registry's [serve] record keys. An error fails [New],
+	// and fails a reload (nothing changes). New settings apply from the next gather.
+	Recording func(*registry.Registry) (registry.RecordSettings, error)
 	// ModuleDir is the private directory for the copies of the modules the agent runs (see
 	// [Agent.Reload]); "" makes a temporary one, which [Agent.Close] removes.
 	ModuleDir string
@@ -120,6 +126,9 @@ type Record struct {
 	// Previews holds, by tarball name, the start of each tarball's members, read before the
 	// tarball was shipped (or, in a dry-run, where it was kept).
 	Previews map[string]*TarballPreview
+	// Records are the gather's invocation records, nil when it was not recorded ([serve]
+	// record_dir unset).
+	Records *GatherRecords
 }
 
 // Agent runs scheduled gathers and keeps what the page shows. Its methods are safe for
@@ -146,6 +155,7 @@ type Agent struct {
 	stopping   bool
 	lastReload *ReloadStatus
 	timing     timing
+	recording  registry.RecordSettings
 }
 
 // New returns an agent for cfg. The agent owns cfg.Host from then on: it runs a host of the
@@ -173,6 +183,9 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.timing = t
+	if a.recording, err = a.recordingFor(reg); err != nil {
+		return nil, err
+	}
 	if a.store, err = newModuleStore(cfg.ModuleDir); err != nil {
 		return nil, err
 	}
@@ -188,6 +201,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.metrics = newMetrics(a.workerStats)
 	a.reloadMetrics = newReloadMetrics(a.metrics.reg, a.metrics.reloads)
+	a.pruneRecords(a.recording, "") // the bounds may have shrunk since the last run; sets the gauges
 	return a, nil
 }
 
@@ -370,11 +384,23 @@ func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 	a.mu.Unlock()
 
 	opts := wasmcollector.GatherOptions{Type: typ, OutDir: a.cfg.OutDir}
+	rs := a.currentRecording()
+	var recorder *replay.Recorder
+	if rs.Dir != "" {
+		rec.Records, recorder = a.startRecording(rec.Started, rs)
+		opts.Record = recorder
+	}
+	finish := func(res *gather.Result, err error) (*Record, error) {
+		// Also when the gather stopped early: an empty directory is removed, the bounds
+		// applied. Before rec is in the history, which the page reads.
+		a.finishRecording(rec.Records, recorder, rs)
+		return a.finish(rec, res, err)
+	}
 	var previewMu sync.Mutex
 	if typ != wasmcollector.DryRun {
 		sh, err := a.host().Shipper()
 		if err != nil {
-			return a.finish(rec, nil, err)
+			return finish(nil, err)
 		}
 		if u, ok := sh.(*shipping.Uploader); ok { // every attempt counts, not only the last
 			sh = u.WithOnAttempt(a.metrics.attempt)
@@ -398,7 +424,7 @@ func (a *Agent) GatherOnce(ctx context.Context) (*Record, error) {
 		}
 		previewMu.Unlock()
 	}
-	return a.finish(rec, res, err)
+	return finish(res, err)
 }
 
 // finish records rec and counts it.

@@ -30,6 +30,7 @@ type metrics struct {
 	uploads        *prometheus.CounterVec
 	attempts       *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
+	recordMetrics
 }
 
 // workerStats is what a process executor tells about its worker pool.
@@ -112,6 +113,7 @@ func newMetrics(workers func() (worker.Stats, bool)) *metrics {
 			return float64(ev.get(s))
 		}))
 	}
+	m.recordMetrics = newRecordMetrics(m.reg)
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
 	for _, r := range []string{"ok", "partial", "failed", "skipped"} {

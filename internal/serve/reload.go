@@ -28,7 +28,8 @@ var ErrNoReload = errors.New("serve: reload is not configured")
 // version keeps running with its previous collectors; a new module that fails is not added.
 // The other changes are swapped in. A module removed from the configuration stops being
 // gathered. A configuration that does not load at all (a problem in collectors.toml) changes
-// nothing. A new schedule ([Config.Timing]) applies at once.
+// nothing. A new schedule ([Config.Timing]) applies at once; new record settings
+// ([Config.Recording]) from the next gather.
 //
 // The error is nil when everything was swapped in; otherwise it says what was refused, and
 // whether anything was swapped in at all ([ReloadStatus.Result]).
@@ -95,6 +96,10 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 	base := a.host()
 	cur := base.Registry()
 	timing, err := a.timingFor(next)
+	if err != nil {
+		return err
+	}
+	recording, err := a.recordingFor(next)
 	if err != nil {
 		return err
 	}
@@ -182,6 +187,7 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 		a.log.Warn("remove the copies of modules no longer run", "error", err)
 	}
 	a.setTiming(timing)
+	a.setRecording(recording)
 	return nil
 }
 

@@ -35,6 +35,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"ms":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"bytes": formatBytes,
 	"join":  strings.Join,
+	"recordFiles": func(dir string) []RecordFile {
+		files, _ := recordFiles(dir)
+		return files
+	},
 }).ParseFS(templateFS, "templates/*.html"))
 
 // BasicAuth is one user and password the page and /metrics require; /healthz and /readyz stay
@@ -60,13 +64,17 @@ func ReadBasicAuthFile(path string) (*BasicAuth, error) {
 }
 
 // Handler returns the HTTP handler: the page at /, a gather at /gathers/{id}, a tarball's
-// preview at /gathers/{id}/tarballs/{name}, /metrics, /healthz and /readyz. auth, when not nil,
+// preview at /gathers/{id}/tarballs/{name}, a gather's records as a tar at
+// /gathers/{id}/records.tar and one by one at /gathers/{id}/records/{file}, /metrics, /healthz
+// and /readyz. auth, when not nil,
 // guards everything but the health checks.
 func (a *Agent) Handler(auth *BasicAuth) http.Handler {
 	guarded := http.NewServeMux()
 	guarded.HandleFunc("GET /{$}", a.index)
 	guarded.HandleFunc("GET /gathers/{id}", a.gatherPage)
 	guarded.HandleFunc("GET /gathers/{id}/tarballs/{name}", a.tarballPage)
+	guarded.HandleFunc("GET /gathers/{id}/records.tar", a.recordsTar)
+	guarded.HandleFunc("GET /gathers/{id}/records/{file}", a.recordFile)
 	guarded.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -33,6 +34,9 @@ type Options struct {
 	BasicAuthFile string
 	Now           string
 	NoWatch       bool
+	Record        string
+	RecordOutput  bool
+	RecordSecrets bool
 	// Changed reports whether the flag of this name was given; nil means none was.
 	Changed func(name string) bool
 }
@@ -74,8 +78,16 @@ configuration is loaded again and each new or changed module compiled and checke
 background, then swapped in between gathers. A module that fails is refused alone: the reason is
 logged, shown on the page and counted by module, and its previous version keeps running (a new
 module that fails is not added). A collectors.toml that does not load changes nothing. A new
-[serve] schedule applies at once; listen, basic_auth_file and watch need a restart, and the
-reload says so. --no-watch (or watch = false) leaves only SIGHUP.
+[serve] schedule applies at once, new record settings from the next gather; listen,
+basic_auth_file and watch need a restart, and the reload says so. --no-watch (or watch = false)
+leaves only SIGHUP.
+
+Record and replay: with --record DIR (or [serve] record_dir), each gather's invocations are
+recorded into DIR/<gather's UTC start time>, which 'wasmcollector replay' takes as it is; the
+page links each recent gather's records (a tar, or file by file). [serve] record = "failures"
+keeps only the records of invocations that failed or were abandoned; record_keep_bytes (default
+256MiB) and record_keep bound what is kept, the oldest gathers' records removed first.
+--record-output and --record-secrets (record_output, record_secrets) are as for gather.
 
 --basic-auth-file names a file whose first line is user:password; the page and /metrics then
 require it (the probes do not). SIGTERM or SIGINT stops the running gather (what was shipped is
@@ -106,6 +118,9 @@ recorded; the next run collects the rest) and exits within 2 s.`,
 	fl.StringVar(&opts.Out, "out", "", "directory for the tarballs (default [gather] out_dir, \"out\")")
 	fl.StringVar(&opts.BasicAuthFile, "basic-auth-file", "", "`file` holding user:password for the page and /metrics (default [serve] basic_auth_file)")
 	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not reload when collectors.toml or the modules directory change (SIGHUP still reloads; default [serve] watch)")
+	fl.StringVar(&opts.Record, "record", "", "record each gather's invocations into a directory of its own under `dir`, for wasmcollector replay (default [serve] record_dir, else none)")
+	fl.BoolVar(&opts.RecordOutput, "record-output", false, "record the output's bytes, so a replay can show a diff (default [serve] record_output)")
+	fl.BoolVar(&opts.RecordSecrets, "record-secrets", false, "record the values of the modules' environment variables (default [serve] record_secrets: names only)")
 	fl.StringVar(&opts.Now, "now", "", "pretend the time is this (for tests and replays)")
 	_ = fl.MarkHidden("now")
 	return cmd
@@ -116,14 +131,15 @@ type settings struct {
 	timing           serve.Timing
 	listen, authFile string
 	watch            bool
+	record           registry.RecordSettings
 }
 
 // resolve applies the flags given over sv, the registry's [serve] table (its defaults applied):
 // flag, else file, else default. A flag's bad value is named by the flag; a combination that
 // only the flags and the file together make bad names both.
-func resolve(opts *Options, sv registry.ServeSettings) (settings, error) {
-	s := settings{timing: serve.Timing{Interval: sv.Interval, Cron: sv.Cron, Jitter: sv.Jitter},
-		listen: sv.Listen, authFile: sv.BasicAuthFile, watch: sv.Watch}
+func resolve(opts *Options, sv registry.ServeSettings) (s settings, err error) {
+	s = settings{timing: serve.Timing{Interval: sv.Interval, Cron: sv.Cron, Jitter: sv.Jitter},
+		listen: sv.Listen, authFile: sv.BasicAuthFile, watch: sv.Watch, record: sv.Record}
 	intervalFrom := "[serve] interval"
 	switch {
 	case opts.changed("cron"):
@@ -155,6 +171,19 @@ func resolve(opts *Options, sv registry.ServeSettings) (settings, error) {
 	}
 	if opts.changed("no-watch") {
 		s.watch = !opts.NoWatch
+	}
+	if opts.changed("record") {
+		if opts.Record == "" {
+			s.record.Dir = "" // --record "" turns the file's recording off
+		} else if s.record.Dir, err = filepath.Abs(opts.Record); err != nil {
+			return s, cmdutil.BadInput("--record %q: %w", opts.Record, err)
+		}
+	}
+	if opts.changed("record-output") {
+		s.record.Output = opts.RecordOutput
+	}
+	if opts.changed("record-secrets") {
+		s.record.Secrets = opts.RecordSecrets
 	}
 	return s, nil
 }
@@ -196,7 +225,11 @@ func Run(ctx context.Context, opts *Options) error {
 		s, err := resolve(opts, reg.Serve)
 		return s.timing, err
 	}
-	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, OutDir: opts.Out, Logger: log, Now: now})
+	recording := func(reg *registry.Registry) (registry.RecordSettings, error) {
+		s, err := resolve(opts, reg.Serve)
+		return s.record, err
+	}
+	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, Recording: recording, OutDir: opts.Out, Logger: log, Now: now})
 	if err != nil {
 		host.Close()
 		return cmdutil.BadInput("%w", err)
