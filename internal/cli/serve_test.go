@@ -192,3 +192,59 @@ func TestServeSIGHUP(t *testing.T) {
 		t.Fatal("serve did not exit within 10 s of SIGINT")
 	}
 }
+
+// TestServeRecordFlag: serve --record records each gather into a directory of its own, which
+// the page offers as a tar and replay takes as it is.
+func TestServeRecordFlag(t *testing.T) {
+	reg, _, _ := gatherRegistry(t, "")
+	recDir := filepath.Join(t.TempDir(), "rec")
+	child := exec.Command(os.Args[0], "serve", "-c", reg, "--listen", "127.0.0.1:0", "--no-watch", "--now", "2026-11-25T03:00:00Z",
+		"--record", recDir, "--record-output")
+	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer child.Process.Kill()
+	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
+	defer guard.Stop()
+	lines := bufio.NewScanner(stderr)
+	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	var base string
+	for lines.Scan() {
+		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
+			base = m[1]
+		}
+		if strings.Contains(lines.Text(), "gather done") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	require.NotEmpty(t, base, "serve logged its URL")
+	gatherDir := filepath.Join(recDir, "20261125T030000Z")
+	files, err := filepath.Glob(filepath.Join(gatherDir, "*.jsonl.gz"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "the gather is recorded under --record, named by its start")
+
+	resp, err := http.Get(base + "gathers/1/records.tar")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	for _, f := range files {
+		assert.Contains(t, string(body), "20261125T030000Z/"+filepath.Base(f), "the tar holds each record")
+	}
+
+	out, errs, code := runCLI(t, "replay", gatherDir, "--compile-timeout", "5m")
+	assert.Equal(t, 0, code, "%s\n%s", out, errs)
+	assert.Contains(t, out, fmt.Sprintf("replayed %d: %d identical", len(files), len(files)))
+
+	require.NoError(t, child.Process.Signal(os.Interrupt))
+	waited := make(chan error, 1)
+	go func() { waited <- child.Wait() }()
+	select {
+	case err := <-waited:
+		assert.NoError(t, err, "exit 0")
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit within 10 s of SIGINT")
+	}
+}
