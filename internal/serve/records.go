@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -305,7 +306,7 @@ func (a *Agent) recordsTar(w http.ResponseWriter, r *http.Request) {
 	}
 	defer root.Close()
 	w.Header().Set("Content-Type", "application/x-tar")
-	w.Header().Set("Content-Disposition", `attachment; filename="records-`+gr.Name+`.tar"`)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "records-" + gr.Name + ".tar"}))
 	tw := tar.NewWriter(w)
 	for _, f := range files {
 		if err := addToTar(tw, root, gr.Name, f.Name); err != nil {
@@ -381,7 +382,7 @@ func (a *Agent) recordFile(w http.ResponseWriter, r *http.Request) {
 		ctype = "application/json"
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
 	if _, err := io.CopyN(w, f, st.Size()); err != nil {
 		a.log.Debug("serve a record", "file", name, "error", err)
