@@ -124,13 +124,13 @@ type settings struct {
 func resolve(opts *Options, sv registry.ServeSettings) (settings, error) {
 	s := settings{timing: serve.Timing{Interval: sv.Interval, Cron: sv.Cron, Jitter: sv.Jitter},
 		listen: sv.Listen, authFile: sv.BasicAuthFile, watch: sv.Watch}
-	intervalFrom := "[serve] interval"
+	intervalFrom, cronFrom := "[serve] interval", "[serve] cron"
 	switch {
 	case opts.changed("cron"):
 		if _, err := registry.ParseCron(opts.Cron); err != nil {
 			return s, cmdutil.BadInput("--cron %q: %w", opts.Cron, err)
 		}
-		s.timing.Cron, s.timing.Interval = opts.Cron, 0
+		s.timing.Cron, s.timing.Interval, cronFrom = opts.Cron, 0, "--cron"
 	case opts.changed("interval"):
 		if opts.Interval <= 0 {
 			return s, cmdutil.BadInput("--interval %s: must be positive", opts.Interval)
@@ -146,6 +146,11 @@ func resolve(opts *Options, sv registry.ServeSettings) (settings, error) {
 	}
 	if t := s.timing; t.Interval > 0 && t.Jitter >= t.Interval {
 		return s, cmdutil.BadInput("jitter %s (%s) must be less than the interval %s (%s)", t.Jitter, jitterFrom, t.Interval, intervalFrom)
+	}
+	if t := s.timing; t.Cron != "" {
+		if msg := registry.CheckCronJitter(t.Cron, t.Jitter, time.Now()); msg != "" {
+			return s, cmdutil.BadInput("jitter %s (%s) %s (%s)", t.Jitter, jitterFrom, msg, cronFrom)
+		}
 	}
 	if opts.changed("listen") {
 		s.listen = opts.Listen
