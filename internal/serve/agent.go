@@ -173,6 +173,15 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.timing = t
+	// Rollback protection: a module signed before the newest signature accepted for it is
+	// disabled (gathers report its collectors failed); the rest's signing times are recorded.
+	reg, refused, err := registry.CheckDowngrades(reg)
+	if err != nil {
+		return nil, fmt.Errorf("serve: rollback protection: %w", err)
+	}
+	for _, p := range refused {
+		a.log.Error("module refused: signed before the newest signature accepted for it", "problem", p.Error())
+	}
 	if a.store, err = newModuleStore(cfg.ModuleDir); err != nil {
 		return nil, err
 	}

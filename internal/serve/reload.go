@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -121,6 +122,22 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 			changed = append(changed, m.Name)
 		}
 	}
+	// Rollback protection: a module signed before the newest signature accepted for it is
+	// refused like one that fails its check, and its previous version keeps running.
+	if next.Trust.Enabled {
+		st, err := next.SigningStore()
+		if err != nil {
+			return fmt.Errorf("rollback protection: %w", err)
+		}
+		accepted, err := st.SigningTimes()
+		if err != nil {
+			return fmt.Errorf("rollback protection: %w", err)
+		}
+		downgrades := next.Downgrades(accepted)
+		for _, name := range slices.Sorted(maps.Keys(downgrades)) {
+			refuse(name, errors.New(downgrades[name].Message))
+		}
+	}
 	for _, d := range next.Disabled {
 		if d.Problems[0].Field == "signature" { // disabled for its own signature ([trust])
 			refuse(d.Name, fmt.Errorf("its signature does not verify: %w", d.Problems))
@@ -180,6 +197,9 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 	}
 	if err := a.store.prune(h.Registry()); err != nil {
 		a.log.Warn("remove the copies of modules no longer run", "error", err)
+	}
+	if err := registry.RecordSigningTimes(h.Registry()); err != nil {
+		a.log.Warn("rollback protection: record the signing times of the modules swapped in", "error", err)
 	}
 	a.setTiming(timing)
 	return nil
