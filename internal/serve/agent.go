@@ -51,6 +51,10 @@ type Config struct {
 	// applies its flags over the registry's [serve] table with it. An error fails [New], and
 	// fails a reload (nothing changes).
 	Timing func(*registry.Registry) (Timing, error)
+	// OnReload, when not nil, is called with the registry swapped in after each reload that
+	// loaded the configuration (all or part of it swapped in): serve moves its basic auth file
+	// to a changed [serve] basic_auth_file with it.
+	OnReload func(*registry.Registry)
 	// ModuleDir is the private directory for the copies of the modules the agent runs (see
 	// [Agent.Reload]); "" makes a temporary one, which [Agent.Close] removes.
 	ModuleDir string

@@ -70,6 +70,9 @@ func (a *Agent) Reload(ctx context.Context) error {
 	a.mu.Lock()
 	a.lastReload = st
 	a.mu.Unlock()
+	if err == nil && a.cfg.OnReload != nil {
+		a.cfg.OnReload(a.host().Registry())
+	}
 	if err == nil {
 		a.log.Info("reloaded", "result", st.Result, "collectors", len(a.host().Registry().Collectors), "refused", len(st.Modules))
 	}
@@ -214,7 +217,6 @@ func restartNotes(cur, next *registry.Registry) []string {
 		}
 	}
 	note("listen", strconv.Quote(cur.Serve.Listen), strconv.Quote(next.Serve.Listen))
-	note("basic_auth_file", strconv.Quote(cur.Serve.BasicAuthFile), strconv.Quote(next.Serve.BasicAuthFile))
 	note("watch", cur.Serve.Watch, next.Serve.Watch)
 	if cur.Runtime.ModulesDir != next.Runtime.ModulesDir {
 		notes = append(notes, fmt.Sprintf("[runtime] modules_dir changed from %q to %q: the new modules are loaded, but the watcher watches the new directory only once serve restarts (SIGHUP reloads meanwhile)",

@@ -74,11 +74,13 @@ configuration is loaded again and each new or changed module compiled and checke
 background, then swapped in between gathers. A module that fails is refused alone: the reason is
 logged, shown on the page and counted by module, and its previous version keeps running (a new
 module that fails is not added). A collectors.toml that does not load changes nothing. A new
-[serve] schedule applies at once; listen, basic_auth_file and watch need a restart, and the
+[serve] schedule and basic_auth_file apply at once; listen and watch need a restart, and the
 reload says so. --no-watch (or watch = false) leaves only SIGHUP.
 
 --basic-auth-file names a file whose first line is user:password; the page and /metrics then
-require it (the probes do not). SIGTERM or SIGINT stops the running gather (what was shipped is
+require it (the probes do not). It is read again whenever it changes, so rotating the password
+needs no restart; a new version that is broken keeps the previous credentials, and the log says
+so. SIGTERM or SIGINT stops the running gather (what was shipped is
 recorded; the next run collects the rest) and exits within 2 s.`,
 		Example: `  wasmcollector serve
   wasmcollector serve --interval 1h --jitter 5m --listen 127.0.0.1:9110
@@ -176,14 +178,14 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var auth *serve.BasicAuth
-	if set.authFile != "" {
-		if auth, err = serve.ReadBasicAuthFile(set.authFile); err != nil {
-			if opts.changed("basic-auth-file") {
-				return cmdutil.BadInput("--basic-auth-file: %w", err)
-			}
-			return cmdutil.BadInput("[serve] basic_auth_file in %s: %w", reg.File, err)
+	// Re-read when it changes (each request checks), and moved by a reload to a changed [serve]
+	// basic_auth_file: rotating the password needs no restart.
+	auth, err := serve.OpenAuthFile(set.authFile, log)
+	if err != nil {
+		if opts.changed("basic-auth-file") {
+			return cmdutil.BadInput("--basic-auth-file: %w", err)
 		}
+		return cmdutil.BadInput("[serve] basic_auth_file in %s: %w", reg.File, err)
 	}
 	now := f.Now
 	if opts.Now != "" {
@@ -201,7 +203,12 @@ func Run(ctx context.Context, opts *Options) error {
 		s, err := resolve(opts, reg.Serve)
 		return s.timing, err
 	}
-	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, OutDir: opts.Out, Logger: log, Now: now})
+	onReload := func(reg *registry.Registry) {
+		if s, err := resolve(opts, reg.Serve); err == nil {
+			auth.SetPath(s.authFile)
+		}
+	}
+	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, OnReload: onReload, OutDir: opts.Out, Logger: log, Now: now})
 	if err != nil {
 		host.Close()
 		return cmdutil.BadInput("%w", err)
@@ -219,10 +226,10 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return cmdutil.BadInput("[serve] listen in %s: %w", reg.File, err)
 	}
-	if !loopback(ln.Addr()) && auth == nil {
+	if !loopback(ln.Addr()) && set.authFile == "" {
 		log.Warn("the page is reachable beyond this machine without a password: it shows what the collectors emit; set --basic-auth-file or listen on loopback", "listen", ln.Addr().String())
 	}
-	srv := &http.Server{Handler: agent.Handler(auth), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: agent.HandlerAuth(auth), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "schedule", agent.Timing().String())
