@@ -163,4 +163,3 @@ func (c *checker) trust(sr *SignatureReport, in signature.Input) {
 	}
 	c.add("trust", StatusPass, "%s accepts module %s: signed by %s, trusted for pattern %q", t.Config, t.Name, res.Signer(), tr.Pattern)
 }
-
