@@ -127,6 +127,7 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 	}
 	// Rollback protection: a module signed before the newest signature accepted for it is
 	// refused like one that fails its check, and its previous version keeps running.
+	var downgrades map[string]*registry.Problem
 	if next.Trust.Enabled {
 		st, err := next.SigningStore()
 		if err != nil {
@@ -136,7 +137,7 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 		if err != nil {
 			return fmt.Errorf("rollback protection: %w", err)
 		}
-		downgrades := next.Downgrades(accepted)
+		downgrades = next.Downgrades(accepted)
 		for _, name := range slices.Sorted(maps.Keys(downgrades)) {
 			refuse(name, errors.New(downgrades[name].Message))
 		}
@@ -176,6 +177,17 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 		}
 	}
 	if len(refused) > 0 {
+		// A downgraded module with no previous version is disabled, as at start: gathers
+		// report its collectors failed rather than leave them out unseen.
+		fresh := map[string]*registry.Problem{}
+		for name, p := range downgrades {
+			if _, ok := running[name]; !ok {
+				fresh[name] = p
+			}
+		}
+		if len(fresh) > 0 {
+			next = next.WithoutModules(fresh)
+		}
 		st.Modules = substitute(next, cur, refused, order)
 	}
 	if h == nil {

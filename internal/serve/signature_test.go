@@ -210,6 +210,11 @@ func TestReloadRefusesDowngrade(t *testing.T) {
 	assert.Empty(t, b.host().Registry().Modules)
 	require.Len(t, b.host().Registry().Disabled, 1)
 	assert.Equal(t, registry.CodeDowngrade, b.host().Registry().Disabled[0].Problems[0].Code)
+	// Its reloads refuse it as well, and keep it disabled (its collectors reported, not dropped).
+	require.ErrorContains(t, b.Reload(context.Background()), "refused as a possible downgrade")
+	assert.Empty(t, b.host().Registry().Modules)
+	require.Len(t, b.host().Registry().Disabled, 1)
+	assert.Equal(t, registry.CodeDowngrade, b.host().Registry().Disabled[0].Problems[0].Code)
 	require.NoError(t, b.Close())
 
 	// The operator accepts release 1: the next reload swaps it in.
