@@ -8,22 +8,47 @@ import (
 	"time"
 
 	"github.com/wasmcollector/wasmcollector/internal/signature"
+	"github.com/wasmcollector/wasmcollector/registry"
 )
 
 // Trust is what check verifies a module's signature against: the public keys given, and the
 // operator's [trust] keys when a collectors.toml was found.
 type Trust struct {
-	// Keys are public keys to verify the signature with, whatever module they are for (check
-	// --pub); their Pattern is ignored.
-	Keys []signature.TrustedKey
-	// Config is the collectors.toml whose [trust] ConfigKeys come from; "" when none was found.
+	// PublicKeys are minisign public keys (the "RWQ…" line, or a .pub file's contents) to verify
+	// the signature with, whatever module they are for (check --pub).
+	PublicKeys []string
+	// Config is the collectors.toml whose [trust] Keys come from; "" when none was found.
 	Config string
-	// ConfigKeys are that file's [[trust.keys]], with their patterns; Name is the module's name
-	// as that registry knows it (relative to its modules_dir), for the patterns.
-	ConfigKeys []signature.TrustedKey
-	Name       string
-	// Problem says why the trust config could not be read; "" when it was (or none was found).
+	// Keys are that file's [[trust.keys]], with their patterns; Name is the module's name as
+	// that registry knows it (relative to its modules_dir), which the patterns match.
+	Keys []registry.TrustedKey
+	Name string
+	// Problem says why a collectors.toml found could not be read; "" when it was, or none was
+	// found.
 	Problem string
+}
+
+// keys returns the keys given and the config's, as internal/signature takes them; a key that
+// does not parse is an error naming it.
+func (t *Trust) keys() (given, config []signature.TrustedKey, err error) {
+	if t == nil {
+		return nil, nil, nil
+	}
+	for i, text := range t.PublicKeys {
+		pub, err := signature.ParsePublicKey(text)
+		if err != nil {
+			return nil, nil, fmt.Errorf("public key %d: %w", i+1, err)
+		}
+		given = append(given, signature.TrustedKey{Key: pub})
+	}
+	for _, k := range t.Keys {
+		pub, err := signature.ParsePublicKey(k.PublicKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("[[trust.keys]] %s: %w", k.Name, err)
+		}
+		config = append(config, signature.TrustedKey{Name: k.Name, Pattern: k.Pattern, Key: pub, Expires: k.Expires})
+	}
+	return given, config, nil
 }
 
 // SignatureReport is the signature part of a [Report].
@@ -95,7 +120,18 @@ func (c *checker) signature() {
 		return
 	}
 	what := fmt.Sprintf("by key %s, trusted comment %q", ins.KeyID, ins.TrustedComment)
-	keys := c.opts.Trust.allKeys()
+	given, config, kerr := c.opts.Trust.keys()
+	if kerr != nil {
+		c.add("signature", StatusFail, "cannot verify %s: %v", filepath.Base(sigPath), kerr)
+		return
+	}
+	// Whether the signature verifies is one question, whether [trust] accepts it for this
+	// module another (the trust item): here every key counts, whatever its pattern or expiry.
+	var keys []signature.TrustedKey
+	for _, k := range append(given, config...) {
+		k.Pattern, k.Expires = "", time.Time{}
+		keys = append(keys, k)
+	}
 	if len(keys) == 0 {
 		c.add("signature", StatusWarn, "%s %s: its name and sidecar claims hold, but no public key was given to verify it with (--pub, or a collectors.toml with [trust])", filepath.Base(sigPath), what)
 		c.trust(sr, in)
@@ -106,7 +142,7 @@ func (c *checker) signature() {
 	switch {
 	case err == nil:
 		sr.Verified = true
-		c.add("signature", StatusPass, "%s verifies over the module and sidecar bytes, %s (%s)", filepath.Base(sigPath), what, res.Signer())
+		c.add("signature", StatusPass, "%s verifies over the module and sidecar bytes: signed by %s, trusted comment %q", filepath.Base(sigPath), res.Signer(), ins.TrustedComment)
 	case errors.As(err, &se) && se.Kind == signature.UnknownKey:
 		c.add("signature", StatusWarn, "%s %s: no key given or trusted has its ID, so it is not verified", filepath.Base(sigPath), what)
 	default:
@@ -114,20 +150,6 @@ func (c *checker) signature() {
 		c.add("signature", StatusFail, "%s does not verify: %v", filepath.Base(sigPath), err)
 	}
 	c.trust(sr, in)
-}
-
-// allKeys returns every key check may verify with, patterns cleared: whether the signature
-// verifies is one question, whether [trust] accepts it for this module another.
-func (t *Trust) allKeys() []signature.TrustedKey {
-	if t == nil {
-		return nil
-	}
-	var keys []signature.TrustedKey
-	for _, k := range append(append([]signature.TrustedKey{}, t.Keys...), t.ConfigKeys...) {
-		k.Pattern, k.Expires = "", time.Time{}
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // trust adds the item saying whether the operator's [trust] accepts the signature.
@@ -142,20 +164,26 @@ func (c *checker) trust(sr *SignatureReport, in signature.Input) {
 	}
 	tr := &TrustReport{Config: t.Config, Module: t.Name}
 	sr.Trust = tr
-	if len(t.ConfigKeys) == 0 {
+	_, config, err := t.keys()
+	if err != nil {
+		tr.Problem = err.Error()
+		c.add("trust", StatusFail, "%s: %v", t.Config, err)
+		return
+	}
+	if len(config) == 0 {
 		tr.Problem = "no [[trust.keys]]"
 		c.add("trust", StatusWarn, "%s trusts no key ([trust] with [[trust.keys]]): an operator with it would not accept the module as signed", t.Config)
 		return
 	}
 	in.Name = t.Name
-	res, err := signature.Verify(in, t.ConfigKeys, time.Now())
+	res, err := signature.Verify(in, config, time.Now())
 	if err != nil {
 		tr.Problem = err.Error()
 		c.add("trust", StatusFail, "%s does not accept module %s: %v", t.Config, t.Name, err)
 		return
 	}
 	tr.Accepted, tr.KeyName = true, res.KeyName
-	for _, k := range t.ConfigKeys {
+	for _, k := range config {
 		if signature.KeyID(k.Key.ID()) == res.KeyID && k.Name == res.KeyName {
 			tr.Pattern = k.Pattern
 			break

@@ -203,7 +203,7 @@ func trustFor(f *cmdutil.Factory, opts *Options) (*modulecheck.Trust, error) {
 		if err != nil {
 			return nil, cmdutil.BadInput("--pub: %w", err)
 		}
-		t.Keys = []signature.TrustedKey{{Name: opts.Pub, Key: pub}}
+		t.PublicKeys = []string{pub.String()}
 	}
 	path := f.ConfigPath
 	if path == "" {
@@ -220,14 +220,7 @@ func trustFor(f *cmdutil.Factory, opts *Options) (*modulecheck.Trust, error) {
 	if !reg.Trust.Enabled {
 		return t, nil
 	}
-	t.Config = path
-	for _, k := range reg.Trust.Keys {
-		pub, err := signature.ParsePublicKey(k.PublicKey)
-		if err != nil {
-			continue // Load reported it
-		}
-		t.ConfigKeys = append(t.ConfigKeys, signature.TrustedKey{Name: k.Name, Pattern: k.Pattern, Key: pub, Expires: k.Expires})
-	}
+	t.Config, t.Keys = path, reg.Trust.Keys
 	t.Name = filepath.Base(opts.Module)
 	if abs, err := filepath.Abs(opts.Module); err == nil {
 		if rel, err := filepath.Rel(reg.Runtime.ModulesDir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {

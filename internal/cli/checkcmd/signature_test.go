@@ -44,7 +44,7 @@ func TestCheckShowsSignature(t *testing.T) {
 	require.Equal(t, 0, code, "%+v", rep)
 	it := itemOf(rep, "signature")
 	assert.Equal(t, "pass", it.Status, it.Detail)
-	assert.Contains(t, it.Detail, "p.wasm.minisig verifies over the module and sidecar bytes, by key "+id)
+	assert.Contains(t, it.Detail, "p.wasm.minisig verifies over the module and sidecar bytes: signed by key "+id+", trusted comment ")
 	assert.Contains(t, it.Detail, "wasmcollector-signature v1 sidecar-sha256=")
 	require.NotNil(t, rep.Signature)
 	assert.True(t, rep.Signature.Verified)
