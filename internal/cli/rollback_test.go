@@ -22,6 +22,10 @@ func TestGatherRefusesDowngrade(t *testing.T) {
 	trust := "[gather]\nstate_dir = \"state\"\nout_dir = \"out\"\n[trust]\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"out*\"\nkey = \"KEY\"\n"
 	config, keyFile := func() (string, string) { c, k, _ := signedRegistry(t, trust); return c, k }()
 	dir := filepath.Dir(config)
+	// Another collector of the unsigned module, so that each gather makes a tarball.
+	text, err := os.ReadFile(config)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(config, append(text, "\n[[collector]]\nkey = \"other\"\nversion = \"1.0\"\nmodule = \"pointers.wasm\"\nfunction = \"ok\"\n"...), 0o644))
 	mods := filepath.Join(dir, "modules")
 	mod, side := filepath.Join(mods, "outputs.wasm"), filepath.Join(mods, "outputs.toml")
 	sidecar := []byte("[[collector]]\nkey = \"big\"\nversion = \"1.0\"\nfunction = \"json_1000\"\n")
@@ -45,9 +49,11 @@ func TestGatherRefusesDowngrade(t *testing.T) {
 	type result struct {
 		Collectors []struct{ Key, Status, Error string }
 	}
+	var outDir string // each gather's tarballs, to see what it would have shipped
 	gather := func(until string) (result, string, int) {
 		t.Helper()
-		out, errs, code := runCLI(t, "gather", "-c", config, "--dry-run", "-o", "json", "--since", "2026-11-30T00:00:00Z", "--until", until)
+		outDir = t.TempDir()
+		out, errs, code := runCLI(t, "gather", "-c", config, "--dry-run", "-o", "json", "--out", outDir, "--since", "2026-11-30T00:00:00Z", "--until", until)
 		var r result
 		require.NoError(t, json.Unmarshal([]byte(out), &r), out+errs)
 		return r, errs, code
@@ -63,7 +69,8 @@ func TestGatherRefusesDowngrade(t *testing.T) {
 	install(v2, t2)
 	r, errs, code := gather("2026-12-01T00:00:00Z")
 	require.Equal(t, 0, code, errs)
-	assert.Equal(t, map[string]string{"config": "ok ", "big": "ok "}, status(r))
+	assert.Equal(t, map[string]string{"config": "ok ", "other": "ok ", "big": "ok "}, status(r))
+	assert.Contains(t, tarballText(t, outDir), "./big.json")
 	rec, err := os.ReadFile(filepath.Join(dir, "state", "signatures.json"))
 	require.NoError(t, err)
 	assert.Contains(t, string(rec), `"outputs.wasm": "2026-11-20T09:00:00Z"`)
@@ -77,6 +84,10 @@ func TestGatherRefusesDowngrade(t *testing.T) {
 	assert.Equal(t, 3, code, errs)
 	st := status(r)
 	assert.Equal(t, "ok ", st["config"], "the other modules are unaffected")
+	assert.Equal(t, "ok ", st["other"], "the other modules are unaffected")
+	shipped := tarballText(t, outDir)
+	assert.Contains(t, shipped, "./other.json")
+	assert.NotContains(t, shipped, "big.json", "nothing of the refused module")
 	assert.Regexp(t, `^failed module outputs.wasm is disabled: .*outputs.wasm: signature: it was signed by Acme Inc. \(key [0-9A-F]{16}\) at 2026-11-01T09:00:00Z, before 2026-11-20T09:00:00Z, the signing time of the newest signature accepted for outputs.wasm: refused as a possible downgrade to an older release; to run this version deliberately: wasmcollector trust accept outputs.wasm`, st["big"])
 	rec, err = os.ReadFile(filepath.Join(dir, "state", "signatures.json"))
 	require.NoError(t, err)
@@ -88,7 +99,7 @@ func TestGatherRefusesDowngrade(t *testing.T) {
 	assert.Equal(t, "outputs.wasm: accepted the signature made at 2026-11-01T09:00:00Z (the newest accepted was 2026-11-20T09:00:00Z)\n", out)
 	r, errs, code = gather("2026-12-01T02:00:00Z")
 	require.Equal(t, 0, code, errs)
-	assert.Equal(t, map[string]string{"config": "ok ", "big": "ok "}, status(r))
+	assert.Equal(t, map[string]string{"config": "ok ", "other": "ok ", "big": "ok "}, status(r))
 
 	_, errs, code = runCLI(t, "trust", "accept", "-c", config, "pointers.wasm")
 	assert.Equal(t, 2, code)
