@@ -71,9 +71,10 @@ func ParseCron(expr string) (func(time.Time) time.Time, error) {
 	return s.Next, nil
 }
 
-// cronGapFirings is how many firings [CronShortestGap] looks at from the validation time: enough
-// to span more than a year of an hourly or daily expression (so a zone's daylight-saving
-// changes and February are in it), few enough to cost a millisecond.
+// cronGapFirings is how many firings [CronShortestGap] looks at from the validation time: almost
+// three years of a daily expression (its zone's clock changes and February are in it), 41 days
+// of an hourly one, 3.5 days of one every 5 minutes; robfig's Next costs about 30 µs a firing, so
+// at most some 30 ms, and only when both cron and jitter are set.
 const cronGapFirings = 1000
 
 // cronGapSpan bounds the span CronShortestGap looks at: 28 years, after which the calendar
