@@ -17,9 +17,14 @@ import (
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 )
 
-// Version is the record format version this package writes and reads. A record of another
-// version is refused with [ErrVersion].
-const Version = 1
+// Version is the record format version this package writes. It reads it and every version from
+// [MinVersion]; a record of another version is refused with [ErrVersion]. Version 2 added the
+// guest's clock readings and random bytes ("sys" lines); a version 1 record has none, and its
+// replay gives the guest the replaying host's clocks and randomness.
+const Version = 2
+
+// MinVersion is the oldest record format version this package reads.
+const MinVersion = 1
 
 // Header is the first line of a record: the invocation as the host described it to the guest.
 type Header struct {
@@ -155,6 +160,8 @@ type Record struct {
 	End    End
 	// Size is the record file's size in bytes (compressed).
 	Size int64
+	// Sys is the guest's clock readings and random bytes; nil in a version 1 record.
+	Sys *SysRecord
 }
 
 // Errors a reader returns, for errors.Is.
@@ -198,6 +205,7 @@ const (
 	kindFile       = "file"
 	kindOut        = "out"
 	kindResult     = "result"
+	kindSys        = "sys"
 	kindEnd        = "end"
 )
 
@@ -256,7 +264,10 @@ const flushEvery = 256 << 10
 // writer writes a record's lines to a gzip'd file, under a size cap. It is safe for concurrent
 // use (a db_query_rows cursor runs its query on its own goroutine).
 type writer struct {
-	mu      sync.Mutex
+	// beforeFlush, when set, is called before each periodic flush, without mu: the clock
+	// recorder writes its pending readings.
+	beforeFlush func()
+	mu          sync.Mutex
 	done    chan struct{} // closed by close: stops the periodic flush
 	ended   bool          // the end line is written: nothing follows
 	f       *os.File
@@ -310,6 +321,9 @@ func (w *writer) flushLoop() {
 		case <-w.done:
 			return
 		case <-t.C:
+			if w.beforeFlush != nil {
+				w.beforeFlush()
+			}
 			w.mu.Lock()
 			w.flushLocked()
 			w.mu.Unlock()
@@ -520,8 +534,11 @@ func read(r io.Reader) (*Record, error) {
 			if err := decodeBody(b, &rec.Header); err != nil {
 				return nil, bad("%v", err)
 			}
-			if rec.Header.Version != Version {
-				return nil, fmt.Errorf("%w: format version %d; this wasmcollector reads version %d", ErrVersion, rec.Header.Version, Version)
+			if v := rec.Header.Version; v < MinVersion || v > Version {
+				return nil, fmt.Errorf("%w: format version %d; this wasmcollector reads versions %d to %d", ErrVersion, v, MinVersion, Version)
+			}
+			if rec.Header.Version >= 2 {
+				rec.Sys = &SysRecord{}
 			}
 			continue
 		}
@@ -615,6 +632,24 @@ func read(r io.Reader) (*Record, error) {
 				}
 				l.File.Data = data
 				rec.Files = append(rec.Files, l.File)
+			}
+		case kindSys:
+			if rec.Sys == nil {
+				return nil, bad("clock readings in a version %d record", rec.Header.Version)
+			}
+			var l sysLine
+			if err := decodeBody(b, &l); err != nil {
+				return nil, bad("%v", err)
+			}
+			st := &rec.Sys.Call
+			if l.Init {
+				st = &rec.Sys.Init
+			}
+			if err := decodeSysLine(&l, st); err != nil {
+				return nil, bad("%v", err)
+			}
+			if l.Stopped != "" && !l.Init && rec.Sys.Init.Stopped == "" {
+				rec.Sys.Init.Stopped = l.Stopped // the bound stops both phases
 			}
 		case kindEndQuery:
 			var e QueryEnd
