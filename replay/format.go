@@ -268,19 +268,19 @@ type writer struct {
 	// recorder writes its pending readings.
 	beforeFlush func()
 	mu          sync.Mutex
-	done    chan struct{} // closed by close: stops the periodic flush
-	ended   bool          // the end line is written: nothing follows
-	f       *os.File
-	cw      countWriter
-	gz      *gzip.Writer
-	max     int64
-	raw     int64 // uncompressed bytes written
-	pending int64 // uncompressed bytes since the last flush
-	lines   int64
-	full    bool
-	reason  string
-	err     error
-	buf     bytes.Buffer
+	done        chan struct{} // closed by close: stops the periodic flush
+	ended       bool          // the end line is written: nothing follows
+	f           *os.File
+	cw          countWriter
+	gz          *gzip.Writer
+	max         int64
+	raw         int64 // uncompressed bytes written
+	pending     int64 // uncompressed bytes since the last flush
+	lines       int64
+	full        bool
+	reason      string
+	err         error
+	buf         bytes.Buffer
 }
 
 type countWriter struct {
