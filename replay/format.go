@@ -264,10 +264,10 @@ const flushEvery = 256 << 10
 // writer writes a record's lines to a gzip'd file, under a size cap. It is safe for concurrent
 // use (a db_query_rows cursor runs its query on its own goroutine).
 type writer struct {
-	// beforeFlush, when set, is called before each periodic flush, without mu: the clock
-	// recorder writes its pending readings.
+	mu sync.Mutex
+	// beforeFlush, when set (under mu), is called before each periodic flush, without mu: the
+	// clock recorder writes its pending readings.
 	beforeFlush func()
-	mu          sync.Mutex
 	done        chan struct{} // closed by close: stops the periodic flush
 	ended       bool          // the end line is written: nothing follows
 	f           *os.File
@@ -321,8 +321,11 @@ func (w *writer) flushLoop() {
 		case <-w.done:
 			return
 		case <-t.C:
-			if w.beforeFlush != nil {
-				w.beforeFlush()
+			w.mu.Lock()
+			hook := w.beforeFlush
+			w.mu.Unlock()
+			if hook != nil {
+				hook()
 			}
 			w.mu.Lock()
 			w.flushLocked()

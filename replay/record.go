@@ -105,7 +105,9 @@ func Start(spec Spec, hdr Header) (*Invocation, error) {
 	}
 	w.flush() // a process that dies at once still leaves a record the host can finalise
 	r := &Invocation{w: w, spec: spec, sys: newSysRecorder(w, spec.MaxBytes)}
+	w.mu.Lock()
 	w.beforeFlush = r.sys.emit
+	w.mu.Unlock()
 	return r, nil
 }
 

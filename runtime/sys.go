@@ -96,8 +96,9 @@ func (s *instanceSys) walltime() (sec int64, nsec int32) {
 	if s.init && s.tap != nil && s.tap.room(8) {
 		s.tap.Wall = append(s.tap.Wall, ns)
 	}
-	// Floor division: a (hostile, replayed) time before the epoch still has 0 <= nsec < 1e9,
-	// and wazero's WalltimeNanos gives the guest sec*1e9+nsec = ns back.
+	// Floor division keeps 0 <= nsec < 1e9 for a (replayed, hostile) time before the epoch;
+	// wazero's WalltimeNanos gives the guest sec*1e9+nsec = ns back (as WASI's unsigned
+	// timestamp, like any clock would).
 	sec, rem := ns/1e9, ns%1e9
 	if rem < 0 {
 		sec, rem = sec-1, rem+1e9
