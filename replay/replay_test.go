@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -307,7 +308,9 @@ func TestReplayRefusesBadRecords(t *testing.T) {
 			return fixEnd(append(l[:len(l)-2], `{"k":"row","q":9,"v":[1],"t":"i"}`, l[len(l)-2], l[len(l)-1]))
 		}), replay.ErrCorrupt, "query 9 was not announced"},
 		"bad value type": {rewrite(t, file, func(l []string) []string {
-			return fixEnd(append(l[:3], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[3:]...)...))
+			i := slices.IndexFunc(l, func(s string) bool { return strings.HasPrefix(s, `{"k":"columns"`) }) + 1
+			require.Positive(t, i)
+			return fixEnd(append(l[:i], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[i:]...)...))
 		}), replay.ErrCorrupt, `type 'i' does not fit value x`},
 		"directory": {t.TempDir(), replay.ErrCorrupt, "not a regular file"},
 	}
