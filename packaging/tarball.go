@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/wasmcollector/wasmcollector/internal/iocount"
 )
 
 // Tarball is one package written to disk.
@@ -48,18 +50,6 @@ type Member struct {
 
 // copyBufSize is the buffer for copying staged files into the tar stream.
 const copyBufSize = 256 << 10
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
 
 // name returns the tarball name for index i.
 func (p *Packer) name(i int) string {
@@ -114,7 +104,7 @@ func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
 			_ = f.Close()
 		}
 	}()
-	cw := &countWriter{w: f}
+	cw := &iocount.Writer{W: f}
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	if p.buf == nil {
 		p.buf = make([]byte, copyBufSize)
@@ -167,7 +157,7 @@ func (p *Packer) write(pk *pkg, tb *Tarball) (tmp string, err error) {
 	if err := f.Close(); err != nil {
 		return tmp, err
 	}
-	tb.Size = cw.n
+	tb.Size = cw.N
 	return tmp, nil
 }
 

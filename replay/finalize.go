@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/wasmcollector/wasmcollector/internal/iocount"
 	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
@@ -154,7 +155,7 @@ func Finalize(spec Spec, kind, errMsg string) (Info, error) {
 		return info, fmt.Errorf("finalise record: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, nothing
-	cw := &countWriter{w: tmp}
+	cw := &iocount.Writer{W: tmp}
 	gz, _ := gzip.NewWriterLevel(cw, gzip.BestSpeed)
 	for _, b := range lines {
 		gz.Write(b)
@@ -167,7 +168,7 @@ func Finalize(spec Spec, kind, errMsg string) (Info, error) {
 	if err != nil {
 		return info, fmt.Errorf("finalise record %s: %w", spec.Path, err)
 	}
-	info.Bytes, info.Complete, info.Reason = cw.n, endLine.Complete, endLine.Reason
+	info.Bytes, info.Complete, info.Reason = cw.N, endLine.Complete, endLine.Reason
 	return info, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
+	"github.com/wasmcollector/wasmcollector/internal/iocount"
 )
 
 // Version is the record format version this package writes. It reads it and every version from
@@ -271,7 +272,7 @@ type writer struct {
 	done        chan struct{} // closed by close: stops the periodic flush
 	ended       bool          // the end line is written: nothing follows
 	f           *os.File
-	cw          countWriter
+	cw          iocount.Writer
 	gz          *gzip.Writer
 	max         int64
 	raw         int64 // uncompressed bytes written
@@ -283,17 +284,6 @@ type writer struct {
 	buf         bytes.Buffer
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // create starts a record file at path, capped at max bytes (compressed).
 func create(path string, max int64) (*writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -301,7 +291,7 @@ func create(path string, max int64) (*writer, error) {
 		return nil, fmt.Errorf("create record: %w", err)
 	}
 	w := &writer{f: f, max: max, done: make(chan struct{})}
-	w.cw.w = f
+	w.cw.W = f
 	w.gz, _ = gzip.NewWriterLevel(&w.cw, gzip.BestSpeed)
 	go w.flushLoop()
 	return w, nil
@@ -367,7 +357,7 @@ func (w *writer) write(kind string, body any) bool {
 		return false
 	}
 	n := int64(w.buf.Len())
-	if w.cw.n+w.pending+n+trailerReserve > w.max {
+	if w.cw.N+w.pending+n+trailerReserve > w.max {
 		w.stopLocked(fmt.Sprintf("the record reached its size cap of %d bytes after %d lines", w.max, w.lines))
 		return false
 	}
@@ -453,7 +443,7 @@ func (w *writer) close(res *Result) (int64, bool, error) {
 	if cerr := w.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("write record: %w", cerr)
 	}
-	return w.cw.n, complete, err
+	return w.cw.N, complete, err
 }
 
 // DefaultMaxLine caps one line of a record read back, and MaxRecordBytes the uncompressed size of

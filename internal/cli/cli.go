@@ -29,6 +29,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/statecmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/validate"
 	"github.com/wasmcollector/wasmcollector/internal/cli/version"
+	"github.com/wasmcollector/wasmcollector/internal/iocount"
 	"github.com/wasmcollector/wasmcollector/registry"
 )
 
@@ -80,7 +81,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	// Results go through out, which remembers whether anything was written: an error in -o json
 	// mode then goes where it does not follow a result document.
-	out := &countingWriter{w: stdout}
+	out := &iocount.Writer{W: stdout}
 	status := cmdutil.NewStatusLine(stderr)
 	f := &cmdutil.Factory{Stdout: out, Stderr: stderr, Stdin: stdin, Status: status, Version: buildVersion(), LogLevel: new(slog.LevelVar)}
 	var logLevel string
@@ -177,7 +178,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		// too when the command already printed its result on stdout (gather whose bookkeeping
 		// could not be saved), so that stdout holds one document.
 		w := io.Writer(out)
-		if out.n > 0 {
+		if out.N > 0 {
 			w = stderr
 		}
 		if werr := cmdutil.WriteErrorJSON(w, err, code); werr != nil {
@@ -196,18 +197,6 @@ func wantsJSON(cmd *cobra.Command, args []string) bool {
 		}
 	}
 	return cmdutil.WantsJSON(args)
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // printError prints one line per error: registry problems each on their own line, everything else
