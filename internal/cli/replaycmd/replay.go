@@ -44,8 +44,8 @@ The guest's clocks and randomness are served from the record too; a guest that r
 was recorded gets clocks that go on from the last recorded value and random bytes from a source
 seeded from the record, and the report says it read beyond the record (a version 1 record has
 none: the guest reads this host's). The output is compared with the recorded one: identical, or
-a diff (CSV by row, matched by the first column; JSON by key path). The diff needs the output's bytes in the record (--record-output);
-without them only the sha256 is compared.
+a diff (CSV by row, matched by the first column; JSON by key path). The diff needs the output's
+bytes in the record (--record-output); without them only the sha256 is compared.
 
 Give a directory to replay every record in it (*.jsonl.gz). --module runs another module, such
 as a new version, against the recorded inputs: a vendor's regression test on real data.
