@@ -74,6 +74,9 @@ type Options struct {
 	Until time.Time
 	// Logger receives the runtime's and the guests' logs; default slog.Default().
 	Logger *slog.Logger
+	// Trust is what the signature is verified against; nil checks only what the signature file
+	// says (its key ID, trusted comment, and the sidecar and name it claims).
+	Trust *Trust
 }
 
 // DefaultTimeout is the deadline of each collector run when Options.Timeout is 0.
@@ -92,6 +95,8 @@ type Report struct {
 	SHA256 string `json:"sha256"`
 	Passed bool   `json:"passed"`
 	Checks []Item `json:"checks"`
+	// Signature is what check found of the module's signature (NAME.wasm.minisig).
+	Signature *SignatureReport `json:"signature"`
 }
 
 // checker gathers the items of one check.
@@ -167,6 +172,7 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 	c.compileAndABI(ctx)
 	c.memory(ctx)
 	c.rep.Checks = append(c.rep.Checks, sidecarItem)
+	c.signature()
 	c.grants()
 	mod := c.exports(ctx)
 	c.runs(ctx, mod)

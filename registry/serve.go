@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -52,7 +53,8 @@ type ServeSettings struct {
 	// `cron`, parsed by github.com/robfig/cron/v3 as serve parses it; excludes `interval`.
 	Cron string
 	// Jitter delays each scheduled gather by a random duration below it, so that nodes started
-	// together do not gather at once. TOML `jitter`; default 0; less than Interval.
+	// together do not gather at once. TOML `jitter`; default 0; less than Interval, or than the
+	// shortest time between two firings of Cron (over its next 1000 firings).
 	Jitter time.Duration
 	// Listen is the host:port of the page, /metrics and the health checks. TOML `listen`;
 	// default "127.0.0.1:9110" ([DefaultServeListen]).
@@ -111,6 +113,53 @@ func ParseCron(expr string) (func(time.Time) time.Time, error) {
 	return s.Next, nil
 }
 
+// cronGapFirings is how many firings [CronShortestGap] looks at from the validation time: almost
+// three years of a daily expression (its zone's clock changes and February are in it), 41 days
+// of an hourly one, 3.5 days of one every 5 minutes; robfig's Next costs about 30 µs a firing, so
+// at most some 30 ms, and only when both cron and jitter are set.
+const cronGapFirings = 1000
+
+// cronGapSpan bounds the span CronShortestGap looks at: 28 years, after which the calendar
+// (weekdays, leap years) repeats, for expressions that fire rarely ("0 0 13 * 5").
+const cronGapSpan = 28 * 366 * 24 * time.Hour
+
+// CronShortestGap returns the shortest time between two consecutive firings of next (a
+// [ParseCron] result) over its next firings after from: at most n of them, and none more than
+// 28 years on. ok is false when there are fewer than two firings.
+func CronShortestGap(next func(time.Time) time.Time, from time.Time, n int) (gap time.Duration, ok bool) {
+	prev := next(from)
+	if prev.IsZero() {
+		return 0, false
+	}
+	end := prev.Add(cronGapSpan)
+	for range n - 1 {
+		t := next(prev)
+		if t.IsZero() || t.After(end) {
+			break
+		}
+		if d := t.Sub(prev); !ok || d < gap {
+			gap, ok = d, true
+		}
+		prev = t
+	}
+	return gap, ok
+}
+
+// CheckCronJitter returns what is wrong with delaying each firing of the cron expression expr
+// by up to jitter, or "": a jitter not below the shortest gap between two firings (from from on)
+// could start a gather after the next firing's time.
+func CheckCronJitter(expr string, jitter time.Duration, from time.Time) string {
+	next, err := ParseCron(expr)
+	if err != nil || jitter <= 0 {
+		return ""
+	}
+	gap, ok := CronShortestGap(next, from, cronGapFirings)
+	if !ok || jitter < gap {
+		return ""
+	}
+	return fmt.Sprintf("must be less than the shortest time between two firings of cron %q, %s", expr, Duration(gap))
+}
+
 // serve decodes [serve] and applies its defaults.
 func (l *loader) serve(src *source, x *table[serveTable]) ServeSettings {
 	sv := defaultServe()
@@ -141,11 +190,17 @@ func (l *loader) serve(src *source, x *table[serveTable]) ServeSettings {
 		}
 	}
 	if d, ok := get(l, src, p.key("jitter"), t.Jitter); ok {
+		cronMsg := ""
+		if sv.Cron != "" {
+			cronMsg = CheckCronJitter(sv.Cron, time.Duration(d), time.Now())
+		}
 		switch s := t.Jitter.raw; {
 		case d < 0:
 			l.add(src, p.key("jitter"), CodeInvalid, "jitter %q must not be negative", s)
 		case sv.Interval > 0 && time.Duration(d) >= sv.Interval:
 			l.add(src, p.key("jitter"), CodeInvalid, "jitter %q must be less than the interval, %s", s, Duration(sv.Interval))
+		case cronMsg != "":
+			l.add(src, p.key("jitter"), CodeInvalid, "jitter %q %s", s, cronMsg)
 		default:
 			sv.Jitter = time.Duration(d)
 		}

@@ -31,10 +31,11 @@ func TestLoadServe(t *testing.T) {
 		},
 		{
 			name: "cron replaces the default interval",
-			toml: "[serve]\ncron = \"TZ=Europe/Paris 30 */4 * * *\"\njitter = \"5h\"\nlisten = \":9110\"\nbasic_auth_file = \"/etc/wc/auth\"\n",
+			toml: "[serve]\ncron = \"TZ=Europe/Paris 30 */4 * * *\"\njitter = \"2h\"\nlisten = \":9110\"\nbasic_auth_file = \"/etc/wc/auth\"\n",
 			want: func(string) ServeSettings {
-				// Jitter is not held to an interval a cron expression does not have.
-				return ServeSettings{Cron: "TZ=Europe/Paris 30 */4 * * *", Jitter: 5 * time.Hour, Listen: ":9110",
+				// Jitter below the cron expression's shortest gap is accepted (3h, the night
+				// Paris moves its clocks forward).
+				return ServeSettings{Cron: "TZ=Europe/Paris 30 */4 * * *", Jitter: 2 * time.Hour, Listen: ":9110",
 					BasicAuthFile: "/etc/wc/auth", Watch: true}
 			},
 		},
@@ -131,6 +132,16 @@ func TestLoadServeProblems(t *testing.T) {
 			name: "jitter not below the default interval",
 			toml: "[serve]\njitter = \"1d\"\n",
 			want: []want{{"collectors.toml", 2, "serve.jitter", `jitter "1d" must be less than the interval, 4h`}},
+		},
+		{
+			name: "jitter not below a cron expression's gap",
+			toml: "[serve]\ncron = \"30 */4 * * *\"\n\njitter = \"5h\"\n",
+			want: []want{{"collectors.toml", 4, "serve.jitter", `jitter "5h" must be less than the shortest time between two firings of cron "30 */4 * * *", 4h`}},
+		},
+		{
+			name: "jitter not below the shortest of uneven cron gaps",
+			toml: "[serve]\ncron = \"0 9,17 * * *\"\njitter = \"8h\"\n",
+			want: []want{{"collectors.toml", 3, "serve.jitter", `jitter "8h" must be less than the shortest time between two firings of cron "0 9,17 * * *", 8h`}},
 		},
 		{
 			name: "listen without a port",
@@ -244,6 +255,43 @@ func TestParseCron(t *testing.T) {
 	require.Equal(t, time.Date(2026, 12, 2, 12, 30, 0, 0, time.UTC), next(from).UTC())
 	_, err = ParseCron("every tuesday")
 	require.Error(t, err)
+}
+
+// TestCronShortestGap: the shortest time between consecutive firings, over the next firings of
+// the parser serve uses, whatever the gaps' order; and the jitter check built on it.
+func TestCronShortestGap(t *testing.T) {
+	from := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		expr   string
+		gap    time.Duration
+		jitter time.Duration // the longest jitter accepted: gap - 1s
+	}{
+		{"*/5 * * * *", 5 * time.Minute, 5*time.Minute - time.Second},
+		{"@hourly", time.Hour, time.Hour - time.Second},
+		{"@every 90m", 90 * time.Minute, 90*time.Minute - time.Second},
+		{"TZ=UTC 0 9,17 * * *", 8 * time.Hour, 8*time.Hour - time.Second},        // 8h then 16h
+		{"TZ=UTC 0 3 * * 1,2", 24 * time.Hour, 24*time.Hour - time.Second},       // Monday to Tuesday, not the 6 days after
+		{"TZ=UTC 0 0 1 * *", 28 * 24 * time.Hour, 28*24*time.Hour - time.Second}, // February, months ahead of from
+		// Daylight saving: 01:30 to 03:30 is 1h, not 2h, the night the clocks go forward.
+		{"TZ=Europe/Paris 30 1,3 * * *", time.Hour, time.Hour - time.Second},
+		{"TZ=UTC 0 0 29 2 *", 4*365*24*time.Hour + 24*time.Hour, 1461*24*time.Hour - time.Second}, // every leap year
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			next, err := ParseCron(tt.expr)
+			require.NoError(t, err)
+			gap, ok := CronShortestGap(next, from, cronGapFirings)
+			require.True(t, ok)
+			require.Equal(t, tt.gap, gap)
+			require.Empty(t, CheckCronJitter(tt.expr, tt.jitter, from))
+			require.Contains(t, CheckCronJitter(tt.expr, tt.gap, from), "must be less than the shortest time between two firings")
+		})
+	}
+	// An expression with one firing only has no gap.
+	next, err := ParseCron("TZ=UTC 0 0 1 1 *")
+	require.NoError(t, err)
+	_, ok := CronShortestGap(next, from, 1)
+	require.False(t, ok)
 }
 
 // TestSampleServe: the sample's [serve] options, uncommented, are the defaults.

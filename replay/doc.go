@@ -6,18 +6,20 @@
 // answer, the files and directories the guest opened on its mounts, the module's sha256, and the
 // output's sha256 and size (and, with [Options.Output], its bytes). [Replay] runs the invocation
 // again, with a data source that answers from the record ([ErrNotRecorded] for any other call),
-// the recorded environment and mount files, and compares the output: identical, or a [Diff].
+// the recorded environment and mount files, the recorded clock readings and random bytes, and
+// compares the output: identical, or a [Diff].
 //
 // Recording hooks in where the host answers the guest: the executors wrap the granted data
-// sources, the output and the mounts of an invocation when the context carries a [Recorder]
-// ([WithRecorder]); with worker processes the worker records and writes the file the host names.
+// sources, the output, the mounts and the clocks and randomness (runtime.Call.Sys) of an
+// invocation when the context carries a [Recorder] ([WithRecorder]); with worker processes the
+// worker records and writes the file the host names.
 //
-// # Format, version 1
+// # Format, version 2
 //
 // A record is one file, gzip-compressed JSON lines (one JSON object per line, "\n"-terminated).
 // Every line has "k", its kind; the other members depend on the kind:
 //
-//	invocation  line 1, the [Header]: version (1), recorded, module {name, path, sha256,
+//	invocation  line 1, the [Header]: version (2; 1 is read too), recorded, module {name, path, sha256,
 //	            function, memory_limit}, key, format, since, until, full_sync, collection_type,
 //	            params (typed, as the worker protocol encodes them: {"i":…}, {"f":…}, {"s":…},
 //	            {"b":…}, {"t":…}, {"l":[…],"il":true}, {"m":{…},"it":true}), limits, env
@@ -37,6 +39,13 @@
 //	file        mount, path, dir + entries [{name, dir}] for a directory, or s/x for a file's
 //	            bytes
 //	out         s or x: one Write of the output (only with Options.Output)
+//	sys         the guest's clock readings and random bytes since the previous sys line of its
+//	            phase: init (true: the module's initialisation read them), wall and mono
+//	            (base64 of the signed varint deltas of the wall-clock readings, ns since the
+//	            epoch, and of the monotonic ones, ns, each from the phase's previous reading, the
+//	            first from 0), rand (base64 of the random bytes); or stopped (why no more
+//	            readings were kept: of the initialisation only when init is true, else of both
+//	            phases). Version 2 only
 //	result      sha256, bytes, rows, json_documents, return_code, error, kind (how it failed:
 //	            a runtime error kind such as timeout, trap, memory, output, refused, canceled,
 //	            or killed, host; see [Result.Kind]), finalized (the host wrote this line, see
@@ -50,8 +59,37 @@
 // rule above ([ErrCorrupt]), or whose end line says it is incomplete ([ErrIncomplete]).
 //
 // kind and finalized are optional members added after the format's first release: a reader of
-// version 1 ignores members it does not know, so the version stays 1; a record without kind
-// compares only success or failure on replay.
+// version 1 ignores members it does not know, so the version stayed 1; a record without kind
+// compares only success or failure on replay. The sys lines are a new kind of line, which a
+// version 1 reader refuses, so records with them are version 2; this package reads both, and a
+// version 1 record (which has no sys lines) replays with the replaying host's clocks and
+// randomness, [SysOutcome].Recorded false.
+//
+// # Clocks and randomness
+//
+// Everything the host's clocks and randomness hand the guest is recorded, in the order the guest
+// got it: WASI clock_time_get (realtime and monotonic) and random_get, and the set-times-to-now
+// calls on files (which read the same wall clock, then fail on the read-only mounts). A mount
+// file's own times are the file's, not the clock's (a replay serves them as zero). clock_res_get is a
+// constant (1 µs wall, 1 ns monotonic) and not recorded; sleeps (poll_oneoff) only wait.
+// Readings are split by phase: what the module's initialisation read (its start function and
+// _initialize) and what the invocation read. A restorable module starts every instance from a
+// snapshot taken after one initialisation (runtime/snapshot.go), so the initialisation's
+// readings are those of that snapshot, which the runtime keeps with it (at most
+// runtime.MaxInitSysLog bytes' worth) and hands the recorder at the start of each invocation.
+// On replay the initialisation is served the recorded init readings (the replayer keeps one
+// loaded module per distinct set of them, as it does per environment) and the invocation its
+// own: a Go guest's hash seeds and math/rand state come out the same, and so does its output.
+//
+// The encoded readings of one record are bounded: at most a quarter of its size cap, and at most
+// 1 MiB. A guest that reads its clock in a hot loop past the bound leaves a record whose last
+// sys line says stopped; the invocation itself runs on unchanged, with the host's clocks. A
+// replay serves the recorded readings in order; past them (a record that stopped at its bound,
+// or another module given with --module that reads more) the clocks continue from the last
+// value served with the replaying host's elapsed time (the monotonic clock never goes back,
+// whatever a record says), and random bytes come from a ChaCha8 source seeded with a hash of the
+// record's module, key, slice and random bytes, so two replays of one record read the same. The
+// replay completes and [Outcome].Sys says how much was read past the record (BeyondRecord).
 //
 // # Failed invocations
 //

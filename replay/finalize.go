@@ -81,7 +81,7 @@ func Finalize(spec Spec, kind, errMsg string) (Info, error) {
 			if l.K != kindInvocation || decodeBody(b, &hdr) != nil {
 				return info, fmt.Errorf("finalise record %s: %w: line 1 is not the invocation header", spec.Path, ErrCorrupt)
 			}
-			if hdr.Version != Version {
+			if hdr.Version < MinVersion || hdr.Version > Version {
 				return info, fmt.Errorf("finalise record %s: %w: format version %d", spec.Path, ErrVersion, hdr.Version)
 			}
 		}

@@ -18,9 +18,14 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/iocount"
 )
 
-// Version is the record format version this package writes and reads. A record of another
-// version is refused with [ErrVersion].
-const Version = 1
+// Version is the record format version this package writes. It reads it and every version from
+// [MinVersion]; a record of another version is refused with [ErrVersion]. Version 2 added the
+// guest's clock readings and random bytes ("sys" lines); a version 1 record has none, and its
+// replay gives the guest the replaying host's clocks and randomness.
+const Version = 2
+
+// MinVersion is the oldest record format version this package reads.
+const MinVersion = 1
 
 // Header is the first line of a record: the invocation as the host described it to the guest.
 type Header struct {
@@ -156,6 +161,8 @@ type Record struct {
 	End    End
 	// Size is the record file's size in bytes (compressed).
 	Size int64
+	// Sys is the guest's clock readings and random bytes; nil in a version 1 record.
+	Sys *SysRecord
 }
 
 // Errors a reader returns, for errors.Is.
@@ -199,6 +206,7 @@ const (
 	kindFile       = "file"
 	kindOut        = "out"
 	kindResult     = "result"
+	kindSys        = "sys"
 	kindEnd        = "end"
 )
 
@@ -257,20 +265,23 @@ const flushEvery = 256 << 10
 // writer writes a record's lines to a gzip'd file, under a size cap. It is safe for concurrent
 // use (a db_query_rows cursor runs its query on its own goroutine).
 type writer struct {
-	mu      sync.Mutex
-	done    chan struct{} // closed by close: stops the periodic flush
-	ended   bool          // the end line is written: nothing follows
-	f       *os.File
-	cw      iocount.Writer
-	gz      *gzip.Writer
-	max     int64
-	raw     int64 // uncompressed bytes written
-	pending int64 // uncompressed bytes since the last flush
-	lines   int64
-	full    bool
-	reason  string
-	err     error
-	buf     bytes.Buffer
+	mu sync.Mutex
+	// beforeFlush, when set (under mu), is called before each periodic flush, without mu: the
+	// clock recorder writes its pending readings.
+	beforeFlush func()
+	done        chan struct{} // closed by close: stops the periodic flush
+	ended       bool          // the end line is written: nothing follows
+	f           *os.File
+	cw          iocount.Writer
+	gz          *gzip.Writer
+	max         int64
+	raw         int64 // uncompressed bytes written
+	pending     int64 // uncompressed bytes since the last flush
+	lines       int64
+	full        bool
+	reason      string
+	err         error
+	buf         bytes.Buffer
 }
 
 // create starts a record file at path, capped at max bytes (compressed).
@@ -300,6 +311,12 @@ func (w *writer) flushLoop() {
 		case <-w.done:
 			return
 		case <-t.C:
+			w.mu.Lock()
+			hook := w.beforeFlush
+			w.mu.Unlock()
+			if hook != nil {
+				hook()
+			}
 			w.mu.Lock()
 			w.flushLocked()
 			w.mu.Unlock()
@@ -510,8 +527,11 @@ func read(r io.Reader) (*Record, error) {
 			if err := decodeBody(b, &rec.Header); err != nil {
 				return nil, bad("%v", err)
 			}
-			if rec.Header.Version != Version {
-				return nil, fmt.Errorf("%w: format version %d; this wasmcollector reads version %d", ErrVersion, rec.Header.Version, Version)
+			if v := rec.Header.Version; v < MinVersion || v > Version {
+				return nil, fmt.Errorf("%w: format version %d; this wasmcollector reads versions %d to %d", ErrVersion, v, MinVersion, Version)
+			}
+			if rec.Header.Version >= 2 {
+				rec.Sys = &SysRecord{}
 			}
 			continue
 		}
@@ -605,6 +625,24 @@ func read(r io.Reader) (*Record, error) {
 				}
 				l.File.Data = data
 				rec.Files = append(rec.Files, l.File)
+			}
+		case kindSys:
+			if rec.Sys == nil {
+				return nil, bad("clock readings in a version %d record", rec.Header.Version)
+			}
+			var l sysLine
+			if err := decodeBody(b, &l); err != nil {
+				return nil, bad("%v", err)
+			}
+			st := &rec.Sys.Call
+			if l.Init {
+				st = &rec.Sys.Init
+			}
+			if err := decodeSysLine(&l, st); err != nil {
+				return nil, bad("%v", err)
+			}
+			if l.Stopped != "" && !l.Init && rec.Sys.Init.Stopped == "" {
+				rec.Sys.Init.Stopped = l.Stopped // the bound stops both phases
 			}
 		case kindEndQuery:
 			var e QueryEnd

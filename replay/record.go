@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/internal/tomlparam"
+	"github.com/wasmcollector/wasmcollector/runtime"
 )
 
 // The calls a recorded query answers.
@@ -75,6 +76,7 @@ type Invocation struct {
 	mu   sync.Mutex // guards next: queries may start on the cursor's goroutine
 	next int
 	out  *outputRecorder
+	sys  *sysRecorder
 }
 
 // Start begins the record of one invocation at spec.Path with hdr as its header (Version and
@@ -106,7 +108,21 @@ func Start(spec Spec, hdr Header) (*Invocation, error) {
 		return nil, err
 	}
 	w.flush() // a process that dies at once still leaves a record the host can finalise
-	return &Invocation{w: w, spec: spec}, nil
+	r := &Invocation{w: w, spec: spec, sys: newSysRecorder(w, spec.MaxBytes)}
+	w.mu.Lock()
+	w.beforeFlush = r.sys.emit
+	w.mu.Unlock()
+	return r, nil
+}
+
+// Sys is the guest's clocks and randomness, recorded: pass it as the runtime.Call's Sys.
+func (r *Invocation) Sys() runtime.Sys { return r.sys }
+
+// flush writes the pending clock readings, then pushes the record to the file: an answer is
+// whole, and must be on disk, with what the guest read before it, before the guest gets it.
+func (r *Invocation) flush() {
+	r.sys.emit()
+	r.w.flush()
 }
 
 // Sources wraps every granted data source.
@@ -143,6 +159,7 @@ func (r *Invocation) Close(rep hostfuncs.Report, code int32, invErr error) (Info
 	if invErr != nil {
 		res.Error, res.Kind = invErr.Error(), ErrorKind(invErr)
 	}
+	r.sys.emit()
 	size, complete, err := r.w.close(res)
 	_, reason := r.w.stopped()
 	return Info{Path: r.spec.Path, Bytes: size, Complete: complete, Reason: reason}, err
@@ -210,7 +227,7 @@ func (s *recordingSource) Query(ctx context.Context, sql string, params map[stri
 		end.TooLarge = stopped == nil && errors.Is(err, hostfuncs.ErrResultTooLarge)
 	}
 	s.r.w.write(kindEndQuery, end)
-	s.r.w.flush() // the answer is whole: on disk before the guest gets it
+	s.r.flush() // the answer is whole: on disk before the guest gets it
 	return err
 }
 
@@ -224,7 +241,7 @@ func (s *recordingSource) StreamCSV(ctx context.Context, sql string, params map[
 		end.Abandoned = tw.err != nil // the host's writer stopped the stream
 	}
 	s.r.w.write(kindEndQuery, end)
-	s.r.w.flush()
+	s.r.flush()
 	return n, err
 }
 
@@ -317,7 +334,7 @@ func (f *recordingFS) record(name string) {
 			l.File.Entries = append(l.File.Entries, DirEntry{Name: e.Name(), Dir: e.IsDir()})
 		}
 		f.r.w.write(kindFile, l)
-		f.r.w.flush()
+		f.r.flush()
 	case st.Mode().IsRegular():
 		if st.Size() > f.r.spec.MaxBytes {
 			f.r.w.stop(fmt.Sprintf("file %s on mount %s (%d bytes) is over the record's size cap of %d bytes", rel, f.mount, st.Size(), f.r.spec.MaxBytes))
@@ -330,7 +347,7 @@ func (f *recordingFS) record(name string) {
 		l := newData(data)
 		l.File = &File{Mount: f.mount, Path: rel}
 		f.r.w.write(kindFile, l)
-		f.r.w.flush()
+		f.r.flush()
 	}
 }
 

@@ -225,6 +225,10 @@ type Outcome struct {
 	// (DiffUnavailable then says so).
 	Diff            *Diff  `json:"diff,omitempty"`
 	DiffUnavailable string `json:"diff_unavailable,omitempty"`
+	// Sys says how the guest's clocks and randomness were served: from the record, past it
+	// (Sys.BeyondRecord), or, for a version 1 record, the replaying host's own. Reading past
+	// the record does not make a replay differ; its output may.
+	Sys SysOutcome `json:"sys"`
 }
 
 // Replay runs the invocation recorded in file again, with the record's answers in place of the
@@ -295,7 +299,7 @@ func (r *Replayer) Close() error {
 }
 
 // module loads (once) the module a record runs.
-func (r *Replayer) module(ctx context.Context, file string, hdr *Header) (*replayModule, error) {
+func (r *Replayer) module(ctx context.Context, file string, hdr *Header, sys *SysRecord) (*replayModule, error) {
 	modPath, pin := r.opts.Module, ""
 	if modPath == "" {
 		if hdr.Module.Path == "" {
@@ -310,8 +314,9 @@ func (r *Replayer) module(ctx context.Context, file string, hdr *Header) (*repla
 		envKey = append(envKey, e.Name+"="+e.Value)
 	}
 	// The values are part of the key: a guest may read its environment once, when it starts,
-	// and a loaded module keeps its initialised state.
-	key := strings.Join([]string{modPath, pin, fmt.Sprint(hdr.Module.MemoryLimit), strings.Join(hdr.Mounts, "\x00"), strings.Join(envKey, "\x00")}, "\x01")
+	// and a loaded module keeps its initialised state. So are the clock readings and random
+	// bytes its initialisation read: a Go guest seeds its hashes and math/rand from them.
+	key := strings.Join([]string{modPath, pin, fmt.Sprint(hdr.Module.MemoryLimit), strings.Join(hdr.Mounts, "\x00"), strings.Join(envKey, "\x00"), sys.initKey()}, "\x01")
 	spec := runtime.ModuleSpec{Name: hdr.Module.Name, Path: modPath, SHA256: pin, MemoryLimit: hdr.Module.MemoryLimit, Env: names}
 	if len(hdr.Mounts) > 0 {
 		// The runtime opens each mount's host directory; the record's files take its place.
@@ -358,7 +363,7 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	hdr := rec.Header
-	m, err := r.module(ctx, file, &hdr)
+	m, err := r.module(ctx, file, &hdr, rec.Sys)
 	if err != nil {
 		return nil, err
 	}
@@ -396,8 +401,17 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 		// than maxReplayTimeout.
 		timeout = min(hdr.Timeout, maxReplayTimeout)
 	}
-	_, invErr := m.mod.Invoke(ctx, runtime.Call{Function: hdr.Module.Function, Invocation: inv, Timeout: timeout,
-		StdioLimit: hdr.StdioLimit, MountFS: func(guest string, _ fs.FS) fs.FS { return mounts[guest] }})
+	call := runtime.Call{Function: hdr.Module.Function, Invocation: inv, Timeout: timeout,
+		StdioLimit: hdr.StdioLimit, MountFS: func(guest string, _ fs.FS) fs.FS { return mounts[guest] }}
+	var sys *sysPlayer
+	if rec.Sys != nil {
+		sys = newSysPlayer(rec)
+		call.Sys = sys
+	}
+	_, invErr := m.mod.Invoke(ctx, call)
+	if sys != nil {
+		out.Sys = sys.outcome()
+	}
 	if invErr != nil {
 		out.Error, out.Kind = invErr.Error(), ErrorKind(invErr)
 	}

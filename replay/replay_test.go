@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,7 +300,7 @@ func TestReplayRefusesBadRecords(t *testing.T) {
 		"not gzip":        {write([]byte("{\"k\":\"invocation\"}\n")), replay.ErrCorrupt, "not gzip data"},
 		"truncated":       {write(good[:len(good)/2]), replay.ErrCorrupt, "unexpected EOF"},
 		"corrupt":         {write(flipped), replay.ErrCorrupt, ""},
-		"unknown version": {rewrite(t, file, func(l []string) []string { l[0] = strings.Replace(l[0], `"version":1,`, `"version":99,`, 1); return l }), replay.ErrVersion, "format version 99; this wasmcollector reads version 1"},
+		"unknown version": {rewrite(t, file, func(l []string) []string { l[0] = strings.Replace(l[0], `"version":2,`, `"version":99,`, 1); return l }), replay.ErrVersion, "format version 99; this wasmcollector reads versions 1 to 2"},
 		"no end line":     {rewrite(t, file, func(l []string) []string { return l[:len(l)-1] }), replay.ErrCorrupt, "truncated after line"},
 		"header missing":  {rewrite(t, file, func(l []string) []string { return l[1:] }), replay.ErrCorrupt, "not the invocation header"},
 		"data after end":  {rewrite(t, file, func(l []string) []string { return append(l, l[len(l)-1]) }), replay.ErrCorrupt, "data after the end line"},
@@ -307,7 +308,9 @@ func TestReplayRefusesBadRecords(t *testing.T) {
 			return fixEnd(append(l[:len(l)-2], `{"k":"row","q":9,"v":[1],"t":"i"}`, l[len(l)-2], l[len(l)-1]))
 		}), replay.ErrCorrupt, "query 9 was not announced"},
 		"bad value type": {rewrite(t, file, func(l []string) []string {
-			return fixEnd(append(l[:3], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[3:]...)...))
+			i := slices.IndexFunc(l, func(s string) bool { return strings.HasPrefix(s, `{"k":"columns"`) }) + 1
+			require.Positive(t, i)
+			return fixEnd(append(l[:i], append([]string{`{"k":"row","q":1,"v":["x"],"t":"i"}`}, l[i:]...)...))
 		}), replay.ErrCorrupt, `type 'i' does not fit value x`},
 		"directory": {t.TempDir(), replay.ErrCorrupt, "not a regular file"},
 	}

@@ -37,6 +37,9 @@ type Call struct {
 	// MountFS, when set, is given each mount's file system (by its guest path) and returns the
 	// one the guest sees: a recording wraps it, a replay replaces it with the recorded files.
 	MountFS func(guest string, fsys fs.FS) fs.FS
+	// Sys, when set, supplies the guest's clocks and random bytes: a recording wraps [HostSys],
+	// a replay serves the recorded readings. Default the host's own.
+	Sys Sys
 }
 
 // Result is what a finished invocation reports, whether it succeeded or not.
@@ -110,10 +113,11 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	ctx = hostfuncs.WithInvocation(ctx, inv)
 	// A restorable module starts from its snapshot once one was taken (snapshot.go).
 	var snap *snapshot
+	snapTried := false
 	restore := m.c.restore
 	if restore != nil {
 		m.snapMu.Lock()
-		snap = m.snap
+		snap, snapTried = m.snap, m.snapTried
 		m.snapMu.Unlock()
 	}
 	mem := snap.memoryFor(m.limit)
@@ -125,10 +129,25 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 		WithStartFunctions().
 		WithStdout(stdout).
 		WithStderr(stderr).
-		WithSysWalltime().
-		WithSysNanotime().
-		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }).
-		WithRandSource(rand.Reader)
+		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) })
+	// The clocks and randomness go through an instanceSys when a Sys replaces them, or when this
+	// instance's initialisation may become the snapshot (which keeps what it read, sys.go);
+	// otherwise straight to the host's, as cheap as wazero makes them.
+	var isys *instanceSys
+	if call.Sys != nil || (restore != nil && snap == nil && !snapTried) {
+		isys = &instanceSys{src: call.Sys, init: true}
+		if isys.src == nil {
+			isys.src = hostSys{}
+		}
+		if restore != nil && snap == nil {
+			isys.tap = &SysLog{}
+		}
+		mc = mc.WithWalltime(isys.walltime, walltimeResolution).
+			WithNanotime(isys.nanotime, nanotimeResolution).
+			WithRandSource(isys)
+	} else {
+		mc = mc.WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+	}
 	if m.c.hasInit && restore == nil {
 		mc = mc.WithStartFunctions("_initialize")
 	}
@@ -162,8 +181,11 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	if err == nil {
 		defer inst.Close(context.Background())
 		if restore != nil {
-			err = m.prepare(ctx, inst, snap)
+			err = m.prepare(ctx, inst, snap, isys, call.Sys)
 		}
+	}
+	if isys != nil {
+		isys.init = false // what the guest reads from here on is the invocation's
 	}
 	if err == nil {
 		var out []uint64
@@ -199,8 +221,12 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 
 // prepare brings a fresh instance of the restorable variant to its initialised state: from the
 // snapshot, or by initialising it (and keeping a snapshot of the result for the next ones).
-func (m *Module) prepare(ctx context.Context, inst api.Module, snap *snapshot) error {
+// isys, when set, kept what the initialisation read; a Sys is told what the snapshot's did.
+func (m *Module) prepare(ctx context.Context, inst api.Module, snap *snapshot, isys *instanceSys, sys Sys) error {
 	if snap != nil {
+		if sys != nil {
+			sys.Restored(&snap.init)
+		}
 		return snap.restore(inst, m.c.restore.globals)
 	}
 	if err := m.c.restore.initialise(ctx, inst, m.c.hasInit); err != nil {
@@ -214,6 +240,9 @@ func (m *Module) prepare(ctx context.Context, inst api.Module, snap *snapshot) e
 		if err != nil {
 			m.e.log.Debug("no snapshot; instances initialise one by one", "module", m.name, "error", err)
 			return nil
+		}
+		if isys != nil && isys.tap != nil {
+			s.init = *isys.tap
 		}
 		m.snap = s
 		m.e.keep(s)

@@ -51,6 +51,9 @@ type snapshot struct {
 	mem     *snapshotMemory
 	size    uint32 // memory size in bytes
 	globals []uint64
+	// init is what the initialisation read from its clocks and randomness: every instance
+	// restored from the snapshot starts from the state those readings made (sys.go).
+	init SysLog
 }
 
 // restorableVariant derives the restorable variant of wasm (already capped and merged), or

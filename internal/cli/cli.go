@@ -27,6 +27,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/cli/servecmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/signcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/statecmd"
+	"github.com/wasmcollector/wasmcollector/internal/cli/trustcmd"
 	"github.com/wasmcollector/wasmcollector/internal/cli/validate"
 	"github.com/wasmcollector/wasmcollector/internal/cli/version"
 	"github.com/wasmcollector/wasmcollector/internal/iocount"
@@ -152,6 +153,7 @@ are declared in collectors.toml (and in NAME.toml beside NAME.wasm in the module
 		signcmd.NewCmdKeygen(f),
 		signcmd.NewCmdSign(f),
 		signcmd.NewCmdVerify(f),
+		trustcmd.NewCmdTrust(f),
 		mancmd.NewCmdMan(f),
 	)
 

@@ -91,4 +91,13 @@ func TestServeBadFileSettings(t *testing.T) {
 	_, errs, code = runCLI(t, "serve", "-c", reg, "--interval", "20m")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "jitter 30m0s ([serve] jitter) must be less than the interval 20m0s (--interval)")
+
+	// A cron expression's shortest gap bounds the jitter as the interval does, flag or file.
+	reg, _, _ = gatherRegistry(t, "\n[serve]\ncron = \"0 9,17 * * *\"\njitter = \"30m\"\n")
+	_, errs, code = runCLI(t, "serve", "-c", reg, "--jitter", "8h")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `jitter 8h0m0s (--jitter) must be less than the shortest time between two firings of cron "0 9,17 * * *", 8h ([serve] cron)`)
+	_, errs, code = runCLI(t, "serve", "-c", reg, "--cron", "*/10 * * * *")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `jitter 30m0s ([serve] jitter) must be less than the shortest time between two firings of cron "*/10 * * * *", 10m (--cron)`)
 }

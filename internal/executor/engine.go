@@ -85,7 +85,7 @@ func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hos
 				rec.Done(spec, replay.Info{}, err)
 				ri = nil
 			} else {
-				req.DataSources, req.Output, call.MountFS = ri.Sources(req.DataSources), ri.Output(req.Output), ri.MountFS
+				req.DataSources, req.Output, call.MountFS, call.Sys = ri.Sources(req.DataSources), ri.Output(req.Output), ri.MountFS, ri.Sys()
 			}
 		}
 	}

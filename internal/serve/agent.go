@@ -52,6 +52,10 @@ type Config struct {
 	// applies its flags over the registry's [serve] table with it. An error fails [New], and
 	// fails a reload (nothing changes).
 	Timing func(*registry.Registry) (Timing, error)
+	// OnReload, when not nil, is called with the registry swapped in after each reload that
+	// loaded the configuration (all or part of it swapped in): serve moves its basic auth file
+	// to a changed [serve] basic_auth_file with it.
+	OnReload func(*registry.Registry)
 	// Recording, when not nil, decides the record settings from the registry the agent runs,
 	// when the agent is made and after every reload (serve applies its flags over the [serve]
 	// record keys with it); nil takes the registry's [serve] record keys. An error fails [New],
@@ -185,6 +189,15 @@ func New(cfg Config) (*Agent, error) {
 	a.timing = t
 	if a.recording, err = a.recordingFor(reg); err != nil {
 		return nil, err
+	}
+	// Rollback protection: a module signed before the newest signature accepted for it is
+	// disabled (gathers report its collectors failed); the rest's signing times are recorded.
+	reg, refused, err := registry.CheckDowngrades(reg)
+	if err != nil {
+		return nil, fmt.Errorf("serve: rollback protection: %w", err)
+	}
+	for _, p := range refused {
+		a.log.Error("module refused: signed before the newest signature accepted for it", "problem", p.Error())
 	}
 	if a.store, err = newModuleStore(cfg.ModuleDir); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -70,6 +71,9 @@ func (a *Agent) Reload(ctx context.Context) error {
 	a.mu.Lock()
 	a.lastReload = st
 	a.mu.Unlock()
+	if err == nil && a.cfg.OnReload != nil {
+		a.cfg.OnReload(a.host().Registry())
+	}
 	if err == nil {
 		a.log.Info("reloaded", "result", st.Result, "collectors", len(a.host().Registry().Collectors), "refused", len(st.Modules))
 	}
@@ -126,6 +130,23 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 			changed = append(changed, m.Name)
 		}
 	}
+	// Rollback protection: a module signed before the newest signature accepted for it is
+	// refused like one that fails its check, and its previous version keeps running.
+	var downgrades map[string]*registry.Problem
+	if next.Trust.Enabled {
+		st, err := next.SigningStore()
+		if err != nil {
+			return fmt.Errorf("rollback protection: %w", err)
+		}
+		accepted, err := st.SigningTimes()
+		if err != nil {
+			return fmt.Errorf("rollback protection: %w", err)
+		}
+		downgrades = next.Downgrades(accepted)
+		for _, name := range slices.Sorted(maps.Keys(downgrades)) {
+			refuse(name, errors.New(downgrades[name].Message))
+		}
+	}
 	for _, d := range next.Disabled {
 		if d.Problems[0].Field == "signature" { // disabled for its own signature ([trust])
 			refuse(d.Name, fmt.Errorf("its signature does not verify: %w", d.Problems))
@@ -161,6 +182,17 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 		}
 	}
 	if len(refused) > 0 {
+		// A downgraded module with no previous version is disabled, as at start: gathers
+		// report its collectors failed rather than leave them out unseen.
+		fresh := map[string]*registry.Problem{}
+		for name, p := range downgrades {
+			if _, ok := running[name]; !ok {
+				fresh[name] = p
+			}
+		}
+		if len(fresh) > 0 {
+			next = next.WithoutModules(fresh)
+		}
 		st.Modules = substitute(next, cur, refused, order)
 	}
 	if h == nil {
@@ -186,6 +218,9 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 	if err := a.store.prune(h.Registry()); err != nil {
 		a.log.Warn("remove the copies of modules no longer run", "error", err)
 	}
+	if err := registry.RecordSigningTimes(h.Registry()); err != nil {
+		a.log.Warn("rollback protection: record the signing times of the modules swapped in", "error", err)
+	}
 	a.setTiming(timing)
 	a.setRecording(recording)
 	return nil
@@ -200,7 +235,6 @@ func restartNotes(cur, next *registry.Registry) []string {
 		}
 	}
 	note("listen", strconv.Quote(cur.Serve.Listen), strconv.Quote(next.Serve.Listen))
-	note("basic_auth_file", strconv.Quote(cur.Serve.BasicAuthFile), strconv.Quote(next.Serve.BasicAuthFile))
 	note("watch", cur.Serve.Watch, next.Serve.Watch)
 	if cur.Runtime.ModulesDir != next.Runtime.ModulesDir {
 		notes = append(notes, fmt.Sprintf("[runtime] modules_dir changed from %q to %q: the new modules are loaded, but the watcher watches the new directory only once serve restarts (SIGHUP reloads meanwhile)",

@@ -141,3 +141,90 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestReloadRefusesDowngrade: rollback protection in serve. Release 2 runs; release 1, signed
+// earlier by the same trusted key, put in its place is refused at reload with the downgrade
+// message and release 2 keeps running; once the operator accepts it (trust accept), the next
+// reload swaps it in. An agent started on release 1 after that does not run it either.
+func TestReloadRefusesDowngrade(t *testing.T) {
+	f := newFixture(t, false, "")
+	pub, _, sec, err := signature.GenerateKey("")
+	require.NoError(t, err)
+	key, err := signature.ParsePrivateKey(sec, "")
+	require.NoError(t, err)
+	mod := filepath.Join(filepath.Dir(f.reg), "modules", "flaky.wasm")
+	v2, err := os.ReadFile(mod)
+	require.NoError(t, err)
+	v1 := append(append([]byte{}, v2...), 0x00, 0x03, 0x01, 'x', 0x00)
+	install := func(module []byte, at time.Time) {
+		t.Helper()
+		sig, err := signature.Sign(key, module, nil, mod, at)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(mod, module, 0o644))
+		require.NoError(t, os.WriteFile(mod+signature.Suffix, sig, 0o644))
+	}
+	t1, t2 := until.Add(-30*24*time.Hour), until.Add(-24*time.Hour)
+	install(v2, t2)
+	text, err := os.ReadFile(f.reg)
+	require.NoError(t, err)
+	trust := "[trust]\nrequire_signatures = true\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"flaky*\"\nkey = \"" + pub.String() + "\"\n"
+	require.NoError(t, os.WriteFile(f.reg, append([]byte(trust), text...), 0o644))
+
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	now := func() time.Time { return until }
+	load := func() (*wasmcollector.Host, error) {
+		return wasmcollector.Load(f.reg, &wasmcollector.Options{Logger: quiet, Now: now})
+	}
+	host, err := load()
+	require.NoError(t, err)
+	a, err := New(Config{Host: host, Load: load, Logger: log, Now: now})
+	require.NoError(t, err)
+	defer a.Close()
+	require.NoError(t, a.Start(context.Background()))
+	srv := httptest.NewServer(a.Handler(nil))
+	defer srv.Close()
+
+	install(v1, t1)
+	err = a.Reload(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "module flaky.wasm: it was signed by Acme Inc. (key "+signature.KeyID(pub.ID())+") at "+t1.UTC().Format(time.RFC3339)+", before "+t2.UTC().Format(time.RFC3339))
+	assert.Contains(t, err.Error(), "refused as a possible downgrade to an older release; to run this version deliberately: wasmcollector trust accept flaky.wasm")
+	assert.Contains(t, logs.String(), "module refused; its previous version keeps running")
+	_, page := get(t, srv.Client(), srv.URL+"/")
+	assert.Contains(t, page, "the previous version, sha256 <code>"+sha256Hex(v2)+"</code>")
+	rec, err := a.GatherOnce(context.Background())
+	require.NoError(t, err)
+	for _, c := range rec.Result.Collectors {
+		assert.Equal(t, "ok", c.Status, "collector %s: %s", c.Key, c.Error)
+	}
+	for _, m := range a.host().Registry().Modules {
+		assert.Equal(t, sha256Hex(v2), m.SHA256, "release 2 keeps running")
+	}
+
+	// A new agent (serve restarted) on release 1 does not run it: its collectors are failed.
+	host2, err := load()
+	require.NoError(t, err)
+	b, err := New(Config{Host: host2, Load: load, Logger: log, Now: now, ModuleDir: t.TempDir()})
+	require.NoError(t, err)
+	assert.Empty(t, b.host().Registry().Modules)
+	require.Len(t, b.host().Registry().Disabled, 1)
+	assert.Equal(t, registry.CodeDowngrade, b.host().Registry().Disabled[0].Problems[0].Code)
+	// Its reloads refuse it as well, and keep it disabled (its collectors reported, not dropped).
+	require.ErrorContains(t, b.Reload(context.Background()), "refused as a possible downgrade")
+	assert.Empty(t, b.host().Registry().Modules)
+	require.Len(t, b.host().Registry().Disabled, 1)
+	assert.Equal(t, registry.CodeDowngrade, b.host().Registry().Disabled[0].Problems[0].Code)
+	require.NoError(t, b.Close())
+
+	// The operator accepts release 1: the next reload swaps it in.
+	reg, err := registry.Load(f.reg)
+	require.NoError(t, err)
+	before, accepted, err := registry.AcceptSigning(reg, "flaky.wasm")
+	require.NoError(t, err)
+	assert.True(t, before.Equal(t2) && accepted.Equal(t1), "%v %v", before, accepted)
+	require.NoError(t, a.Reload(context.Background()))
+	for _, m := range a.host().Registry().Modules {
+		assert.Equal(t, sha256Hex(v1), m.SHA256, "release 1 runs, accepted")
+	}
+}

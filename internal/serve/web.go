@@ -69,6 +69,14 @@ func ReadBasicAuthFile(path string) (*BasicAuth, error) {
 // and /readyz. auth, when not nil,
 // guards everything but the health checks.
 func (a *Agent) Handler(auth *BasicAuth) http.Handler {
+	return a.handler(func() (*BasicAuth, bool) { return auth, auth != nil })
+}
+
+// HandlerAuth is [Agent.Handler] guarded by an [AuthFile], whose credentials change without a
+// restart.
+func (a *Agent) HandlerAuth(f *AuthFile) http.Handler { return a.handler(f.Current) }
+
+func (a *Agent) handler(auth func() (*BasicAuth, bool)) http.Handler {
 	guarded := http.NewServeMux()
 	guarded.HandleFunc("GET /{$}", a.index)
 	guarded.HandleFunc("GET /gathers/{id}", a.gatherPage)
@@ -90,21 +98,27 @@ func (a *Agent) Handler(auth *BasicAuth) http.Handler {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	var g http.Handler = guarded
-	if auth != nil {
-		g = requireAuth(auth, guarded)
-	}
-	mux.Handle("/", g)
+	mux.Handle("/", requireAuth(auth, guarded))
 	return securityHeaders(mux)
 }
 
-func requireAuth(auth *BasicAuth, next http.Handler) http.Handler {
+// requireAuth guards next with the credentials current returns, read at each request; none
+// required lets every request through, required with none refuses every one.
+func requireAuth(current func() (*BasicAuth, bool), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth, required := current()
+		if !required {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if auth == nil {
+			auth = &BasicAuth{} // matches no request: an empty user or password is never valid
+		}
 		u, p, ok := r.BasicAuth()
 		// Compare both in constant time, and both always, so timing tells nothing.
 		uok := subtle.ConstantTimeCompare([]byte(u), []byte(auth.User))
 		pok := subtle.ConstantTimeCompare([]byte(p), []byte(auth.Password))
-		if !ok || uok&pok != 1 {
+		if !ok || uok&pok != 1 || auth.User == "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="wasmcollector", charset="UTF-8"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return

@@ -165,7 +165,7 @@ func Verify(in Input, keys []TrustedKey, now time.Time) (*Result, error) {
 	if ours && claims.Module != path.Base(in.Name) {
 		return nil, refuse(NameMismatch, id, "the signature by %s is for module %q, not %q", key.label(), claims.Module, path.Base(in.Name))
 	}
-	if err := checkSidecar(in, claims, ours, key, id); err != nil {
+	if err := checkSidecar(in, claims, ours, key.label(), id); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -218,7 +218,7 @@ func pickKey(name, id string, keyID uint64, keys []TrustedKey, now time.Time) (*
 }
 
 // checkSidecar checks that the sidecar is the one signed.
-func checkSidecar(in Input, c Claims, ours bool, key *TrustedKey, id string) error {
+func checkSidecar(in Input, c Claims, ours bool, label, id string) error {
 	side := in.SidecarName
 	if side == "" {
 		side = SidecarPath(path.Base(in.Name))
@@ -226,16 +226,16 @@ func checkSidecar(in Input, c Claims, ours bool, key *TrustedKey, id string) err
 	switch {
 	case !ours && in.Sidecar != nil:
 		return refuse(SidecarMismatch, id, "the signature by %s covers the module only, not its sidecar %s (its trusted comment has no sidecar-sha256, as a plain `minisign -S` makes): sign with `wasmcollector sign`, or pass minisign -t the comment it writes",
-			key.label(), side)
+			label, side)
 	case !ours:
 		return nil
 	case c.SidecarSHA256 == "none" && in.Sidecar != nil:
-		return refuse(SidecarMismatch, id, "sidecar %s was added after signing: the module was signed by %s without one", side, key.label())
+		return refuse(SidecarMismatch, id, "sidecar %s was added after signing: the module was signed by %s without one", side, label)
 	case c.SidecarSHA256 != "none" && in.Sidecar == nil:
-		return refuse(SidecarMismatch, id, "sidecar %s is missing: the module was signed by %s with a sidecar of sha256 %s", side, key.label(), c.SidecarSHA256)
+		return refuse(SidecarMismatch, id, "sidecar %s is missing: the module was signed by %s with a sidecar of sha256 %s", side, label, c.SidecarSHA256)
 	case c.SidecarSHA256 != "none":
 		if sum := sha256Hex(in.Sidecar); sum != c.SidecarSHA256 {
-			return refuse(SidecarMismatch, id, "sidecar %s was modified after signing: its sha256 is %s, %s signed %s", side, sum, key.label(), c.SidecarSHA256)
+			return refuse(SidecarMismatch, id, "sidecar %s was modified after signing: its sha256 is %s, %s signed %s", side, sum, label, c.SidecarSHA256)
 		}
 	}
 	return nil
@@ -294,4 +294,41 @@ func ReadSignatureFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("signature: %w", err)
 	}
 	return data, nil
+}
+
+// Inspection is what a signature file says without a public key to check it with.
+type Inspection struct {
+	// KeyID is the signing key's ID, 16 upper-case hex digits.
+	KeyID string
+	// TrustedComment is the signature's trusted comment, verbatim, and Claims what it says.
+	TrustedComment string
+	Claims         Claims
+}
+
+// Inspect reads in.Signature without verifying it cryptographically: the key ID and trusted
+// comment, and whether the comment's claims (module name, sidecar sha256) hold for in. A vendor
+// checking a module before shipping sees a swapped sidecar this way even without the public key.
+// The error is an *[Error]; the Inspection is set whenever the file parses.
+func Inspect(in Input) (*Inspection, error) {
+	if in.Signature == nil {
+		return nil, refuse(Unsigned, "", "not signed: no %s beside it", path.Base(in.Name)+Suffix)
+	}
+	var sig minisign.Signature
+	if err := sig.UnmarshalText(in.Signature); err != nil {
+		return nil, refuse(Malformed, "", "%s is not a minisign signature: %s", path.Base(in.Name)+Suffix, strings.TrimPrefix(err.Error(), "minisign: "))
+	}
+	id := KeyID(sig.KeyID)
+	ins := &Inspection{KeyID: id, TrustedComment: sig.TrustedComment}
+	claims, ours, err := parseClaims(sig.TrustedComment)
+	if err != nil {
+		return ins, refuse(Malformed, id, "%v", err)
+	}
+	ins.Claims = claims
+	if ours && claims.Module != path.Base(in.Name) {
+		return ins, refuse(NameMismatch, id, "the signature by key %s is for module %q, not %q", id, claims.Module, path.Base(in.Name))
+	}
+	if err := checkSidecar(in, claims, ours, "key "+id, id); err != nil {
+		return ins, err
+	}
+	return ins, nil
 }

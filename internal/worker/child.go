@@ -188,7 +188,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 		if err != nil {
 			res.RecordError = err.Error()
 		} else {
-			req.DataSources, req.Output, call.MountFS = rec.Sources(req.DataSources), rec.Output(req.Output), rec.MountFS
+			req.DataSources, req.Output, call.MountFS, call.Sys = rec.Sources(req.DataSources), rec.Output(req.Output), rec.MountFS, rec.Sys()
 		}
 	}
 	call.Invocation = hostfuncs.NewInvocation(req)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
+	"github.com/wasmcollector/wasmcollector/internal/signature"
 	"github.com/wasmcollector/wasmcollector/modulecheck"
 	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/runtime"
@@ -35,6 +36,8 @@ type Options struct {
 	Fixtures        map[string]string
 	TimestampFormat string
 	Until           string
+	// Pub is a minisign public key file to verify the module's signature with (--pub).
+	Pub string
 }
 
 // NewCmdCheck returns the check command; runF replaces the real run in tests when not nil.
@@ -65,12 +68,21 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
                  time_column has its rows checked by the slice guard: a row outside the slice
                  fails the run, naming the row, its value and the bounds.
 
+  signature      NAME.wasm.minisig (as 'sign' writes it) is beside the module and verifies over
+                 the module's and the sidecar's bytes, with --pub or collectors.toml's [trust]
+                 keys (without a key, its name and sidecar claims are checked): key ID, trusted
+                 comment and signing time; a warning when unsigned
+  trust          when a collectors.toml is given (-c) or found as other commands find it, and
+                 has [trust]: whether it accepts the signature for the module, by which key and
+                 pattern
+
 The sidecar is read by the registry alone, as if dropped into an empty modules directory; the
 module is compiled and run by the real sandbox. Items that cannot be checked because an earlier
 one failed are reported as SKIP. Exit 1 when an item fails, 0 otherwise.
 
--o json prints {module, sha256, passed, checks: [{name, status, detail}]}, status being pass,
-warn, fail or skip.`,
+-o json prints {module, sha256, passed, checks: [{name, status, detail}], signature: {file,
+present, verified, problem, key_id, trusted_comment, signed_at, trust: {config, module, accepted,
+key_name, pattern, problem}}}, status being pass, warn, fail or skip.`,
 		Example: `  wasmcollector check build/modules/job_events.wasm
   wasmcollector check acme.wasm --toml deploy/acme.toml -o json
   wasmcollector check acme.wasm --timeout 30s`,
@@ -117,6 +129,7 @@ warn, fail or skip.`,
 	fl.StringArrayVar(&fixtures, "fixture", nil, "run collectors reading data source NAME against this SQLite `NAME=FILE` (repeatable)")
 	fl.StringVar(&opts.TimestampFormat, "timestamp-format", "", "how the fixtures' timestamp columns are written, as timestamp_format (default iso8601)")
 	fl.StringVar(&opts.Until, "until", "", "end of the sample slice (RFC 3339; default now)")
+	fl.StringVar(&opts.Pub, "pub", "", "minisign public key `file` to verify the module's signature with (besides collectors.toml's [trust] keys)")
 	return cmd
 }
 
@@ -129,7 +142,11 @@ func Run(ctx context.Context, opts *Options) error {
 	} else {
 		until = f.Clock().Truncate(time.Second)
 	}
-	rep, err := modulecheck.Check(ctx, modulecheck.Options{
+	trust, err := trustFor(f, opts)
+	if err != nil {
+		return err
+	}
+	rep, err := modulecheck.Check(ctx, modulecheck.Options{Trust: trust,
 		Module: opts.Module, TOML: opts.TOML, Timeout: opts.Timeout, CacheDir: opts.CacheDir, CompileTimeout: opts.CompileTimeout,
 		Fixtures: opts.Fixtures, TimestampFormat: opts.TimestampFormat, Until: until, Logger: f.Logger,
 	})
@@ -174,4 +191,41 @@ func writeText(f *cmdutil.Factory, rep *modulecheck.Report) {
 	default:
 		fmt.Fprintf(f.Stdout, "%s: fit to ship\n", name)
 	}
+}
+
+// trustFor returns what the signature is verified against: --pub, and the [trust] keys of the
+// collectors.toml found as other commands find it (-c, $WASMCOLLECTOR_CONFIG, ./collectors.toml,
+// the system's). No file is no trust config; one that does not load is a warning item.
+func trustFor(f *cmdutil.Factory, opts *Options) (*modulecheck.Trust, error) {
+	t := &modulecheck.Trust{}
+	if opts.Pub != "" {
+		pub, err := signature.ReadPublicKey(opts.Pub)
+		if err != nil {
+			return nil, cmdutil.BadInput("--pub: %w", err)
+		}
+		t.PublicKeys = []string{pub.String()}
+	}
+	path := f.ConfigPath
+	if path == "" {
+		return t, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return t, nil
+	}
+	reg, err := registry.Load(path)
+	if reg == nil {
+		t.Problem = fmt.Sprintf("%s does not load, so its [trust] is not checked: %v", path, err)
+		return t, nil
+	}
+	if !reg.Trust.Enabled {
+		return t, nil
+	}
+	t.Config, t.Keys = path, reg.Trust.Keys
+	t.Name = filepath.Base(opts.Module)
+	if abs, err := filepath.Abs(opts.Module); err == nil {
+		if rel, err := filepath.Rel(reg.Runtime.ModulesDir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			t.Name = filepath.ToSlash(rel)
+		}
+	}
+	return t, nil
 }

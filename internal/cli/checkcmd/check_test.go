@@ -390,7 +390,8 @@ func TestCheckJSONShape(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	var doc map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
-	assert.ElementsMatch(t, []string{"module", "sha256", "passed", "checks"}, keys(doc))
+	assert.ElementsMatch(t, []string{"module", "sha256", "passed", "checks", "signature"}, keys(doc))
+	assert.JSONEq(t, `{"file": "`+path+`.minisig", "present": false, "verified": false, "problem": "unsigned"}`, string(doc["signature"]))
 	assert.JSONEq(t, `true`, string(doc["passed"]))
 	assert.JSONEq(t, `"`+path+`"`, string(doc["module"]))
 	var checks []map[string]any
@@ -401,7 +402,7 @@ func TestCheckJSONShape(t *testing.T) {
 		assert.Contains(t, []any{"pass", "warn", "fail", "skip"}, c["status"])
 		got = append(got, c["name"].(string))
 	}
-	assert.Equal(t, []string{"read", "size", "compile", "abi", "memory", "sidecar", "exports", "startup",
+	assert.Equal(t, []string{"read", "size", "compile", "abi", "memory", "sidecar", "signature", "exports", "startup",
 		"run ok (empty slice)", "run ok (sample slice)", "run ok_csv (empty slice)", "run ok_csv (sample slice)"}, got)
 }
 

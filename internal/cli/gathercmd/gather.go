@@ -23,6 +23,7 @@ import (
 	"github.com/wasmcollector/wasmcollector/internal/bytesize"
 	"github.com/wasmcollector/wasmcollector/internal/cli/cmdutil"
 	"github.com/wasmcollector/wasmcollector/internal/cli/replaycmd"
+	"github.com/wasmcollector/wasmcollector/registry"
 	"github.com/wasmcollector/wasmcollector/state"
 )
 
@@ -172,6 +173,11 @@ func runOnce(ctx context.Context, opts *Options) (err error) {
 				f.Logger.Error("write the status file", "path", path, "error", werr)
 			}
 		}()
+	}
+	// Rollback protection: a module signed before the newest signature accepted for it does
+	// not run (its collectors are reported failed); the others' signing times are recorded.
+	if reg, _, err = registry.CheckDowngrades(reg); err != nil {
+		return cmdutil.Failed(fmt.Errorf("rollback protection: %w", err))
 	}
 	var since, until time.Time
 	if opts.Since != "" {

@@ -40,9 +40,12 @@ func NewCmdReplay(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Long: `Run an invocation recorded with gather --record or run --record again, with no database and no
 network: every data call is answered from the record (a call that was not recorded fails,
 naming the statement), the slice, parameters, environment and mount reads are the recorded ones.
-The output is compared with the recorded one: identical, or a diff (CSV by row, matched by the
-first column; JSON by key path). The diff needs the output's bytes in the record (--record-output);
-without them only the sha256 is compared.
+The guest's clocks and randomness are served from the record too; a guest that reads more than
+was recorded gets clocks that go on from the last recorded value and random bytes from a source
+seeded from the record, and the report says it read beyond the record (a version 1 record has
+none: the guest reads this host's). The output is compared with the recorded one: identical, or
+a diff (CSV by row, matched by the first column; JSON by key path). The diff needs the output's
+bytes in the record (--record-output); without them only the sha256 is compared.
 
 Give a directory to replay every record in it (*.jsonl.gz). --module runs another module, such
 as a new version, against the recorded inputs: a vendor's regression test on real data.
@@ -183,6 +186,16 @@ func printReport(w io.Writer, rep *Report, show int) {
 			}
 			fmt.Fprintf(w, "  recorded: %s%s\n  replayed: %s — %s\n", ended(o.RecordedKind, o.RecordedError), finalised,
 				ended(o.Kind, o.Error), verdict)
+		}
+		switch {
+		case !o.Sys.Recorded:
+			fmt.Fprintf(w, "  clock and randomness: not in this record (format version 1): the guest read this host's\n")
+		case o.Sys.BeyondRecord:
+			// Not a difference in itself: a new module may read more; the output says the rest.
+			fmt.Fprintf(w, "  clock and randomness: read beyond the record: %s (clocks went on from the last recorded value, random bytes from a source seeded from the record)\n", o.Sys.Beyond)
+			if o.Sys.Stopped != "" {
+				fmt.Fprintf(w, "    the recording kept no more: %s\n", cmdutil.EscapeControl(o.Sys.Stopped))
+			}
 		}
 		if o.Identical {
 			continue

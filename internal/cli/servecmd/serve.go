@@ -78,9 +78,9 @@ configuration is loaded again and each new or changed module compiled and checke
 background, then swapped in between gathers. A module that fails is refused alone: the reason is
 logged, shown on the page and counted by module, and its previous version keeps running (a new
 module that fails is not added). A collectors.toml that does not load changes nothing. A new
-[serve] schedule applies at once, new record settings from the next gather; listen,
-basic_auth_file and watch need a restart, and the reload says so. --no-watch (or watch = false)
-leaves only SIGHUP.
+[serve] schedule and basic_auth_file apply at once, new record settings from the next gather;
+listen and watch need a restart, and the reload says so. --no-watch (or watch = false) leaves
+only SIGHUP.
 
 Record and replay: with --record DIR (or [serve] record_dir), each gather's invocations are
 recorded into DIR/<gather's UTC start time>, which 'wasmcollector replay' takes as it is; the
@@ -90,7 +90,9 @@ keeps only the records of invocations that failed or were abandoned; record_keep
 --record-output and --record-secrets (record_output, record_secrets) are as for gather.
 
 --basic-auth-file names a file whose first line is user:password; the page and /metrics then
-require it (the probes do not). SIGTERM or SIGINT stops the running gather (what was shipped is
+require it (the probes do not). It is read again whenever it changes, so rotating the password
+needs no restart; a new version that is broken keeps the previous credentials, and the log says
+so. SIGTERM or SIGINT stops the running gather (what was shipped is
 recorded; the next run collects the rest) and exits within 2 s.`,
 		Example: `  wasmcollector serve
   wasmcollector serve --interval 1h --jitter 5m --listen 127.0.0.1:9110
@@ -140,13 +142,13 @@ type settings struct {
 func resolve(opts *Options, sv registry.ServeSettings) (s settings, err error) {
 	s = settings{timing: serve.Timing{Interval: sv.Interval, Cron: sv.Cron, Jitter: sv.Jitter},
 		listen: sv.Listen, authFile: sv.BasicAuthFile, watch: sv.Watch, record: sv.Record}
-	intervalFrom := "[serve] interval"
+	intervalFrom, cronFrom := "[serve] interval", "[serve] cron"
 	switch {
 	case opts.changed("cron"):
 		if _, err := registry.ParseCron(opts.Cron); err != nil {
 			return s, cmdutil.BadInput("--cron %q: %w", opts.Cron, err)
 		}
-		s.timing.Cron, s.timing.Interval = opts.Cron, 0
+		s.timing.Cron, s.timing.Interval, cronFrom = opts.Cron, 0, "--cron"
 	case opts.changed("interval"):
 		if opts.Interval <= 0 {
 			return s, cmdutil.BadInput("--interval %s: must be positive", opts.Interval)
@@ -162,6 +164,11 @@ func resolve(opts *Options, sv registry.ServeSettings) (s settings, err error) {
 	}
 	if t := s.timing; t.Interval > 0 && t.Jitter >= t.Interval {
 		return s, cmdutil.BadInput("jitter %s (%s) must be less than the interval %s (%s)", t.Jitter, jitterFrom, t.Interval, intervalFrom)
+	}
+	if t := s.timing; t.Cron != "" {
+		if msg := registry.CheckCronJitter(t.Cron, t.Jitter, time.Now()); msg != "" {
+			return s, cmdutil.BadInput("jitter %s (%s) %s (%s)", t.Jitter, jitterFrom, msg, cronFrom)
+		}
 	}
 	if opts.changed("listen") {
 		s.listen = opts.Listen
@@ -200,14 +207,14 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var auth *serve.BasicAuth
-	if set.authFile != "" {
-		if auth, err = serve.ReadBasicAuthFile(set.authFile); err != nil {
-			if opts.changed("basic-auth-file") {
-				return cmdutil.BadInput("--basic-auth-file: %w", err)
-			}
-			return cmdutil.BadInput("[serve] basic_auth_file in %s: %w", reg.File, err)
+	// Re-read when it changes (each request checks), and moved by a reload to a changed [serve]
+	// basic_auth_file: rotating the password needs no restart.
+	auth, err := serve.OpenAuthFile(set.authFile, log)
+	if err != nil {
+		if opts.changed("basic-auth-file") {
+			return cmdutil.BadInput("--basic-auth-file: %w", err)
 		}
+		return cmdutil.BadInput("[serve] basic_auth_file in %s: %w", reg.File, err)
 	}
 	now := f.Now
 	if opts.Now != "" {
@@ -225,11 +232,16 @@ func Run(ctx context.Context, opts *Options) error {
 		s, err := resolve(opts, reg.Serve)
 		return s.timing, err
 	}
+	onReload := func(reg *registry.Registry) {
+		if s, err := resolve(opts, reg.Serve); err == nil {
+			auth.SetPath(s.authFile)
+		}
+	}
 	recording := func(reg *registry.Registry) (registry.RecordSettings, error) {
 		s, err := resolve(opts, reg.Serve)
 		return s.record, err
 	}
-	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, Recording: recording, OutDir: opts.Out, Logger: log, Now: now})
+	agent, err := serve.New(serve.Config{Host: host, Load: load, Timing: timing, OnReload: onReload, Recording: recording, OutDir: opts.Out, Logger: log, Now: now})
 	if err != nil {
 		host.Close()
 		return cmdutil.BadInput("%w", err)
@@ -247,10 +259,10 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return cmdutil.BadInput("[serve] listen in %s: %w", reg.File, err)
 	}
-	if !loopback(ln.Addr()) && auth == nil {
+	if !loopback(ln.Addr()) && set.authFile == "" {
 		log.Warn("the page is reachable beyond this machine without a password: it shows what the collectors emit; set --basic-auth-file or listen on loopback", "listen", ln.Addr().String())
 	}
-	srv := &http.Server{Handler: agent.Handler(auth), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: agent.HandlerAuth(auth), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "schedule", agent.Timing().String())
