@@ -286,6 +286,11 @@ type Module struct {
 	Name string
 	// Path is the absolute path of the file.
 	Path string
+	// Source is the file the operator installed when Path is a private copy of it (serve runs
+	// copies named by their sha256, so that an overwritten file changes nothing unchecked); ""
+	// when Path is that file. A record names it, so that a replay finds the module after the
+	// copy is gone.
+	Source string
 	// SHA256 is the lowercase hex sha256 the file is pinned to, or, when it is not pinned and
 	// its signature verified, the sha256 of the bytes verified; "" otherwise. [Load] checked the
 	// file against it; whoever reads the file later must check again, as the file may have

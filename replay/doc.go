@@ -19,8 +19,8 @@
 // A record is one file, gzip-compressed JSON lines (one JSON object per line, "\n"-terminated).
 // Every line has "k", its kind; the other members depend on the kind:
 //
-//	invocation  line 1, the [Header]: version (2; 1 is read too), recorded, module {name, path, sha256,
-//	            function, memory_limit}, key, format, since, until, full_sync, collection_type,
+//	invocation  line 1, the [Header]: version (2; 1 is read too), recorded, module {name, path, source,
+//	            sha256, function, memory_limit}, key, format, since, until, full_sync, collection_type,
 //	            params (typed, as the worker protocol encodes them: {"i":…}, {"f":…}, {"s":…},
 //	            {"b":…}, {"t":…}, {"l":[…],"il":true}, {"m":{…},"it":true}), limits, env
 //	            [{name, value | redacted}], datasources, mounts, timeout (ns), stdio_limit,

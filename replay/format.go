@@ -64,8 +64,11 @@ type Header struct {
 
 // ModuleInfo identifies the module of a recorded invocation.
 type ModuleInfo struct {
-	Name        string `json:"name"`
-	Path        string `json:"path,omitempty"`
+	Name string `json:"name"`
+	Path string `json:"path,omitempty"`
+	// Source is the module file the operator installed when Path is the host's private copy of
+	// it (serve runs copies): replay falls back to it once the copy is gone.
+	Source      string `json:"source,omitempty"`
 	SHA256      string `json:"sha256"`
 	Function    string `json:"function"`
 	MemoryLimit uint64 `json:"memory_limit,omitempty"`

@@ -306,6 +306,11 @@ func (r *Replayer) module(ctx context.Context, file string, hdr *Header, sys *Sy
 			return nil, fmt.Errorf("record %s: it names no module file; give one with --module", file)
 		}
 		modPath, pin = hdr.Module.Path, hdr.Module.SHA256 // the recorded module, or nothing
+		if _, err := os.Stat(modPath); err != nil && hdr.Module.Source != "" {
+			// serve ran a private copy, gone with it: the operator's file, if it is still the
+			// same bytes (the pin says so at load), is the module.
+			modPath = hdr.Module.Source
+		}
 	}
 	names := make([]string, 0, len(hdr.Env))
 	envKey := make([]string, 0, len(hdr.Env))

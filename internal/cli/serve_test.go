@@ -247,4 +247,10 @@ func TestServeRecordFlag(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not exit within 10 s of SIGINT")
 	}
+
+	// serve ran private copies of the modules, removed when it stopped: the records also name
+	// the file the operator installed, which replay falls back to.
+	out, errs, code = runCLI(t, "replay", gatherDir, "--compile-timeout", "5m")
+	assert.Equal(t, 0, code, "after serve stopped:\n%s\n%s", out, errs)
+	assert.Contains(t, out, fmt.Sprintf("replayed %d: %d identical", len(files), len(files)), "after serve stopped")
 }

@@ -106,7 +106,7 @@ func (x *EngineExecutor) recordHeader(c *registry.Collector, req hostfuncs.Reque
 	for _, m := range spec.Mounts {
 		mounts = append(mounts, m.Guest)
 	}
-	return replay.NewHeader(req, replay.ModuleInfo{Name: spec.Name, Path: spec.Path, SHA256: mod.SHA256(),
+	return replay.NewHeader(req, replay.ModuleInfo{Name: spec.Name, Path: spec.Path, Source: c.Module.Source, SHA256: mod.SHA256(),
 		Function: c.Function, MemoryLimit: b.memory}, envValues(spec.Env), mounts, b.timeout, b.stdio)
 }
 

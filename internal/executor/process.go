@@ -247,7 +247,7 @@ func (x *ProcessExecutor) engine() worker.Engine {
 
 func (x *ProcessExecutor) moduleSpec(m *registry.Module) worker.ModuleSpec {
 	spec := ModuleSpec(x.reg, m)
-	return worker.ModuleSpec{Name: spec.Name, Path: spec.Path, SHA256: spec.SHA256, MemoryLimit: memoryLimit(x.reg, spec.MemoryLimit),
+	return worker.ModuleSpec{Name: spec.Name, Path: spec.Path, Source: m.Source, SHA256: spec.SHA256, MemoryLimit: memoryLimit(x.reg, spec.MemoryLimit),
 		Functions: spec.Functions, Mounts: spec.Mounts, Env: envValues(spec.Env)}
 }
 

@@ -85,6 +85,9 @@ func (s *moduleStore) pin(m *registry.Module) error {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("copy the module: %w", err)
 	}
+	if m.Source == "" {
+		m.Source = m.Path
+	}
 	m.Path, m.SHA256 = dst, sum
 	return nil
 }

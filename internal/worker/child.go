@@ -379,6 +379,6 @@ func recordHeader(job *Job, req hostfuncs.Request, mod *runtime.Module) replay.H
 	for _, m := range job.Module.Mounts {
 		mounts = append(mounts, m.Guest)
 	}
-	return replay.NewHeader(req, replay.ModuleInfo{Name: job.Module.Name, Path: job.Module.Path, SHA256: mod.SHA256(),
+	return replay.NewHeader(req, replay.ModuleInfo{Name: job.Module.Name, Path: job.Module.Path, Source: job.Module.Source, SHA256: mod.SHA256(),
 		Function: job.Function, MemoryLimit: job.Module.MemoryLimit}, job.Module.Env, mounts, job.Timeout, job.StdioLimit)
 }

@@ -80,6 +80,7 @@ type Job struct {
 type ModuleSpec struct {
 	Name        string            `json:"name"`
 	Path        string            `json:"path"`
+	Source      string            `json:"source,omitempty"` // registry.Module.Source, for records
 	SHA256      string            `json:"sha256,omitempty"`
 	MemoryLimit uint64            `json:"memory_limit"`
 	Functions   []string          `json:"functions,omitempty"`
