@@ -1,9 +1,12 @@
 package replay
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -393,4 +396,151 @@ func sortedKeys(a, b map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// streamLineKeep is how much of a line CompareStream keeps to show and to split into columns;
+// the rest of a longer line is only hashed.
+const streamLineKeep = 64 << 10
+
+// CompareStream diffs two outputs too large to hold in memory, reading both once, in step: line
+// by line in order (the first line of CSV is its header), listing at most maxChanges changes. A
+// CSV line that differs is split into columns to name those that changed, and keyed by its first
+// column when both lines have the same one. Memory stays within a few lines, however long the
+// outputs; rows that moved count as changed (Compare, for outputs that fit in memory, pairs
+// them by key).
+func CompareStream(format hostfuncs.Format, before, after io.Reader, maxChanges int) (*Diff, error) {
+	d := &Diff{Format: format, MatchedBy: "row position"}
+	d.Note = "outputs this large are compared line by line, in order"
+	add := func(c Change) {
+		switch c.Kind {
+		case "added":
+			d.Added++
+		case "removed":
+			d.Removed++
+		default:
+			d.Changed++
+		}
+		if len(d.Changes) < maxChanges {
+			d.Changes = append(d.Changes, c)
+		} else {
+			d.Truncated = true
+		}
+	}
+	ra, rb := newLineReader(before), newLineReader(after)
+	var names []string
+	for n := 1; ; n++ {
+		a, errA := ra.next()
+		b, errB := rb.next()
+		if errA != nil && errA != io.EOF {
+			return nil, fmt.Errorf("read the recorded output: %w", errA)
+		}
+		if errB != nil && errB != io.EOF {
+			return nil, fmt.Errorf("read the replayed output: %w", errB)
+		}
+		if errA == io.EOF && errB == io.EOF {
+			return d, nil
+		}
+		key := fmt.Sprintf("line %d", n)
+		if format == hostfuncs.FormatCSV {
+			key = fmt.Sprintf("row %d", n-1)
+		}
+		switch {
+		case errB == io.EOF:
+			add(Change{Kind: "removed", Key: key, Before: a.text()})
+		case errA == io.EOF:
+			add(Change{Kind: "added", Key: key, After: b.text()})
+		case a.sum == b.sum:
+			if n == 1 && format == hostfuncs.FormatCSV {
+				names = a.fields()
+			}
+		case n == 1 && format == hostfuncs.FormatCSV:
+			d.HeaderBefore, d.HeaderAfter = nonNil(a.fields()), nonNil(b.fields())
+			names = d.HeaderAfter
+			if len(names) < len(d.HeaderBefore) {
+				names = d.HeaderBefore
+			}
+		default:
+			c := Change{Kind: "changed", Key: key, Before: a.text(), After: b.text()}
+			if format == hostfuncs.FormatCSV {
+				fa, fb := a.fields(), b.fields()
+				if len(fa) > 0 && len(fb) > 0 && fa[0] == fb[0] {
+					c.Key = fa[0]
+				}
+				for i := 0; i < max(len(fa), len(fb)); i++ {
+					if i >= len(fa) || i >= len(fb) || fa[i] != fb[i] {
+						c.Columns = append(c.Columns, first(nth(names, i), fmt.Sprintf("#%d", i+1)))
+					}
+				}
+			}
+			add(c)
+		}
+	}
+}
+
+// nth is s[i] as a one-element slice, or none.
+func nth(s []string, i int) []string {
+	if i < len(s) {
+		return s[i : i+1]
+	}
+	return nil
+}
+
+// streamLine is one line of an output read by CompareStream: its first streamLineKeep bytes and
+// the sha256 of all of it.
+type streamLine struct {
+	head []byte
+	long bool
+	sum  [sha256.Size]byte
+}
+
+func (l *streamLine) text() string {
+	if len(l.head) > 200 || l.long {
+		return string(l.head[:min(len(l.head), 200)]) + "…"
+	}
+	return string(l.head)
+}
+
+// fields splits the line as a CSV row (the line as it is, when it does not parse).
+func (l *streamLine) fields() []string {
+	r := csv.NewReader(bytes.NewReader(l.head))
+	r.FieldsPerRecord = -1
+	f, err := r.Read()
+	if err != nil || l.long {
+		return []string{string(l.head)}
+	}
+	return f
+}
+
+type lineReader struct{ br *bufio.Reader }
+
+func newLineReader(r io.Reader) *lineReader { return &lineReader{br: bufio.NewReaderSize(r, 64<<10)} }
+
+func (r *lineReader) next() (*streamLine, error) {
+	l := &streamLine{}
+	h := sha256.New()
+	var n int
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			h.Write(chunk)
+			n += len(chunk)
+			keep := bytes.TrimSuffix(chunk, []byte("\n"))
+			if room := streamLineKeep - len(l.head); room > 0 {
+				l.head = append(l.head, keep[:min(room, len(keep))]...)
+			}
+			l.long = l.long || len(l.head) < n-1 && len(l.head) == streamLineKeep
+		}
+		switch {
+		case err == nil:
+			h.Sum(l.sum[:0])
+			return l, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF && n > 0:
+			h.Sum(l.sum[:0])
+			return l, nil
+		default:
+			return nil, err
+		}
+	}
 }

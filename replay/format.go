@@ -95,6 +95,13 @@ type Query struct {
 	CSV     [][]byte           `json:"-"`
 	End     QueryEnd           `json:"-"`
 	ended   bool
+	// sawColumns: the columns line was read (kept in the spill, not in Columns, for a replay).
+	sawColumns bool
+	// key is the query's match key (queryKey), set when the record was read for a replay, whose
+	// Query keeps only the first 200 characters of SQL and no Params; ext is where its answer
+	// (the columns, then each row, or each CSV write) is in the spill.
+	key string
+	ext []extent
 }
 
 // QueryEnd is how a recorded query ended.
@@ -145,6 +152,8 @@ type File struct {
 	Dir     bool       `json:"dir,omitempty"`
 	Entries []DirEntry `json:"entries,omitempty"`
 	Data    []byte     `json:"-"`
+	// ext is where Data is in the spill of a record read for a replay (Data is nil then).
+	ext []extent
 }
 
 // DirEntry is a directory entry of a recorded directory.
@@ -166,6 +175,11 @@ type Record struct {
 	Size int64
 	// Sys is the guest's clock readings and random bytes; nil in a version 1 record.
 	Sys *SysRecord
+	// spill holds the answers, files and output of a record read for a replay (openRecord); nil
+	// for ReadFile, which keeps them in Queries, Files and Output.
+	spill *spill
+	// outExt is where the recorded output is in the spill, when Result.OutputRecorded.
+	outExt []extent
 }
 
 // Errors a reader returns, for errors.Is.
@@ -460,6 +474,27 @@ const (
 // version is refused with an error naming the file and what is wrong (errors.Is finds
 // [ErrCorrupt], [ErrVersion] or [ErrIncomplete]).
 func ReadFile(path string) (*Record, error) {
+	return readFile(path, nil)
+}
+
+// openRecord reads the record at path for a replay: every rule is checked as ReadFile checks
+// it, but the answers, mount files and output go to a spill file in dir (the system's temporary
+// directory when ""), read back as the replay needs them, so that memory does not grow with the
+// record. Close the record's spill when done.
+func openRecord(path, dir string) (*Record, error) {
+	sp, err := newSpill(dir)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", path, err)
+	}
+	rec, err := readFile(path, sp)
+	if err != nil {
+		sp.close()
+		return nil, err
+	}
+	return rec, nil
+}
+
+func readFile(path string, sp *spill) (*Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
@@ -472,7 +507,7 @@ func ReadFile(path string) (*Record, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("record %s: %w: not a regular file", path, ErrCorrupt)
 	}
-	rec, err := read(f)
+	rec, err := read(f, sp)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", path, err)
 	}
@@ -487,14 +522,16 @@ func decodeBody(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-func read(r io.Reader) (*Record, error) {
+// read reads and checks a record. With sp, the bulk of it (rows, CSV writes, mount files, the
+// output) goes to sp instead of the Record, which keeps only a small index per data call.
+func read(r io.Reader, sp *spill) (*Record, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not gzip data: %v", ErrCorrupt, err)
 	}
 	gz.Multistream(false)
 	br := bufio.NewReaderSize(io.LimitReader(gz, MaxRecordBytes+1), 64<<10)
-	rec := &Record{}
+	rec := &Record{spill: sp}
 	queries := map[int]*Query{}
 	var total int64
 	var out bytes.Buffer
@@ -566,6 +603,11 @@ func read(r io.Reader) (*Record, error) {
 			if q.Params, err = q.Params.normalize(); err != nil {
 				return nil, bad("%v", err)
 			}
+			if sp != nil {
+				// A replay matches calls by key and names a recorded statement only in part.
+				q.key = queryKey(q.Call, q.Source, q.SQL, q.Params)
+				q.SQL, q.Params = oneLine(q.SQL), nil
+			}
 			queries[q.N] = q
 			rec.Queries = append(rec.Queries, q)
 		case kindColumns:
@@ -577,8 +619,15 @@ func read(r io.Reader) (*Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			if q.Call != callQuery || q.Columns != nil {
+			if q.Call != callQuery || q.sawColumns {
 				return nil, bad("columns out of place")
+			}
+			q.sawColumns = true
+			if sp != nil {
+				if err := sp.add(q.N, b); err != nil {
+					return nil, err
+				}
+				break
 			}
 			q.Columns = l.Columns
 			if q.Columns == nil {
@@ -593,12 +642,19 @@ func read(r io.Reader) (*Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			if q.Columns == nil {
+			if !q.sawColumns {
 				return nil, bad("row before columns")
 			}
 			vals, err := decodeValues(l.V, l.T)
 			if err != nil {
 				return nil, bad("%v", err)
+			}
+			if sp != nil {
+				// Checked here, decoded again when served.
+				if err := sp.add(q.N, b); err != nil {
+					return nil, err
+				}
+				break
 			}
 			q.Rows = append(q.Rows, vals)
 		case kindCSV, kindOut, kindFile:
@@ -619,14 +675,32 @@ func read(r io.Reader) (*Record, error) {
 				if q.Call != callStreamCSV {
 					return nil, bad("CSV in a query of call %q", q.Call)
 				}
+				if sp != nil {
+					if err := sp.add(q.N, data); err != nil {
+						return nil, err
+					}
+					break
+				}
 				q.CSV = append(q.CSV, data)
 			case kindOut:
+				if sp != nil {
+					if err := sp.addBytes(spillOutput, data, false); err != nil {
+						return nil, err
+					}
+					break
+				}
 				out.Write(data)
 			case kindFile:
 				if l.File == nil || l.File.Mount == "" {
 					return nil, bad("no mount")
 				}
-				l.File.Data = data
+				if sp != nil {
+					if l.File.ext, err = sp.whole(data); err != nil {
+						return nil, err
+					}
+				} else {
+					l.File.Data = data
+				}
 				rec.Files = append(rec.Files, l.File)
 			}
 		case kindSys:
@@ -657,11 +731,22 @@ func read(r io.Reader) (*Record, error) {
 				return nil, err
 			}
 			q.End, q.ended = e, true
+			if sp != nil {
+				if q.ext, err = sp.done(q.N); err != nil {
+					return nil, err
+				}
+			}
 		case kindResult:
 			if err := decodeBody(b, &rec.Result); err != nil {
 				return nil, bad("%v", err)
 			}
 			sawResult = true
+			if sp != nil {
+				if rec.outExt, err = sp.done(spillOutput); err != nil {
+					return nil, err
+				}
+				break
+			}
 			if rec.Result.OutputRecorded {
 				rec.Output = bytes.Clone(out.Bytes())
 				if rec.Output == nil {

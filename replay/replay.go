@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +28,7 @@ var ErrNotRecorded = errors.New("query not recorded")
 
 // player serves a record's answers to the replayed invocation's data calls.
 type player struct {
+	sp      *spill // the answers
 	mu      sync.Mutex
 	pending map[string][]*Query // by call, source, SQL and parameters; in recorded order
 	counts  map[string]int      // how many of each were recorded
@@ -36,14 +36,20 @@ type player struct {
 	missed  []string // the calls that were not recorded, as messages
 }
 
+// queryKey is what a replayed call must match: its sha256, so that a record's index does not
+// keep whole statements.
 func queryKey(call, source, sql string, p QueryParams) string {
-	return call + "\x00" + source + "\x00" + sql + "\x00" + p.key()
+	h := sha256.Sum256([]byte(call + "\x00" + source + "\x00" + sql + "\x00" + p.key()))
+	return string(h[:])
 }
 
 func newPlayer(rec *Record) *player {
-	p := &player{pending: map[string][]*Query{}, counts: map[string]int{}, served: map[string]int{}}
+	p := &player{sp: rec.spill, pending: map[string][]*Query{}, counts: map[string]int{}, served: map[string]int{}}
 	for _, q := range rec.Queries {
-		k := queryKey(q.Call, q.Source, q.SQL, q.Params)
+		k := q.key
+		if k == "" {
+			k = queryKey(q.Call, q.Source, q.SQL, q.Params)
+		}
 		p.pending[k] = append(p.pending[k], q)
 		p.counts[k]++
 	}
@@ -104,22 +110,54 @@ func (s *replayingSource) Query(ctx context.Context, sql string, params map[stri
 	if err != nil {
 		return err
 	}
-	if q.Columns != nil {
-		if err := columns(q.Columns); err != nil {
+	// The columns, then the rows, read from the spill as they are served.
+	it := s.p.sp.items(q.ext)
+	if q.sawColumns {
+		b, err := it.next()
+		if err != nil {
+			return s.spillError(q, err)
+		}
+		var l columnsLine
+		if err := decodeBody(b, &l); err != nil {
+			return s.spillError(q, err)
+		}
+		if l.Columns == nil {
+			l.Columns = []hostfuncs.Column{}
+		}
+		if err := columns(l.Columns); err != nil {
 			return err
 		}
 	}
-	vals := make([]any, 0, 16)
-	for _, r := range q.Rows {
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		vals = append(vals[:0], r...)
+		b, err := it.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return s.spillError(q, err)
+		}
+		var l rowLine
+		if err := decodeBody(b, &l); err != nil {
+			return s.spillError(q, err)
+		}
+		vals, err := decodeValues(l.V, l.T)
+		if err != nil {
+			return s.spillError(q, err)
+		}
 		if err := row(vals); err != nil {
 			return err
 		}
 	}
 	return s.endError(q)
+}
+
+// spillError is an answer that could not be read back from the spill (the disk failed it: the
+// record was checked when it was read).
+func (s *replayingSource) spillError(q *Query, err error) error {
+	return fmt.Errorf("replay: query %d on data source %q: reading its recorded answer back: %w", q.N, s.name, err)
 }
 
 func (s *replayingSource) StreamCSV(ctx context.Context, sql string, params map[string]any, w io.Writer) (int64, error) {
@@ -128,9 +166,17 @@ func (s *replayingSource) StreamCSV(ctx context.Context, sql string, params map[
 		return 0, err
 	}
 	var n int64
-	for i, b := range q.CSV {
+	it := s.p.sp.items(q.ext)
+	for i := 0; ; i++ {
 		if err := ctx.Err(); err != nil {
 			return n, err
+		}
+		b, err := it.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, s.spillError(q, err)
 		}
 		if _, err := w.Write(b); err != nil {
 			return n, err
@@ -179,6 +225,9 @@ type ReplayOptions struct {
 	Logger *slog.Logger
 	// MaxDiffLines caps the changes listed in the diff; default 100. Counts are always whole.
 	MaxDiffLines int
+	// SpillDir is where a replay keeps the record's answers and both outputs while it runs (a
+	// temporary file, removed after); default the system's temporary directory.
+	SpillDir string
 }
 
 // Outcome is what a replay found.
@@ -361,10 +410,11 @@ func (r *Replayer) module(ctx context.Context, file string, hdr *Header, sys *Sy
 
 // Replay replays one record; see [Replay].
 func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
-	rec, err := ReadFile(file)
+	rec, err := openRecord(file, r.opts.SpillDir)
 	if err != nil {
 		return nil, err
 	}
+	defer rec.spill.close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	hdr := rec.Header
@@ -384,6 +434,7 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 		}
 	}
 	mounts := mountFS(rec)
+	keep := rec.Result.OutputRecorded
 
 	p := newPlayer(rec)
 	sources := map[string]hostfuncs.DataSource{}
@@ -394,7 +445,10 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	got := &hashWriter{h: sha256.New(), keep: rec.Output != nil}
+	got := &hashWriter{h: sha256.New()}
+	if keep {
+		got.keep = &spillWriter{s: rec.spill}
+	}
 	inv := hostfuncs.NewInvocation(hostfuncs.Request{
 		Key: hdr.Key, Format: hdr.Format, Since: hdr.Since, Until: hdr.Until, FullSync: hdr.FullSync,
 		CollectionType: hdr.CollectionType, Params: tomlparam.Decode(hdr.Params), Limits: hdr.Limits,
@@ -429,32 +483,65 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	case !outputKnown:
 		out.DiffUnavailable = "the record does not know the output: the recording process ended before closing it, and the output's bytes were not recorded (--record-output)"
 	case out.SHA256 != out.RecordedSHA256:
-		if rec.Output == nil {
+		if !keep {
 			out.DiffUnavailable = "the record has the output's sha256 but not its bytes (record with --record-output to see a diff)"
 		} else {
 			max := r.opts.MaxDiffLines
 			if max <= 0 {
 				max = 100
 			}
-			out.Diff = Compare(hdr.Format, rec.Output, got.buf.Bytes(), max)
+			if out.Diff, err = compareSpilled(hdr.Format, rec.spill, rec.outExt, got.keep.ext, max); err != nil {
+				return nil, fmt.Errorf("replay %s: %w", file, err)
+			}
 		}
 	}
 	return out, nil
 }
 
-// hashWriter hashes the replayed output and keeps it when there is a recorded one to compare with.
+// diffInMemory is the largest output a diff reads whole, on each side: larger outputs are
+// compared by streaming them ([CompareStream]).
+const diffInMemory = 16 << 20
+
+// compareSpilled diffs the recorded output and the replayed one, both in the spill: only once
+// their sha256 differ, and in memory only when both are small.
+func compareSpilled(format hostfuncs.Format, sp *spill, before, after []extent, max int) (*Diff, error) {
+	if extentsLen(before) <= diffInMemory && extentsLen(after) <= diffInMemory {
+		a, err := sp.readAll(before)
+		if err != nil {
+			return nil, err
+		}
+		b, err := sp.readAll(after)
+		if err != nil {
+			return nil, err
+		}
+		return Compare(format, a, b, max), nil
+	}
+	return CompareStream(format, sp.reader(before), sp.reader(after), max)
+}
+
+func extentsLen(ext []extent) int64 {
+	var n int64
+	for _, e := range ext {
+		n += e.n
+	}
+	return n
+}
+
+// hashWriter hashes the replayed output and keeps it, in the spill, when there is a recorded
+// one to compare with.
 type hashWriter struct {
 	h    hash.Hash
 	n    int64
-	keep bool
-	buf  bytes.Buffer
+	keep *spillWriter
 }
 
 func (w *hashWriter) Write(p []byte) (int, error) {
 	w.h.Write(p)
 	w.n += int64(len(p))
-	if w.keep {
-		w.buf.Write(p)
+	if w.keep != nil {
+		if _, err := w.keep.Write(p); err != nil {
+			return 0, err
+		}
 	}
 	return len(p), nil
 }
@@ -491,12 +578,12 @@ func mountFS(rec *Record) map[string]fs.FS {
 			}
 			continue
 		}
-		m[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o444}
+		m[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o444, Sys: f.ext}
 		delete(unread[f.Mount], f.Path)
 	}
 	out := map[string]fs.FS{}
 	for name, m := range maps {
-		out[name] = &replayFS{m: m, unread: unread[name], mount: name}
+		out[name] = &replayFS{m: m, unread: unread[name], mount: name, sp: rec.spill}
 	}
 	return out
 }
@@ -505,11 +592,21 @@ type replayFS struct {
 	m      fstest.MapFS
 	unread map[string]bool
 	mount  string
+	sp     *spill // where the files' bytes are (MapFile.Sys their extents), nil when in Data
 }
 
 func (f *replayFS) Open(name string) (fs.File, error) {
 	if f.unread[name] {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: file %s on mount %s was listed but not read in the recording", fs.ErrNotExist, name, f.mount)}
+	}
+	if mf := f.m[name]; f.sp != nil && mf != nil && !mf.Mode.IsDir() {
+		// A file's bytes are read from the spill while the guest has it open.
+		ext, _ := mf.Sys.([]extent)
+		data, err := f.sp.readAll(ext)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fstest.MapFS{name: &fstest.MapFile{Data: data, Mode: mf.Mode}}.Open(name)
 	}
 	return f.m.Open(name)
 }
