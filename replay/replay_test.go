@@ -92,7 +92,7 @@ spec = '[{"column": "t", "hash": "sha256", "salt": "pepper", "rename": "t_hash"}
 // dbprobeHost is a host with the dbprobe guest granted the SQLite data source db, a config
 // collector and collectors (TOML), gathering into out. Compilation is unbounded in practice: a
 // loaded machine compiles Go guests slowly, and no test here is about that bound.
-func dbprobeHost(t *testing.T, out, db, collectors string, runtime ...string) *wasmcollector.Host {
+func dbprobeHost(t testing.TB, out, db, collectors string, runtime ...string) *wasmcollector.Host {
 	t.Helper()
 	reg := testguests.Registry(t, map[string]string{"dbprobe.wasm": testguests.Go(t, "internal/testguests/dbprobe")},
 		fmt.Sprintf(`[gather]
@@ -121,7 +121,7 @@ statements = '[]'
 	return h
 }
 
-func replayOpts(t *testing.T) replay.ReplayOptions {
+func replayOpts(t testing.TB) replay.ReplayOptions {
 	return replay.ReplayOptions{CacheDir: filepath.Join(testguests.CacheDir(t), "wazero"), CompileTimeout: 10 * time.Minute, Logger: quiet}
 }
 
