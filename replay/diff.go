@@ -518,17 +518,18 @@ func newLineReader(r io.Reader) *lineReader { return &lineReader{br: bufio.NewRe
 func (r *lineReader) next() (*streamLine, error) {
 	l := &streamLine{}
 	h := sha256.New()
-	var n int
+	var n, text int // bytes read, and of them the line's own (without its newline)
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		if len(chunk) > 0 {
-			h.Write(chunk)
 			n += len(chunk)
 			keep := bytes.TrimSuffix(chunk, []byte("\n"))
+			h.Write(keep) // a last line without its newline is the same line
+			text += len(keep)
 			if room := streamLineKeep - len(l.head); room > 0 {
 				l.head = append(l.head, keep[:min(room, len(keep))]...)
 			}
-			l.long = l.long || len(l.head) < n-1 && len(l.head) == streamLineKeep
+			l.long = text > len(l.head)
 		}
 		switch {
 		case err == nil:

@@ -1,9 +1,13 @@
 package replay_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcollector/wasmcollector/hostfuncs"
 	"github.com/wasmcollector/wasmcollector/replay"
@@ -59,4 +63,55 @@ func TestCompareJSON(t *testing.T) {
 
 	d = replay.Compare(hostfuncs.FormatJSON, []byte(`{"a":1}`), []byte(`{"a":1} {"b":2}`), 10)
 	assert.Contains(t, d.Note, "the replayed output is not JSON: more than one JSON value")
+}
+
+func TestCompareStreamCSV(t *testing.T) {
+	before := "id,name,status\n1,a,ok\n2,b,ok\n3,\"c,d\",failed\n"
+	after := "id,name,state\n1,a,ok\n2,b,OK\n4,e,ok\n5,f,ok\n"
+	d, err := replay.CompareStream(hostfuncs.FormatCSV, strings.NewReader(before), strings.NewReader(after), 10)
+	require.NoError(t, err)
+	assert.Equal(t, "row position", d.MatchedBy)
+	assert.Equal(t, []string{"id", "name", "status"}, d.HeaderBefore)
+	assert.Equal(t, []string{"id", "name", "state"}, d.HeaderAfter)
+	assert.Equal(t, []replay.Change{
+		{Kind: "changed", Key: "2", Columns: []string{"state"}, Before: "2,b,ok", After: "2,b,OK"},
+		{Kind: "changed", Key: "row 3", Columns: []string{"id", "name", "state"}, Before: `3,"c,d",failed`, After: "4,e,ok"},
+		{Kind: "added", Key: "row 4", After: "5,f,ok"},
+	}, d.Changes)
+	assert.Equal(t, 2, d.Changed)
+	assert.Equal(t, 1, d.Added)
+	assert.Contains(t, d.Note, "line by line")
+
+	// The cap on listed changes keeps counts whole; the other side's end counts as removed.
+	d, err = replay.CompareStream(hostfuncs.FormatCSV, strings.NewReader("id\n1\n2\n3\n"), strings.NewReader("id\n"), 2)
+	require.NoError(t, err)
+	assert.Equal(t, 3, d.Removed)
+	assert.Len(t, d.Changes, 2)
+	assert.True(t, d.Truncated)
+
+	// Identical streams, no trailing newline on one side: the same lines.
+	d, err = replay.CompareStream(hostfuncs.FormatCSV, strings.NewReader("id\n1\n"), strings.NewReader("id\n1"), 2)
+	require.NoError(t, err)
+	assert.Zero(t, d.Added+d.Removed+d.Changed)
+}
+
+func TestCompareStreamLongLines(t *testing.T) {
+	// Lines far longer than what is kept of them: compared whole (by hash), shown cut.
+	long := strings.Repeat("x", 200<<10)
+	before := `{"a":"` + long + `1"}` + "\n" + `{"b":1}` + "\n"
+	after := `{"a":"` + long + `2"}` + "\n" + `{"b":1}` + "\n"
+	d, err := replay.CompareStream(hostfuncs.FormatJSON, strings.NewReader(before), strings.NewReader(after), 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, d.Changed)
+	c := d.Changes[0]
+	assert.Equal(t, "line 1", c.Key)
+	assert.True(t, strings.HasSuffix(c.Before, "…"))
+	assert.Less(t, len(c.Before), 300)
+	d, err = replay.CompareStream(hostfuncs.FormatJSON, strings.NewReader(before), strings.NewReader(before), 10)
+	require.NoError(t, err)
+	assert.Zero(t, d.Added+d.Removed+d.Changed)
+
+	// A reader that fails is an error naming the side.
+	_, err = replay.CompareStream(hostfuncs.FormatCSV, iotest.ErrReader(errors.New("disk gone")), strings.NewReader("a\n"), 1)
+	assert.ErrorContains(t, err, "read the recorded output: disk gone")
 }

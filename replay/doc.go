@@ -91,6 +91,15 @@
 // record's module, key, slice and random bytes, so two replays of one record read the same. The
 // replay completes and [Outcome].Sys says how much was read past the record (BeyondRecord).
 //
+// # Replaying large records
+//
+// [Replay] does not hold a record in memory: it reads it once, checking every rule above, and
+// writes the answers (columns, rows, CSV writes), the mount files and the recorded output to an
+// unlinked temporary file ([ReplayOptions.SpillDir]), keeping a small index per data call; rows
+// are decoded again as the guest reads them. The replayed output is hashed and spilled too; the
+// outputs are read back only when their sha256 differ, whole when each is at most 16 MiB
+// ([Compare]), else line by line ([CompareStream]). [ReadFile] still reads a record whole.
+//
 // # Failed invocations
 //
 // An invocation that fails where it runs (a trap, the memory limit, a host function's error, an

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -143,4 +144,56 @@ func BenchmarkReplayLargeRecord(b *testing.B) {
 	b.ReportMetric(float64(replayed)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(whole)/(1<<20), "whole-record-MiB")
 	b.ReportMetric(float64(replayed)/float64(whole), "ratio")
+}
+
+// TestReplayDiffStreamed: an output over the in-memory bound is diffed by streaming both outputs
+// from the spill, and the change is found as the in-memory diff finds it.
+func TestReplayDiffStreamed(t *testing.T) {
+	h := probeHost(t, valsDB(t))
+	file, _ := record(t, h, "rows", replay.Options{Output: true}, nil)
+	edited := rewrite(t, file, func(lines []string) []string {
+		for i, l := range lines {
+			if strings.HasPrefix(l, `{"k":"row"`) && strings.Contains(l, `"plain"`) {
+				lines[i] = strings.Replace(l, `"plain"`, `"plainer"`, 1)
+				return lines
+			}
+		}
+		t.Fatal("no row to edit")
+		return nil
+	})
+	want := replay.Change{Kind: "changed", Key: "4", Columns: []string{"t"},
+		Before: "4,-9223372036854775808,5e-324,plain,true,2099-01-01T00:00:00Z",
+		After:  "4,-9223372036854775808,5e-324,plainer,true,2099-01-01T00:00:00Z"}
+	for name, bound := range map[string]int64{"in memory": 16 << 20, "streamed": 0} {
+		t.Run(name, func(t *testing.T) {
+			defer replay.SetDiffInMemory(bound)()
+			opts := replayOpts(t)
+			opts.SpillDir = t.TempDir()
+			out, err := replay.Replay(context.Background(), edited, opts)
+			require.NoError(t, err)
+			left, err := os.ReadDir(opts.SpillDir)
+			require.NoError(t, err)
+			require.Empty(t, left, "the spill is gone")
+			require.False(t, out.Identical)
+			require.Empty(t, out.NotRecorded)
+			require.NotNil(t, out.Diff)
+			require.Equal(t, []replay.Change{want}, out.Diff.Changes, "%+v", out.Diff)
+			if bound == 0 {
+				require.Equal(t, "row position", out.Diff.MatchedBy)
+			} else {
+				require.Equal(t, "column id", out.Diff.MatchedBy)
+			}
+		})
+	}
+}
+
+// TestReplaySpillDirMissing: a spill directory that does not exist is an error naming the record
+// and the directory, not a panic.
+func TestReplaySpillDirMissing(t *testing.T) {
+	h := probeHost(t, valsDB(t))
+	file, _ := record(t, h, "rows", replay.Options{}, nil)
+	opts := replayOpts(t)
+	opts.SpillDir = filepath.Join(t.TempDir(), "absent")
+	_, err := replay.Replay(context.Background(), file, opts)
+	require.ErrorContains(t, err, "record "+file+": replay spill: open "+opts.SpillDir)
 }

@@ -499,8 +499,8 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 }
 
 // diffInMemory is the largest output a diff reads whole, on each side: larger outputs are
-// compared by streaming them ([CompareStream]).
-const diffInMemory = 16 << 20
+// compared by streaming them ([CompareStream]). A variable for tests.
+var diffInMemory int64 = 16 << 20
 
 // compareSpilled diffs the recorded output and the replayed one, both in the spill: only once
 // their sha256 differ, and in memory only when both are small.
