@@ -14,12 +14,12 @@
 // invocation when the context carries a [Recorder] ([WithRecorder]); with worker processes the
 // worker records and writes the file the host names.
 //
-// # Format, version 2
+// # Format, version 3
 //
 // A record is one file, gzip-compressed JSON lines (one JSON object per line, "\n"-terminated).
 // Every line has "k", its kind; the other members depend on the kind:
 //
-//	invocation  line 1, the [Header]: version (2; 1 is read too), recorded, module {name, path, source,
+//	invocation  line 1, the [Header]: version (3; 1 and 2 are read too), recorded, module {name, path, source,
 //	            sha256, function, memory_limit}, key, format, since, until, full_sync, collection_type,
 //	            params (typed, as the worker protocol encodes them: {"i":…}, {"f":…}, {"s":…},
 //	            {"b":…}, {"t":…}, {"l":[…],"il":true}, {"m":{…},"it":true}), limits, env
@@ -45,7 +45,10 @@
 //	            epoch, and of the monotonic ones, ns, each from the phase's previous reading, the
 //	            first from 0), rand (base64 of the random bytes); or stopped (why no more
 //	            readings were kept: of the initialisation only when init is true, else of both
-//	            phases). Version 2 only
+//	            phases). Version 2 onward
+//	log         one of the guest's log lines ([LogLine]): stream "log" (the log host function:
+//	            level, msg), or "stdout" / "stderr" (msg: what the guest printed, as the host
+//	            kept it under the invocation's stdio limit, written at the end). Version 3 onward
 //	result      sha256, bytes, rows, json_documents, return_code, error, kind (how it failed:
 //	            a runtime error kind such as timeout, trap, memory, output, refused, canceled,
 //	            or killed, host; see [Result.Kind]), finalized (the host wrote this line, see
@@ -63,7 +66,20 @@
 // compares only success or failure on replay. The sys lines are a new kind of line, which a
 // version 1 reader refuses, so records with them are version 2; this package reads both, and a
 // version 1 record (which has no sys lines) replays with the replaying host's clocks and
-// randomness, [SysOutcome].Recorded false.
+// randomness, [SysOutcome].Recorded false. The log lines are another new kind, so records with
+// them are version 3; a version 2 reader refuses them with [ErrVersion] rather than dropping
+// lines it does not know, and this package reads versions 1 and 2 (no log lines: a replay
+// does not compare them, [LogsOutcome].Recorded false).
+//
+// # Log lines
+//
+// The guest's own log lines are recorded as they pass: the log host function's messages (a
+// message the host logs about the invocation, such as a failed data call's warning, carries
+// attributes and is not the guest's), then what it printed on stdout and stderr. They are bounded
+// by the invocation's log and stdio limits, and by the record's cap. A replay keeps only a hash
+// of each side's lines and reports whether they match ([Outcome].Logs); that is informational,
+// since a log line may carry what a replay does not reproduce, and the output decides identical.
+// A record its host finalised has no stdout or stderr lines (the worker ended first).
 //
 // # Clocks and randomness
 //

@@ -21,8 +21,10 @@ import (
 // Version is the record format version this package writes. It reads it and every version from
 // [MinVersion]; a record of another version is refused with [ErrVersion]. Version 2 added the
 // guest's clock readings and random bytes ("sys" lines); a version 1 record has none, and its
-// replay gives the guest the replaying host's clocks and randomness.
-const Version = 2
+// replay gives the guest the replaying host's clocks and randomness. Version 3 added the guest's
+// log lines ("log" lines); a record of an earlier version has none, and its replay does not
+// compare them.
+const Version = 3
 
 // MinVersion is the oldest record format version this package reads.
 const MinVersion = 1
@@ -180,6 +182,10 @@ type Record struct {
 	spill *spill
 	// outExt is where the recorded output is in the spill, when Result.OutputRecorded.
 	outExt []extent
+	// Logs are the guest's log lines (version 3 onward), in order; a record read for a replay
+	// keeps only their digest, logs (nil before version 3).
+	Logs []LogLine
+	logs *logDigest
 }
 
 // Errors a reader returns, for errors.Is.
@@ -224,6 +230,7 @@ const (
 	kindOut        = "out"
 	kindResult     = "result"
 	kindSys        = "sys"
+	kindLog        = "log"
 	kindEnd        = "end"
 )
 
@@ -573,6 +580,9 @@ func read(r io.Reader, sp *spill) (*Record, error) {
 			if rec.Header.Version >= 2 {
 				rec.Sys = &SysRecord{}
 			}
+			if rec.Header.Version >= 3 {
+				rec.logs = newLogDigest()
+			}
 			continue
 		}
 		if sawResult && k.K != kindEnd {
@@ -720,6 +730,21 @@ func read(r io.Reader, sp *spill) (*Record, error) {
 			}
 			if l.Stopped != "" && !l.Init && rec.Sys.Init.Stopped == "" {
 				rec.Sys.Init.Stopped = l.Stopped // the bound stops both phases
+			}
+		case kindLog:
+			if rec.logs == nil {
+				return nil, bad("log lines in a version %d record", rec.Header.Version)
+			}
+			var l LogLine
+			if err := decodeBody(b, &l); err != nil {
+				return nil, bad("%v", err)
+			}
+			if l.Stream != streamLog && l.Stream != streamStdout && l.Stream != streamStderr {
+				return nil, bad("unknown stream %q", l.Stream)
+			}
+			rec.logs.add(&l)
+			if sp == nil {
+				rec.Logs = append(rec.Logs, l)
 			}
 		case kindEndQuery:
 			var e QueryEnd

@@ -278,6 +278,9 @@ type Outcome struct {
 	// (Sys.BeyondRecord), or, for a version 1 record, the replaying host's own. Reading past
 	// the record does not make a replay differ; its output may.
 	Sys SysOutcome `json:"sys"`
+	// Logs says whether the guest logged the same lines as recorded (informational: it does
+	// not make a replay different).
+	Logs LogsOutcome `json:"logs"`
 }
 
 // Replay runs the invocation recorded in file again, with the record's answers in place of the
@@ -445,6 +448,8 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	logs := newLogDigest()
+	log = newLogTap(log, logs.add)
 	got := &hashWriter{h: sha256.New()}
 	if keep {
 		got.keep = &spillWriter{s: rec.spill}
@@ -467,9 +472,17 @@ func (r *Replayer) Replay(ctx context.Context, file string) (*Outcome, error) {
 		sys = newSysPlayer(rec)
 		call.Sys = sys
 	}
-	_, invErr := m.mod.Invoke(ctx, call)
+	res, invErr := m.mod.Invoke(ctx, call)
 	if sys != nil {
 		out.Sys = sys.outcome()
+	}
+	for _, l := range stdioLines(res.Stdout.Text, res.Stderr.Text) {
+		logs.add(l)
+	}
+	if rec.logs != nil {
+		want, wantN := rec.logs.sum()
+		got, gotN := logs.sum()
+		out.Logs = LogsOutcome{Recorded: true, Match: got == want, RecordedLines: wantN, Lines: gotN}
 	}
 	if invErr != nil {
 		out.Error, out.Kind = invErr.Error(), ErrorKind(invErr)

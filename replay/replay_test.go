@@ -300,7 +300,7 @@ func TestReplayRefusesBadRecords(t *testing.T) {
 		"not gzip":        {write([]byte("{\"k\":\"invocation\"}\n")), replay.ErrCorrupt, "not gzip data"},
 		"truncated":       {write(good[:len(good)/2]), replay.ErrCorrupt, "unexpected EOF"},
 		"corrupt":         {write(flipped), replay.ErrCorrupt, ""},
-		"unknown version": {rewrite(t, file, func(l []string) []string { l[0] = strings.Replace(l[0], `"version":2,`, `"version":99,`, 1); return l }), replay.ErrVersion, "format version 99; this wasmcollector reads versions 1 to 2"},
+		"unknown version": {rewrite(t, file, func(l []string) []string { l[0] = strings.Replace(l[0], `"version":3,`, `"version":99,`, 1); return l }), replay.ErrVersion, "format version 99; this wasmcollector reads versions 1 to 3"},
 		"no end line":     {rewrite(t, file, func(l []string) []string { return l[:len(l)-1] }), replay.ErrCorrupt, "truncated after line"},
 		"header missing":  {rewrite(t, file, func(l []string) []string { return l[1:] }), replay.ErrCorrupt, "not the invocation header"},
 		"data after end":  {rewrite(t, file, func(l []string) []string { return append(l, l[len(l)-1]) }), replay.ErrCorrupt, "data after the end line"},

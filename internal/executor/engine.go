@@ -86,12 +86,14 @@ func (x *EngineExecutor) Run(ctx context.Context, c *registry.Collector, req hos
 				ri = nil
 			} else {
 				req.DataSources, req.Output, call.MountFS, call.Sys = ri.Sources(req.DataSources), ri.Output(req.Output), ri.MountFS, ri.Sys()
+				req.Logger = ri.Logger(req.Logger)
 			}
 		}
 	}
 	call.Invocation = hostfuncs.NewInvocation(req)
 	res, err := mod.Invoke(ctx, call)
 	if ri != nil {
+		ri.Stdio(res.Stdout.Text, res.Stderr.Text)
 		info, rerr := ri.Close(res.Output, res.ReturnCode, err)
 		rec.Done(spec, info, rerr)
 	}

@@ -189,6 +189,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 			res.RecordError = err.Error()
 		} else {
 			req.DataSources, req.Output, call.MountFS, call.Sys = rec.Sources(req.DataSources), rec.Output(req.Output), rec.MountFS, rec.Sys()
+			req.Logger = rec.Logger(req.Logger)
 		}
 	}
 	call.Invocation = hostfuncs.NewInvocation(req)
@@ -199,6 +200,7 @@ func (w *child) run(ctx context.Context, job *Job) *Result {
 	out, err := mod.Invoke(ctx, call)
 	if rec != nil {
 		// Closed before the stream is flushed: the output's bytes are all in it already.
+		rec.Stdio(out.Stdout.Text, out.Stderr.Text)
 		info, rerr := rec.Close(out.Output, out.ReturnCode, err)
 		res.Record = &info
 		if rerr != nil {

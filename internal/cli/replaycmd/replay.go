@@ -197,6 +197,11 @@ func printReport(w io.Writer, rep *Report, show int) {
 				fmt.Fprintf(w, "    the recording kept no more: %s\n", cmdutil.EscapeControl(o.Sys.Stopped))
 			}
 		}
+		if o.Logs.Recorded && !o.Logs.Match {
+			// Informational: a log line may carry what a replay cannot reproduce.
+			fmt.Fprintf(w, "  log lines: differ from the recorded ones (%d replayed, %d recorded; the output decides identical)\n",
+				o.Logs.Lines, o.Logs.RecordedLines)
+		}
 		if o.Identical {
 			continue
 		}

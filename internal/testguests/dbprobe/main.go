@@ -10,7 +10,8 @@
 //	          collector.Query and written row by row with the SDK: the slow path the benchmark
 //	          compares with stream.
 //	rows      CSV: collector.QueryRows of param sql on param source, each row copied to the output
-//	          with CSV.CopyRow: the row cursor path.
+//	          with CSV.CopyRow: the row cursor path; then one log line and one stderr line say
+//	          how many.
 //	transform CSV: collector.StreamCSVTransform of param sql with the column operations of param
 //	          spec (a JSON array of collector.ColumnOp).
 //	scan      JSON: collector.QueryRows of param sql, every value scanned into *any and described
@@ -24,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -131,14 +133,20 @@ func rows() int32 {
 		if err := w.Header(names...); err != nil {
 			return err
 		}
+		n := 0
 		for rows.Next() {
 			if err := w.CopyRow(rows); err != nil {
 				return err
 			}
+			n++
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// Log lines for record/replay to compare: one through the log host function, one on
+		// stderr.
+		collector.Infof("rows: copied %d rows", n)
+		fmt.Fprintf(os.Stderr, "rows done: %d\n", n)
 		return w.Flush()
 	})
 }
