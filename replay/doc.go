@@ -87,7 +87,11 @@
 // got it: WASI clock_time_get (realtime and monotonic) and random_get, and the set-times-to-now
 // calls on files (which read the same wall clock, then fail on the read-only mounts). A mount
 // file's own times are the file's, not the clock's (a replay serves them as zero). clock_res_get is a
-// constant (1 µs wall, 1 ns monotonic) and not recorded; sleeps (poll_oneoff) only wait.
+// constant (1 µs wall, 1 ns monotonic) and not recorded; sleeps (poll_oneoff) are not
+// recorded either. A recording sleeps as any invocation does; a replay does not wait
+// (runtime.Sleeper): the guest reads the recorded clocks, which moved on as the recorded sleep
+// did, and past the record the clocks count a sleep as elapsed. The recorded timeout still runs
+// on the replaying host's clock.
 // Readings are split by phase: what the module's initialisation read (its start function and
 // _initialize) and what the invocation read. A restorable module starts every instance from a
 // snapshot taken after one initialisation (runtime/snapshot.go), so the initialisation's

@@ -313,6 +313,23 @@ type sysPlayer struct {
 	wallOut, monoOut    bool
 	rng                 *rand.ChaCha8
 	served, beyond      SysCounts
+	// slept is how long the guest slept: a replay does not wait, and its clocks past the
+	// record count the sleeps as elapsed.
+	slept int64
+}
+
+// Nanosleep does not wait: within the record the guest reads the recorded clocks, which already
+// moved on by what the recorded sleep took; past it, the clocks move on by ns. So a replay of a
+// guest that sleeps serves the same readings without the wait (runtime.Sleeper).
+func (p *sysPlayer) Nanosleep(ns int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slept += max(ns, 0)
+}
+
+// now is the host's monotonic time, with the guest's sleeps counted as elapsed.
+func (p *sysPlayer) now(init bool) int64 {
+	return p.host.Nanotime(init) + p.slept
 }
 
 func newSysPlayer(rec *Record) *sysPlayer {
@@ -350,7 +367,7 @@ func (p *sysPlayer) Walltime(init bool) int64 {
 		return v
 	}
 	p.beyond.Wall++
-	now := p.host.Nanotime(init)
+	now := p.now(init)
 	if !p.wallOut {
 		p.wallOut, p.wallBase, p.wallHost0 = true, p.lastWall, now
 	}
@@ -372,7 +389,7 @@ func (p *sysPlayer) Nanotime(init bool) int64 {
 		return p.lastMono
 	}
 	p.beyond.Mono++
-	now := p.host.Nanotime(init)
+	now := p.now(init)
 	if !p.monoOut {
 		p.monoOut, p.monoBase, p.monoHost0 = true, p.lastMono, now
 	}

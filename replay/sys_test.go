@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,6 +39,12 @@ key = "spin"
 version = "1"
 module = "clock.wasm"
 function = "spin"
+
+[[collector]]
+key = "sleep"
+version = "1"
+module = "clock.wasm"
+function = "sleep"
 `, filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "state")),
 		append([]string{`compile_timeout = "10m"`, `timeout = "10m"`}, runtime...)...)
 	h, err := wasmcollector.Load(reg, &wasmcollector.Options{Logger: quiet})
@@ -248,6 +255,40 @@ func BenchmarkRecordClock(b *testing.B) {
 				size = rec.Summary().Bytes
 			}
 			b.ReportMetric(float64(size), "record-bytes")
+		})
+	}
+}
+
+// TestReplaySleepDoesNotWait: a guest that sleeps 5 s is recorded (the sleep takes 5 s), and its
+// replay serves the recorded clock without waiting: the output, which is the monotonic time the
+// sleep took, is identical, and the replay takes less than the sleep did.
+func TestReplaySleepDoesNotWait(t *testing.T) {
+	const sleep = 5 * time.Second
+	for _, iso := range []string{"process", "in-process"} {
+		t.Run(iso, func(t *testing.T) {
+			h := clockHost(t, `isolation = "`+iso+`"`)
+			start := time.Now()
+			file, out := record(t, h, "sleep", replay.Options{Output: true}, nil)
+			recorded := time.Since(start)
+			var got struct {
+				SleptNS int64 `json:"slept_ns"`
+			}
+			require.NoError(t, json.Unmarshal(out, &got))
+			require.GreaterOrEqual(t, got.SleptNS, sleep.Nanoseconds(), "the recorded guest slept")
+
+			r, err := replay.NewReplayer(context.Background(), replayOpts(t))
+			require.NoError(t, err)
+			defer r.Close()
+			_, err = r.Replay(context.Background(), file) // loads the module: not what is timed
+			require.NoError(t, err)
+			start = time.Now()
+			o, err := r.Replay(context.Background(), file)
+			replayed := time.Since(start)
+			require.NoError(t, err)
+			assert.True(t, o.Identical, "%+v", o)
+			assert.False(t, o.Sys.BeyondRecord, "%+v", o.Sys)
+			t.Logf("recorded in %v, replayed in %v (%.3fx)", recorded, replayed, replayed.Seconds()/recorded.Seconds())
+			assert.Less(t, replayed, sleep, "the replay did not wait out the sleep")
 		})
 	}
 }

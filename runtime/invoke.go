@@ -124,12 +124,16 @@ func (m *Module) Invoke(ctx context.Context, call Call) (*Result, error) {
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
 
 	// The sandbox: nothing is granted but clocks, randomness and the two capped output streams.
+	sleep := func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }
+	if s, ok := call.Sys.(Sleeper); ok {
+		sleep = s.Nanosleep // a replay's clocks come from its record: nothing to wait for
+	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
 		WithStdout(stdout).
 		WithStderr(stderr).
-		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) })
+		WithNanosleep(sleep)
 	// The clocks and randomness go through an instanceSys when a Sys replaces them, or when this
 	// instance's initialisation may become the snapshot (which keeps what it read, sys.go);
 	// otherwise straight to the host's, as cheap as wazero makes them.

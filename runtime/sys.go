@@ -26,6 +26,16 @@ type Sys interface {
 	Restored(init *SysLog)
 }
 
+// Sleeper is a [Sys] that also takes the guest's sleeps (WASI poll_oneoff's clock timeouts),
+// which otherwise wait on the host's clock, at most 50 ms at a time (the guest sleeps again if
+// its clock says it must). A replay implements it: its clocks come from a record, so a sleep
+// need not wait, only move the clocks on where the record has run out. The invocation's timeout
+// still runs on the host's clock.
+type Sleeper interface {
+	// Nanosleep is a sleep of ns nanoseconds.
+	Nanosleep(ns int64)
+}
+
 // SysLog is what one initialisation of a module read from its clocks and randomness, in order:
 // a restorable module keeps it with its snapshot, since every instance restored from it starts
 // from the state those readings produced.

@@ -5,7 +5,8 @@
 // random_get during the call) and a math/rand/v2 number (from the state the Go runtime seeded
 // with random_get while it initialised); "spin" reads the clock in a loop (parameter "reads",
 // default 200000) and emits how many readings it made and whether the monotonic clock ever went
-// back. Record and replay tests check that a replay serves all of them back.
+// back; "sleep" sleeps (parameter "ms", default 5000) and emits the monotonic time it took.
+// Record and replay tests check that a replay serves all of them back.
 package main
 
 import (
@@ -61,5 +62,22 @@ func spin() int32 {
 			last = now
 		}
 		return collector.EmitJSON(map[string]any{"reads": n, "went_back": back})
+	})
+}
+
+//go:wasmexport sleep
+func sleep() int32 {
+	return collector.Run(func() error {
+		ms := 5000
+		if s, ok := collector.Param("ms"); ok {
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				return err
+			}
+			ms = v
+		}
+		start := time.Now()
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return collector.EmitJSON(map[string]any{"slept_ns": time.Since(start).Nanoseconds()})
 	})
 }
