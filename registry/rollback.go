@@ -116,6 +116,26 @@ func RecordSigningTimes(r *Registry) error {
 	})
 }
 
+// PendingDowngrades returns, by module name, the [CodeDowngrade] problems a gather would refuse
+// r's modules with (see [Registry.Downgrades]), reading the signing record and never writing it:
+// for validate, list and run, which are not the bookkeeping. A record not written yet (no state
+// directory, no signatures.json) has accepted nothing, so nothing is refused; one that cannot be
+// read is an error, as in [CheckDowngrades]. Without [trust] there is nothing to check.
+func PendingDowngrades(r *Registry) (map[string]*Problem, error) {
+	if !r.Trust.Enabled {
+		return nil, nil
+	}
+	st, err := r.SigningStore()
+	if err != nil {
+		return nil, err
+	}
+	accepted, err := st.SigningTimes()
+	if err != nil {
+		return nil, err
+	}
+	return r.Downgrades(accepted), nil
+}
+
 // CheckDowngrades refuses the modules of r signed before the newest signature accepted for them
 // (see [Registry.Downgrades]) and records the signing times of the others: it returns the
 // registry to run, those modules disabled, and their problems. A signing record that cannot be
@@ -124,15 +144,10 @@ func CheckDowngrades(r *Registry) (*Registry, Problems, error) {
 	if !r.Trust.Enabled {
 		return r, nil, nil
 	}
-	st, err := r.SigningStore()
+	refused, err := PendingDowngrades(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	accepted, err := st.SigningTimes()
-	if err != nil {
-		return nil, nil, err
-	}
-	refused := r.Downgrades(accepted)
 	var ps Problems
 	for _, name := range slices.Sorted(maps.Keys(refused)) {
 		ps = append(ps, refused[name])

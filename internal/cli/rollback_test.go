@@ -2,8 +2,12 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +114,147 @@ func TestGatherRefusesDowngrade(t *testing.T) {
 	_, errs, code = runCLI(t, "gather", "-c", config, "--dry-run", "--since", "2026-11-30T00:00:00Z", "--until", "2026-12-01T03:00:00Z")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "rollback protection: state: read "+filepath.Join(dir, "state", "signatures.json")+": invalid JSON")
+}
+
+// TestValidateListRunShowDowngrade: validate, list and run consult the signing record read-only.
+// Before any gather (no state directory) nothing is refused and nothing is created. After a gather
+// ran release 2, release 1 put back is a validate problem with gather's code and message (text
+// and JSON, exit 1), listed as refused with the reason, and refused by run, while the record is
+// left as it was and the other module still runs. A damaged record is a validate problem and
+// stops run, as it stops gathers.
+func TestValidateListRunShowDowngrade(t *testing.T) {
+	trust := "[gather]\nstate_dir = \"state\"\nout_dir = \"out\"\n[trust]\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"out*\"\nkey = \"KEY\"\n"
+	config, keyFile, pubFile := signedRegistry(t, trust)
+	dir := filepath.Dir(config)
+	stateDir := filepath.Join(dir, "state")
+	mod := filepath.Join(dir, "modules", "outputs.wasm")
+	sidecar := []byte("[[collector]]\nkey = \"big\"\nversion = \"1.0\"\nfunction = \"json_1000\"\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "modules", "outputs.toml"), sidecar, 0o644))
+	secret, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	key, err := signature.ParsePrivateKey(secret, "")
+	require.NoError(t, err)
+	v2, err := os.ReadFile(mod)
+	require.NoError(t, err)
+	v1 := append(append([]byte{}, v2...), 0x00, 0x03, 0x01, 'x', 0x00)
+	t1 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	t2 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	install := func(module []byte, at time.Time) {
+		t.Helper()
+		sig, err := signature.Sign(key, module, sidecar, "outputs.wasm", at)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(mod, module, 0o644))
+		require.NoError(t, os.WriteFile(mod+signature.Suffix, sig, 0o644))
+	}
+	const message = "outputs.wasm: signature: it was signed by Acme Inc. (key %s) at 2026-11-01T09:00:00Z, before 2026-11-20T09:00:00Z, the signing time of the newest signature accepted for outputs.wasm: refused as a possible downgrade to an older release; to run this version deliberately: wasmcollector trust accept outputs.wasm"
+	runBig := func() (string, string, int) {
+		return runCLI(t, "run", "-c", config, "big", "--until", "2026-12-01T00:00:00Z")
+	}
+
+	// Nothing accepted yet: release 1 is not a downgrade of anything, and no state dir appears.
+	install(v1, t1)
+	out, errs, code := runCLI(t, "validate", "-c", config)
+	assert.Equal(t, 0, code, out+errs)
+	assert.NotContains(t, out, "downgrade")
+	out, errs, code = runCLI(t, "list", "-c", config)
+	require.Equal(t, 0, code, errs)
+	assert.NotContains(t, out, "refused")
+	_, errs, code = runBig()
+	assert.Equal(t, 0, code, errs)
+	_, err = os.Stat(stateDir)
+	require.ErrorIs(t, err, fs.ErrNotExist, "validate, list and run create no state directory")
+
+	// A gather runs release 2 and records its signing time; release 1 goes back.
+	install(v2, t2)
+	_, errs, code = runCLI(t, "gather", "-c", config, "--dry-run", "--out", t.TempDir(), "--since", "2026-11-30T00:00:00Z", "--until", "2026-12-01T00:00:00Z")
+	require.Equal(t, 0, code, errs)
+	install(v1, t1)
+	recFile := filepath.Join(stateDir, "signatures.json")
+	before, err := os.ReadFile(recFile)
+	require.NoError(t, err)
+	beforeInfo, err := os.Stat(recFile)
+	require.NoError(t, err)
+	pub, err := signature.ReadPublicKey(pubFile)
+	require.NoError(t, err)
+	want := fmt.Sprintf(message, signature.KeyID(pub.ID()))
+
+	out, errs, code = runCLI(t, "validate", "-c", config)
+	assert.Equal(t, 1, code, out+errs)
+	assert.Contains(t, out, filepath.Join(dir, "modules", want)+"\n")
+	assert.Contains(t, out, "module outputs.wasm: disabled, its collectors do not run (problems above)\n")
+	assert.Regexp(t, `(?m)^1 problem(, 1 warning)?$`, out)
+
+	out, errs, code = runCLI(t, "validate", "-c", config, "-o", "json")
+	assert.Equal(t, 1, code, errs)
+	var report struct {
+		Valid    bool
+		Problems []struct{ File, Field, Message, Code string }
+		Disabled []string
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &report), out)
+	assert.False(t, report.Valid)
+	require.Len(t, report.Problems, 1, out)
+	p := report.Problems[0]
+	assert.Equal(t, "downgrade", p.Code)
+	assert.Equal(t, mod, p.File)
+	assert.Equal(t, "signature", p.Field)
+	assert.Equal(t, filepath.Join(dir, "modules", want), p.File+": "+p.Field+": "+p.Message)
+	assert.Equal(t, []string{"outputs.wasm"}, report.Disabled)
+
+	out, errs, code = runCLI(t, "list", "-c", config)
+	require.Equal(t, 0, code, errs)
+	assert.Regexp(t, `(?m)^big \(refused\) +1\.0 `, out)
+	assert.Regexp(t, `(?m)^config \(config\) +1\.0 `, out, "the other module is listed as usual")
+	_, reason, _ := strings.Cut(want, "signature: ")
+	assert.Regexp(t, `(?m)^outputs\.wasm +refused: `+regexp.QuoteMeta(reason)+`$`, out)
+	out, errs, code = runCLI(t, "list", "-c", config, "-o", "json")
+	require.Equal(t, 0, code, errs)
+	var entries []struct {
+		Key      string
+		Disabled bool
+		Refused  string
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &entries), out)
+	refused := map[string]string{}
+	for _, e := range entries {
+		if e.Disabled {
+			refused[e.Key] = e.Refused
+		}
+	}
+	assert.Equal(t, map[string]string{"big": reason}, refused)
+
+	out, errs, code = runBig()
+	assert.Equal(t, 1, code, out+errs)
+	assert.Empty(t, out, "nothing of the refused module")
+	assert.Contains(t, errs, `collector "big" does not run: its module outputs.wasm is refused (rollback protection): `+filepath.Join(dir, "modules", want))
+	_, errs, code = runCLI(t, "run", "-c", config, "config")
+	assert.Equal(t, 0, code, "the other module runs: %s", errs)
+
+	after, err := os.ReadFile(recFile)
+	require.NoError(t, err)
+	afterInfo, err := os.Stat(recFile)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "validate, list and run never write the record")
+	assert.Equal(t, beforeInfo.ModTime(), afterInfo.ModTime(), "validate, list and run never write the record")
+
+	// Accepted deliberately: no longer reported.
+	_, errs, code = runCLI(t, "trust", "accept", "-c", config, "outputs.wasm")
+	require.Equal(t, 0, code, errs)
+	out, errs, code = runCLI(t, "validate", "-c", config)
+	assert.Equal(t, 0, code, out+errs)
+	_, errs, code = runBig()
+	assert.Equal(t, 0, code, errs)
+
+	// A damaged record: a validate problem, and run stops as gather does.
+	require.NoError(t, os.WriteFile(recFile, []byte("{"), 0o600))
+	out, _, code = runCLI(t, "validate", "-c", config)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, config+": gather.state_dir: rollback protection: state: read "+recFile+": invalid JSON")
+	out, errs, code = runCLI(t, "list", "-c", config)
+	assert.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "rollback protection: the signing record cannot be read")
+	assert.Contains(t, out, "big ")
+	_, errs, code = runBig()
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "rollback protection: state: read "+recFile+": invalid JSON")
 }

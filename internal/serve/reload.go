@@ -132,20 +132,12 @@ func (a *Agent) reload(ctx context.Context, st *ReloadStatus) error {
 	}
 	// Rollback protection: a module signed before the newest signature accepted for it is
 	// refused like one that fails its check, and its previous version keeps running.
-	var downgrades map[string]*registry.Problem
-	if next.Trust.Enabled {
-		st, err := next.SigningStore()
-		if err != nil {
-			return fmt.Errorf("rollback protection: %w", err)
-		}
-		accepted, err := st.SigningTimes()
-		if err != nil {
-			return fmt.Errorf("rollback protection: %w", err)
-		}
-		downgrades = next.Downgrades(accepted)
-		for _, name := range slices.Sorted(maps.Keys(downgrades)) {
-			refuse(name, errors.New(downgrades[name].Message))
-		}
+	downgrades, err := registry.PendingDowngrades(next)
+	if err != nil {
+		return fmt.Errorf("rollback protection: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(downgrades)) {
+		refuse(name, errors.New(downgrades[name].Message))
 	}
 	for _, d := range next.Disabled {
 		if d.Problems[0].Field == "signature" { // disabled for its own signature ([trust])

@@ -210,6 +210,13 @@ func TestReloadRefusesDowngrade(t *testing.T) {
 	assert.Empty(t, b.host().Registry().Modules)
 	require.Len(t, b.host().Registry().Disabled, 1)
 	assert.Equal(t, registry.CodeDowngrade, b.host().Registry().Disabled[0].Problems[0].Code)
+	// Its page shows the module's signer and signing time, and why it does not run.
+	srvB := httptest.NewServer(b.Handler(nil))
+	_, page = get(t, srvB.Client(), srvB.URL+"/")
+	srvB.Close()
+	signer := "Acme Inc. (key " + signature.KeyID(pub.ID()) + ")"
+	assert.Contains(t, page, `<tr id="module-flaky.wasm"><td>flaky.wasm</td><td class="sum"><code>`+sha256Hex(v1)+`</code></td><td class="sig verified">`+signer+`</td><td class="signed-at">`+t1.UTC().Format(time.RFC3339)+`</td>`)
+	assert.Contains(t, page, `<span class="failed">refused as a downgrade</span>: <span class="reason">it was signed by `+signer+` at `+t1.UTC().Format(time.RFC3339)+`, before `+t2.UTC().Format(time.RFC3339))
 	// Its reloads refuse it as well, and keep it disabled (its collectors reported, not dropped).
 	require.ErrorContains(t, b.Reload(context.Background()), "refused as a possible downgrade")
 	assert.Empty(t, b.host().Registry().Modules)

@@ -184,6 +184,48 @@ func (a *Agent) collectors() []collectorView {
 	return out
 }
 
+// moduleView is one row of the page's module table: who signed the module and when, and for a
+// module that does not run, why.
+type moduleView struct {
+	Name, SHA256 string
+	// SignedBy and Signature as in collectorView; SignedAt is the signing time the signature
+	// claims (zero when it says none or does not verify).
+	SignedBy, Signature string
+	SignedAt            time.Time
+	// Disabled is why the module does not run ("" when it runs); Downgrade is set when that is
+	// rollback protection, refusing it as older than the newest signature accepted for it.
+	Disabled  string
+	Downgrade bool
+}
+
+func (a *Agent) modules() []moduleView {
+	reg := a.host().Registry()
+	view := func(m *registry.Module) moduleView {
+		v := moduleView{Name: m.Name, SHA256: a.moduleSum(m), SignedBy: m.Signature.Signer()}
+		if s := m.Signature; s != nil {
+			v.Signature, v.SignedAt = s.Status, s.SignedAt
+		}
+		return v
+	}
+	var out []moduleView
+	for _, m := range reg.Modules {
+		out = append(out, view(m))
+	}
+	for _, d := range reg.Disabled {
+		v := moduleView{Name: d.Name}
+		if d.Module != nil {
+			v = view(d.Module)
+		}
+		if len(d.Problems) > 0 && d.Problems[0].Code == registry.CodeDowngrade {
+			v.Disabled, v.Downgrade = d.Problems[0].Message, true
+		} else {
+			v.Disabled = d.Problems.Error()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func grants(ds []string, mounts []registry.Mount, env []string) []string {
 	var out []string
 	for _, d := range ds {
@@ -234,6 +276,7 @@ func (a *Agent) index(w http.ResponseWriter, _ *http.Request) {
 	hist := a.History()
 	a.render(w, "index.html", map[string]any{
 		"Collectors": a.collectors(),
+		"Modules":    a.modules(),
 		"History":    hist,
 		"Running":    running,
 		"Next":       next,

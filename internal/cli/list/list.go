@@ -28,7 +28,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `List every collector that collectors.toml and the sidecars in its modules directory declare,
 in gathering order: key, version, format, module, slicing, shipping group and description.
 Collectors of a disabled module (its sidecar has problems, or its signature does not verify
-while [trust] requires one) are listed last, marked disabled. With [trust] in collectors.toml,
+while [trust] requires one) are listed last, marked disabled; those of a module a gather would
+refuse as a downgrade (signed before the newest signature accepted for it) are marked refused,
+and the module's line says why (the signing record is read, never written). With [trust] in collectors.toml,
 a SIGNED BY column says who signed each module (or unsigned, invalid signature).
 Then, when there are sidecars, each module's grants (from collectors.toml) and its sidecar's
 requests.`,
@@ -61,6 +63,9 @@ type Entry struct {
 	Source               string `json:"source"`
 	// Disabled is set when the collector's module is disabled: it does not run.
 	Disabled bool `json:"disabled,omitempty"`
+	// Refused says why a gather would refuse the collector's module as a downgrade (it was signed
+	// before the newest signature accepted for it); the module is Disabled too.
+	Refused string `json:"refused,omitempty"`
 	// Signature is the module's signature status (verified, unsigned, invalid) and SignedBy who
 	// signed it ("Acme Inc. (key …)"); both omitted when collectors.toml has no [trust].
 	Signature string `json:"signature,omitempty"`
@@ -80,6 +85,9 @@ func Entries(reg *registry.Registry) []Entry {
 			Function: c.Function, Slicing: c.Slicing.String(), ShippingGroup: c.ShippingGroup,
 			FullSyncIntervalDays: c.FullSyncIntervalDays, Description: c.Description,
 			Source: fmt.Sprintf("%s:%d", c.Source.File, c.Source.Line), Disabled: disabled,
+		}
+		if disabled {
+			e.Refused = refusedReason(reg, c.Module)
 		}
 		if m := c.Module; m != nil {
 			e.Module = m.Name
@@ -104,12 +112,29 @@ func Entries(reg *registry.Registry) []Entry {
 	return out
 }
 
+// refusedReason is the downgrade problem's message of m, a disabled module, or "".
+func refusedReason(reg *registry.Registry, m *registry.Module) string {
+	for _, d := range reg.Disabled {
+		if m != nil && d.Name == m.Name && len(d.Problems) > 0 && d.Problems[0].Code == registry.CodeDowngrade {
+			return d.Problems[0].Message
+		}
+	}
+	return ""
+}
+
 // Run lists the collectors.
 func Run(opts *Options) error {
 	reg, err := opts.Factory.Registry()
 	if err != nil {
 		return err
 	}
+	// Rollback protection, read only: the modules a gather would refuse as a downgrade are
+	// listed as refused. A record that cannot be read stops gathers, not the listing.
+	refused, err := registry.PendingDowngrades(reg)
+	if err != nil && opts.Factory.Logger != nil {
+		opts.Factory.Logger.Warn("rollback protection: the signing record cannot be read; downgrades are not shown, and gathers refuse to run until it is repaired", "error", err)
+	}
+	reg = reg.WithoutModules(refused)
 	entries := Entries(reg)
 	if opts.Output == cmdutil.OutputJSON {
 		return cmdutil.WriteJSON(opts.Factory.Stdout, entries)
@@ -127,7 +152,10 @@ func Run(opts *Options) error {
 		if e.Config {
 			key += " (config)"
 		}
-		if e.Disabled {
+		switch {
+		case e.Refused != "":
+			key += " (refused)"
+		case e.Disabled:
 			key += " (disabled)"
 		}
 		slicing := e.Slicing
@@ -157,6 +185,11 @@ func modules(w io.Writer, reg *registry.Registry) error {
 		}
 	}
 	for _, d := range reg.Disabled {
+		if d.Problems[0].Code == registry.CodeDowngrade {
+			// The reason is long: the last cell, so that it does not widen the column.
+			rows = append(rows, fmt.Sprintf("%s\trefused: %s", d.Name, d.Problems[0].Message))
+			continue
+		}
 		where := d.Sidecar
 		if d.Sidecar == "" || d.Problems[0].Field == "signature" {
 			where = d.Problems[0].File // the module's own problem: its signature

@@ -52,7 +52,10 @@ stdout and stderr go to stderr.
 
 The slice is (--since, --until]. --until defaults to now; --since defaults to one slice before
 --until (the collector's slicing interval, or a day for daily and unsliced collectors). The config
-collector gets no slice unless you give one. Times are RFC 3339 or plain dates, in UTC.`,
+collector gets no slice unless you give one. Times are RFC 3339 or plain dates, in UTC.
+
+With [trust], a module a gather would refuse as a downgrade (signed before the newest signature
+accepted for it) does not run either: run reads the signing record and never writes it.`,
 		Example: `  wasmcollector run counts
   wasmcollector run job_events --since 2026-11-25T00:00:00Z --until 2026-11-25T04:00:00Z
   wasmcollector run job_events --param events_per_hour=60 --out events.csv`,
@@ -83,10 +86,17 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	host, err := f.Host()
+	reg, err := f.Registry()
 	if err != nil {
 		return err
 	}
+	// Rollback protection, read only (run is not the bookkeeping): a module a gather would
+	// refuse as a downgrade is disabled here too, so its collectors do not run.
+	refused, err := registry.PendingDowngrades(reg)
+	if err != nil {
+		return cmdutil.Failed(fmt.Errorf("rollback protection: %w", err))
+	}
+	host := wasmcollector.New(reg.WithoutModules(refused), &wasmcollector.Options{Logger: f.Logger, UserAgent: "wasmcollector/" + f.Version, Now: f.Now})
 	defer host.Close()
 	var since, until time.Time
 	if opts.Until != "" {
@@ -115,6 +125,10 @@ func Run(ctx context.Context, opts *Options) error {
 	defer replaycmd.PrintSummary(f.Stderr, rec)
 	var ce *wasmcollector.CollectorError
 	switch {
+	case errors.As(err, &ce) && ce.Disabled != nil && ce.Disabled.Problems[0].Code == registry.CodeDowngrade:
+		out.finish(false)
+		return cmdutil.Failed(fmt.Errorf("collector %q does not run: its module %s is refused (rollback protection): %s",
+			ce.Key, ce.Disabled.Name, ce.Disabled.Problems.Error()))
 	case errors.As(err, &ce) && ce.Disabled != nil:
 		out.finish(false)
 		return cmdutil.Failed(fmt.Errorf("collector %q does not run: its module %s is disabled by problems in its sidecar (wasmcollector validate):\n%s",

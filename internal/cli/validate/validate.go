@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +33,9 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 TOML syntax and unknown fields, missing or duplicate keys, a second config collector, bad
 formats, durations and sizes, module files that are missing, escape the modules directory or
 do not match their sha256 pin, sidecars that request what collectors.toml does not grant,
-with [trust], signatures that do not verify (warnings when signatures are not required);
+with [trust], signatures that do not verify (warnings when signatures are not required) and
+modules a gather would refuse as a downgrade (signed before the newest signature accepted for
+them, problem code "downgrade"; the signing record is read, never written);
 then each module is compiled and checked against ABI v1 (imports, declared exports and their
 types, memory declaration). A collector function the module does not export is reported at the
 line that names it (the sidecar's, for a vendor's collector) with the module's collector
@@ -83,8 +87,9 @@ type Report struct {
 	// registry leaves alone (a module file nothing declares, a sidecar-like file without its
 	// module); they do not make the registry invalid.
 	Warnings []Problem `json:"warnings"`
-	// Disabled names the modules whose sidecar has problems, or whose signature does not
-	// verify while [trust] requires one; they do not run.
+	// Disabled names the modules whose sidecar has problems, whose signature does not verify
+	// while [trust] requires one, or that a gather would refuse as a downgrade (signed before
+	// the newest signature accepted for them); they do not run.
 	Disabled []string `json:"disabled"`
 	// Signatures says, for each module, who signed it; empty without [trust].
 	Signatures []ModuleSignature `json:"signatures"`
@@ -129,10 +134,22 @@ func Run(ctx context.Context, opts *Options) error {
 				problems = append(problems, d.Problems...)
 			}
 		}
+		// Rollback protection, read only: what the next gather would refuse as a downgrade.
+		refused, derr := registry.PendingDowngrades(reg)
+		if derr != nil { // a damaged record stops gathers: say so here
+			problems = append(problems, &registry.Problem{Code: registry.CodeUnreadable, File: f.ConfigPath, Field: "gather.state_dir",
+				Message: "rollback protection: " + derr.Error() + " (gathers refuse to run until it is repaired or removed)"})
+		}
+		for _, name := range slices.Sorted(maps.Keys(refused)) {
+			problems = append(problems, refused[name])
+		}
 		problems = append(problems, checkModules(ctx, f, reg)...)
 		report.Collectors, report.Modules = len(reg.Collectors), len(reg.Modules)
 		for _, d := range reg.Disabled {
 			report.Disabled = append(report.Disabled, d.Name)
+		}
+		for _, name := range slices.Sorted(maps.Keys(refused)) {
+			report.Disabled = append(report.Disabled, name)
 		}
 		if reg.Trust.Enabled {
 			mods := append([]*registry.Module{}, reg.Modules...)
