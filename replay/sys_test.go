@@ -82,7 +82,7 @@ func TestRecordReplayClockAndRandom(t *testing.T) {
 			for i, file := range []string{first, second} {
 				rec, err := replay.ReadFile(file)
 				require.NoError(t, err)
-				assert.Equal(t, 2, rec.Header.Version)
+				assert.Equal(t, replay.Version, rec.Header.Version)
 				require.NotNil(t, rec.Sys)
 				assert.NotEmpty(t, rec.Sys.Call.Wall, "record %d", i)
 				assert.NotEmpty(t, rec.Sys.Call.Mono, "record %d", i)
