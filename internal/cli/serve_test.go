@@ -150,31 +150,12 @@ func TestServeBadFlags(t *testing.T) {
 // serving; SIGINT then stops it with exit 0.
 func TestServeSIGHUP(t *testing.T) {
 	reg, _, _ := gatherRegistry(t, "")
-	child := exec.Command(os.Args[0], "serve", "-c", reg, "--listen", "127.0.0.1:0", "--no-watch", "--now", "2026-11-25T03:00:00Z")
-	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
-	stderr, err := child.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	defer child.Process.Kill()
-	// Bound the whole test: the scans below end at EOF once the child is killed.
-	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
-	defer guard.Stop()
-	lines := bufio.NewScanner(stderr)
-	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
-	var base string
-	for lines.Scan() {
-		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
-			base = m[1]
-		}
-		if strings.Contains(lines.Text(), "gather done") {
-			break
-		}
+	sv := startServe(t, "-c", reg)
+	require.NoError(t, sv.child.Process.Signal(syscall.SIGHUP))
+	for sv.lines.Scan() && !strings.Contains(sv.lines.Text(), "reloaded") {
 	}
-	require.NotEmpty(t, base, "serve logged its URL")
-	require.NoError(t, child.Process.Signal(syscall.SIGHUP))
-	for lines.Scan() && !strings.Contains(lines.Text(), "reloaded") {
-	}
-	go io.Copy(io.Discard, stderr)
+	go io.Copy(io.Discard, sv.stderr)
+	base := sv.base
 	resp, err := http.Get(base + "metrics")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
@@ -182,15 +163,7 @@ func TestServeSIGHUP(t *testing.T) {
 	assert.Contains(t, string(body), `wasmcollector_reloads_total{result="ok"} 1`)
 	assert.Contains(t, string(body), `wasmcollector_gathers_total{result="ok"} 1`)
 
-	require.NoError(t, child.Process.Signal(os.Interrupt))
-	waited := make(chan error, 1)
-	go func() { waited <- child.Wait() }()
-	select {
-	case err := <-waited:
-		assert.NoError(t, err, "exit 0")
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not exit within 10 s of SIGINT")
-	}
+	sv.stop()
 }
 
 // TestServeRecordFlag: serve --record records each gather into a directory of its own, which
@@ -198,28 +171,9 @@ func TestServeSIGHUP(t *testing.T) {
 func TestServeRecordFlag(t *testing.T) {
 	reg, _, _ := gatherRegistry(t, "")
 	recDir := filepath.Join(t.TempDir(), "rec")
-	child := exec.Command(os.Args[0], "serve", "-c", reg, "--listen", "127.0.0.1:0", "--no-watch", "--now", "2026-11-25T03:00:00Z",
-		"--record", recDir, "--record-output")
-	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
-	stderr, err := child.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	defer child.Process.Kill()
-	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
-	defer guard.Stop()
-	lines := bufio.NewScanner(stderr)
-	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
-	var base string
-	for lines.Scan() {
-		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
-			base = m[1]
-		}
-		if strings.Contains(lines.Text(), "gather done") {
-			break
-		}
-	}
-	go io.Copy(io.Discard, stderr)
-	require.NotEmpty(t, base, "serve logged its URL")
+	sv := startServe(t, "-c", reg, "--record", recDir, "--record-output")
+	go io.Copy(io.Discard, sv.stderr)
+	base := sv.base
 	gatherDir := filepath.Join(recDir, "20261125T030000Z")
 	files, err := filepath.Glob(filepath.Join(gatherDir, "*.jsonl.gz"))
 	require.NoError(t, err)
@@ -238,19 +192,61 @@ func TestServeRecordFlag(t *testing.T) {
 	assert.Equal(t, 0, code, "%s\n%s", out, errs)
 	assert.Contains(t, out, fmt.Sprintf("replayed %d: %d identical", len(files), len(files)))
 
-	require.NoError(t, child.Process.Signal(os.Interrupt))
-	waited := make(chan error, 1)
-	go func() { waited <- child.Wait() }()
-	select {
-	case err := <-waited:
-		assert.NoError(t, err, "exit 0")
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not exit within 10 s of SIGINT")
-	}
+	sv.stop()
 
 	// serve ran private copies of the modules, removed when it stopped: the records also name
 	// the file the operator installed, which replay falls back to.
 	out, errs, code = runCLI(t, "replay", gatherDir, "--compile-timeout", "5m")
 	assert.Equal(t, 0, code, "after serve stopped:\n%s\n%s", out, errs)
 	assert.Contains(t, out, fmt.Sprintf("replayed %d: %d identical", len(files), len(files)), "after serve stopped")
+}
+
+// servedChild is a `wasmcollector serve` child process that has finished its first gather.
+type servedChild struct {
+	t      *testing.T
+	child  *exec.Cmd
+	stderr io.Reader
+	lines  *bufio.Scanner // its stderr, read up to the first "gather done"
+	base   string         // the page's URL, from its log
+}
+
+// startServe starts `wasmcollector serve ARGS` on a free loopback port, with no watcher and
+// the clock at 2026-11-25T03:00:00Z, and waits for its first gather. The child is killed when
+// the test ends and at most 90 s after it started (the scans end at EOF then).
+func startServe(t *testing.T, args ...string) *servedChild {
+	t.Helper()
+	child := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--no-watch", "--now", "2026-11-25T03:00:00Z"}, args...)...)
+	child.Env = append(os.Environ(), "WASMCOLLECTOR_CLI_CHILD=1", "GORACE=atexit_sleep_ms=0")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { child.Process.Kill() })
+	guard := time.AfterFunc(90*time.Second, func() { child.Process.Kill() })
+	t.Cleanup(func() { guard.Stop() })
+	sv := &servedChild{t: t, child: child, stderr: stderr, lines: bufio.NewScanner(stderr)}
+	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	for sv.lines.Scan() {
+		if m := urlRE.FindStringSubmatch(sv.lines.Text()); m != nil {
+			sv.base = m[1]
+		}
+		if strings.Contains(sv.lines.Text(), "gather done") {
+			break
+		}
+	}
+	require.NotEmpty(t, sv.base, "serve logged its URL")
+	return sv
+}
+
+// stop sends SIGINT and checks that serve exits 0 within 10 s.
+func (sv *servedChild) stop() {
+	sv.t.Helper()
+	require.NoError(sv.t, sv.child.Process.Signal(os.Interrupt))
+	waited := make(chan error, 1)
+	go func() { waited <- sv.child.Wait() }()
+	select {
+	case err := <-waited:
+		assert.NoError(sv.t, err, "exit 0")
+	case <-time.After(10 * time.Second):
+		sv.t.Fatal("serve did not exit within 10 s of SIGINT")
+	}
 }
