@@ -84,6 +84,7 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int)
 	// mode then goes where it does not follow a result document.
 	out := &iocount.Writer{W: stdout}
 	status := cmdutil.NewStatusLine(stderr)
+	status.Width = func() int { return cmdutil.TerminalWidth(stderr) }
 	f := &cmdutil.Factory{Stdout: out, Stderr: stderr, Stdin: stdin, Status: status, Version: buildVersion(), LogLevel: new(slog.LevelVar)}
 	var logLevel string
 	var debugFlag, started bool

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/assert"
@@ -393,7 +394,8 @@ func TestJSONErrors(t *testing.T) {
 // TestProgressOnTerminal runs a gather with its standard error on a pseudo-terminal while the
 // guest logs in every slice: each log line starts on a line of its own (the progress line is
 // erased first, not run into), the progress is drawn again after it, shows an ETA, and is
-// erased at the end.
+// erased at the end. The terminal is narrower than the progress line, which is cut to fit: a
+// line that wrapped would leave a row the next erase does not clear.
 func TestProgressOnTerminal(t *testing.T) {
 	reg, _, _ := gatherRegistry(t, `
 [[collector]]
@@ -412,6 +414,8 @@ function = "chatty_csv"
 	ptmx, tty, err := pty.Open()
 	require.NoError(t, err)
 	defer ptmx.Close()
+	const cols = 40
+	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: cols}))
 	var screen bytes.Buffer
 	read := make(chan struct{})
 	go func() { io.Copy(&screen, ptmx); close(read) }() // ends with EIO once tty is closed
@@ -447,7 +451,21 @@ function = "chatty_csv"
 	}
 	assert.GreaterOrEqual(t, logs, 6, "chatty logs in each of its six slices")
 	assert.Positive(t, redrawn, "the progress line comes back after a log line")
-	assert.Regexp(t, regexp.MustCompile(`\[\d+/\d+\] chatty slice \d/6, \d+ tarballs? so far, ETA `), out)
+	assert.Regexp(t, regexp.MustCompile(`\[\d+/\d+\] chatty slice \d/6, \d+ tarb`), out)
+	// Every drawn status fits in the terminal, its last column free, and the long ones say they
+	// were cut.
+	cut := 0
+	for _, drawn := range strings.Split(out, "\r\x1b[K")[1:] {
+		status, _, _ := strings.Cut(drawn, "\n")
+		if !strings.HasPrefix(status, "[") {
+			continue // a log line
+		}
+		assert.Less(t, utf8.RuneCountInString(status), cols, "the progress line is wider than the terminal: %q", status)
+		if strings.HasSuffix(status, "…") {
+			cut++
+		}
+	}
+	assert.Positive(t, cut, "a progress line longer than the terminal is cut, with an ellipsis")
 	last := lines[len(lines)-1]
 	assert.True(t, last == "" || strings.HasSuffix(last, "\r\x1b[K"), "the progress line is erased at the end: %q", last)
 }

@@ -15,6 +15,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"golang.org/x/term"
+
 	"github.com/wasmcollector/wasmcollector"
 	"github.com/wasmcollector/wasmcollector/registry"
 )
@@ -189,6 +191,20 @@ func escapeJSON(b []byte) []byte {
 		b = b[size:]
 	}
 	return out
+}
+
+// TerminalWidth returns the width in columns of the terminal v is, or 0 when v is not a
+// terminal or its size is unknown.
+func TerminalWidth(v any) int {
+	f, ok := v.(*os.File)
+	if !ok {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
 }
 
 // IsTerminal reports whether v, a reader or writer, is a terminal: for progress displays and

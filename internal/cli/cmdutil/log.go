@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // OnceHandler wraps a slog.Handler so that a warning or error is written once: a later record
@@ -74,6 +75,11 @@ func (h *OnceHandler) WithGroup(name string) slog.Handler {
 // status line, and the status line is drawn again below it, so the two never run together on
 // one line.
 type StatusLine struct {
+	// Width, when set, returns the terminal's width in columns (asked at each draw, so that a
+	// resized window is followed; 0 or less: unknown). A longer status is cut to fit: a status
+	// that wraps leaves rows that the next erase, which clears one row, does not reach.
+	Width func() int
+
 	mu    sync.Mutex
 	w     io.Writer
 	line  string // the status to show, "" for none
@@ -132,8 +138,27 @@ func (s *StatusLine) draw() {
 	if s.line == "" || s.partial {
 		return
 	}
-	io.WriteString(s.w, eraseLine+s.line)
+	line := s.line
+	if s.Width != nil {
+		line = fitWidth(line, s.Width())
+	}
+	io.WriteString(s.w, eraseLine+line)
 	s.drawn = true
+}
+
+// fitWidth cuts line to fewer than width columns, ending it with "…" when cut; a width of 0 or
+// less leaves it whole. The last column stays free: some terminals move the cursor to the next
+// row once it is written. A rune counts as one column, which holds for the status's text (keys,
+// numbers, ASCII punctuation).
+func fitWidth(line string, width int) string {
+	if width <= 0 || utf8.RuneCountInString(line) < width {
+		return line
+	}
+	if width < 2 {
+		return ""
+	}
+	r := []rune(line)
+	return string(r[:width-2]) + "…"
 }
 
 // ETA estimates the time left when done of total steps took elapsed: "" until a step is done.

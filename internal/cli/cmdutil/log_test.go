@@ -102,3 +102,32 @@ func TestWantsJSON(t *testing.T) {
 	assert.Equal(t, "lock_held", CodeName(ExitLockHeld))
 	assert.Equal(t, "exit_7", CodeName(7))
 }
+
+// TestStatusLineFitsWidth: a status longer than the terminal is cut before the last column,
+// with an ellipsis; an unknown width cuts nothing.
+func TestStatusLineFitsWidth(t *testing.T) {
+	for _, tt := range []struct {
+		line  string
+		width int
+		want  string
+	}{
+		{"[1/2] abc", 0, "[1/2] abc"},
+		{"[1/2] abc", -1, "[1/2] abc"},
+		{"[1/2] abc", 10, "[1/2] abc"},
+		{"[1/2] abcd", 10, "[1/2] ab…"},
+		{"[1/2] ééé", 8, "[1/2] …"},
+		{"abc", 2, "…"},
+		{"abc", 1, ""},
+	} {
+		assert.Equal(t, tt.want, fitWidth(tt.line, tt.width), "%q in %d columns", tt.line, tt.width)
+	}
+
+	var buf bytes.Buffer
+	width := 8
+	s := NewStatusLine(&buf)
+	s.Width = func() int { return width }
+	s.Set("[1/2] long status")
+	width = 100 // a resized window: the next draw follows it
+	s.Write([]byte("log\n"))
+	assert.Equal(t, "\r\x1b[K[1/2] …"+"\r\x1b[Klog\n\r\x1b[K[1/2] long status", buf.String())
+}
