@@ -150,10 +150,7 @@ func TestPageInBrowserRecordsAndSigners(t *testing.T) {
 	}
 	f := newFixture(t, false, "")
 	mods := filepath.Join(filepath.Dir(f.reg), "modules")
-	pub, _, sec, err := signature.GenerateKey("")
-	require.NoError(t, err)
-	key, err := signature.ParsePrivateKey(sec, "")
-	require.NoError(t, err)
+	pub, key := newVendorKey(t)
 	t1, t2 := until.Add(-30*24*time.Hour), until.Add(-24*time.Hour)
 	install := func(name string, module []byte, at time.Time) {
 		t.Helper()

@@ -24,10 +24,7 @@ import (
 // previous, verified version keeps running; the vendor's newly signed release is swapped in.
 func TestReloadVerifiesSignatures(t *testing.T) {
 	f := newFixture(t, false, "")
-	pub, _, sec, err := signature.GenerateKey("")
-	require.NoError(t, err)
-	key, err := signature.ParsePrivateKey(sec, "")
-	require.NoError(t, err)
+	pub, key := newVendorKey(t)
 	mod := filepath.Join(filepath.Dir(f.reg), "modules", "flaky.wasm")
 	sign := func() {
 		t.Helper()
@@ -38,10 +35,7 @@ func TestReloadVerifiesSignatures(t *testing.T) {
 		require.NoError(t, os.WriteFile(mod+signature.Suffix, sig, 0o644))
 	}
 	sign()
-	text, err := os.ReadFile(f.reg)
-	require.NoError(t, err)
-	trust := "[trust]\nrequire_signatures = true\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"flaky*\"\nkey = \"" + pub.String() + "\"\n"
-	require.NoError(t, os.WriteFile(f.reg, append([]byte(trust), text...), 0o644))
+	f.trust(t, "require_signatures = true\n", "flaky*", pub)
 
 	now := func() time.Time { return until }
 	load := func() (*wasmcollector.Host, error) {
@@ -102,20 +96,14 @@ func TestReloadVerifiesSignatures(t *testing.T) {
 // signing is swapped in at reload, and the warning is logged.
 func TestReloadWarnsUnrequiredSignatures(t *testing.T) {
 	f := newFixture(t, false, "")
-	pub, _, sec, err := signature.GenerateKey("")
-	require.NoError(t, err)
-	key, err := signature.ParsePrivateKey(sec, "")
-	require.NoError(t, err)
+	pub, key := newVendorKey(t)
 	mod := filepath.Join(filepath.Dir(f.reg), "modules", "flaky.wasm")
 	data, err := os.ReadFile(mod)
 	require.NoError(t, err)
 	sig, err := signature.Sign(key, data, nil, mod, until)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(mod+signature.Suffix, sig, 0o644))
-	text, err := os.ReadFile(f.reg)
-	require.NoError(t, err)
-	trust := "[trust]\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"*\"\nkey = \"" + pub.String() + "\"\n"
-	require.NoError(t, os.WriteFile(f.reg, append([]byte(trust), text...), 0o644))
+	f.trust(t, "", "*", pub)
 
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -148,10 +136,7 @@ func sha256Hex(b []byte) string {
 // reload swaps it in. An agent started on release 1 after that does not run it either.
 func TestReloadRefusesDowngrade(t *testing.T) {
 	f := newFixture(t, false, "")
-	pub, _, sec, err := signature.GenerateKey("")
-	require.NoError(t, err)
-	key, err := signature.ParsePrivateKey(sec, "")
-	require.NoError(t, err)
+	pub, key := newVendorKey(t)
 	mod := filepath.Join(filepath.Dir(f.reg), "modules", "flaky.wasm")
 	v2, err := os.ReadFile(mod)
 	require.NoError(t, err)
@@ -165,10 +150,7 @@ func TestReloadRefusesDowngrade(t *testing.T) {
 	}
 	t1, t2 := until.Add(-30*24*time.Hour), until.Add(-24*time.Hour)
 	install(v2, t2)
-	text, err := os.ReadFile(f.reg)
-	require.NoError(t, err)
-	trust := "[trust]\nrequire_signatures = true\n[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"flaky*\"\nkey = \"" + pub.String() + "\"\n"
-	require.NoError(t, os.WriteFile(f.reg, append([]byte(trust), text...), 0o644))
+	f.trust(t, "require_signatures = true\n", "flaky*", pub)
 
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -234,4 +216,24 @@ func TestReloadRefusesDowngrade(t *testing.T) {
 	for _, m := range a.host().Registry().Modules {
 		assert.Equal(t, sha256Hex(v1), m.SHA256, "release 1 runs, accepted")
 	}
+}
+
+// newVendorKey makes a vendor's signing key pair, unencrypted.
+func newVendorKey(t *testing.T) (signature.PublicKey, signature.PrivateKey) {
+	t.Helper()
+	pub, _, sec, err := signature.GenerateKey("")
+	require.NoError(t, err)
+	key, err := signature.ParsePrivateKey(sec, "")
+	require.NoError(t, err)
+	return pub, key
+}
+
+// trust puts a [trust] table at the top of f's collectors.toml: settings (TOML lines such as
+// "require_signatures = true\n"), and pub trusted as Acme Inc. for the modules matching pattern.
+func (f *fixture) trust(t *testing.T, settings, pattern string, pub signature.PublicKey) {
+	t.Helper()
+	text, err := os.ReadFile(f.reg)
+	require.NoError(t, err)
+	table := "[trust]\n" + settings + "[[trust.keys]]\nname = \"Acme Inc.\"\npattern = \"" + pattern + "\"\nkey = \"" + pub.String() + "\"\n"
+	require.NoError(t, os.WriteFile(f.reg, append([]byte(table), text...), 0o644))
 }
