@@ -89,24 +89,27 @@ func (d *Diff) Summary() string {
 	return s
 }
 
+// add counts c and lists it while fewer than max changes are listed.
+func (d *Diff) add(c Change, max int) {
+	switch c.Kind {
+	case "added":
+		d.Added++
+	case "removed":
+		d.Removed++
+	default:
+		d.Changed++
+	}
+	if len(d.Changes) < max {
+		d.Changes = append(d.Changes, c)
+	} else {
+		d.Truncated = true
+	}
+}
+
 // Compare diffs two outputs of the given format, listing at most max changes.
 func Compare(format hostfuncs.Format, before, after []byte, max int) *Diff {
 	d := &Diff{Format: format}
-	add := func(c Change) {
-		switch c.Kind {
-		case "added":
-			d.Added++
-		case "removed":
-			d.Removed++
-		default:
-			d.Changed++
-		}
-		if len(d.Changes) < max {
-			d.Changes = append(d.Changes, c)
-		} else {
-			d.Truncated = true
-		}
-	}
+	add := func(c Change) { d.add(c, max) }
 	if format == hostfuncs.FormatJSON {
 		var a, b any
 		if err := decodeJSON(before, &a); err != nil {
@@ -411,21 +414,7 @@ const streamLineKeep = 64 << 10
 func CompareStream(format hostfuncs.Format, before, after io.Reader, maxChanges int) (*Diff, error) {
 	d := &Diff{Format: format, MatchedBy: "row position"}
 	d.Note = "outputs this large are compared line by line, in order"
-	add := func(c Change) {
-		switch c.Kind {
-		case "added":
-			d.Added++
-		case "removed":
-			d.Removed++
-		default:
-			d.Changed++
-		}
-		if len(d.Changes) < maxChanges {
-			d.Changes = append(d.Changes, c)
-		} else {
-			d.Truncated = true
-		}
-	}
+	add := func(c Change) { d.add(c, maxChanges) }
 	ra, rb := newLineReader(before), newLineReader(after)
 	var names []string
 	for n := 1; ; n++ {

@@ -97,6 +97,19 @@ func (s *sysRecorder) room(n int) bool {
 	return true
 }
 
+// appendDelta records clock reading v in buf as a varint delta from *last, when the bound has
+// room; it counts the bytes the varint took, not its maximum. s.mu is held.
+func (s *sysRecorder) appendDelta(buf *[]byte, last *int64, v int64) bool {
+	if !s.room(binary.MaxVarintLen64) {
+		return false
+	}
+	n := len(*buf)
+	*buf = binary.AppendVarint(*buf, v-*last)
+	s.used -= binary.MaxVarintLen64 - (len(*buf) - n)
+	*last = v
+	return true
+}
+
 func (s *sysRecorder) pending() int {
 	n := 0
 	for i := range s.ph {
@@ -115,11 +128,7 @@ func (s *sysRecorder) Walltime(init bool) int64 {
 	v := s.host.Walltime(init)
 	s.mu.Lock()
 	p := &s.ph[phase(init)]
-	if s.room(binary.MaxVarintLen64) {
-		n := len(p.wall)
-		p.wall = binary.AppendVarint(p.wall, v-p.lastWall)
-		s.used -= binary.MaxVarintLen64 - (len(p.wall) - n)
-		p.lastWall = v
+	if s.appendDelta(&p.wall, &p.lastWall, v) {
 		s.added()
 	}
 	s.mu.Unlock()
@@ -130,11 +139,7 @@ func (s *sysRecorder) Nanotime(init bool) int64 {
 	v := s.host.Nanotime(init)
 	s.mu.Lock()
 	p := &s.ph[phase(init)]
-	if s.room(binary.MaxVarintLen64) {
-		n := len(p.mono)
-		p.mono = binary.AppendVarint(p.mono, v-p.lastMono)
-		s.used -= binary.MaxVarintLen64 - (len(p.mono) - n)
-		p.lastMono = v
+	if s.appendDelta(&p.mono, &p.lastMono, v) {
 		s.added()
 	}
 	s.mu.Unlock()
@@ -162,18 +167,14 @@ func (s *sysRecorder) Restored(init *runtime.SysLog) {
 	defer s.mu.Unlock()
 	p := &s.ph[1]
 	for _, v := range init.Wall {
-		if !s.room(binary.MaxVarintLen64) {
+		if !s.appendDelta(&p.wall, &p.lastWall, v) {
 			return
 		}
-		p.wall = binary.AppendVarint(p.wall, v-p.lastWall)
-		p.lastWall = v
 	}
 	for _, v := range init.Mono {
-		if !s.room(binary.MaxVarintLen64) {
+		if !s.appendDelta(&p.mono, &p.lastMono, v) {
 			return
 		}
-		p.mono = binary.AppendVarint(p.mono, v-p.lastMono)
-		p.lastMono = v
 	}
 	if !s.room(len(init.Rand)) {
 		return
